@@ -1,0 +1,251 @@
+//! Access tokens of Astro Qualif.
+//!
+//! A token is an HS256 JWT carrying exactly `{email, role, iat, exp}` with
+//! `exp = iat + 24h`. Verification is pinned to HS256 and requires `exp`: a
+//! token with another algorithm (`none` included), a bad signature, a missing
+//! or past `exp`, or claims of another shape is refused.
+//!
+//! The same code guards the service, the local edge and the API Gateway
+//! authorizer Lambda, so the three can never disagree on what a valid token is.
+
+use std::{fmt, time::Duration};
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use serde::{Deserialize, Serialize};
+
+/// How long an issued token is valid.
+pub const TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Shortest secret accepted: HS256 wants at least the hash size.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// What a caller may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A member of the sales team: every prospect operation.
+    Admin,
+    /// An internal caller such as the gateway: creates prospects only.
+    Service,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Service => "service",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "admin" => Some(Role::Admin),
+            "service" => Some(Role::Service),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The claims of an access token, exactly the seed's payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claims {
+    pub email: String,
+    pub role: Role,
+    /// Issued at, seconds since the Unix epoch.
+    pub iat: i64,
+    /// Expires at, seconds since the Unix epoch.
+    pub exp: i64,
+}
+
+/// The HMAC key tokens are signed with. Never printed.
+#[derive(Clone)]
+pub struct TokenSecret(Vec<u8>);
+
+impl TokenSecret {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, TokenError> {
+        let bytes = bytes.into();
+        if bytes.len() < MIN_SECRET_BYTES {
+            return Err(TokenError::WeakSecret);
+        }
+        Ok(Self(bytes))
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TokenSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenSecret(<redacted>)")
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    /// The token is missing, malformed, badly signed, expired or of another
+    /// shape. Deliberately one variant: callers learn nothing about why.
+    #[error("invalid or expired token")]
+    Invalid,
+    #[error("the token secret must be at least {MIN_SECRET_BYTES} bytes")]
+    WeakSecret,
+    #[error("could not sign the token")]
+    Signing,
+}
+
+/// Verifies tokens. Holds the current secret and, during a rotation, the
+/// previous ones, so tokens signed before the rotation keep working until
+/// they expire.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    keys: Vec<DecodingKey>,
+    validation: Validation,
+}
+
+impl TokenVerifier {
+    /// `secrets[0]` is the current secret; the others are still accepted.
+    pub fn new(secrets: &[TokenSecret]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.validate_exp = true;
+        validation.leeway = 30;
+        validation.set_required_spec_claims(&["exp"]);
+        Self {
+            keys: secrets.iter().map(|s| DecodingKey::from_secret(s.expose())).collect(),
+            validation,
+        }
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        for key in &self.keys {
+            if let Ok(data) = decode::<Claims>(token, key, &self.validation) {
+                return Ok(data.claims);
+            }
+        }
+        Err(TokenError::Invalid)
+    }
+
+    /// Verifies the value of an `Authorization: Bearer <token>` header.
+    pub fn verify_bearer(&self, header: &str) -> Result<Claims, TokenError> {
+        self.verify(bearer_token(header).ok_or(TokenError::Invalid)?)
+    }
+}
+
+/// Signs tokens with the current secret.
+#[derive(Clone)]
+pub struct TokenIssuer {
+    key: EncodingKey,
+}
+
+impl TokenIssuer {
+    pub fn new(secret: &TokenSecret) -> Self {
+        Self { key: EncodingKey::from_secret(secret.expose()) }
+    }
+
+    /// A token for `email` with `role`, issued at `now` (seconds since the
+    /// epoch), valid for [`TOKEN_LIFETIME`].
+    pub fn issue(&self, email: &str, role: Role, now: i64) -> Result<(String, Claims), TokenError> {
+        let claims = Claims {
+            email: email.to_owned(),
+            role,
+            iat: now,
+            exp: now + TOKEN_LIFETIME.as_secs() as i64,
+        };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.key).map_err(|_| TokenError::Signing)?;
+        Ok((token, claims))
+    }
+}
+
+/// The token of an `Authorization` header value, if it is a bearer token.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+
+    use super::*;
+
+    fn secret(fill: u8) -> TokenSecret {
+        TokenSecret::new(vec![fill; 32]).unwrap()
+    }
+
+    fn now() -> i64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    }
+
+    #[test]
+    fn an_issued_token_verifies_with_the_seed_claims() {
+        let (token, claims) = TokenIssuer::new(&secret(1)).issue("ada@example.com", Role::Admin, now()).unwrap();
+        assert_eq!(claims.exp - claims.iat, 86_400);
+        let verified = TokenVerifier::new(&[secret(1)]).verify(&token).unwrap();
+        assert_eq!(verified, claims);
+        let payload = token.split('.').nth(1).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap();
+        let mut keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["email", "exp", "iat", "role"]);
+        assert_eq!(json["role"], "admin");
+    }
+
+    #[test]
+    fn wrong_secret_expired_none_and_tampered_tokens_are_refused() {
+        let issuer = TokenIssuer::new(&secret(1));
+        let verifier = TokenVerifier::new(&[secret(1)]);
+        let (good, _) = issuer.issue("ada@example.com", Role::Service, now()).unwrap();
+
+        let (other, _) = TokenIssuer::new(&secret(2)).issue("ada@example.com", Role::Admin, now()).unwrap();
+        assert_eq!(verifier.verify(&other), Err(TokenError::Invalid));
+
+        let (expired, _) = issuer.issue("ada@example.com", Role::Admin, now() - 2 * 86_400).unwrap();
+        assert_eq!(verifier.verify(&expired), Err(TokenError::Invalid));
+
+        let header = B64.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let payload = B64.encode(format!(r#"{{"email":"x@y.z","role":"admin","iat":{0},"exp":{1}}}"#, now(), now() + 99));
+        assert_eq!(verifier.verify(&format!("{header}.{payload}.")), Err(TokenError::Invalid));
+
+        let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+        parts[1] = B64.encode(format!(r#"{{"email":"x@y.z","role":"admin","iat":{0},"exp":{1}}}"#, now(), now() + 99));
+        assert_eq!(verifier.verify(&parts.join(".")), Err(TokenError::Invalid));
+
+        assert_eq!(verifier.verify(""), Err(TokenError::Invalid));
+        assert_eq!(verifier.verify("garbage"), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn tokens_without_exp_or_with_unknown_roles_are_refused() {
+        let key = EncodingKey::from_secret(secret(1).expose());
+        let verifier = TokenVerifier::new(&[secret(1)]);
+        let no_exp = encode(&Header::default(), &serde_json::json!({"email": "a@b.c", "role": "admin", "iat": now()}), &key).unwrap();
+        assert_eq!(verifier.verify(&no_exp), Err(TokenError::Invalid));
+        let root = encode(&Header::default(), &serde_json::json!({"email": "a@b.c", "role": "root", "iat": now(), "exp": now() + 60}), &key).unwrap();
+        assert_eq!(verifier.verify(&root), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn previous_secrets_keep_verifying_during_a_rotation() {
+        let (old, _) = TokenIssuer::new(&secret(1)).issue("a@b.c", Role::Admin, now()).unwrap();
+        assert!(TokenVerifier::new(&[secret(2), secret(1)]).verify(&old).is_ok());
+        assert!(TokenVerifier::new(&[secret(2)]).verify(&old).is_err());
+    }
+
+    #[test]
+    fn bearer_headers_are_parsed_and_short_secrets_refused() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert!(matches!(TokenSecret::new(vec![0; 31]), Err(TokenError::WeakSecret)));
+        assert_eq!(format!("{:?}", secret(7)), "TokenSecret(<redacted>)");
+    }
+}
