@@ -32,9 +32,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Well-known types map onto prost-types; the options package is generated
     // too but only the build reads it.
     let fds = prost_types::FileDescriptorSet::decode(encoded.as_slice())?;
-    tonic_prost_build::configure()
-        .build_client(true)
-        .build_server(true)
-        .compile_fds(fds)?;
+    tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(fds)?;
     Ok(())
 }

@@ -117,10 +117,7 @@ impl TokenVerifier {
         validation.validate_exp = true;
         validation.leeway = 30;
         validation.set_required_spec_claims(&["exp"]);
-        Self {
-            keys: secrets.iter().map(|s| DecodingKey::from_secret(s.expose())).collect(),
-            validation,
-        }
+        Self { keys: secrets.iter().map(|s| DecodingKey::from_secret(s.expose())).collect(), validation }
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
@@ -152,12 +149,7 @@ impl TokenIssuer {
     /// A token for `email` with `role`, issued at `now` (seconds since the
     /// epoch), valid for [`TOKEN_LIFETIME`].
     pub fn issue(&self, email: &str, role: Role, now: i64) -> Result<(String, Claims), TokenError> {
-        let claims = Claims {
-            email: email.to_owned(),
-            role,
-            iat: now,
-            exp: now + TOKEN_LIFETIME.as_secs() as i64,
-        };
+        let claims = Claims { email: email.to_owned(), role, iat: now, exp: now + TOKEN_LIFETIME.as_secs() as i64 };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.key).map_err(|_| TokenError::Signing)?;
         Ok((token, claims))
     }
@@ -211,7 +203,8 @@ mod tests {
         assert_eq!(verifier.verify(&expired), Err(TokenError::Invalid));
 
         let header = B64.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        let payload = B64.encode(format!(r#"{{"email":"x@y.z","role":"admin","iat":{0},"exp":{1}}}"#, now(), now() + 99));
+        let payload =
+            B64.encode(format!(r#"{{"email":"x@y.z","role":"admin","iat":{0},"exp":{1}}}"#, now(), now() + 99));
         assert_eq!(verifier.verify(&format!("{header}.{payload}.")), Err(TokenError::Invalid));
 
         let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
@@ -226,9 +219,16 @@ mod tests {
     fn tokens_without_exp_or_with_unknown_roles_are_refused() {
         let key = EncodingKey::from_secret(secret(1).expose());
         let verifier = TokenVerifier::new(&[secret(1)]);
-        let no_exp = encode(&Header::default(), &serde_json::json!({"email": "a@b.c", "role": "admin", "iat": now()}), &key).unwrap();
+        let no_exp =
+            encode(&Header::default(), &serde_json::json!({"email": "a@b.c", "role": "admin", "iat": now()}), &key)
+                .unwrap();
         assert_eq!(verifier.verify(&no_exp), Err(TokenError::Invalid));
-        let root = encode(&Header::default(), &serde_json::json!({"email": "a@b.c", "role": "root", "iat": now(), "exp": now() + 60}), &key).unwrap();
+        let root = encode(
+            &Header::default(),
+            &serde_json::json!({"email": "a@b.c", "role": "root", "iat": now(), "exp": now() + 60}),
+            &key,
+        )
+        .unwrap();
         assert_eq!(verifier.verify(&root), Err(TokenError::Invalid));
     }
 

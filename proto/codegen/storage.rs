@@ -41,9 +41,7 @@ struct Entity {
 }
 
 pub fn generate(pool: &DescriptorPool) -> Result<String, Error> {
-    let option = pool
-        .get_extension_by_name(OPTION)
-        .ok_or("the astro.storage.v1.entity option is not defined")?;
+    let option = pool.get_extension_by_name(OPTION).ok_or("the astro.storage.v1.entity option is not defined")?;
     let mut entities = Vec::new();
     for message in pool.all_messages() {
         let options = message.options();
@@ -69,10 +67,7 @@ pub fn generate(pool: &DescriptorPool) -> Result<String, Error> {
 
 fn parse_entity(message: MessageDescriptor, spec: &prost_reflect::DynamicMessage) -> Result<Entity, Error> {
     let text = |name: &str| -> Result<String, Error> {
-        Ok(spec
-            .get_field_by_name(name)
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default())
+        Ok(spec.get_field_by_name(name).and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
     };
     let pk = parse_template(&message, &text("pk")?)?;
     let sk = parse_template(&message, &text("sk")?)?;
@@ -84,20 +79,14 @@ fn parse_entity(message: MessageDescriptor, spec: &prost_reflect::DynamicMessage
         for item in list.as_list().unwrap_or_default() {
             let index = item.as_message().ok_or("index is not a message")?;
             let get = |name: &str| {
-                index
-                    .get_field_by_name(name)
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
+                index.get_field_by_name(name).and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
             };
             let partition = field(&message, &get("partition"))?;
             let sort = match get("sort").as_str() {
                 "SK" => None,
                 name => Some(field(&message, name)?),
             };
-            let newest_first = index
-                .get_field_by_name("newest_first")
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false);
+            let newest_first = index.get_field_by_name("newest_first").and_then(|v| v.as_bool()).unwrap_or(false);
             indexes.push(Index { name: get("name"), partition, sort, newest_first });
         }
     }
@@ -211,10 +200,10 @@ fn field_index_value(field: &FieldDescriptor) -> String {
 fn template_fields(template: &Template) -> Vec<FieldDescriptor> {
     let mut seen = Vec::<FieldDescriptor>::new();
     for segment in &template.segments {
-        if let Segment::Field(f) = segment {
-            if !seen.iter().any(|s| s.name() == f.name()) {
-                seen.push(f.clone());
-            }
+        if let Segment::Field(f) = segment
+            && !seen.iter().any(|s| s.name() == f.name())
+        {
+            seen.push(f.clone());
         }
     }
     seen
@@ -259,10 +248,10 @@ fn write_indexes(out: &mut String, entities: &[Entity]) -> Result<(), Error> {
                 index.sort.as_ref().map(attribute).unwrap_or_else(|| "SK".to_owned()),
                 index.newest_first,
             );
-            if let Some(existing) = indexes.get(&index.name) {
-                if *existing != def {
-                    return Err(format!("index {} is declared with two key schemas", index.name).into());
-                }
+            if let Some(existing) = indexes.get(&index.name)
+                && *existing != def
+            {
+                return Err(format!("index {} is declared with two key schemas", index.name).into());
             }
             indexes.insert(index.name.clone(), def);
         }

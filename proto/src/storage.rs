@@ -119,9 +119,13 @@ mod tests {
 
     #[test]
     fn indexes_carry_the_seed_attribute_names() {
-        assert_eq!(STATUS_INDEX.partition_attribute, "status");
-        assert_eq!(STATUS_INDEX.sort_attribute, "createdAt");
-        assert!(STATUS_INDEX.newest_first);
+        let status = IndexDef {
+            name: "StatusIndex",
+            partition_attribute: "status",
+            sort_attribute: "createdAt",
+            newest_first: true,
+        };
+        assert_eq!(STATUS_INDEX, status, "a column reads newest first");
         assert_eq!(EMAIL_INDEX.partition_attribute, "email");
         assert_eq!(EMAIL_INDEX.sort_attribute, "SK");
         assert_eq!(INDEXES.len(), 2);
@@ -129,7 +133,12 @@ mod tests {
 
     #[test]
     fn events_and_users_and_counters_have_their_keys() {
-        let e = ProspectEvent { id: "e1".into(), prospect_id: "p1".into(), created_at: Some(ts(0, 0)), ..Default::default() };
+        let e = ProspectEvent {
+            id: "e1".into(),
+            prospect_id: "p1".into(),
+            created_at: Some(ts(0, 0)),
+            ..Default::default()
+        };
         assert_eq!(e.pk(), "PROSPECT#p1");
         assert_eq!(e.sk(), "EVENT#1970-01-01T00:00:00.000000Z#e1");
         assert_eq!(prospect_event::SK_PREFIX, "EVENT#");

@@ -1,0 +1,77 @@
+//! The gRPC face of the domain: request → domain call → response, and domain
+//! errors → gRPC statuses with machine-readable details.
+
+pub mod auth;
+pub mod prospects;
+
+use std::sync::Arc;
+
+use astro_authorizer::{Claims, Role, TokenVerifier};
+use tonic::{Code, Request, Status, metadata::MetadataMap};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::domain::DomainError;
+
+/// The request id the edge layer put on the request, for logs and errors.
+fn request_id(metadata: &MetadataMap) -> String {
+    metadata.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned()
+}
+
+/// Maps a domain error to a status. Internal causes are logged with the
+/// request id and never sent to the caller.
+pub fn status(error: DomainError, metadata: &MetadataMap) -> Status {
+    match error {
+        DomainError::Invalid(violations) => {
+            let message = DomainError::Invalid(violations.clone()).to_string();
+            let details = ErrorDetails::with_bad_request(
+                violations
+                    .into_iter()
+                    .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
+                    .collect::<Vec<_>>(),
+            );
+            Status::with_error_details(Code::InvalidArgument, message, details)
+        }
+        DomainError::NotFound(what) => Status::not_found(format!("{what} not found")),
+        DomainError::Conflict(message) => Status::aborted(message),
+        DomainError::AlreadyExists(message) => Status::already_exists(message),
+        DomainError::Unauthenticated(message) => Status::unauthenticated(message),
+        DomainError::PermissionDenied(message) => Status::permission_denied(message),
+        DomainError::Unavailable(cause) => {
+            tracing::warn!(request_id = %request_id(metadata), %cause, "store unavailable");
+            let details = ErrorDetails::with_retry_info(Some(std::time::Duration::from_millis(200)));
+            Status::with_error_details(Code::Unavailable, "temporarily unavailable: retry shortly", details)
+        }
+        DomainError::Internal(cause) => {
+            let id = request_id(metadata);
+            tracing::error!(request_id = %id, %cause, "internal error");
+            Status::internal(format!("internal error (request id {id})"))
+        }
+    }
+}
+
+/// Checks the caller's bearer token and role. The edge checks too; the
+/// service never relies on it.
+#[derive(Clone)]
+pub struct Guard {
+    verifier: Arc<TokenVerifier>,
+}
+
+impl Guard {
+    pub fn new(verifier: Arc<TokenVerifier>) -> Self {
+        Self { verifier }
+    }
+
+    pub fn caller<T>(&self, request: &Request<T>, allowed: &[Role]) -> Result<Claims, Status> {
+        let header = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Status::unauthenticated("missing bearer token: send `authorization: Bearer <token>`"))?;
+        let claims =
+            self.verifier.verify_bearer(header).map_err(|_| Status::unauthenticated("invalid or expired token"))?;
+        if !allowed.contains(&claims.role) {
+            return Err(Status::permission_denied(format!("role {} may not call this method", claims.role)));
+        }
+        Ok(claims)
+    }
+}

@@ -1,0 +1,72 @@
+use astro_authorizer::Role;
+use astro_proto::v1::{
+    CreateProspectRequest, DeleteProspectRequest, DeleteProspectResponse, GetProspectRequest, ListProspectsRequest,
+    ListProspectsResponse, Prospect, UpdateProspectRequest, prospect_service_server::ProspectService,
+};
+use tonic::{Request, Response, Status};
+
+use super::{Guard, status};
+use crate::domain::{DomainError, FieldViolation, prospects::Prospects};
+
+const ADMIN: &[Role] = &[Role::Admin];
+/// The public form reaches CreateProspect through the gateway's service identity.
+const CREATORS: &[Role] = &[Role::Admin, Role::Service];
+
+pub struct ProspectApi {
+    pub prospects: Prospects,
+    pub guard: Guard,
+}
+
+fn missing(field: &str) -> DomainError {
+    DomainError::Invalid(vec![FieldViolation::new(field, "is required")])
+}
+
+#[tonic::async_trait]
+impl ProspectService for ProspectApi {
+    async fn create_prospect(&self, request: Request<CreateProspectRequest>) -> Result<Response<Prospect>, Status> {
+        let caller = self.guard.caller(&request, CREATORS)?;
+        let (metadata, _, body) = request.into_parts();
+        let prospect = body.prospect.ok_or_else(|| status(missing("prospect"), &metadata))?;
+        self.prospects
+            .create(&caller, prospect, &body.request_id)
+            .await
+            .map(Response::new)
+            .map_err(|e| status(e, &metadata))
+    }
+
+    async fn get_prospect(&self, request: Request<GetProspectRequest>) -> Result<Response<Prospect>, Status> {
+        self.guard.caller(&request, ADMIN)?;
+        let (metadata, _, body) = request.into_parts();
+        self.prospects.get(&body.id, body.view).await.map(Response::new).map_err(|e| status(e, &metadata))
+    }
+
+    async fn list_prospects(
+        &self,
+        request: Request<ListProspectsRequest>,
+    ) -> Result<Response<ListProspectsResponse>, Status> {
+        self.guard.caller(&request, ADMIN)?;
+        let (metadata, _, body) = request.into_parts();
+        self.prospects.list(body).await.map(Response::new).map_err(|e| status(e, &metadata))
+    }
+
+    async fn update_prospect(&self, request: Request<UpdateProspectRequest>) -> Result<Response<Prospect>, Status> {
+        let caller = self.guard.caller(&request, ADMIN)?;
+        let (metadata, _, body) = request.into_parts();
+        let prospect = body.prospect.ok_or_else(|| status(missing("prospect"), &metadata))?;
+        let paths = body.update_mask.map(|m| m.paths).unwrap_or_default();
+        self.prospects.update(&caller, prospect, &paths).await.map(Response::new).map_err(|e| status(e, &metadata))
+    }
+
+    async fn delete_prospect(
+        &self,
+        request: Request<DeleteProspectRequest>,
+    ) -> Result<Response<DeleteProspectResponse>, Status> {
+        self.guard.caller(&request, ADMIN)?;
+        let (metadata, _, body) = request.into_parts();
+        self.prospects
+            .delete(&body.id, body.version)
+            .await
+            .map(|()| Response::new(DeleteProspectResponse {}))
+            .map_err(|e| status(e, &metadata))
+    }
+}

@@ -1,0 +1,70 @@
+//! The domain: what a prospect may be, how it moves through the pipeline, who
+//! may sign in. Transport-agnostic: the gRPC layer maps its errors to statuses.
+
+pub mod auth;
+pub mod page_token;
+pub mod prospects;
+pub mod validation;
+
+use crate::store::StoreError;
+
+/// One invalid field of a request (AIP-193 `BadRequest.FieldViolation`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// The field's path in the request, e.g. `prospect.email`.
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self { field: field.into(), description: description.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("invalid request: {}", describe(.0))]
+    Invalid(Vec<FieldViolation>),
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Someone else changed the resource first: reread and retry.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("{0}")]
+    PermissionDenied(&'static str),
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
+    /// Logged with its cause; the caller sees a generic message.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn describe(violations: &[FieldViolation]) -> String {
+    violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; ")
+}
+
+impl From<StoreError> for DomainError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => DomainError::Conflict(m),
+            StoreError::NotFound => DomainError::NotFound("item".into()),
+            StoreError::Unavailable(m) => DomainError::Unavailable(m),
+            StoreError::Internal(m) => DomainError::Internal(m),
+        }
+    }
+}
+
+pub type DomainResult<T> = Result<T, DomainError>;
+
+/// The current time as a protobuf timestamp, at the microsecond precision the
+/// store's keys keep (so a stored time reads back exactly as written).
+pub fn now() -> prost_types::Timestamp {
+    let mut ts = prost_types::Timestamp::from(std::time::SystemTime::now());
+    ts.nanos -= ts.nanos % 1_000;
+    ts
+}

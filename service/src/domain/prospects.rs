@@ -1,0 +1,369 @@
+//! The prospect pipeline: creating cards from the form, reading the board,
+//! moving and editing cards without ever overwriting someone else's change.
+
+use std::{cmp::Reverse, sync::Arc};
+
+use astro_authorizer::Claims;
+use astro_proto::{
+    storage::{KeyText, timestamp_key},
+    v1::{
+        Consent, CreateProspectRecord, ListProspectsRequest, ListProspectsResponse, Prospect, ProspectEvent,
+        ProspectEventKind, ProspectStatus, ProspectStatusCount, ProspectView,
+    },
+};
+
+use super::{
+    DomainError, DomainResult, now,
+    page_token::{PagePosition, PageTokens},
+    validation::{self, Violations},
+};
+use crate::store::{ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, StoreError};
+
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+pub const MAX_PAGE_SIZE: usize = 200;
+/// How long a CreateProspect `request_id` is remembered.
+pub const REQUEST_ID_LIFETIME_SECS: i64 = 24 * 60 * 60;
+const MAX_REQUEST_ID: usize = 100;
+
+/// The pipeline columns, in board order.
+pub const COLUMNS: [ProspectStatus; 5] = [
+    ProspectStatus::New,
+    ProspectStatus::Contacted,
+    ProspectStatus::Qualified,
+    ProspectStatus::Won,
+    ProspectStatus::Lost,
+];
+
+/// Fields an update may set (`update_mask` paths).
+pub const UPDATABLE_FIELDS: [&str; 11] = [
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "job_title",
+    "message",
+    "budget",
+    "timeline",
+    "status",
+    "source",
+];
+
+#[derive(Clone)]
+pub struct Prospects {
+    store: Arc<dyn Store>,
+    pages: PageTokens,
+}
+
+fn invalid(field: &str, description: &str) -> DomainError {
+    DomainError::Invalid(vec![super::FieldViolation::new(field, description)])
+}
+
+fn check(v: Violations) -> DomainResult<()> {
+    if v.is_empty() { Ok(()) } else { Err(DomainError::Invalid(v.0)) }
+}
+
+fn not_found(id: &str) -> DomainError {
+    DomainError::NotFound(format!("prospect {id}"))
+}
+
+fn event(prospect: &Prospect, kind: ProspectEventKind, actor: &str, at: prost_types::Timestamp) -> ProspectEvent {
+    ProspectEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        prospect_id: prospect.id.clone(),
+        kind: kind as i32,
+        actor: actor.to_owned(),
+        created_at: Some(at),
+        ..Default::default()
+    }
+}
+
+/// A prospect id as a path segment: a UUID, so it cannot reach into another key.
+fn prospect_id(field: &str, id: &str) -> DomainResult<String> {
+    uuid::Uuid::parse_str(id.trim())
+        .map(|u| u.to_string())
+        .map_err(|_| invalid(field, if id.trim().is_empty() { "is required" } else { "must be a prospect id (UUID)" }))
+}
+
+impl Prospects {
+    pub fn new(store: Arc<dyn Store>, pages: PageTokens) -> Self {
+        Self { store, pages }
+    }
+
+    /// Creates a card in NEW. Output-only fields of `input` are ignored
+    /// (AIP-133); a reused `request_id` returns the first card.
+    pub async fn create(&self, caller: &Claims, mut input: Prospect, request_id: &str) -> DomainResult<Prospect> {
+        let mut v = Violations::default();
+        validation::prospect_fields(&mut v, "prospect", &mut input);
+        let consent = input.consent.take().unwrap_or_default();
+        if !consent.given {
+            v.add("prospect.consent.given", "consent to be contacted is required");
+        }
+        match ProspectStatus::try_from(input.status) {
+            Ok(ProspectStatus::Unspecified | ProspectStatus::New) => {}
+            _ => v.add("prospect.status", "new prospects start in NEW: leave it unset"),
+        }
+        let request_id = request_id.trim();
+        if request_id.len() > MAX_REQUEST_ID || request_id.chars().any(|c| c.is_control()) {
+            v.add("request_id", format!("must be at most {MAX_REQUEST_ID} printable characters"));
+        }
+        check(v)?;
+
+        let at = now();
+        let prospect = Prospect {
+            id: uuid::Uuid::now_v7().to_string(),
+            consent: Some(Consent { given: true, given_at: consent.given_at.or(Some(at)) }),
+            status: ProspectStatus::New as i32,
+            created_at: Some(at),
+            updated_at: Some(at),
+            version: 1,
+            duplicate_of: self.store.first_with_email(&input.email).await?.unwrap_or_default(),
+            events: Vec::new(),
+            ..input
+        };
+        let created = event(&prospect, ProspectEventKind::Created, &caller.email, at);
+        let request = (!request_id.is_empty()).then(|| CreateProspectRecord {
+            caller: caller.email.clone(),
+            request_id: request_id.to_owned(),
+            prospect_id: prospect.id.clone(),
+            expires_at: Some(prost_types::Timestamp { seconds: at.seconds + REQUEST_ID_LIFETIME_SECS, nanos: 0 }),
+        });
+        match self.store.create_prospect(NewProspect { prospect: prospect.clone(), created, request }).await? {
+            CreateOutcome::Created => Ok(prospect),
+            CreateOutcome::Replayed(id) => self.store.get_prospect(&id, false).await?.ok_or_else(|| not_found(&id)),
+        }
+    }
+
+    pub async fn get(&self, id: &str, view: i32) -> DomainResult<Prospect> {
+        let id = prospect_id("id", id)?;
+        let full = match ProspectView::try_from(view) {
+            Ok(ProspectView::Full) => true,
+            Ok(_) => false,
+            Err(_) => return Err(invalid("view", "unknown value")),
+        };
+        self.store.get_prospect(&id, full).await?.ok_or_else(|| not_found(&id))
+    }
+
+    pub async fn list(&self, request: ListProspectsRequest) -> DomainResult<ListProspectsResponse> {
+        let mut v = Violations::default();
+        if request.page_size < 0 {
+            v.add("page_size", "must not be negative");
+        }
+        let size = match request.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n => (n.max(0) as usize).min(MAX_PAGE_SIZE),
+        };
+        let status = match ProspectStatus::try_from(request.status) {
+            Ok(s) => s,
+            Err(_) => {
+                v.add("status", format!("unknown value {}", request.status));
+                ProspectStatus::Unspecified
+            }
+        };
+        let email = if request.email.trim().is_empty() {
+            String::new()
+        } else {
+            validation::email(&mut v, "email", &request.email)
+        };
+        check(v)?;
+
+        let query = format!("status={};email={email}", status.key_text());
+        let after = match request.page_token.as_str() {
+            "" => None,
+            token => Some(
+                self.pages
+                    .decode(token, &query)
+                    .ok_or_else(|| invalid("page_token", "is not a token of this listing: start again without it"))?,
+            ),
+        };
+
+        let (page, counts) = tokio::join!(self.page(status, &email, after, size + 1), self.counts());
+        let mut prospects = page?;
+        let next_page_token = if prospects.len() > size {
+            prospects.truncate(size);
+            let last = prospects.last().expect("a full page has a last card");
+            self.pages.encode(&PagePosition {
+                query,
+                created_at: if email.is_empty() { created_key(last) } else { String::new() },
+                id: last.id.clone(),
+            })
+        } else {
+            String::new()
+        };
+        Ok(ListProspectsResponse { prospects, next_page_token, status_counts: counts? })
+    }
+
+    /// Up to `limit` cards after `after`, newest first.
+    async fn page(
+        &self,
+        status: ProspectStatus,
+        email: &str,
+        after: Option<PagePosition>,
+        limit: usize,
+    ) -> DomainResult<Vec<Prospect>> {
+        if !email.is_empty() {
+            let mut found = self.store.list_by_email(email, after.map(|p| p.id), limit).await?;
+            if status != ProspectStatus::Unspecified {
+                found.retain(|p| p.status == status as i32);
+            }
+            return Ok(found);
+        }
+        let after = after.map(|p| ColumnPosition { created_at: p.created_at, id: p.id });
+        if status != ProspectStatus::Unspecified {
+            return Ok(self.store.list_column(status, after, limit).await?);
+        }
+        // The whole board: each column is read newest first from its index and
+        // the columns are merged; the position is the same for every column.
+        let reads = COLUMNS.map(|s| self.store.list_column(s, after.clone(), limit));
+        let mut all = Vec::new();
+        for column in futures_join_all(reads).await {
+            all.extend(column?);
+        }
+        all.sort_by_key(|p| Reverse((created_key(p), p.id.clone())));
+        all.truncate(limit);
+        Ok(all)
+    }
+
+    /// Cards per column, every column present, in board order.
+    pub async fn counts(&self) -> DomainResult<Vec<ProspectStatusCount>> {
+        let kept = self.store.status_counts().await?;
+        Ok(COLUMNS
+            .iter()
+            .map(|s| ProspectStatusCount {
+                status: *s as i32,
+                count: kept.iter().find(|c| c.status == *s as i32).map_or(0, |c| c.count.max(0)),
+            })
+            .collect())
+    }
+
+    /// Sets the fields named by `paths` from `input`, if `input.version` is
+    /// still the stored version; records a status change or an edit as events.
+    pub async fn update(&self, caller: &Claims, input: Prospect, paths: &[String]) -> DomainResult<Prospect> {
+        let id = prospect_id("prospect.id", &input.id)?;
+        let mut v = Violations::default();
+        if input.version <= 0 {
+            v.add("prospect.version", "is required: the version you last read");
+        }
+        if paths.is_empty() {
+            v.add("update_mask", format!("name the fields to update, among: {}", UPDATABLE_FIELDS.join(", ")));
+        }
+        for path in paths {
+            if !UPDATABLE_FIELDS.contains(&path.as_str()) {
+                v.add("update_mask", format!("{path:?} cannot be updated; updatable: {}", UPDATABLE_FIELDS.join(", ")));
+            }
+        }
+        check(v)?;
+
+        let stored = self.store.get_prospect(&id, false).await?.ok_or_else(|| not_found(&id))?;
+        if stored.version != input.version {
+            return Err(stale(&stored, input.version));
+        }
+        let mut next = stored.clone();
+        for path in paths {
+            match path.as_str() {
+                "first_name" => next.first_name = input.first_name.clone(),
+                "last_name" => next.last_name = input.last_name.clone(),
+                "email" => next.email = input.email.clone(),
+                "phone" => next.phone = input.phone.clone(),
+                "company" => next.company = input.company.clone(),
+                "job_title" => next.job_title = input.job_title.clone(),
+                "message" => next.message = input.message.clone(),
+                "budget" => next.budget = input.budget,
+                "timeline" => next.timeline = input.timeline,
+                "status" => next.status = input.status,
+                "source" => next.source = input.source.clone(),
+                _ => unreachable!("paths were checked"),
+            }
+        }
+        let mut v = Violations::default();
+        validation::prospect_fields(&mut v, "prospect", &mut next);
+        let (before, after) = (
+            ProspectStatus::try_from(stored.status).unwrap_or_default(),
+            validation::status(&mut v, "prospect.status", next.status),
+        );
+        check(v)?;
+
+        let changed: Vec<String> = UPDATABLE_FIELDS
+            .iter()
+            .filter(|f| **f != "status" && field_differs(&stored, &next, f))
+            .map(|f| (*f).to_owned())
+            .collect();
+        if changed.is_empty() && before == after {
+            return Ok(stored);
+        }
+        let at = now();
+        next.version = stored.version + 1;
+        next.updated_at = Some(at);
+        let mut events = Vec::new();
+        if before != after {
+            let mut e = event(&next, ProspectEventKind::StatusChanged, &caller.email, at);
+            e.from_status = before as i32;
+            e.to_status = after as i32;
+            events.push(e);
+        }
+        if !changed.is_empty() {
+            let mut e = event(&next, ProspectEventKind::Edited, &caller.email, at);
+            e.changed_fields = changed;
+            events.push(e);
+        }
+        let change = ProspectChange {
+            prospect: next.clone(),
+            expected_version: stored.version,
+            previous_status: before,
+            events,
+        };
+        match self.store.update_prospect(change).await {
+            Ok(()) => Ok(next),
+            Err(StoreError::Conflict(_)) => Err(stale(&stored, input.version)),
+            Err(StoreError::NotFound) => Err(not_found(&id)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn delete(&self, id: &str, version: i64) -> DomainResult<()> {
+        let id = prospect_id("id", id)?;
+        if version < 0 {
+            return Err(invalid("version", "must not be negative"));
+        }
+        match self.store.delete_prospect(&id, (version > 0).then_some(version)).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::NotFound) => Err(not_found(&id)),
+            Err(StoreError::Conflict(m)) => Err(DomainError::Conflict(m)),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn stale(stored: &Prospect, seen: i64) -> DomainError {
+    DomainError::Conflict(format!(
+        "prospect {} was changed by someone else (you had version {seen}): reload it and apply your change again",
+        stored.id
+    ))
+}
+
+fn created_key(p: &Prospect) -> String {
+    p.created_at.as_ref().map(timestamp_key).unwrap_or_default()
+}
+
+fn field_differs(a: &Prospect, b: &Prospect, field: &str) -> bool {
+    match field {
+        "first_name" => a.first_name != b.first_name,
+        "last_name" => a.last_name != b.last_name,
+        "email" => a.email != b.email,
+        "phone" => a.phone != b.phone,
+        "company" => a.company != b.company,
+        "job_title" => a.job_title != b.job_title,
+        "message" => a.message != b.message,
+        "budget" => a.budget != b.budget,
+        "timeline" => a.timeline != b.timeline,
+        "source" => a.source != b.source,
+        _ => false,
+    }
+}
+
+/// Awaits the five column reads concurrently.
+async fn futures_join_all<F: std::future::Future>(reads: [F; 5]) -> [F::Output; 5] {
+    let [a, b, c, d, e] = reads;
+    let (a, b, c, d, e) = tokio::join!(a, b, c, d, e);
+    [a, b, c, d, e]
+}

@@ -1,0 +1,167 @@
+//! `astro-service`: serves the prospect service, and administers its users.
+//!
+//! ```text
+//! astro-service                         # serve (same as `astro-service serve`)
+//! astro-service user add --email E --role admin   # password on stdin
+//! astro-service user reset-password --email E     # password on stdin
+//! astro-service token issue --email E --role service
+//! ```
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::Context as _;
+use astro_authorizer::Role;
+use astro_service::{
+    config::{LogFormat, ServeConfig, StoreConfig},
+    domain::DomainError,
+    server, telemetry,
+};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "astro-service", version, about = "The Astro Qualif prospect service (gRPC + gRPC-web)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeConfig,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve native gRPC and gRPC-web (the default).
+    Serve,
+    /// Manage the users who can sign in.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Issue access tokens for internal callers and operators.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; reads the password from standard input.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = parse_role, default_value = "admin")]
+        role: Role,
+    },
+    /// Set a user's password; reads the new password from standard input.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a 24-hour token signed with the service's secret.
+    Issue {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(text).ok_or_else(|| format!("unknown role {text:?}: admin or service"))
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password: ");
+        std::io::stderr().flush()?;
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+fn describe(error: DomainError) -> anyhow::Error {
+    anyhow::anyhow!("{error}")
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.serve).await,
+        Command::User(command) => {
+            telemetry::init(LogFormat::Text);
+            let services = offline_services(&cli.serve)?;
+            match command {
+                UserCommand::Add { email, role } => {
+                    let password = read_password()?;
+                    services.accounts.add_user(&email, &password, role).await.map_err(describe)?;
+                    println!("added {role} {}", email.trim().to_lowercase());
+                }
+                UserCommand::ResetPassword { email } => {
+                    let password = read_password()?;
+                    services.accounts.reset_password(&email, &password).await.map_err(describe)?;
+                    println!("password of {} changed", email.trim().to_lowercase());
+                }
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Issue { email, role }) => {
+            let secret = server::token_secret(&cli.serve)?;
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
+            let (token, _) = astro_authorizer::TokenIssuer::new(&secret).issue(&email, role, now)?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+fn offline_services(config: &ServeConfig) -> anyhow::Result<server::Services> {
+    let StoreConfig { bcrypt_cost, .. } = config.store;
+    let store = server::open_store(&config.store)?;
+    Ok(server::services(store, &server::token_secret(config)?, bcrypt_cost))
+}
+
+/// In-flight calls get this long to finish after SIGTERM/Ctrl-C; idle
+/// client connections do not hold the shutdown up longer.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    telemetry::init(config.log_format);
+    let mut running = astro_service::start(config).await?;
+    let stop = running.shutdown_handle();
+    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        if let Some(stop) = stop {
+            let _ = stop.send(());
+        }
+        let _ = stopping_tx.send(());
+    });
+    let server = running.wait();
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result,
+        _ = async { let _ = stopping.await; tokio::time::sleep(DRAIN).await } => {
+            tracing::warn!("connections still open after the drain period; exiting");
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

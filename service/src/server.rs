@@ -1,0 +1,201 @@
+//! Wiring and serving: store, secrets, domain, gRPC services and the HTTP
+//! layers around them (request ids, logs, CORS, gRPC-web).
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use astro_authorizer::{TokenIssuer, TokenSecret, TokenVerifier};
+use astro_proto::v1::{auth_service_server::AuthServiceServer, prospect_service_server::ProspectServiceServer};
+use http::{HeaderName, HeaderValue, Method};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::transport::{Server, server::TcpIncoming};
+use tower_http::{
+    LatencyUnit,
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+
+use crate::{
+    api::{Guard, auth::AuthApi, prospects::ProspectApi},
+    config::{ServeConfig, StoreConfig},
+    domain::{
+        auth::{Accounts, PasswordHasher, load_or_create_secret},
+        page_token::PageTokens,
+        prospects::Prospects,
+    },
+    store::{Store, embedded::EmbeddedStore},
+};
+
+/// The domain services over one store, with the token keys.
+#[derive(Clone)]
+pub struct Services {
+    pub prospects: Prospects,
+    pub accounts: Accounts,
+    pub verifier: Arc<TokenVerifier>,
+    pub issuer: TokenIssuer,
+}
+
+/// Opens the configured store.
+pub fn open_store(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
+    let store = EmbeddedStore::open(&config.data_dir).context("opening the embedded store")?;
+    Ok(Arc::new(store))
+}
+
+/// The token secret: `ASTRO_JWT_SECRET`, else the one kept in the data directory.
+pub fn token_secret(config: &ServeConfig) -> anyhow::Result<TokenSecret> {
+    match &config.jwt_secret {
+        Some(secret) => TokenSecret::new(secret.expose().as_bytes().to_vec()).context("ASTRO_JWT_SECRET"),
+        None => load_or_create_secret(&config.store.data_dir).map_err(anyhow::Error::msg),
+    }
+}
+
+pub fn services(store: Arc<dyn Store>, secret: &TokenSecret, bcrypt_cost: u32) -> Services {
+    let issuer = TokenIssuer::new(secret);
+    let verifier = Arc::new(TokenVerifier::new(std::slice::from_ref(secret)));
+    Services {
+        prospects: Prospects::new(store.clone(), PageTokens::new(secret.expose())),
+        accounts: Accounts::new(store, PasswordHasher::new(bcrypt_cost), issuer.clone()),
+        verifier,
+        issuer,
+    }
+}
+
+/// A running server: its address, and how to stop it.
+pub struct RunningService {
+    pub addr: SocketAddr,
+    pub services: Services,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl RunningService {
+    /// Stops accepting, lets in-flight calls finish, and returns.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.task).await.context("server task")?.context("server")
+    }
+
+    /// Waits until the server ends (it ends on `stop` or an error).
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        (&mut self.task).await.context("server task")?.context("server")
+    }
+
+    pub fn shutdown_handle(&mut self) -> Option<oneshot::Sender<()>> {
+        self.shutdown.take()
+    }
+}
+
+/// Opens the store, creates the bootstrap admin, binds `config.grpc_addr`
+/// (port 0 picks a free port) and serves in the background.
+pub async fn start(config: ServeConfig) -> anyhow::Result<RunningService> {
+    let store = open_store(&config.store)?;
+    let secret = token_secret(&config)?;
+    let services = services(store, &secret, config.store.bcrypt_cost);
+
+    match (&config.admin_email, &config.admin_password) {
+        (Some(email), Some(password)) => {
+            if services.accounts.ensure_admin(email, password.expose()).await.context("creating the bootstrap admin")? {
+                tracing::info!(%email, "bootstrap admin created");
+            }
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            anyhow::bail!("set both ASTRO_ADMIN_EMAIL and ASTRO_ADMIN_PASSWORD, or neither")
+        }
+        (None, None) => {}
+    }
+
+    let listener =
+        TcpListener::bind(config.grpc_addr).await.with_context(|| format!("binding {}", config.grpc_addr))?;
+    let addr = listener.local_addr()?;
+    let cors = cors(&config.cors_origins)?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let task = tokio::spawn(serve(services.clone(), cors, incoming, async {
+        let _ = rx.await;
+    }));
+    tracing::info!(%addr, "serving native gRPC and gRPC-web");
+    Ok(RunningService { addr, services, shutdown: Some(tx), task })
+}
+
+fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
+    let origins = origins
+        .iter()
+        .filter(|o| !o.is_empty())
+        .map(|o| HeaderValue::from_str(o).with_context(|| format!("ASTRO_CORS_ORIGINS: {o:?}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let header = |name: &'static str| HeaderName::from_static(name);
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header("authorization"),
+            header("content-type"),
+            header("x-grpc-web"),
+            header("x-user-agent"),
+            header("grpc-timeout"),
+            header("x-request-id"),
+        ])
+        .expose_headers([
+            header("grpc-status"),
+            header("grpc-message"),
+            header("grpc-status-details-bin"),
+            header("x-request-id"),
+        ])
+        .max_age(Duration::from_secs(24 * 60 * 60)))
+}
+
+async fn serve(
+    services: Services,
+    cors: CorsLayer,
+    incoming: TcpIncoming,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<ProspectServiceServer<ProspectApi>>().await;
+    health.set_serving::<AuthServiceServer<AuthApi>>().await;
+
+    let reflection = |b: tonic_reflection::server::Builder<'static>| {
+        b.register_encoded_file_descriptor_set(astro_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection(tonic_reflection::server::Builder::configure())
+        .build_v1()
+        .expect("the contract's descriptors are valid");
+    let reflection_v1alpha = reflection(tonic_reflection::server::Builder::configure())
+        .build_v1alpha()
+        .expect("the contract's descriptors are valid");
+
+    let guard = Guard::new(services.verifier.clone());
+    let layers = tower::ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_grpc()
+                .make_span_with(|request: &http::Request<tonic::body::Body>| {
+                    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", request_id = %id, method = %request.uri().path())
+                })
+                // A non-OK gRPC status is usually the caller's (bad input, no token):
+                // logged as information; the handlers log real failures themselves.
+                .on_failure(DefaultOnFailure::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG).latency_unit(LatencyUnit::Micros)),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(cors)
+        .layer(tonic_web::GrpcWebLayer::new());
+
+    Server::builder()
+        .accept_http1(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .layer(layers)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(ProspectServiceServer::new(ProspectApi { prospects: services.prospects.clone(), guard }))
+        .add_service(AuthServiceServer::new(AuthApi { accounts: services.accounts.clone() }))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}

@@ -1,0 +1,509 @@
+//! The embedded store: the single-table layout in one SQLite file (WAL).
+//!
+//! One table `items` keyed by the generated `PK`/`SK`, one column per index
+//! attribute and one SQL index per generated global secondary index, so the
+//! reads are the same key-and-index reads the DynamoDB adapter makes. Items
+//! hold the protobuf encoding of their message.
+//!
+//! Durability: `synchronous=FULL`, so a commit is on disk before it is
+//! acknowledged. To keep throughput with one fsync per commit, one writer
+//! thread takes every write waiting in its queue and commits them together
+//! (group commit), each in its own savepoint so a failed condition undoes only
+//! its own write. Reads run on a small pool of connections on Tokio's
+//! blocking threads, never on the async workers.
+
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::SystemTime,
+};
+
+use astro_proto::{
+    storage::{self, INDEXES, KeyText, StoredEntity},
+    v1::{CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, User},
+};
+use async_trait::async_trait;
+use prost::Message;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, StoreError, StoreResult};
+
+/// Most writes committed together.
+const MAX_BATCH: usize = 256;
+const DB_FILE: &str = "astro.sqlite3";
+const SCHEMA_VERSION: i64 = 1;
+
+type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
+/// A write: runs inside the batch transaction (or, given `None`, learns that
+/// the batch could not begin); says whether it succeeded and how to tell its
+/// caller once the batch is committed.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Completion) + Send>;
+
+pub struct EmbeddedStore {
+    jobs: mpsc::Sender<Job>,
+    readers: Arc<ReadPool>,
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the store in `dir`.
+    pub fn open(dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Internal(format!("data dir {}: {e}", dir.display())))?;
+        let path = dir.join(DB_FILE);
+        let conn = Connection::open(&path).map_err(internal)?;
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")
+            .map_err(internal)?;
+        migrate(&conn)?;
+
+        let (jobs, queue) = mpsc::channel::<Job>(4 * MAX_BATCH);
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || write_loop(conn, queue))
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        Ok(Self { jobs, readers: Arc::new(ReadPool { path, idle: Mutex::new(Vec::new()) }) })
+    }
+
+    /// Runs `op` in the writer's transaction and resolves once it is durable.
+    async fn write<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = match conn {
+                Some(conn) => op(conn),
+                None => Err(StoreError::Unavailable("the store could not begin a transaction".into())),
+            };
+            let ok = result.is_ok();
+            let complete: Completion = Box::new(move |committed| {
+                let _ = reply.send(result.and_then(|value| committed.map(|()| value)));
+            });
+            (ok, complete)
+        });
+        self.jobs.send(job).await.map_err(|_| StoreError::Unavailable("the store writer stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Unavailable("the store writer stopped".into()))?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || pool.with(op))
+            .await
+            .map_err(|e| StoreError::Internal(format!("read task: {e}")))?
+    }
+}
+
+fn internal(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+/// The SQL column of an item attribute: the key attributes are `pk`/`sk`,
+/// index attributes keep their generated names.
+fn column(attribute: &str) -> String {
+    match attribute {
+        storage::PK => "pk".to_owned(),
+        storage::SK => "sk".to_owned(),
+        other => format!("\"{other}\""),
+    }
+}
+
+/// Index attributes other than the table keys, in a stable order.
+fn index_attributes() -> Vec<&'static str> {
+    let mut set = BTreeSet::new();
+    for index in INDEXES {
+        for attribute in [index.partition_attribute, index.sort_attribute] {
+            if attribute != storage::PK && attribute != storage::SK {
+                set.insert(attribute);
+            }
+        }
+    }
+    set.into_iter().collect()
+}
+
+fn migrate(conn: &Connection) -> StoreResult<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(internal)?;
+    if version >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    let mut ddl = String::from(
+        "BEGIN;\nCREATE TABLE IF NOT EXISTS items (pk TEXT NOT NULL, sk TEXT NOT NULL, entity TEXT NOT NULL, body BLOB NOT NULL",
+    );
+    for attribute in index_attributes() {
+        ddl.push_str(&format!(", {} TEXT", column(attribute)));
+    }
+    ddl.push_str(", PRIMARY KEY (pk, sk)) WITHOUT ROWID;\n");
+    for index in INDEXES {
+        // Like a DynamoDB GSI, an index entry ends with the table key, which
+        // orders equal index keys and makes page positions unique.
+        ddl.push_str(&format!(
+            "CREATE INDEX IF NOT EXISTS \"{}\" ON items ({}, {}, pk, sk);\n",
+            index.name,
+            column(index.partition_attribute),
+            column(index.sort_attribute)
+        ));
+    }
+    ddl.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"));
+    conn.execute_batch(&ddl).map_err(internal)
+}
+
+// ---------------------------------------------------------------- writes
+
+fn write_loop(conn: Connection, mut queue: mpsc::Receiver<Job>) {
+    while let Some(first) = queue.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!(error = %e, "could not begin a write transaction");
+            for job in batch {
+                let (_, complete) = job(None);
+                complete(Err(internal(rusqlite::Error::InvalidQuery)));
+            }
+            continue;
+        }
+        let mut completions = Vec::with_capacity(batch.len());
+        for job in batch {
+            let savepoint = conn.execute_batch("SAVEPOINT op");
+            let (ok, complete) = job(Some(&conn));
+            if savepoint.is_ok() {
+                let end = if ok { "RELEASE op" } else { "ROLLBACK TO op; RELEASE op" };
+                if let Err(e) = conn.execute_batch(end) {
+                    tracing::error!(error = %e, "savepoint");
+                }
+            }
+            completions.push(complete);
+        }
+        let committed = conn.execute_batch("COMMIT").map_err(internal);
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, "commit failed; the batch is rolled back");
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for complete in completions {
+            complete(committed.clone());
+        }
+    }
+}
+
+/// An item as stored: its keys, entity name, encoded message and index attributes.
+struct Item {
+    pk: String,
+    sk: String,
+    entity: &'static str,
+    body: Vec<u8>,
+    attributes: Vec<(&'static str, Option<String>)>,
+}
+
+fn item<E: StoredEntity + Message>(message: &E) -> Item {
+    let mut attributes: Vec<(&'static str, Option<String>)> =
+        index_attributes().into_iter().map(|a| (a, None)).collect();
+    for value in message.index_values() {
+        if !value.is_present() {
+            continue;
+        }
+        for (attribute, text) in
+            [(value.index.partition_attribute, &value.partition), (value.index.sort_attribute, &value.sort)]
+        {
+            if let Some(slot) = attributes.iter_mut().find(|(a, _)| *a == attribute) {
+                slot.1 = text.clone();
+            }
+        }
+    }
+    Item { pk: message.pk(), sk: message.sk(), entity: E::ENTITY, body: message.encode_to_vec(), attributes }
+}
+
+/// Writes an item; with `must_be_new`, fails with `Conflict` if the key exists.
+fn put<E: StoredEntity + Message>(conn: &Connection, message: &E, must_be_new: bool) -> StoreResult<()> {
+    let item = item(message);
+    let columns: Vec<String> = item.attributes.iter().map(|(a, _)| column(a)).collect();
+    let verb = if must_be_new { "INSERT" } else { "INSERT OR REPLACE" };
+    let placeholders: Vec<String> = (5..5 + columns.len()).map(|i| format!("?{i}")).collect();
+    let sql = format!(
+        "{verb} INTO items (pk, sk, entity, body{}{}) VALUES (?1, ?2, ?3, ?4{}{})",
+        if columns.is_empty() { "" } else { ", " },
+        columns.join(", "),
+        if columns.is_empty() { "" } else { ", " },
+        placeholders.join(", ")
+    );
+    let mut statement = conn.prepare_cached(&sql).map_err(internal)?;
+    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&item.pk, &item.sk, &item.entity, &item.body];
+    for (_, value) in &item.attributes {
+        values.push(value);
+    }
+    match statement.execute(values.as_slice()) {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            Err(StoreError::Conflict(format!("{} {} already exists", item.entity, item.pk)))
+        }
+        Err(e) => Err(internal(e)),
+    }
+}
+
+fn get<E: Message + Default>(conn: &Connection, pk: &str, sk: &str) -> StoreResult<Option<E>> {
+    let mut statement = conn.prepare_cached("SELECT body FROM items WHERE pk = ?1 AND sk = ?2").map_err(internal)?;
+    let body: Option<Vec<u8>> = statement.query_row(params![pk, sk], |r| r.get(0)).optional().map_err(internal)?;
+    body.map(|b| decode(&b)).transpose()
+}
+
+fn decode<E: Message + Default>(body: &[u8]) -> StoreResult<E> {
+    E::decode(body).map_err(|e| StoreError::Internal(format!("corrupt item: {e}")))
+}
+
+/// Adds `delta` to a column's counter.
+fn bump(conn: &Connection, status: ProspectStatus, delta: i64) -> StoreResult<()> {
+    let pk = storage::prospect_status_count::pk();
+    let sk = storage::prospect_status_count::sk(status);
+    let mut counter: ProspectStatusCount =
+        get(conn, &pk, &sk)?.unwrap_or(ProspectStatusCount { status: status as i32, count: 0 });
+    counter.count += delta;
+    put(conn, &counter, false)
+}
+
+fn status_of(prospect: &Prospect) -> ProspectStatus {
+    ProspectStatus::try_from(prospect.status).unwrap_or_default()
+}
+
+fn now() -> prost_types::Timestamp {
+    prost_types::Timestamp::from(SystemTime::now())
+}
+
+// ---------------------------------------------------------------- reads
+
+struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReadPool {
+    fn with<T>(&self, op: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let conn = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(internal)?;
+                conn.execute_batch("PRAGMA busy_timeout=5000; PRAGMA query_only=ON;").map_err(internal)?;
+                conn
+            }
+        };
+        let result = op(&conn);
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+        result
+    }
+}
+
+fn query_prospects(conn: &Connection, sql: &str, values: &[&dyn rusqlite::ToSql]) -> StoreResult<Vec<Prospect>> {
+    let mut statement = conn.prepare_cached(sql).map_err(internal)?;
+    let rows = statement.query_map(values, |r| r.get::<_, Vec<u8>>(0)).map_err(internal)?;
+    let mut out = Vec::new();
+    for body in rows {
+        out.push(decode(&body.map_err(internal)?)?);
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn get_user(&self, email: &str) -> StoreResult<Option<User>> {
+        let (pk, sk) = (storage::user::pk(email), storage::user::sk());
+        self.read(move |conn| get(conn, &pk, &sk)).await
+    }
+
+    async fn create_user(&self, user: User) -> StoreResult<()> {
+        self.write(move |conn| put(conn, &user, true)).await
+    }
+
+    async fn set_password_hash(&self, email: &str, password_hash: String) -> StoreResult<()> {
+        let (pk, sk) = (storage::user::pk(email), storage::user::sk());
+        self.write(move |conn| {
+            let mut user: User = get(conn, &pk, &sk)?.ok_or(StoreError::NotFound)?;
+            user.password_hash = password_hash;
+            put(conn, &user, false)
+        })
+        .await
+    }
+
+    async fn create_prospect(&self, new: NewProspect) -> StoreResult<CreateOutcome> {
+        self.write(move |conn| {
+            if let Some(request) = &new.request {
+                let earlier: Option<CreateProspectRecord> = get(conn, &request.pk(), &request.sk())?;
+                let now = now();
+                if let Some(earlier) = earlier.filter(|r| r.expires_at.is_some_and(|at| at.seconds > now.seconds)) {
+                    return Ok(CreateOutcome::Replayed(earlier.prospect_id));
+                }
+                put(conn, request, false)?;
+            }
+            put(conn, &new.prospect, true)?;
+            put(conn, &new.created, true)?;
+            bump(conn, status_of(&new.prospect), 1)?;
+            Ok(CreateOutcome::Created)
+        })
+        .await
+    }
+
+    async fn get_prospect(&self, id: &str, with_events: bool) -> StoreResult<Option<Prospect>> {
+        let pk = storage::prospect::pk(id);
+        self.read(move |conn| {
+            if !with_events {
+                return get(conn, &pk, &storage::prospect::sk());
+            }
+            // One read of the partition: the card and its history.
+            let mut statement =
+                conn.prepare_cached("SELECT entity, body FROM items WHERE pk = ?1 ORDER BY sk").map_err(internal)?;
+            let rows = statement
+                .query_map(params![pk], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
+                .map_err(internal)?;
+            let mut card: Option<Prospect> = None;
+            let mut events = Vec::new();
+            for row in rows {
+                let (entity, body) = row.map_err(internal)?;
+                match entity.as_str() {
+                    Prospect::ENTITY => card = Some(decode(&body)?),
+                    ProspectEvent::ENTITY => events.push(decode::<ProspectEvent>(&body)?),
+                    _ => {}
+                }
+            }
+            Ok(card.map(|mut p| {
+                p.events = events;
+                p
+            }))
+        })
+        .await
+    }
+
+    async fn update_prospect(&self, change: ProspectChange) -> StoreResult<()> {
+        self.write(move |conn| {
+            let stored: Prospect =
+                get(conn, &change.prospect.pk(), &change.prospect.sk())?.ok_or(StoreError::NotFound)?;
+            if stored.version != change.expected_version {
+                return Err(StoreError::Conflict(format!(
+                    "prospect {} is at version {}, not {}",
+                    stored.id, stored.version, change.expected_version
+                )));
+            }
+            let (before, after) = (status_of(&stored), status_of(&change.prospect));
+            put(conn, &change.prospect, false)?;
+            for event in &change.events {
+                put(conn, event, true)?;
+            }
+            if before != after {
+                bump(conn, before, -1)?;
+                bump(conn, after, 1)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_prospect(&self, id: &str, expected_version: Option<i64>) -> StoreResult<Prospect> {
+        let (pk, sk) = (storage::prospect::pk(id), storage::prospect::sk());
+        self.write(move |conn| {
+            let stored: Prospect = get(conn, &pk, &sk)?.ok_or(StoreError::NotFound)?;
+            if let Some(expected) = expected_version.filter(|v| *v != stored.version) {
+                return Err(StoreError::Conflict(format!(
+                    "prospect {} is at version {}, not {expected}",
+                    stored.id, stored.version
+                )));
+            }
+            conn.prepare_cached("DELETE FROM items WHERE pk = ?1")
+                .and_then(|mut s| s.execute(params![pk]))
+                .map_err(internal)?;
+            bump(conn, status_of(&stored), -1)?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn list_column(
+        &self,
+        status: ProspectStatus,
+        after: Option<ColumnPosition>,
+        limit: usize,
+    ) -> StoreResult<Vec<Prospect>> {
+        let index = &storage::STATUS_INDEX;
+        let (partition, sort) = (column(index.partition_attribute), column(index.sort_attribute));
+        let order = if index.newest_first { "DESC" } else { "ASC" };
+        let before = if index.newest_first { "<" } else { ">" };
+        let status = status.key_text();
+        let limit = limit as i64;
+        self.read(move |conn| match after {
+            None => query_prospects(
+                conn,
+                &format!("SELECT body FROM items WHERE {partition} = ?1 ORDER BY {sort} {order}, pk {order} LIMIT ?2"),
+                &[&status, &limit],
+            ),
+            Some(position) => query_prospects(
+                conn,
+                &format!(
+                    "SELECT body FROM items WHERE {partition} = ?1 AND ({sort}, pk) {before} (?2, ?3) \
+                     ORDER BY {sort} {order}, pk {order} LIMIT ?4"
+                ),
+                &[&status, &position.created_at, &storage::prospect::pk(&position.id), &limit],
+            ),
+        })
+        .await
+    }
+
+    async fn list_by_email(&self, email: &str, after: Option<String>, limit: usize) -> StoreResult<Vec<Prospect>> {
+        let index = &storage::EMAIL_INDEX;
+        let (partition, sort) = (column(index.partition_attribute), column(index.sort_attribute));
+        let (email, sk, limit) = (email.to_owned(), storage::prospect::sk(), limit as i64);
+        // Prospect ids are UUIDv7: within one email, key order is creation order.
+        self.read(move |conn| match after {
+            None => query_prospects(
+                conn,
+                &format!("SELECT body FROM items WHERE {partition} = ?1 AND {sort} = ?2 ORDER BY pk DESC LIMIT ?3"),
+                &[&email, &sk, &limit],
+            ),
+            Some(id) => query_prospects(
+                conn,
+                &format!(
+                    "SELECT body FROM items WHERE {partition} = ?1 AND {sort} = ?2 AND pk < ?3 ORDER BY pk DESC LIMIT ?4"
+                ),
+                &[&email, &sk, &storage::prospect::pk(&id), &limit],
+            ),
+        })
+        .await
+    }
+
+    async fn first_with_email(&self, email: &str) -> StoreResult<Option<String>> {
+        let index = &storage::EMAIL_INDEX;
+        let (partition, sort) = (column(index.partition_attribute), column(index.sort_attribute));
+        let (email, sk) = (email.to_owned(), storage::prospect::sk());
+        self.read(move |conn| {
+            let first = query_prospects(
+                conn,
+                &format!("SELECT body FROM items WHERE {partition} = ?1 AND {sort} = ?2 ORDER BY pk ASC LIMIT 1"),
+                &[&email, &sk],
+            )?;
+            Ok(first.into_iter().next().map(|p| p.id))
+        })
+        .await
+    }
+
+    async fn status_counts(&self) -> StoreResult<Vec<ProspectStatusCount>> {
+        let pk = storage::prospect_status_count::pk();
+        self.read(move |conn| {
+            let mut statement = conn.prepare_cached("SELECT body FROM items WHERE pk = ?1").map_err(internal)?;
+            let rows = statement.query_map(params![pk], |r| r.get::<_, Vec<u8>>(0)).map_err(internal)?;
+            rows.map(|b| decode(&b.map_err(internal)?)).collect()
+        })
+        .await
+    }
+}

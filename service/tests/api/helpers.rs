@@ -1,0 +1,268 @@
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::Once,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use astro_authorizer::{Role, TokenIssuer, TokenSecret};
+use astro_proto::v1::{
+    Consent, CreateProspectRequest, ListProspectsRequest, LoginRequest, Prospect, ProspectStatus,
+    auth_service_client::AuthServiceClient, prospect_service_client::ProspectServiceClient,
+};
+use astro_service::{RunningService, config::ServeConfig};
+use clap::Parser;
+use tonic::{
+    Code, Request, Status,
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::Channel,
+};
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+/// Adds `authorization: Bearer <token>` to every call, when there is a token.
+#[derive(Clone)]
+pub struct Bearer(pub Option<String>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(token) = &self.0 {
+            request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        Ok(request)
+    }
+}
+
+pub type Prospects = ProspectServiceClient<InterceptedService<Channel, Bearer>>;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    /// Kept so the data dir lives as long as the server.
+    _dir: tempfile::TempDir,
+    _running: RunningService,
+}
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            astro_service::telemetry::init(astro_service::config::LogFormat::Text);
+        }
+    });
+}
+
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    serve: ServeConfig,
+}
+
+/// Configuration for a test server: port 0, the data dir, a known secret and
+/// admin, the cheapest bcrypt cost allowed.
+pub fn test_config(dir: &Path) -> ServeConfig {
+    Args::parse_from([
+        "test",
+        "--grpc-addr",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--admin-email",
+        ADMIN_EMAIL,
+        "--admin-password",
+        ADMIN_PASSWORD,
+        "--jwt-secret",
+        JWT_SECRET,
+        "--bcrypt-cost",
+        "10",
+    ])
+    .serve
+}
+
+/// Starts the service in this process on a free port with a fresh data dir.
+pub async fn spawn_app() -> TestApp {
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let running = astro_service::start(test_config(dir.path())).await.expect("the service starts");
+    TestApp { addr: running.addr, _dir: dir, _running: running }
+}
+
+pub fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// A token signed with the test secret.
+pub fn token(email: &str, role: Role) -> String {
+    TokenIssuer::new(&TokenSecret::new(JWT_SECRET.as_bytes().to_vec()).unwrap()).issue(email, role, now()).unwrap().0
+}
+
+impl TestApp {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(self.url()).unwrap().connect().await.expect("connect")
+    }
+
+    pub async fn auth(&self) -> AuthServiceClient<Channel> {
+        AuthServiceClient::new(self.channel().await)
+    }
+
+    pub async fn prospects_with(&self, token: Option<String>) -> Prospects {
+        ProspectServiceClient::with_interceptor(self.channel().await, Bearer(token))
+    }
+
+    /// A caller without a token.
+    pub async fn anonymous(&self) -> Prospects {
+        self.prospects_with(None).await
+    }
+
+    /// The bootstrap admin, signed in through AuthService.Login.
+    pub async fn admin(&self) -> Prospects {
+        let login = self
+            .auth()
+            .await
+            .login(LoginRequest { email: ADMIN_EMAIL.into(), password: ADMIN_PASSWORD.into() })
+            .await
+            .expect("the bootstrap admin signs in")
+            .into_inner();
+        self.prospects_with(Some(login.token)).await
+    }
+
+    /// An internal caller with the `service` role (the gateway's identity).
+    pub async fn service(&self) -> Prospects {
+        self.prospects_with(Some(token("gateway@astro.internal", Role::Service))).await
+    }
+}
+
+/// A valid form submission.
+pub fn prospect(first_name: &str, email: &str) -> Prospect {
+    Prospect {
+        first_name: first_name.into(),
+        last_name: "Lovelace".into(),
+        email: email.into(),
+        company: "Analytical Engines".into(),
+        message: "We need a qualification pipeline.".into(),
+        consent: Some(Consent { given: true, given_at: None }),
+        ..Default::default()
+    }
+}
+
+pub async fn create(client: &mut Prospects, first_name: &str, email: &str) -> Prospect {
+    client
+        .create_prospect(CreateProspectRequest {
+            prospect: Some(prospect(first_name, email)),
+            request_id: String::new(),
+        })
+        .await
+        .expect("create")
+        .into_inner()
+}
+
+pub async fn list(
+    client: &mut Prospects,
+    status: ProspectStatus,
+    page_size: i32,
+    page_token: &str,
+) -> astro_proto::v1::ListProspectsResponse {
+    client
+        .list_prospects(ListProspectsRequest {
+            page_size,
+            page_token: page_token.into(),
+            status: status as i32,
+            email: String::new(),
+        })
+        .await
+        .expect("list")
+        .into_inner()
+}
+
+pub fn count(response: &astro_proto::v1::ListProspectsResponse, status: ProspectStatus) -> i64 {
+    response.status_counts.iter().find(|c| c.status == status as i32).map_or(0, |c| c.count)
+}
+
+pub fn assert_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code) -> Status {
+    match result {
+        Err(status) => {
+            assert_eq!(status.code(), code, "unexpected status: {status:?}");
+            status
+        }
+        Ok(value) => panic!("expected {code:?}, got {value:?}"),
+    }
+}
+
+/// The field paths of the `BadRequest` details of an INVALID_ARGUMENT status.
+pub fn violated_fields(status: &Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let details = status.get_error_details();
+    let bad_request = details.bad_request().expect("INVALID_ARGUMENT carries google.rpc.BadRequest");
+    bad_request.field_violations.iter().map(|v| v.field.clone()).collect()
+}
+
+// ---------------------------------------------------------------- the binary
+
+/// The built `astro-service` binary running as its own process.
+pub struct ServiceProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_astro-service"))
+}
+
+impl ServiceProcess {
+    /// Starts the binary on a free port over `dir`; returns once it serves.
+    pub fn start(dir: &Path) -> ServiceProcess {
+        let mut child = Command::new(binary())
+            .env_clear()
+            .env("ASTRO_GRPC_ADDR", "127.0.0.1:0")
+            .env("ASTRO_DATA_DIR", dir)
+            .env("ASTRO_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("ASTRO_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("ASTRO_JWT_SECRET", JWT_SECRET)
+            .env("ASTRO_BCRYPT_COST", "10")
+            .env("ASTRO_LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start astro-service");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !sent && line.contains("serving native gRPC") {
+                    let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+                    let _ = tx.send(json["addr"].as_str().unwrap().parse::<SocketAddr>().unwrap());
+                    sent = true;
+                }
+            }
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(30)).expect("the service reports its address");
+        ServiceProcess { child, addr }
+    }
+
+    pub async fn prospects(&self, token: Option<String>) -> Prospects {
+        let channel = Channel::from_shared(format!("http://{}", self.addr)).unwrap().connect().await.unwrap();
+        ProspectServiceClient::with_interceptor(channel, Bearer(token))
+    }
+
+    pub fn terminate(mut self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "graceful stop: {status:?}");
+    }
+
+    pub fn kill_9(mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+}

@@ -1,0 +1,12 @@
+//! The service's integration suite: one binary, a fresh server and data
+//! directory per test, called over real gRPC (and gRPC-web, and grpcurl).
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod grpc_web;
+mod grpcurl;
+mod persistence;
+mod prospects;
+mod validation;
