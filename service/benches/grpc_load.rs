@@ -1,1 +1,279 @@
-fn main() {}
+//! Load benchmark: the built `astro-service` binary on the embedded store,
+//! driven over loopback by concurrent native gRPC callers from this process.
+//!
+//! `cargo bench -p astro-service --bench grpc_load` (or `make bench`).
+//! Environment: `BENCH_RUNS` (default 3), `BENCH_CALLERS` (16),
+//! `BENCH_PROSPECTS` (10000), `BENCH_SECONDS` per list run (5).
+//!
+//! Measures, each run and their median:
+//! - CreateProspect throughput and latency while seeding the store;
+//! - ListProspects of one 50-card column out of all prospects;
+//! - the same list load while 20 logins run (bcrypt must not stall it);
+//! - resident memory of the idle server, at start and after the load.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use astro_authorizer::{Role, TokenIssuer, TokenSecret};
+use astro_proto::v1::{
+    Budget, Consent, CreateProspectRequest, ListProspectsRequest, LoginRequest, Prospect, ProspectStatus, Source,
+    auth_service_client::AuthServiceClient, prospect_service_client::ProspectServiceClient,
+};
+use tonic::{Request, transport::Channel};
+
+const SECRET: &str = "bench-secret-bench-secret-bench-secret-42";
+const ADMIN: &str = "admin@example.com";
+const PASSWORD: &str = "bench admin password";
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_astro-service"))
+            .env("ASTRO_GRPC_ADDR", "127.0.0.1:0")
+            .env("ASTRO_DATA_DIR", dir.path())
+            .env("ASTRO_JWT_SECRET", SECRET)
+            .env("ASTRO_ADMIN_EMAIL", ADMIN)
+            .env("ASTRO_ADMIN_PASSWORD", PASSWORD)
+            .env("ASTRO_LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start astro-service (built by cargo bench)");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("serving native gRPC") {
+                    let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+                    let _ = tx.send(json["addr"].as_str().unwrap().parse::<SocketAddr>().unwrap());
+                }
+            }
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("the service starts");
+        Server { child, addr, _dir: dir }
+    }
+
+    fn rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let kib: f64 = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        kib / 1024.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Figures {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn figures(mut latencies: Vec<Duration>, elapsed: Duration) -> Figures {
+    latencies.sort();
+    let pick = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)].as_secs_f64() * 1e3;
+    Figures { per_second: latencies.len() as f64 / elapsed.as_secs_f64(), p50_ms: pick(0.50), p99_ms: pick(0.99) }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+type Client = ProspectServiceClient<tonic::service::interceptor::InterceptedService<Channel, Bearer>>;
+
+#[derive(Clone)]
+struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, tonic::Status> {
+        request.metadata_mut().insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+async fn clients(addr: SocketAddr, n: usize) -> Vec<Client> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let secret = TokenSecret::new(SECRET.as_bytes().to_vec()).unwrap();
+    let (token, _) = TokenIssuer::new(&secret).issue(ADMIN, Role::Admin, now).unwrap();
+    let bearer = Bearer(format!("Bearer {token}").parse().unwrap());
+    let mut out = Vec::new();
+    for _ in 0..n {
+        // One connection per caller, like a load generator's connections.
+        let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+        out.push(ProspectServiceClient::with_interceptor(channel, bearer.clone()));
+    }
+    out
+}
+
+fn prospect(i: usize) -> Prospect {
+    Prospect {
+        first_name: format!("First{i}"),
+        last_name: "Prospect".into(),
+        email: format!("prospect{i}@example.com"),
+        phone: "+33 6 12 34 56 78".into(),
+        company: "Example SAS".into(),
+        job_title: "Head of Sales".into(),
+        message: "We would like to qualify our inbound leads faster and with less manual work.".into(),
+        budget: Budget::Budget5kTo20k as i32,
+        consent: Some(Consent { given: true, given_at: None }),
+        source: Some(Source { utm_source: "newsletter".into(), utm_medium: "email".into(), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+async fn create_run(clients: &[Client], total: usize, offset: usize) -> Figures {
+    let per = total / clients.len();
+    let start = Instant::now();
+    let tasks: Vec<_> = clients
+        .iter()
+        .enumerate()
+        .map(|(c, client)| {
+            let mut client = client.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(per);
+                for i in 0..per {
+                    let request = CreateProspectRequest {
+                        prospect: Some(prospect(offset + c * per + i)),
+                        request_id: String::new(),
+                    };
+                    let t = Instant::now();
+                    client.create_prospect(request).await.expect("create");
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    figures(all, start.elapsed())
+}
+
+async fn list_run(clients: &[Client], seconds: u64) -> Figures {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let tasks: Vec<_> = clients
+        .iter()
+        .map(|client| {
+            let mut client = client.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let page = client
+                        .list_prospects(ListProspectsRequest {
+                            page_size: 50,
+                            status: ProspectStatus::New as i32,
+                            ..Default::default()
+                        })
+                        .await
+                        .expect("list")
+                        .into_inner();
+                    latencies.push(t.elapsed());
+                    assert_eq!(page.prospects.len(), 50);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    figures(all, start.elapsed())
+}
+
+async fn logins(addr: SocketAddr, n: usize) -> Duration {
+    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let mut auth = AuthServiceClient::new(channel.clone());
+            tokio::spawn(async move {
+                auth.login(LoginRequest { email: ADMIN.into(), password: PASSWORD.into() }).await.expect("login");
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    start.elapsed()
+}
+
+fn print(name: &str, f: Figures) {
+    println!("  {name:<34} {:>9.0}/s   p50 {:>6.2} ms   p99 {:>6.2} ms", f.per_second, f.p50_ms, f.p99_ms);
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let runs = env("BENCH_RUNS", 3);
+        let callers = env("BENCH_CALLERS", 16);
+        let total = env("BENCH_PROSPECTS", 10_000);
+        let seconds = env("BENCH_SECONDS", 5) as u64;
+        println!("grpc_load: {runs} runs, {callers} callers, {total} prospects, native gRPC over loopback");
+
+        let mut results: Vec<[Figures; 3]> = Vec::new();
+        let mut idle = Vec::new();
+        let mut loaded = Vec::new();
+        for run in 1..=runs {
+            let server = Server::start();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            idle.push(server.rss_mib());
+            let clients = clients(server.addr, callers).await;
+            let create = create_run(&clients, total, 0).await;
+            let list = list_run(&clients, seconds).await;
+            let (list_during_logins, login_time) = tokio::join!(list_run(&clients, seconds), async {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                logins(server.addr, 20).await
+            });
+            drop(clients);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            loaded.push(server.rss_mib());
+            println!("run {run}: (20 logins took {:.2} s)", login_time.as_secs_f64());
+            print("CreateProspect", create);
+            print("ListProspects (50-card column)", list);
+            print("ListProspects during 20 logins", list_during_logins);
+            results.push([create, list, list_during_logins]);
+        }
+
+        println!("median of {runs} runs:");
+        let names = ["CreateProspect", "ListProspects (50-card column)", "ListProspects during 20 logins"];
+        for (i, name) in names.iter().enumerate() {
+            let mut per_second: Vec<f64> = results.iter().map(|r| r[i].per_second).collect();
+            let mut p50: Vec<f64> = results.iter().map(|r| r[i].p50_ms).collect();
+            let mut p99: Vec<f64> = results.iter().map(|r| r[i].p99_ms).collect();
+            print(
+                name,
+                Figures { per_second: median(&mut per_second), p50_ms: median(&mut p50), p99_ms: median(&mut p99) },
+            );
+        }
+        println!("  idle RSS at start {:.1} MiB, after the load {:.1} MiB", median(&mut idle), median(&mut loaded));
+    });
+}
