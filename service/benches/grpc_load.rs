@@ -145,6 +145,15 @@ fn prospect(i: usize) -> Prospect {
     }
 }
 
+/// Every caller's latencies.
+async fn gather(tasks: Vec<tokio::task::JoinHandle<Vec<Duration>>>) -> Vec<Duration> {
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    all
+}
+
 async fn create_run(clients: &[Client], total: usize, offset: usize) -> Figures {
     let per = total / clients.len();
     let start = Instant::now();
@@ -168,11 +177,7 @@ async fn create_run(clients: &[Client], total: usize, offset: usize) -> Figures 
             })
         })
         .collect();
-    let mut all = Vec::new();
-    for task in tasks {
-        all.extend(task.await.unwrap());
-    }
-    figures(all, start.elapsed())
+    figures(gather(tasks).await, start.elapsed())
 }
 
 async fn list_run(clients: &[Client], seconds: u64) -> Figures {
@@ -202,11 +207,7 @@ async fn list_run(clients: &[Client], seconds: u64) -> Figures {
             })
         })
         .collect();
-    let mut all = Vec::new();
-    for task in tasks {
-        all.extend(task.await.unwrap());
-    }
-    figures(all, start.elapsed())
+    figures(gather(tasks).await, start.elapsed())
 }
 
 async fn logins(addr: SocketAddr, n: usize) -> Duration {
