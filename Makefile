@@ -13,7 +13,7 @@ export GRPCURL := $(CURDIR)/$(TOOLS)/bin/grpcurl
 export ASTRO_ADMIN_EMAIL ?= admin@example.com
 export ASTRO_ADMIN_PASSWORD ?= astro-local-admin
 
-.PHONY: help run test deps lint bench clean
+.PHONY: help run test deps lint bench generate clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ $(TOOLS)/.npm: proto/package-lock.json
 lint: ## Formatting, clippy and the contract's lint
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
+
+generate: ## Rewrite the committed files generated from proto/ (infra/dynamodb/table.*)
+	ASTRO_BLESS=1 $(CARGO) test -p astro-proto --lib -- the_committed_table_files
 
 bench: ## Load benchmark of the service (medians of 3 runs)
 	$(CARGO) bench -p astro-service --bench grpc_load

@@ -24,6 +24,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // drop the extension values.
     let pool = compiler.descriptor_pool();
     fs::write(out.join("astro_storage.rs"), storage::generate(&pool)?)?;
+    let (table_json, table_yaml) = storage::table_definitions(&pool)?;
+    fs::write(out.join("table.json"), table_json)?;
+    fs::write(out.join("table.yaml"), table_yaml)?;
 
     // The full set (with imports) serves gRPC server reflection.
     let encoded = compiler.encode_file_descriptor_set();

@@ -62,7 +62,77 @@ pub fn generate(pool: &DescriptorPool) -> Result<String, Error> {
     }
     write_entity_table(&mut out, &entities)?;
     write_enum_key_texts(&mut out, pool)?;
+    write_item_maps(&mut out, &entities)?;
     Ok(out)
+}
+
+/// The table definition, as a DynamoDB `CreateTable` input (JSON) and as a
+/// CloudFormation resource (YAML), from the entities' keys and indexes.
+pub fn table_definitions(pool: &DescriptorPool) -> Result<(String, String), Error> {
+    let option = pool.get_extension_by_name(OPTION).ok_or("the astro.storage.v1.entity option is not defined")?;
+    let mut indexes: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for message in pool.all_messages() {
+        let options = message.options();
+        if !options.has_extension(&option) {
+            continue;
+        }
+        let value = options.get_extension(&option);
+        let entity = parse_entity(message.clone(), value.as_message().ok_or("entity option is not a message")?)?;
+        for index in entity.indexes {
+            let sort = index.sort.as_ref().map(attribute).unwrap_or_else(|| "SK".to_owned());
+            indexes.insert(index.name.clone(), (attribute(&index.partition), sort));
+        }
+    }
+    // Every key attribute is a string: keys are built from strings, enum
+    // names and RFC 3339 timestamps.
+    let mut attributes = vec!["PK".to_owned(), "SK".to_owned()];
+    for (partition, sort) in indexes.values() {
+        for a in [partition, sort] {
+            if !attributes.contains(a) {
+                attributes.push(a.clone());
+            }
+        }
+    }
+
+    let mut json = String::from("{\n  \"TableName\": \"astro-qualif\",\n  \"BillingMode\": \"PAY_PER_REQUEST\",\n");
+    json.push_str("  \"AttributeDefinitions\": [\n");
+    let defs: Vec<String> =
+        attributes.iter().map(|a| format!("    {{ \"AttributeName\": \"{a}\", \"AttributeType\": \"S\" }}")).collect();
+    json.push_str(&defs.join(",\n"));
+    json.push_str("\n  ],\n  \"KeySchema\": [\n    { \"AttributeName\": \"PK\", \"KeyType\": \"HASH\" },\n    { \"AttributeName\": \"SK\", \"KeyType\": \"RANGE\" }\n  ],\n");
+    json.push_str("  \"GlobalSecondaryIndexes\": [\n");
+    let gsis: Vec<String> = indexes
+        .iter()
+        .map(|(name, (partition, sort))| {
+            format!(
+                "    {{\n      \"IndexName\": \"{name}\",\n      \"KeySchema\": [\n        {{ \"AttributeName\": \"{partition}\", \"KeyType\": \"HASH\" }},\n        {{ \"AttributeName\": \"{sort}\", \"KeyType\": \"RANGE\" }}\n      ],\n      \"Projection\": {{ \"ProjectionType\": \"ALL\" }}\n    }}"
+            )
+        })
+        .collect();
+    json.push_str(&gsis.join(",\n"));
+    json.push_str("\n  ]\n}\n");
+
+    let mut yaml = String::from(
+        "# @generated from proto/ (astro.storage.v1.entity options) by proto/codegen/storage.rs.\n\
+         # Do not edit: `make generate` rewrites it, and `make test` fails when it is stale.\n\
+         # A CloudFormation resource for the single table; the template provides `Stage`.\n",
+    );
+    yaml.push_str("ProspectsTable:\n  Type: AWS::DynamoDB::Table\n  DeletionPolicy: Retain\n  UpdateReplacePolicy: Retain\n  Properties:\n");
+    yaml.push_str(
+        "    TableName: !Sub \"astro-qualif-${Stage}\"\n    BillingMode: PAY_PER_REQUEST\n    AttributeDefinitions:\n",
+    );
+    for a in &attributes {
+        yaml.push_str(&format!("      - AttributeName: {a}\n        AttributeType: S\n"));
+    }
+    yaml.push_str("    KeySchema:\n      - AttributeName: PK\n        KeyType: HASH\n      - AttributeName: SK\n        KeyType: RANGE\n");
+    yaml.push_str("    GlobalSecondaryIndexes:\n");
+    for (name, (partition, sort)) in &indexes {
+        yaml.push_str(&format!(
+            "      - IndexName: {name}\n        KeySchema:\n          - AttributeName: {partition}\n            KeyType: HASH\n          - AttributeName: {sort}\n            KeyType: RANGE\n        Projection:\n          ProjectionType: ALL\n"
+        ));
+    }
+    yaml.push_str("    PointInTimeRecoverySpecification:\n      PointInTimeRecoveryEnabled: true\n    SSESpecification:\n      SSEEnabled: true\n");
+    Ok((json, yaml))
 }
 
 fn parse_entity(message: MessageDescriptor, spec: &prost_reflect::DynamicMessage) -> Result<Entity, Error> {
@@ -353,6 +423,143 @@ fn write_enum_key_texts(out: &mut String, pool: &DescriptorPool) -> Result<(), E
         }
         writeln!(out, "            _ => None,")?;
         writeln!(out, "        }}")?;
+        writeln!(out, "    }}")?;
+        writeln!(out, "}}")?;
+    }
+    Ok(())
+}
+
+/// Messages mapped to item attributes: the entities and the messages their
+/// fields hold (a repeated field of another entity is stored as its own items).
+fn mapped_messages(entities: &[Entity]) -> Vec<MessageDescriptor> {
+    let entity_names: Vec<String> = entities.iter().map(|e| e.message.full_name().to_owned()).collect();
+    let mut out: Vec<MessageDescriptor> = Vec::new();
+    let mut stack: Vec<MessageDescriptor> = entities.iter().map(|e| e.message.clone()).collect();
+    while let Some(m) = stack.pop() {
+        if out.iter().any(|o| o.full_name() == m.full_name()) {
+            continue;
+        }
+        for f in m.fields() {
+            if let Kind::Message(inner) = f.kind() {
+                let is_entity = entity_names.iter().any(|n| n == inner.full_name());
+                if inner.full_name() != "google.protobuf.Timestamp" && !is_entity {
+                    stack.push(inner);
+                }
+            }
+        }
+        out.push(m);
+    }
+    out.sort_by(|a, b| a.full_name().cmp(b.full_name()));
+    out
+}
+
+fn stored(field: &FieldDescriptor, entity_names: &[String]) -> bool {
+    match field.kind() {
+        Kind::Message(m) => !(field.is_list() && entity_names.iter().any(|n| n == m.full_name())),
+        _ => true,
+    }
+}
+
+/// `to_attr` expression for one value of `kind` (`v` is a reference).
+fn to_attr(kind: &Kind, v: &str) -> Result<String, Error> {
+    Ok(match kind {
+        Kind::String => format!("Attr::S({v}.clone())"),
+        Kind::Bool => format!("Attr::Bool(*{v})"),
+        Kind::Int32 | Kind::Int64 | Kind::Uint32 | Kind::Uint64 | Kind::Sint32 | Kind::Sint64 => {
+            format!("Attr::N({v}.to_string())")
+        }
+        Kind::Enum(e) => {
+            format!("Attr::S(KeyText::key_text({}::try_from(*{v}).unwrap_or_default()).to_owned())", rust_type_enum(e))
+        }
+        Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp" => format!("Attr::S(timestamp_key({v}))"),
+        Kind::Message(_) => format!("Attr::M(ItemMap::to_attributes({v}))"),
+        other => return Err(format!("unsupported stored field kind {other:?}").into()),
+    })
+}
+
+/// `from_attr` expression for one attribute `a` (an `&Attr`) of `kind`.
+fn from_attr(kind: &Kind, a: &str, name: &str) -> Result<String, Error> {
+    Ok(match kind {
+        Kind::String => format!("{a}.as_s({name:?})?.to_owned()"),
+        Kind::Bool => format!("{a}.as_bool({name:?})?"),
+        Kind::Int32 | Kind::Int64 | Kind::Uint32 | Kind::Uint64 | Kind::Sint32 | Kind::Sint64 => {
+            format!("{a}.as_n({name:?})?.parse().map_err(|_| ItemError::new({name:?}, \"not a number\"))?")
+        }
+        Kind::Enum(e) => format!(
+            "<{} as KeyText>::from_key_text({a}.as_s({name:?})?).ok_or_else(|| ItemError::new({name:?}, \"unknown enum value\"))? as i32",
+            rust_type_enum(e)
+        ),
+        Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp" => format!(
+            "parse_timestamp_key({a}.as_s({name:?})?).ok_or_else(|| ItemError::new({name:?}, \"not an RFC 3339 time\"))?"
+        ),
+        Kind::Message(m) => format!("<{} as ItemMap>::from_attributes({a}.as_m({name:?})?)?", rust_type(m)),
+        other => return Err(format!("unsupported stored field kind {other:?}").into()),
+    })
+}
+
+/// Whether a singular value equals its default (then it is not written).
+fn is_default(kind: &Kind, v: &str) -> String {
+    match kind {
+        Kind::String => format!("{v}.is_empty()"),
+        Kind::Bool => format!("!{v}"),
+        _ => format!("{v} == 0"),
+    }
+}
+
+fn write_item_maps(out: &mut String, entities: &[Entity]) -> Result<(), Error> {
+    let entity_names: Vec<String> = entities.iter().map(|e| e.message.full_name().to_owned()).collect();
+    for message in mapped_messages(entities) {
+        let ty = rust_type(&message);
+        writeln!(out, "\nimpl ItemMap for {ty} {{")?;
+        writeln!(out, "    fn to_attributes(&self) -> Item {{")?;
+        writeln!(out, "        let mut item = Item::new();")?;
+        for f in message.fields().filter(|f| stored(f, &entity_names)) {
+            let (name, attr) = (f.name().to_owned(), attribute(&f));
+            let kind = f.kind();
+            if f.is_list() {
+                writeln!(out, "        if !self.{name}.is_empty() {{")?;
+                writeln!(
+                    out,
+                    "            item.insert({attr:?}.to_owned(), Attr::L(self.{name}.iter().map(|v| {}).collect()));",
+                    to_attr(&kind, "v")?
+                )?;
+                writeln!(out, "        }}")?;
+            } else if let Kind::Message(_) = kind {
+                writeln!(out, "        if let Some(v) = &self.{name} {{")?;
+                writeln!(out, "            item.insert({attr:?}.to_owned(), {});", to_attr(&kind, "v")?)?;
+                writeln!(out, "        }}")?;
+            } else {
+                writeln!(out, "        if !({}) {{", is_default(&kind, &format!("self.{name}")))?;
+                writeln!(
+                    out,
+                    "            item.insert({attr:?}.to_owned(), {});",
+                    to_attr(&kind, &format!("(&self.{name})"))?
+                )?;
+                writeln!(out, "        }}")?;
+            }
+        }
+        writeln!(out, "        item")?;
+        writeln!(out, "    }}")?;
+        writeln!(out, "    fn from_attributes(item: &Item) -> Result<Self, ItemError> {{")?;
+        writeln!(out, "        let mut m = Self::default();")?;
+        for f in message.fields().filter(|f| stored(f, &entity_names)) {
+            let (name, attr) = (f.name().to_owned(), attribute(&f));
+            let kind = f.kind();
+            writeln!(out, "        if let Some(a) = item.get({attr:?}) {{")?;
+            if f.is_list() {
+                writeln!(
+                    out,
+                    "            m.{name} = a.as_l({attr:?})?.iter().map(|a| Ok({})).collect::<Result<_, ItemError>>()?;",
+                    from_attr(&kind, "a", &attr)?
+                )?;
+            } else if let Kind::Message(_) = kind {
+                writeln!(out, "            m.{name} = Some({});", from_attr(&kind, "a", &attr)?)?;
+            } else {
+                writeln!(out, "            m.{name} = {};", from_attr(&kind, "a", &attr)?)?;
+            }
+            writeln!(out, "        }}")?;
+        }
+        writeln!(out, "        Ok(m)")?;
         writeln!(out, "    }}")?;
         writeln!(out, "}}")?;
     }

@@ -48,12 +48,96 @@ impl IndexValue {
 }
 
 /// A message kept in the single table.
-pub trait StoredEntity {
+pub trait StoredEntity: ItemMap {
     /// The message name.
     const ENTITY: &'static str;
     fn pk(&self) -> String;
     fn sk(&self) -> String;
     fn index_values(&self) -> Vec<IndexValue>;
+
+    /// The whole item: the message's attributes with its `PK` and `SK`.
+    fn to_item(&self) -> Item {
+        let mut item = self.to_attributes();
+        item.insert(PK.to_owned(), Attr::S(self.pk()));
+        item.insert(SK.to_owned(), Attr::S(self.sk()));
+        item
+    }
+}
+
+/// The table definition generated from the entities: a DynamoDB
+/// `CreateTable` input. Committed as `infra/dynamodb/table.json`.
+pub const TABLE_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/table.json"));
+/// The same table as a CloudFormation resource. Committed as
+/// `infra/dynamodb/table.yaml`.
+pub const TABLE_YAML: &str = include_str!(concat!(env!("OUT_DIR"), "/table.yaml"));
+
+/// An attribute value, typed as DynamoDB types it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attr {
+    S(String),
+    /// A number, in its decimal text form.
+    N(String),
+    Bool(bool),
+    M(Item),
+    L(Vec<Attr>),
+}
+
+/// A stored item: attribute name → value. Fields at their default value are
+/// not written, so index attributes of unset fields are absent (sparse indexes).
+pub type Item = std::collections::BTreeMap<String, Attr>;
+
+/// An item that does not map back onto its message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stored attribute {attribute}: {problem}")]
+pub struct ItemError {
+    pub attribute: String,
+    pub problem: String,
+}
+
+impl ItemError {
+    pub fn new(attribute: &str, problem: &str) -> Self {
+        Self { attribute: attribute.to_owned(), problem: problem.to_owned() }
+    }
+}
+
+impl Attr {
+    pub fn as_s(&self, name: &str) -> Result<&str, ItemError> {
+        match self {
+            Attr::S(s) => Ok(s),
+            _ => Err(ItemError::new(name, "expected a string")),
+        }
+    }
+    pub fn as_n(&self, name: &str) -> Result<&str, ItemError> {
+        match self {
+            Attr::N(n) => Ok(n),
+            _ => Err(ItemError::new(name, "expected a number")),
+        }
+    }
+    pub fn as_bool(&self, name: &str) -> Result<bool, ItemError> {
+        match self {
+            Attr::Bool(b) => Ok(*b),
+            _ => Err(ItemError::new(name, "expected a boolean")),
+        }
+    }
+    pub fn as_m(&self, name: &str) -> Result<&Item, ItemError> {
+        match self {
+            Attr::M(m) => Ok(m),
+            _ => Err(ItemError::new(name, "expected a map")),
+        }
+    }
+    pub fn as_l(&self, name: &str) -> Result<&[Attr], ItemError> {
+        match self {
+            Attr::L(l) => Ok(l),
+            _ => Err(ItemError::new(name, "expected a list")),
+        }
+    }
+}
+
+/// A message ↔ item attributes, generated for every stored message and the
+/// messages its fields hold. Attribute names are the fields' JSON names.
+pub trait ItemMap: Sized {
+    fn to_attributes(&self) -> Item;
+    fn from_attributes(item: &Item) -> Result<Self, ItemError>;
 }
 
 /// How an enum value is written inside a key.
@@ -153,6 +237,65 @@ mod tests {
     fn unset_index_attributes_keep_items_out_of_the_index() {
         let p = Prospect { id: "x".into(), ..Default::default() };
         assert!(p.index_values().iter().all(|v| !v.is_present()));
+    }
+
+    #[test]
+    fn items_carry_the_seed_attributes_and_map_back() {
+        use crate::v1::{Budget, Consent, Source};
+        let p = Prospect {
+            id: "0b9f".into(),
+            first_name: "Ada".into(),
+            email: "ada@example.com".into(),
+            budget: Budget::Budget5kTo20k as i32,
+            consent: Some(Consent { given: true, given_at: Some(ts(5, 0)) }),
+            source: Some(Source { utm_source: "news".into(), ..Default::default() }),
+            status: ProspectStatus::Won as i32,
+            created_at: Some(ts(1_706_400_000, 0)),
+            version: 3,
+            events: vec![ProspectEvent { id: "e".into(), ..Default::default() }],
+            ..Default::default()
+        };
+        let item = p.to_item();
+        assert_eq!(item["PK"], Attr::S("PROSPECT#0b9f".into()));
+        assert_eq!(item["SK"], Attr::S("METADATA".into()));
+        assert_eq!(item["firstName"], Attr::S("Ada".into()));
+        assert_eq!(item["status"], Attr::S("WON".into()));
+        assert_eq!(item["createdAt"], Attr::S("2024-01-28T00:00:00.000000Z".into()));
+        assert_eq!(item["version"], Attr::N("3".into()));
+        assert_eq!(item["budget"], Attr::S("5K_TO_20K".into()));
+        assert!(!item.contains_key("phone"), "default values are not written");
+        assert!(!item.contains_key("events"), "events are items of their own");
+        let back = Prospect::from_attributes(&item).unwrap();
+        assert_eq!(back, Prospect { events: vec![], ..p });
+
+        let e = ProspectEvent { changed_fields: vec!["email".into(), "phone".into()], ..Default::default() };
+        assert_eq!(ProspectEvent::from_attributes(&e.to_attributes()).unwrap(), e);
+        let bad: Item = [("status".to_owned(), Attr::S("MAYBE".into()))].into();
+        assert_eq!(Prospect::from_attributes(&bad).unwrap_err().attribute, "status");
+    }
+
+    #[test]
+    fn the_committed_table_files_are_what_proto_generates() {
+        // `make generate` (ASTRO_BLESS=1) rewrites them from the build's output.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/dynamodb");
+        for (file, generated) in [("table.json", TABLE_JSON), ("table.yaml", TABLE_YAML)] {
+            let path = dir.join(file);
+            if std::env::var_os("ASTRO_BLESS").is_some() {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, generated).unwrap();
+            }
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(committed == generated, "{} is stale: run `make generate` and commit it", path.display());
+        }
+        let table: serde_json::Value = serde_json::from_str(TABLE_JSON).unwrap();
+        assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+        let names: Vec<&str> = table["GlobalSecondaryIndexes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["IndexName"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["EmailIndex", "StatusIndex"]);
     }
 
     #[test]
