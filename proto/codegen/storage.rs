@@ -351,6 +351,12 @@ fn write_entity(out: &mut String, entity: &Entity) -> Result<(), Error> {
     writeln!(out, "    pub const SK_PREFIX: &str = {:?};", literal_prefix(&entity.sk))?;
     write_key_builder(out, "pk", &entity.pk)?;
     write_key_builder(out, "sk", &entity.sk)?;
+    writeln!(out, "    /// Attribute names of this entity's fields in its items.")?;
+    writeln!(out, "    pub mod attribute {{")?;
+    for f in message.fields() {
+        writeln!(out, "        pub const {}: &str = {:?};", f.name().to_ascii_uppercase(), attribute(&f))?;
+    }
+    writeln!(out, "    }}")?;
     writeln!(out, "}}")?;
 
     let call = |template: &Template, builder: &str| {

@@ -68,6 +68,15 @@ pub struct ServeConfig {
 /// Where data lives.
 #[derive(Debug, Clone, Args)]
 pub struct StoreConfig {
+    /// `embedded` (SQLite file in the data directory) or `dynamodb` (region,
+    /// credentials and `AWS_ENDPOINT_URL` from the standard AWS chain).
+    #[arg(long = "store", env = "ASTRO_STORE", default_value = "embedded")]
+    pub kind: StoreKind,
+
+    /// The DynamoDB table, with `ASTRO_STORE=dynamodb`.
+    #[arg(long, env = "ASTRO_DYNAMODB_TABLE", default_value = "astro-qualif")]
+    pub dynamodb_table: String,
+
     /// Directory of the embedded store and the generated token secret.
     #[arg(long, env = "ASTRO_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -75,6 +84,12 @@ pub struct StoreConfig {
     /// bcrypt cost of new password hashes (10–15).
     #[arg(long, env = "ASTRO_BCRYPT_COST", default_value_t = 12, value_parser = clap::value_parser!(u32).range(10..=15))]
     pub bcrypt_cost: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    Embedded,
+    Dynamodb,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -11,4 +11,4 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 
-pub use server::{RunningService, start};
+pub use server::{RunningService, start, start_with_store};

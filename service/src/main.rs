@@ -37,6 +37,15 @@ enum Command {
     /// Issue access tokens for internal callers and operators.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the DynamoDB table (`ASTRO_STORE=dynamodb`).
+    #[command(subcommand)]
+    Table(TableCommand),
+}
+
+#[derive(Subcommand)]
+enum TableCommand {
+    /// Create `ASTRO_DYNAMODB_TABLE` from the definition generated from proto/.
+    Create,
 }
 
 #[derive(Subcommand)]
@@ -92,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => serve(cli.serve).await,
         Command::User(command) => {
             telemetry::init(LogFormat::Text);
-            let services = offline_services(&cli.serve)?;
+            let services = offline_services(&cli.serve).await?;
             match command {
                 UserCommand::Add { email, role } => {
                     let password = read_password()?;
@@ -107,6 +116,13 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Table(TableCommand::Create) => {
+            let client = server::dynamodb_client().await;
+            let table = &cli.serve.store.dynamodb_table;
+            astro_service::store::dynamodb::create_table(&client, table).await?;
+            println!("created table {table}");
+            Ok(())
+        }
         Command::Token(TokenCommand::Issue { email, role }) => {
             let secret = server::token_secret(&cli.serve)?;
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
@@ -117,9 +133,9 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-fn offline_services(config: &ServeConfig) -> anyhow::Result<server::Services> {
+async fn offline_services(config: &ServeConfig) -> anyhow::Result<server::Services> {
     let StoreConfig { bcrypt_cost, .. } = config.store;
-    let store = server::open_store(&config.store)?;
+    let store = server::open_store(&config.store).await?;
     Ok(server::services(store, &server::token_secret(config)?, bcrypt_cost))
 }
 

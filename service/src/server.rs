@@ -19,13 +19,13 @@ use tracing::Level;
 
 use crate::{
     api::{Guard, auth::AuthApi, prospects::ProspectApi},
-    config::{ServeConfig, StoreConfig},
+    config::{ServeConfig, StoreConfig, StoreKind},
     domain::{
         auth::{Accounts, PasswordHasher, load_or_create_secret},
         page_token::PageTokens,
         prospects::Prospects,
     },
-    store::{Store, embedded::EmbeddedStore},
+    store::{Store, dynamodb::DynamoStore, embedded::EmbeddedStore},
 };
 
 /// The domain services over one store, with the token keys.
@@ -38,9 +38,18 @@ pub struct Services {
 }
 
 /// Opens the configured store.
-pub fn open_store(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
-    let store = EmbeddedStore::open(&config.data_dir).context("opening the embedded store")?;
-    Ok(Arc::new(store))
+pub async fn open_store(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match config.kind {
+        StoreKind::Embedded => Arc::new(EmbeddedStore::open(&config.data_dir).context("opening the embedded store")?),
+        StoreKind::Dynamodb => Arc::new(DynamoStore::new(dynamodb_client().await, &config.dynamodb_table)),
+    })
+}
+
+/// A DynamoDB client configured by the standard AWS chain (region,
+/// credentials, `AWS_ENDPOINT_URL`).
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_dynamodb::Client::new(&shared)
 }
 
 /// The token secret: `ASTRO_JWT_SECRET`, else the one kept in the data directory.
@@ -92,7 +101,13 @@ impl RunningService {
 /// Opens the store, creates the bootstrap admin, binds `config.grpc_addr`
 /// (port 0 picks a free port) and serves in the background.
 pub async fn start(config: ServeConfig) -> anyhow::Result<RunningService> {
-    let store = open_store(&config.store)?;
+    let store = open_store(&config.store).await?;
+    start_with_store(config, store).await
+}
+
+/// [`start`] over a store opened by the caller (tests use it to point the
+/// DynamoDB adapter at their own server).
+pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> anyhow::Result<RunningService> {
     let secret = token_secret(&config)?;
     let services = services(store, &secret, config.store.bcrypt_cost);
 

@@ -3,6 +3,7 @@
 //! Adapters keep the single-table layout generated from `proto/`
 //! (`astro_proto::storage`): the embedded adapter here, DynamoDB beside it.
 
+pub mod dynamodb;
 pub mod embedded;
 
 use astro_proto::v1::{Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, User};

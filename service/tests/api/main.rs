@@ -2,6 +2,7 @@
 //! directory per test, called over real gRPC (and gRPC-web, and grpcurl).
 
 mod helpers;
+mod moto;
 
 mod auth;
 mod cli;
@@ -9,4 +10,5 @@ mod grpc_web;
 mod grpcurl;
 mod persistence;
 mod prospects;
+mod store_contract;
 mod validation;

@@ -1,0 +1,527 @@
+//! The DynamoDB store: the production adapter of the single table.
+//!
+//! Items, keys, index names and attribute names all come from the layout
+//! generated from `proto/` (`astro_proto::storage`). Cost per call:
+//! a column page is one `Query` on `StatusIndex`; the board's counts one
+//! `Query` on the counter partition; a create one `TransactWriteItems`; a move
+//! or an edit one `TransactWriteItems`; a card with its history one `Query` on
+//! its partition. No `Scan`.
+
+use std::collections::HashMap;
+
+use astro_proto::{
+    storage::{self, Attr, Item, ItemMap, KeyText, StoredEntity, timestamp_key},
+    v1::{CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, User},
+};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::{
+    Client,
+    error::{ProvideErrorMetadata, SdkError},
+    types::{AttributeValue, Delete, Put, TransactWriteItem, Update},
+};
+
+use super::{ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, StoreError, StoreResult};
+
+type Av = HashMap<String, AttributeValue>;
+
+/// Items one `TransactWriteItems` may hold.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get<E: ItemMap>(&self, pk: String, sk: String) -> StoreResult<Option<E>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(storage::PK, AttributeValue::S(pk))
+            .key(storage::SK, AttributeValue::S(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.as_ref().map(decode).transpose()
+    }
+
+    /// Runs one transaction; a failed condition on item `i` comes back as
+    /// `Err(Conflict(i))`-like via [`TransactionFailure`].
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactionFailure> {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let failed = e.as_service_error().and_then(|s| match s {
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                        c.cancellation_reasons().iter().position(|r| r.code() == Some("ConditionalCheckFailed"))
+                    }
+                    _ => None,
+                });
+                match failed {
+                    Some(index) => Err(TransactionFailure::Condition(index)),
+                    None => Err(TransactionFailure::Other(sdk_error(e))),
+                }
+            }
+        }
+    }
+
+    fn put<E: StoredEntity>(&self, entity: &E, condition: Option<&str>) -> TransactWriteItem {
+        let put = Put::builder().table_name(&self.table).set_item(Some(av_item(&entity.to_item())));
+        let put = match condition {
+            Some(c) => put.condition_expression(c),
+            None => put,
+        };
+        TransactWriteItem::builder().put(put.build().expect("table and item are set")).build()
+    }
+
+    fn bump(&self, status: ProspectStatus, delta: i64) -> TransactWriteItem {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(storage::PK, AttributeValue::S(storage::prospect_status_count::pk()))
+            .key(storage::SK, AttributeValue::S(storage::prospect_status_count::sk(status)))
+            .update_expression("SET #s = :s ADD #c :d")
+            .expression_attribute_names("#s", storage::prospect_status_count::attribute::STATUS)
+            .expression_attribute_names("#c", storage::prospect_status_count::attribute::COUNT)
+            .expression_attribute_values(":s", AttributeValue::S(status.key_text().to_owned()))
+            .expression_attribute_values(":d", AttributeValue::N(delta.to_string()))
+            .build()
+            .expect("table, key and expression are set");
+        TransactWriteItem::builder().update(update).build()
+    }
+
+    /// Every item of a partition, in key order (one `Query`, paged if large).
+    async fn partition(&self, pk: &str) -> StoreResult<Vec<Av>> {
+        let mut items = Vec::new();
+        let mut start: Option<Av> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", storage::PK)
+                .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Prospects of `EmailIndex` for `email`, in index order from `start`.
+    async fn email_page(
+        &self,
+        email: &str,
+        start: Option<Av>,
+        limit: Option<i32>,
+    ) -> StoreResult<(Vec<Prospect>, Option<Av>)> {
+        let index = &storage::EMAIL_INDEX;
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression("#p = :p AND #s = :s")
+            .expression_attribute_names("#p", index.partition_attribute)
+            .expression_attribute_names("#s", index.sort_attribute)
+            .expression_attribute_values(":p", AttributeValue::S(email.to_owned()))
+            .expression_attribute_values(":s", AttributeValue::S(storage::prospect::sk()))
+            .scan_index_forward(!index.newest_first)
+            .set_limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let prospects = out.items.unwrap_or_default().iter().map(decode).collect::<StoreResult<Vec<Prospect>>>()?;
+        Ok((prospects, out.last_evaluated_key.filter(|k| !k.is_empty())))
+    }
+}
+
+enum TransactionFailure {
+    /// The condition of the transaction's item at this index failed.
+    Condition(usize),
+    Other(StoreError),
+}
+
+fn av(attr: &Attr) -> AttributeValue {
+    match attr {
+        Attr::S(s) => AttributeValue::S(s.clone()),
+        Attr::N(n) => AttributeValue::N(n.clone()),
+        Attr::Bool(b) => AttributeValue::Bool(*b),
+        Attr::M(m) => AttributeValue::M(av_item(m)),
+        Attr::L(l) => AttributeValue::L(l.iter().map(av).collect()),
+    }
+}
+
+fn av_item(item: &Item) -> Av {
+    item.iter().map(|(k, v)| (k.clone(), av(v))).collect()
+}
+
+fn attr(value: &AttributeValue) -> Option<Attr> {
+    Some(match value {
+        AttributeValue::S(s) => Attr::S(s.clone()),
+        AttributeValue::N(n) => Attr::N(n.clone()),
+        AttributeValue::Bool(b) => Attr::Bool(*b),
+        AttributeValue::M(m) => Attr::M(m.iter().filter_map(|(k, v)| Some((k.clone(), attr(v)?))).collect()),
+        AttributeValue::L(l) => Attr::L(l.iter().filter_map(attr).collect()),
+        _ => return None,
+    })
+}
+
+fn decode<E: ItemMap>(item: &Av) -> StoreResult<E> {
+    let item: Item = item.iter().filter_map(|(k, v)| Some((k.clone(), attr(v)?))).collect();
+    E::from_attributes(&item).map_err(|e| StoreError::Internal(format!("corrupt item: {e}")))
+}
+
+fn sk_of(item: &Av) -> &str {
+    match item.get(storage::SK) {
+        Some(AttributeValue::S(s)) => s,
+        _ => "",
+    }
+}
+
+/// Maps an SDK error: throttling and transient faults may be retried
+/// (`Unavailable`), a failed condition is a `Conflict`, the rest `Internal`.
+fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(error: SdkError<E, R>) -> StoreError {
+    match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+            StoreError::Unavailable(format!("DynamoDB unreachable: {error:?}"))
+        }
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("Unknown");
+            let message = service.err().message().unwrap_or_default().to_owned();
+            match code {
+                "ConditionalCheckFailedException" => StoreError::Conflict(message),
+                "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "TransactionConflictException"
+                | "InternalServerError"
+                | "ServiceUnavailable" => StoreError::Unavailable(format!("{code}: {message}")),
+                _ => StoreError::Internal(format!("DynamoDB {code}: {message}")),
+            }
+        }
+        _ => StoreError::Internal(format!("DynamoDB: {error:?}")),
+    }
+}
+
+/// Adds a condition to a transaction's put, with its attribute names and values.
+fn with_condition(
+    mut item: TransactWriteItem,
+    expression: &str,
+    names: &[(&str, &str)],
+    values: Vec<(&str, AttributeValue)>,
+) -> TransactWriteItem {
+    if let Some(put) = item.put.as_mut() {
+        put.condition_expression = Some(expression.to_owned());
+        put.expression_attribute_names = Some(names.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect());
+        put.expression_attribute_values = Some(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+    }
+    item
+}
+
+const VERSION_CONDITION: &str = "#version = :version";
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn get_user(&self, email: &str) -> StoreResult<Option<User>> {
+        self.get(storage::user::pk(email), storage::user::sk()).await
+    }
+
+    async fn create_user(&self, user: User) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(av_item(&user.to_item())))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn set_password_hash(&self, email: &str, password_hash: String) -> StoreResult<()> {
+        let mut user: User =
+            self.get(storage::user::pk(email), storage::user::sk()).await?.ok_or(StoreError::NotFound)?;
+        user.password_hash = password_hash;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(av_item(&user.to_item())))
+            .condition_expression("attribute_exists(PK)")
+            .send()
+            .await
+            .map_err(|e| match sdk_error(e) {
+                StoreError::Conflict(_) => StoreError::NotFound,
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    async fn create_prospect(&self, new: NewProspect) -> StoreResult<CreateOutcome> {
+        let mut items = Vec::new();
+        let status = ProspectStatus::try_from(new.prospect.status).unwrap_or_default();
+        if let Some(request) = &new.request {
+            // Taken unless absent or expired; the loser of a race sees the winner's record.
+            let now = timestamp_key(&prost_types::Timestamp::from(std::time::SystemTime::now()));
+            items.push(with_condition(
+                self.put(request, None),
+                "attribute_not_exists(PK) OR #expires < :now",
+                &[("#expires", storage::create_prospect_record::attribute::EXPIRES_AT)],
+                vec![(":now", AttributeValue::S(now))],
+            ));
+        }
+        items.push(self.put(&new.prospect, Some("attribute_not_exists(PK)")));
+        items.push(self.put(&new.created, Some("attribute_not_exists(PK)")));
+        items.push(self.bump(status, 1));
+        match self.transact(items).await {
+            Ok(()) => Ok(CreateOutcome::Created),
+            Err(TransactionFailure::Condition(0)) if new.request.is_some() => {
+                let request = new.request.as_ref().expect("checked");
+                let earlier: CreateProspectRecord = self
+                    .get(request.pk(), request.sk())
+                    .await?
+                    .ok_or_else(|| StoreError::Unavailable("request record vanished".into()))?;
+                Ok(CreateOutcome::Replayed(earlier.prospect_id))
+            }
+            Err(TransactionFailure::Condition(_)) => Err(StoreError::Conflict("prospect already exists".into())),
+            Err(TransactionFailure::Other(e)) => Err(e),
+        }
+    }
+
+    async fn get_prospect(&self, id: &str, with_events: bool) -> StoreResult<Option<Prospect>> {
+        if !with_events {
+            return self.get(storage::prospect::pk(id), storage::prospect::sk()).await;
+        }
+        let mut card: Option<Prospect> = None;
+        let mut events = Vec::new();
+        for item in self.partition(&storage::prospect::pk(id)).await? {
+            let sk = sk_of(&item);
+            if sk == storage::prospect::sk() {
+                card = Some(decode(&item)?);
+            } else if sk.starts_with(storage::prospect_event::SK_PREFIX) {
+                events.push(decode::<ProspectEvent>(&item)?);
+            }
+        }
+        Ok(card.map(|mut p| {
+            p.events = events;
+            p
+        }))
+    }
+
+    async fn update_prospect(&self, change: ProspectChange) -> StoreResult<()> {
+        let after = ProspectStatus::try_from(change.prospect.status).unwrap_or_default();
+        let card = with_condition(
+            self.put(&change.prospect, None),
+            VERSION_CONDITION,
+            &[("#version", storage::prospect::attribute::VERSION)],
+            vec![(":version", AttributeValue::N(change.expected_version.to_string()))],
+        );
+        let mut items = vec![card];
+        for event in &change.events {
+            items.push(self.put(event, Some("attribute_not_exists(PK)")));
+        }
+        if change.previous_status != after {
+            items.push(self.bump(change.previous_status, -1));
+            items.push(self.bump(after, 1));
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TransactionFailure::Condition(0)) => {
+                match self.get::<Prospect>(change.prospect.pk(), change.prospect.sk()).await? {
+                    None => Err(StoreError::NotFound),
+                    Some(stored) => Err(StoreError::Conflict(format!(
+                        "prospect {} is at version {}, not {}",
+                        stored.id, stored.version, change.expected_version
+                    ))),
+                }
+            }
+            Err(TransactionFailure::Condition(_)) => Err(StoreError::Conflict("event already exists".into())),
+            Err(TransactionFailure::Other(e)) => Err(e),
+        }
+    }
+
+    async fn delete_prospect(&self, id: &str, expected_version: Option<i64>) -> StoreResult<Prospect> {
+        let items = self.partition(&storage::prospect::pk(id)).await?;
+        let card_item = items.iter().find(|i| sk_of(i) == storage::prospect::sk()).ok_or(StoreError::NotFound)?;
+        let stored: Prospect = decode(card_item)?;
+        if let Some(expected) = expected_version.filter(|v| *v != stored.version) {
+            return Err(StoreError::Conflict(format!(
+                "prospect {} is at version {}, not {expected}",
+                stored.id, stored.version
+            )));
+        }
+        let key = |sk: &str| {
+            HashMap::from([
+                (storage::PK.to_owned(), AttributeValue::S(stored.pk())),
+                (storage::SK.to_owned(), AttributeValue::S(sk.to_owned())),
+            ])
+        };
+        // The card (only if unchanged since read), its counter, and as many
+        // events as fit go in one transaction; the rest follow it.
+        let card = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(&storage::prospect::sk())))
+            .condition_expression(VERSION_CONDITION)
+            .expression_attribute_names("#version", storage::prospect::attribute::VERSION)
+            .expression_attribute_values(":version", AttributeValue::N(stored.version.to_string()))
+            .build()
+            .expect("table and key are set");
+        let mut transaction = vec![
+            TransactWriteItem::builder().delete(card).build(),
+            self.bump(ProspectStatus::try_from(stored.status).unwrap_or_default(), -1),
+        ];
+        let event_keys: Vec<&str> = items.iter().map(sk_of).filter(|sk| *sk != storage::prospect::sk()).collect();
+        let (now, later) = event_keys.split_at(event_keys.len().min(MAX_TRANSACTION_ITEMS - transaction.len()));
+        for sk in now {
+            let delete = Delete::builder().table_name(&self.table).set_key(Some(key(sk))).build().expect("key is set");
+            transaction.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        match self.transact(transaction).await {
+            Ok(()) => {}
+            Err(TransactionFailure::Condition(_)) => {
+                return Err(StoreError::Conflict(format!("prospect {} changed while being deleted", stored.id)));
+            }
+            Err(TransactionFailure::Other(e)) => return Err(e),
+        }
+        for sk in later {
+            self.client.delete_item().table_name(&self.table).set_key(Some(key(sk))).send().await.map_err(sdk_error)?;
+        }
+        Ok(stored)
+    }
+
+    async fn list_column(
+        &self,
+        status: ProspectStatus,
+        after: Option<ColumnPosition>,
+        limit: usize,
+    ) -> StoreResult<Vec<Prospect>> {
+        let index = &storage::STATUS_INDEX;
+        let status_text = status.key_text().to_owned();
+        let start = after.map(|p| {
+            HashMap::from([
+                (storage::PK.to_owned(), AttributeValue::S(storage::prospect::pk(&p.id))),
+                (storage::SK.to_owned(), AttributeValue::S(storage::prospect::sk())),
+                (index.partition_attribute.to_owned(), AttributeValue::S(status_text.clone())),
+                (index.sort_attribute.to_owned(), AttributeValue::S(p.created_at)),
+            ])
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression("#p = :p")
+            .expression_attribute_names("#p", index.partition_attribute)
+            .expression_attribute_values(":p", AttributeValue::S(status_text))
+            .scan_index_forward(!index.newest_first)
+            .limit(limit.min(i32::MAX as usize) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.items.unwrap_or_default().iter().map(decode).collect()
+    }
+
+    async fn list_by_email(&self, email: &str, after: Option<String>, limit: usize) -> StoreResult<Vec<Prospect>> {
+        // One email has few prospects: read them all, then order and cut like
+        // the embedded store (ids are UUIDv7, so id order is creation order).
+        let mut all = Vec::new();
+        let mut start = None;
+        loop {
+            let (page, next) = self.email_page(email, start, None).await?;
+            all.extend(page);
+            match next {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+        all.sort_by(|a, b| b.id.cmp(&a.id));
+        if let Some(after) = after {
+            all.retain(|p| p.id < after);
+        }
+        all.truncate(limit);
+        Ok(all)
+    }
+
+    async fn first_with_email(&self, email: &str) -> StoreResult<Option<String>> {
+        let (page, _) = self.email_page(email, None, Some(100)).await?;
+        Ok(page.into_iter().map(|p| p.id).min())
+    }
+
+    async fn status_counts(&self) -> StoreResult<Vec<ProspectStatusCount>> {
+        self.partition(&storage::prospect_status_count::pk()).await?.iter().map(decode).collect()
+    }
+}
+
+/// Creates the table from the definition generated from `proto/`
+/// (`infra/dynamodb/table.json`), under the name `table`.
+pub async fn create_table(client: &Client, table: &str) -> anyhow::Result<()> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+        ScalarAttributeType,
+    };
+    let definition: serde_json::Value = serde_json::from_str(storage::TABLE_JSON)?;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let keys = |v: &serde_json::Value| -> anyhow::Result<Vec<KeySchemaElement>> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|k| {
+                Ok(KeySchemaElement::builder()
+                    .attribute_name(text(&k["AttributeName"]))
+                    .key_type(KeyType::from(text(&k["KeyType"]).as_str()))
+                    .build()?)
+            })
+            .collect()
+    };
+    let mut request = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::from(text(&definition["BillingMode"]).as_str()))
+        .set_key_schema(Some(keys(&definition["KeySchema"])?));
+    for a in definition["AttributeDefinitions"].as_array().into_iter().flatten() {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(text(&a["AttributeName"]))
+                .attribute_type(ScalarAttributeType::from(text(&a["AttributeType"]).as_str()))
+                .build()?,
+        );
+    }
+    for g in definition["GlobalSecondaryIndexes"].as_array().into_iter().flatten() {
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(text(&g["IndexName"]))
+                .set_key_schema(Some(keys(&g["KeySchema"])?))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(text(&g["Projection"]["ProjectionType"]).as_str()))
+                        .build(),
+                )
+                .build()?,
+        );
+    }
+    request.send().await.map_err(|e| anyhow::anyhow!("creating table {table}: {}", sdk_error(e)))?;
+    Ok(())
+}

@@ -1,0 +1,253 @@
+//! One contract, two stores: every case runs on the embedded store and on
+//! DynamoDB (moto), through the same `Store` port.
+
+use std::sync::Arc;
+
+use astro_proto::{
+    storage::{StoredEntity, timestamp_key},
+    v1::{CreateProspectRecord, Prospect, ProspectEvent, ProspectEventKind, ProspectStatus},
+};
+use astro_service::store::{
+    ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, StoreError, dynamodb::DynamoStore,
+    embedded::EmbeddedStore,
+};
+
+use crate::moto::{dynamodb_client, fresh_table};
+
+/// Keeps what a store needs alive (its data dir).
+pub struct Opened(pub Arc<dyn Store>, #[allow(dead_code)] Option<tempfile::TempDir>);
+
+pub async fn embedded() -> Opened {
+    let dir = tempfile::tempdir().unwrap();
+    Opened(Arc::new(EmbeddedStore::open(dir.path()).unwrap()), Some(dir))
+}
+
+pub async fn dynamodb() -> Opened {
+    let client = dynamodb_client(None);
+    let table = fresh_table(&client).await;
+    Opened(Arc::new(DynamoStore::new(client, table)), None)
+}
+
+fn at(seconds: i64, micros: i32) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds, nanos: micros * 1_000 }
+}
+
+fn new_prospect(seconds: i64) -> NewProspect {
+    let id = uuid::Uuid::now_v7().to_string();
+    let prospect = Prospect {
+        id: id.clone(),
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+        email: format!("{id}@example.com"),
+        status: ProspectStatus::New as i32,
+        created_at: Some(at(seconds, 0)),
+        updated_at: Some(at(seconds, 0)),
+        version: 1,
+        ..Default::default()
+    };
+    let created = ProspectEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        prospect_id: id,
+        kind: ProspectEventKind::Created as i32,
+        actor: "admin@example.com".into(),
+        created_at: Some(at(seconds, 0)),
+        ..Default::default()
+    };
+    NewProspect { prospect, created, request: None }
+}
+
+fn move_to(p: &Prospect, status: ProspectStatus, second: i64) -> ProspectChange {
+    let before = ProspectStatus::try_from(p.status).unwrap();
+    let next = Prospect { status: status as i32, version: p.version + 1, ..p.clone() };
+    let event = ProspectEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        prospect_id: p.id.clone(),
+        kind: ProspectEventKind::StatusChanged as i32,
+        from_status: before as i32,
+        to_status: status as i32,
+        created_at: Some(at(second, 0)),
+        ..Default::default()
+    };
+    ProspectChange { prospect: next, expected_version: p.version, previous_status: before, events: vec![event] }
+}
+
+async fn count(store: &Arc<dyn Store>, status: ProspectStatus) -> i64 {
+    store.status_counts().await.unwrap().iter().find(|c| c.status == status as i32).map_or(0, |c| c.count)
+}
+
+async fn create(store: &Arc<dyn Store>, seconds: i64) -> Prospect {
+    let new = new_prospect(seconds);
+    assert_eq!(store.create_prospect(new.clone()).await.unwrap(), CreateOutcome::Created);
+    new.prospect
+}
+
+async fn a_card_reads_back_with_its_history(store: Arc<dyn Store>) {
+    let p = create(&store, 1_000).await;
+    assert_eq!(store.get_prospect(&p.id, false).await.unwrap(), Some(p.clone()));
+    store.update_prospect(move_to(&p, ProspectStatus::Contacted, 1_001)).await.unwrap();
+    let full = store.get_prospect(&p.id, true).await.unwrap().unwrap();
+    assert_eq!(full.version, 2);
+    let kinds: Vec<i32> = full.events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [ProspectEventKind::Created as i32, ProspectEventKind::StatusChanged as i32]);
+    assert_eq!(store.get_prospect(&uuid::Uuid::now_v7().to_string(), true).await.unwrap(), None);
+}
+
+async fn a_stale_version_conflicts_and_changes_nothing(store: Arc<dyn Store>) {
+    let p = create(&store, 1_000).await;
+    store.update_prospect(move_to(&p, ProspectStatus::Contacted, 1_001)).await.unwrap();
+    let stale = store.update_prospect(move_to(&p, ProspectStatus::Lost, 1_002)).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    let now = store.get_prospect(&p.id, true).await.unwrap().unwrap();
+    assert_eq!((now.status, now.version, now.events.len()), (ProspectStatus::Contacted as i32, 2, 2));
+    assert_eq!((count(&store, ProspectStatus::Contacted).await, count(&store, ProspectStatus::Lost).await), (1, 0));
+    let gone = Prospect { id: uuid::Uuid::now_v7().to_string(), ..p.clone() };
+    let missing = store.update_prospect(move_to(&gone, ProspectStatus::Won, 1_003)).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+}
+
+async fn concurrent_moves_let_one_win_and_counters_stay_true(store: Arc<dyn Store>) {
+    let p = create(&store, 1_000).await;
+    let targets = [ProspectStatus::Contacted, ProspectStatus::Qualified, ProspectStatus::Won, ProspectStatus::Lost];
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let (store, change) = (store.clone(), move_to(&p, targets[i % 4], 1_001 + i as i64));
+            tokio::spawn(async move { store.update_prospect(change).await })
+        })
+        .collect();
+    let mut wins = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => wins += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(wins, 1);
+    let now = store.get_prospect(&p.id, false).await.unwrap().unwrap();
+    let mut total = 0;
+    for status in [
+        ProspectStatus::New,
+        ProspectStatus::Contacted,
+        ProspectStatus::Qualified,
+        ProspectStatus::Won,
+        ProspectStatus::Lost,
+    ] {
+        let expected = i64::from(now.status == status as i32);
+        assert_eq!(count(&store, status).await, expected, "{status:?}");
+        total += count(&store, status).await;
+    }
+    assert_eq!(total, 1);
+}
+
+async fn a_column_pages_newest_first(store: Arc<dyn Store>) {
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(create(&store, 2_000 + i).await.id);
+    }
+    let moved = store.get_prospect(&ids[0], false).await.unwrap().unwrap();
+    store.update_prospect(move_to(&moved, ProspectStatus::Won, 3_000)).await.unwrap();
+    let first = store.list_column(ProspectStatus::New, None, 2).await.unwrap();
+    assert_eq!(first.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), [ids[4].clone(), ids[3].clone()]);
+    let last = first.last().unwrap();
+    let position = ColumnPosition { created_at: timestamp_key(last.created_at.as_ref().unwrap()), id: last.id.clone() };
+    let second = store.list_column(ProspectStatus::New, Some(position), 10).await.unwrap();
+    assert_eq!(second.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), [ids[2].clone(), ids[1].clone()]);
+    assert_eq!(store.list_column(ProspectStatus::Won, None, 10).await.unwrap().len(), 1);
+    assert_eq!(count(&store, ProspectStatus::New).await, 4);
+}
+
+async fn delete_removes_the_card_its_history_and_its_count(store: Arc<dyn Store>) {
+    let p = create(&store, 1_000).await;
+    store.update_prospect(move_to(&p, ProspectStatus::Qualified, 1_001)).await.unwrap();
+    assert!(matches!(store.delete_prospect(&p.id, Some(1)).await, Err(StoreError::Conflict(_))));
+    let deleted = store.delete_prospect(&p.id, Some(2)).await.unwrap();
+    assert_eq!(deleted.id, p.id);
+    assert_eq!(store.get_prospect(&p.id, true).await.unwrap(), None);
+    assert_eq!(count(&store, ProspectStatus::Qualified).await, 0);
+    assert!(matches!(store.delete_prospect(&p.id, None).await, Err(StoreError::NotFound)));
+}
+
+async fn a_request_id_replays_the_first_create(store: Arc<dyn Store>) {
+    let mut first = new_prospect(1_000);
+    let record = CreateProspectRecord {
+        caller: "gateway".into(),
+        request_id: "r1".into(),
+        prospect_id: first.prospect.id.clone(),
+        expires_at: Some(at(i64::from(u32::MAX), 0)),
+    };
+    first.request = Some(record.clone());
+    assert_eq!(store.create_prospect(first.clone()).await.unwrap(), CreateOutcome::Created);
+    let mut second = new_prospect(1_001);
+    second.request = Some(CreateProspectRecord { prospect_id: second.prospect.id.clone(), ..record });
+    assert_eq!(
+        store.create_prospect(second.clone()).await.unwrap(),
+        CreateOutcome::Replayed(first.prospect.id.clone())
+    );
+    assert_eq!(store.get_prospect(&second.prospect.id, false).await.unwrap(), None, "the replay stored nothing");
+    assert_eq!(count(&store, ProspectStatus::New).await, 1);
+}
+
+async fn email_search_finds_every_card_and_the_first(store: Arc<dyn Store>) {
+    let mut a = new_prospect(1_000);
+    a.prospect.email = "same@example.com".into();
+    let mut b = new_prospect(1_001);
+    b.prospect.email = "same@example.com".into();
+    store.create_prospect(a.clone()).await.unwrap();
+    store.create_prospect(b.clone()).await.unwrap();
+    create(&store, 1_002).await;
+    let found = store.list_by_email("same@example.com", None, 10).await.unwrap();
+    assert_eq!(found.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), [b.prospect.id.clone(), a.prospect.id.clone()]);
+    let after = store.list_by_email("same@example.com", Some(b.prospect.id.clone()), 10).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(store.first_with_email("same@example.com").await.unwrap(), Some(a.prospect.id.clone()));
+    assert_eq!(store.first_with_email("nobody@example.com").await.unwrap(), None);
+}
+
+async fn users_are_unique_and_their_hash_can_change(store: Arc<dyn Store>) {
+    let user = astro_proto::v1::User {
+        email: "a@example.com".into(),
+        password_hash: "h1".into(),
+        role: "admin".into(),
+        created_at: Some(at(1, 0)),
+    };
+    store.create_user(user.clone()).await.unwrap();
+    assert!(matches!(store.create_user(user.clone()).await, Err(StoreError::Conflict(_))));
+    store.set_password_hash("a@example.com", "h2".into()).await.unwrap();
+    assert_eq!(store.get_user("a@example.com").await.unwrap().unwrap().password_hash, "h2");
+    assert!(matches!(store.set_password_hash("b@example.com", "h".into()).await, Err(StoreError::NotFound)));
+    assert_eq!(user.pk(), "USER#a@example.com");
+}
+
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod on_embedded {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let opened = super::embedded().await;
+                    super::$case(opened.0.clone()).await;
+                }
+            )*
+        }
+        mod on_dynamodb {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let opened = super::dynamodb().await;
+                    super::$case(opened.0.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    a_card_reads_back_with_its_history,
+    a_stale_version_conflicts_and_changes_nothing,
+    concurrent_moves_let_one_win_and_counters_stay_true,
+    a_column_pages_newest_first,
+    delete_removes_the_card_its_history_and_its_count,
+    a_request_id_replays_the_first_create,
+    email_search_finds_every_card_and_the_first,
+    users_are_unique_and_their_hash_can_change,
+);
