@@ -24,6 +24,8 @@ run: ## Start the system locally: native gRPC (and gRPC-web) at 127.0.0.1:50051
 test: deps ## Run every test (installs the test tools first)
 	cd proto && npx --no-install buf lint
 	$(CARGO) test --workspace --locked
+	@echo "--- the service suite again, on DynamoDB (moto, started by the tests)"
+	ASTRO_TEST_STORE=dynamodb $(CARGO) test --locked -p astro-service --test api
 
 deps: $(TOOLS)/.python $(TOOLS)/.npm ## Install the test tools into .tools/ and proto/node_modules
 

@@ -24,6 +24,9 @@ use super::{ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, S
 
 type Av = HashMap<String, AttributeValue>;
 
+/// Tries of a transaction cancelled by a concurrent one.
+const TRANSACTION_ATTEMPTS: u32 = 8;
+
 /// Items one `TransactWriteItems` may hold.
 const MAX_TRANSACTION_ITEMS: usize = 100;
 
@@ -60,23 +63,41 @@ impl DynamoStore {
         out.item.as_ref().map(decode).transpose()
     }
 
-    /// Runs one transaction; a failed condition on item `i` comes back as
-    /// `Err(Conflict(i))`-like via [`TransactionFailure`].
+    /// Runs one transaction. A failed condition comes back as the index of
+    /// its item. Transactions that touch the same item at the same time (the
+    /// column counters) cancel each other with `TransactionConflict`: those
+    /// are retried with jittered backoff, then reported as `Unavailable`.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactionFailure> {
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let failed = e.as_service_error().and_then(|s| match s {
-                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
-                        c.cancellation_reasons().iter().position(|r| r.code() == Some("ConditionalCheckFailed"))
-                    }
-                    _ => None,
-                });
-                match failed {
-                    Some(index) => Err(TransactionFailure::Condition(index)),
-                    None => Err(TransactionFailure::Other(sdk_error(e))),
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        let mut attempt = 0u32;
+        loop {
+            let error = match self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let reasons: Vec<String> = match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                    c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_owned()).collect()
                 }
+                _ => Vec::new(),
+            };
+            if let Some(index) = reasons.iter().position(|r| r == "ConditionalCheckFailed") {
+                return Err(TransactionFailure::Condition(index));
             }
+            let conflict = reasons.iter().any(|r| r == "TransactionConflict")
+                || error.as_service_error().is_some_and(|e| e.code() == Some("TransactionConflictException"));
+            if !conflict {
+                return Err(TransactionFailure::Other(sdk_error(error)));
+            }
+            attempt += 1;
+            if attempt >= TRANSACTION_ATTEMPTS {
+                return Err(TransactionFailure::Other(StoreError::Unavailable(
+                    "write contention: the transaction kept conflicting".into(),
+                )));
+            }
+            let base = 5u64 << attempt;
+            let jitter = rand::random::<u64>() % base;
+            tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
         }
     }
 

@@ -14,7 +14,7 @@ fn run(dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Outpu
     let mut child = Command::new(binary())
         .args(args)
         .env_clear()
-        .env("ASTRO_DATA_DIR", dir)
+        .envs(store_env(dir))
         .env("ASTRO_JWT_SECRET", JWT_SECRET)
         .env("ASTRO_BCRYPT_COST", "10")
         .stdin(Stdio::piped())

@@ -82,11 +82,27 @@ pub fn test_config(dir: &Path) -> ServeConfig {
     .serve
 }
 
-/// Starts the service in this process on a free port with a fresh data dir.
+/// Whether this run of the suite is on DynamoDB (`ASTRO_TEST_STORE=dynamodb`)
+/// rather than the embedded store.
+pub fn on_dynamodb() -> bool {
+    std::env::var("ASTRO_TEST_STORE").is_ok_and(|s| s == "dynamodb")
+}
+
+/// Starts the service in this process on a free port with a fresh data dir
+/// (and, on DynamoDB, a fresh table).
 pub async fn spawn_app() -> TestApp {
     init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let running = astro_service::start(test_config(dir.path())).await.expect("the service starts");
+    let config = test_config(dir.path());
+    let running = if on_dynamodb() {
+        let client = crate::moto::dynamodb_client(None);
+        let table = crate::moto::fresh_table(&client).await;
+        let store = std::sync::Arc::new(astro_service::store::dynamodb::DynamoStore::new(client, table));
+        astro_service::start_with_store(config, store).await
+    } else {
+        astro_service::start(config).await
+    }
+    .expect("the service starts");
     TestApp { addr: running.addr, _dir: dir, _running: running }
 }
 
@@ -216,13 +232,45 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_astro-service"))
 }
 
+/// The store settings of a process over `dir`: the data dir, and on
+/// DynamoDB a table of its own (created by `astro-service table create` the
+/// first time) on the tests' moto server.
+pub fn store_env(dir: &Path) -> Vec<(String, String)> {
+    let mut env = vec![("ASTRO_DATA_DIR".to_owned(), dir.display().to_string())];
+    if on_dynamodb() {
+        let table_file = dir.join("test-table-name");
+        let table = match std::fs::read_to_string(&table_file) {
+            Ok(name) => name,
+            Err(_) => format!("astro-{}", uuid::Uuid::new_v4().simple()),
+        };
+        env.extend(
+            [
+                ("ASTRO_STORE", "dynamodb"),
+                ("ASTRO_DYNAMODB_TABLE", table.as_str()),
+                ("AWS_ENDPOINT_URL", crate::moto::moto().url.as_str()),
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_ACCESS_KEY_ID", "test"),
+                ("AWS_SECRET_ACCESS_KEY", "test"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        if !table_file.exists() {
+            let out = Command::new(binary()).args(["table", "create"]).env_clear().envs(env.clone()).output().unwrap();
+            assert!(out.status.success(), "table create: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(String::from_utf8_lossy(&out.stdout).contains(&table));
+            std::fs::write(&table_file, &table).unwrap();
+        }
+    }
+    env
+}
+
 impl ServiceProcess {
     /// Starts the binary on a free port over `dir`; returns once it serves.
     pub fn start(dir: &Path) -> ServiceProcess {
         let mut child = Command::new(binary())
             .env_clear()
             .env("ASTRO_GRPC_ADDR", "127.0.0.1:0")
-            .env("ASTRO_DATA_DIR", dir)
+            .envs(store_env(dir))
             .env("ASTRO_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("ASTRO_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("ASTRO_JWT_SECRET", JWT_SECRET)

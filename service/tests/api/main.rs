@@ -6,6 +6,7 @@ mod moto;
 
 mod auth;
 mod cli;
+mod dynamodb;
 mod grpc_web;
 mod grpcurl;
 mod persistence;

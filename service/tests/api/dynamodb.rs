@@ -1,0 +1,128 @@
+//! What only DynamoDB shows: the items as stored, and the requests each call costs.
+
+use std::sync::Arc;
+
+use astro_authorizer::{Claims, Role};
+use astro_proto::v1::{ListProspectsRequest, Prospect, ProspectStatus, ProspectView};
+use astro_service::{
+    domain::{page_token::PageTokens, prospects::Prospects},
+    store::{Store, dynamodb::DynamoStore},
+};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::{
+    helpers::prospect,
+    moto::{RequestCounter, dynamodb_client, fresh_table},
+};
+
+fn admin() -> Claims {
+    Claims { email: "admin@example.com".into(), role: Role::Admin, iat: 0, exp: i64::MAX }
+}
+
+async fn counted() -> (Prospects, Arc<dyn Store>, RequestCounter, aws_sdk_dynamodb::Client, String) {
+    let counter = RequestCounter::default();
+    let client = dynamodb_client(Some(counter.clone()));
+    let table = fresh_table(&client).await;
+    let store: Arc<dyn Store> = Arc::new(DynamoStore::new(client.clone(), table.clone()));
+    counter.take();
+    (Prospects::new(store.clone(), PageTokens::new(b"test secret")), store, counter, client, table)
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+#[tokio::test]
+async fn a_prospect_is_stored_under_the_seed_keys_and_found_through_both_indexes() {
+    let (prospects, store, _, client, table) = counted().await;
+    let created = prospects.create(&admin(), prospect("Ada", "Ada@Example.com"), "").await.unwrap();
+
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key("PK", s(&format!("PROSPECT#{}", created.id)))
+        .key("SK", s("METADATA"))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the item is under PROSPECT#<id> / METADATA");
+    assert_eq!(item["firstName"], s("Ada"));
+    assert_eq!(item["email"], s("ada@example.com"));
+    assert_eq!(item["status"], s("NEW"));
+    assert!(matches!(&item["createdAt"], AttributeValue::S(t) if t.ends_with('Z')));
+    assert_eq!(item["version"], AttributeValue::N("1".into()));
+
+    let by_status = client
+        .query()
+        .table_name(&table)
+        .index_name("StatusIndex")
+        .key_condition_expression("#s = :s")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(":s", s("NEW"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_status.items().len(), 1);
+    let by_email = client
+        .query()
+        .table_name(&table)
+        .index_name("EmailIndex")
+        .key_condition_expression("email = :e")
+        .expression_attribute_values(":e", s("ada@example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_email.items()[0]["PK"], s(&format!("PROSPECT#{}", created.id)));
+
+    store
+        .create_user(astro_proto::v1::User {
+            email: "sales@example.com".into(),
+            password_hash: "$2b$10$hash".into(),
+            role: "admin".into(),
+            created_at: None,
+        })
+        .await
+        .unwrap();
+    let user = client
+        .get_item()
+        .table_name(&table)
+        .key("PK", s("USER#sales@example.com"))
+        .key("SK", s("PROFILE"))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the user is under USER#<email> / PROFILE");
+    assert_eq!(user["passwordHash"], s("$2b$10$hash"));
+    assert_eq!(user["role"], s("admin"));
+}
+
+#[tokio::test]
+async fn each_call_costs_the_requests_the_design_allows_and_never_a_scan() {
+    let (prospects, _, counter, _, _) = counted().await;
+    let created = prospects.create(&admin(), prospect("Ada", "ada@example.com"), "").await.unwrap();
+    // The duplicate check reads EmailIndex; the create itself is one transaction.
+    assert_eq!(counter.take(), ["Query", "TransactWriteItems"]);
+
+    let page = prospects
+        .list(ListProspectsRequest { status: ProspectStatus::New as i32, page_size: 50, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(page.prospects.len(), 1);
+    let mut calls = counter.take();
+    calls.sort();
+    assert_eq!(calls, ["Query", "Query"], "a column page is one Query, the counts one more");
+
+    let moved =
+        Prospect { id: created.id.clone(), version: 1, status: ProspectStatus::Won as i32, ..Default::default() };
+    prospects.update(&admin(), moved, &["status".to_owned()]).await.unwrap();
+    assert_eq!(counter.take(), ["GetItem", "TransactWriteItems"], "a move is one transaction after the read");
+
+    let full = prospects.get(&created.id, ProspectView::Full as i32).await.unwrap();
+    assert_eq!(full.events.len(), 2);
+    assert_eq!(counter.take(), ["Query"], "a card with its history is one Query");
+
+    prospects.delete(&created.id, 0).await.unwrap();
+    assert_eq!(counter.take(), ["Query", "TransactWriteItems"]);
+}
