@@ -51,6 +51,21 @@ pub struct ServeConfig {
     #[arg(long, env = "ASTRO_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
 
+    /// Secrets Manager id of the token secret (e.g.
+    /// `astro-qualif/jwt-secret-production`); takes precedence over
+    /// `ASTRO_JWT_SECRET`. Reread every `ASTRO_SECRET_REFRESH_SECS`.
+    #[arg(long, env = "ASTRO_JWT_SECRET_ID")]
+    pub jwt_secret_id: Option<String>,
+
+    /// Secrets Manager id of the bootstrap admin, a JSON
+    /// `{"email": …, "password": …}` (e.g. `astro-qualif/admin-credentials-production`).
+    #[arg(long, env = "ASTRO_ADMIN_SECRET_ID")]
+    pub admin_secret_id: Option<String>,
+
+    /// Seconds between two reads of the token secret from Secrets Manager.
+    #[arg(long, env = "ASTRO_SECRET_REFRESH_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub secret_refresh_secs: u64,
+
     /// Browser origins allowed to call gRPC-web (comma-separated).
     #[arg(
         long,

@@ -7,6 +7,8 @@
 pub mod api;
 pub mod config;
 pub mod domain;
+pub mod keys;
+pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod telemetry;

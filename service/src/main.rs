@@ -124,9 +124,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(TokenCommand::Issue { email, role }) => {
-            let secret = server::token_secret(&cli.serve)?;
+            let keys = server::key_ring(&cli.serve).await?;
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
-            let (token, _) = astro_authorizer::TokenIssuer::new(&secret).issue(&email, role, now)?;
+            let (token, _) = keys.issuer().issue(&email, role, now)?;
             println!("{token}");
             Ok(())
         }
@@ -136,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
 async fn offline_services(config: &ServeConfig) -> anyhow::Result<server::Services> {
     let StoreConfig { bcrypt_cost, .. } = config.store;
     let store = server::open_store(&config.store).await?;
-    Ok(server::services(store, &server::token_secret(config)?, bcrypt_cost))
+    Ok(server::services(store, server::key_ring(config).await?, bcrypt_cost))
 }
 
 /// In-flight calls get this long to finish after SIGTERM/Ctrl-C; idle

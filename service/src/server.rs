@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use astro_authorizer::{TokenIssuer, TokenSecret, TokenVerifier};
+use astro_authorizer::TokenSecret;
 use astro_proto::v1::{auth_service_server::AuthServiceServer, prospect_service_server::ProspectServiceServer};
 use http::{HeaderName, HeaderValue, Method};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -22,9 +22,10 @@ use crate::{
     config::{ServeConfig, StoreConfig, StoreKind},
     domain::{
         auth::{Accounts, PasswordHasher, load_or_create_secret},
-        page_token::PageTokens,
         prospects::Prospects,
     },
+    keys::KeyRing,
+    secrets::SecretsManager,
     store::{Store, dynamodb::DynamoStore, embedded::EmbeddedStore},
 };
 
@@ -33,8 +34,7 @@ use crate::{
 pub struct Services {
     pub prospects: Prospects,
     pub accounts: Accounts,
-    pub verifier: Arc<TokenVerifier>,
-    pub issuer: TokenIssuer,
+    pub keys: KeyRing,
 }
 
 /// Opens the configured store.
@@ -48,26 +48,33 @@ pub async fn open_store(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> 
 /// A DynamoDB client configured by the standard AWS chain (region,
 /// credentials, `AWS_ENDPOINT_URL`).
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // Throttling and 5xx answers are retried by the SDK (jittered backoff)
+    // before the store reports UNAVAILABLE.
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
+        .load()
+        .await;
     aws_sdk_dynamodb::Client::new(&shared)
 }
 
-/// The token secret: `ASTRO_JWT_SECRET`, else the one kept in the data directory.
-pub fn token_secret(config: &ServeConfig) -> anyhow::Result<TokenSecret> {
-    match &config.jwt_secret {
-        Some(secret) => TokenSecret::new(secret.expose().as_bytes().to_vec()).context("ASTRO_JWT_SECRET"),
-        None => load_or_create_secret(&config.store.data_dir).map_err(anyhow::Error::msg),
+/// The token keys: from Secrets Manager (`ASTRO_JWT_SECRET_ID`), else
+/// `ASTRO_JWT_SECRET`, else the secret kept in the data directory.
+pub async fn key_ring(config: &ServeConfig) -> anyhow::Result<KeyRing> {
+    if let Some(id) = &config.jwt_secret_id {
+        return SecretsManager::from_environment().await.key_ring(id).await;
     }
+    let secret = match &config.jwt_secret {
+        Some(secret) => TokenSecret::new(secret.expose().as_bytes().to_vec()).context("ASTRO_JWT_SECRET")?,
+        None => load_or_create_secret(&config.store.data_dir).map_err(anyhow::Error::msg)?,
+    };
+    Ok(KeyRing::new(secret))
 }
 
-pub fn services(store: Arc<dyn Store>, secret: &TokenSecret, bcrypt_cost: u32) -> Services {
-    let issuer = TokenIssuer::new(secret);
-    let verifier = Arc::new(TokenVerifier::new(std::slice::from_ref(secret)));
+pub fn services(store: Arc<dyn Store>, keys: KeyRing, bcrypt_cost: u32) -> Services {
     Services {
-        prospects: Prospects::new(store.clone(), PageTokens::new(secret.expose())),
-        accounts: Accounts::new(store, PasswordHasher::new(bcrypt_cost), issuer.clone()),
-        verifier,
-        issuer,
+        prospects: Prospects::new(store.clone(), keys.clone()),
+        accounts: Accounts::new(store, PasswordHasher::new(bcrypt_cost), keys.clone()),
+        keys,
     }
 }
 
@@ -108,9 +115,27 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<RunningService> {
 /// [`start`] over a store opened by the caller (tests use it to point the
 /// DynamoDB adapter at their own server).
 pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> anyhow::Result<RunningService> {
-    let secret = token_secret(&config)?;
-    let services = services(store, &secret, config.store.bcrypt_cost);
+    let keys = key_ring(&config).await?;
+    if let Some(id) = &config.jwt_secret_id {
+        SecretsManager::from_environment().await.keep_fresh(
+            id.clone(),
+            keys.clone(),
+            Duration::from_secs(config.secret_refresh_secs),
+        );
+    }
+    let services = services(store, keys, config.store.bcrypt_cost);
 
+    if let Some(id) = &config.admin_secret_id {
+        let admin = SecretsManager::from_environment().await.admin_credentials(id).await?;
+        if services
+            .accounts
+            .ensure_admin(&admin.email, &admin.password)
+            .await
+            .context("creating the bootstrap admin")?
+        {
+            tracing::info!(email = %admin.email, "bootstrap admin created from Secrets Manager");
+        }
+    }
     match (&config.admin_email, &config.admin_password) {
         (Some(email), Some(password)) => {
             if services.accounts.ensure_admin(email, password.expose()).await.context("creating the bootstrap admin")? {
@@ -184,7 +209,7 @@ async fn serve(
         .build_v1alpha()
         .expect("the contract's descriptors are valid");
 
-    let guard = Guard::new(services.verifier.clone());
+    let guard = Guard::new(services.keys.clone());
     let layers = tower::ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(

@@ -4,13 +4,11 @@
 pub mod auth;
 pub mod prospects;
 
-use std::sync::Arc;
-
-use astro_authorizer::{Claims, Role, TokenVerifier};
+use astro_authorizer::{Claims, Role};
 use tonic::{Code, Request, Status, metadata::MetadataMap};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::domain::DomainError;
+use crate::{domain::DomainError, keys::KeyRing};
 
 /// The request id the edge layer put on the request, for logs and errors.
 fn request_id(metadata: &MetadataMap) -> String {
@@ -53,12 +51,12 @@ pub fn status(error: DomainError, metadata: &MetadataMap) -> Status {
 /// service never relies on it.
 #[derive(Clone)]
 pub struct Guard {
-    verifier: Arc<TokenVerifier>,
+    keys: KeyRing,
 }
 
 impl Guard {
-    pub fn new(verifier: Arc<TokenVerifier>) -> Self {
-        Self { verifier }
+    pub fn new(keys: KeyRing) -> Self {
+        Self { keys }
     }
 
     pub fn caller<T>(&self, request: &Request<T>, allowed: &[Role]) -> Result<Claims, Status> {
@@ -67,8 +65,11 @@ impl Guard {
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| Status::unauthenticated("missing bearer token: send `authorization: Bearer <token>`"))?;
-        let claims =
-            self.verifier.verify_bearer(header).map_err(|_| Status::unauthenticated("invalid or expired token"))?;
+        let claims = self
+            .keys
+            .verifier()
+            .verify_bearer(header)
+            .map_err(|_| Status::unauthenticated("invalid or expired token"))?;
         if !allowed.contains(&claims.role) {
             return Err(Status::permission_denied(format!("role {} may not call this method", claims.role)));
         }

@@ -8,12 +8,15 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use astro_authorizer::{Claims, Role, TokenIssuer, TokenSecret};
+use astro_authorizer::{Claims, Role, TokenSecret};
 use astro_proto::v1::User;
 use tokio::sync::oneshot;
 
 use super::{DomainError, DomainResult, FieldViolation, now, validation};
-use crate::store::{Store, StoreError};
+use crate::{
+    keys::KeyRing,
+    store::{Store, StoreError},
+};
 
 /// bcrypt ignores bytes past 72: a longer password would be silently cut.
 pub const MAX_PASSWORD_BYTES: usize = 72;
@@ -121,12 +124,12 @@ pub fn check_new_password(field: &str, password: &str) -> DomainResult<()> {
 pub struct Accounts {
     store: Arc<dyn Store>,
     passwords: PasswordHasher,
-    issuer: TokenIssuer,
+    keys: KeyRing,
 }
 
 impl Accounts {
-    pub fn new(store: Arc<dyn Store>, passwords: PasswordHasher, issuer: TokenIssuer) -> Self {
-        Self { store, passwords, issuer }
+    pub fn new(store: Arc<dyn Store>, passwords: PasswordHasher, keys: KeyRing) -> Self {
+        Self { store, passwords, keys }
     }
 
     /// A token for a right email and password. Unknown emails and wrong
@@ -150,7 +153,7 @@ impl Accounts {
         let matched = self.passwords.verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
         match (matched, role) {
             (true, Some(role)) => {
-                self.issuer.issue(&email, role, unix_now()).map_err(|e| DomainError::Internal(e.to_string()))
+                self.keys.issuer().issue(&email, role, unix_now()).map_err(|e| DomainError::Internal(e.to_string()))
             }
             _ => Err(DomainError::Unauthenticated("wrong email or password")),
         }

@@ -28,25 +28,30 @@ pub struct PagePosition {
 
 #[derive(Clone)]
 pub struct PageTokens {
-    key: Vec<u8>,
+    /// The first signs; all verify (the others during a secret rotation).
+    keys: Vec<Vec<u8>>,
+}
+
+fn derive(secret: &[u8]) -> Vec<u8> {
+    // Its own key, so page tokens and access tokens never share one.
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(b"astro-qualif page tokens v1");
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn mac(key: &[u8]) -> HmacSha256 {
+    HmacSha256::new_from_slice(key).expect("HMAC takes any key length")
 }
 
 impl PageTokens {
-    /// Derives its own key from `secret`, so page tokens and access tokens never
-    /// share a key.
-    pub fn new(secret: &[u8]) -> Self {
-        let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
-        mac.update(b"astro-qualif page tokens v1");
-        Self { key: mac.finalize().into_bytes().to_vec() }
-    }
-
-    fn mac(&self) -> HmacSha256 {
-        HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length")
+    /// `secrets[0]` is the current token secret, the others previous ones.
+    pub fn new(secrets: &[&[u8]]) -> Self {
+        Self { keys: secrets.iter().map(|s| derive(s)).collect() }
     }
 
     pub fn encode(&self, position: &PagePosition) -> String {
         let body = serde_json::to_vec(position).expect("a position serialises");
-        let mut mac = self.mac();
+        let mut mac = mac(&self.keys[0]);
         mac.update(&body);
         let tag = mac.finalize().into_bytes();
         format!("{}.{}", B64.encode(&body), B64.encode(&tag[..16]))
@@ -57,10 +62,15 @@ impl PageTokens {
         let (body, tag) = token.split_once('.')?;
         let body = B64.decode(body).ok()?;
         let tag = B64.decode(tag).ok()?;
-        let mut mac = self.mac();
-        mac.update(&body);
-        mac.verify_truncated_left(&tag).ok()?;
         if tag.len() != 16 {
+            return None;
+        }
+        let genuine = self.keys.iter().any(|key| {
+            let mut mac = mac(key);
+            mac.update(&body);
+            mac.verify_truncated_left(&tag).is_ok()
+        });
+        if !genuine {
             return None;
         }
         let position: PagePosition = serde_json::from_slice(&body).ok()?;
@@ -78,16 +88,18 @@ mod tests {
 
     #[test]
     fn a_token_round_trips_for_its_own_query_only() {
-        let tokens = PageTokens::new(b"secret");
+        let tokens = PageTokens::new(&[b"secret"]);
         let token = tokens.encode(&position());
         assert_eq!(tokens.decode(&token, "status=NEW"), Some(position()));
         assert_eq!(tokens.decode(&token, "status=WON"), None);
-        assert_eq!(PageTokens::new(b"other").decode(&token, "status=NEW"), None);
+        assert_eq!(PageTokens::new(&[b"other"]).decode(&token, "status=NEW"), None);
+        let rotated = PageTokens::new(&[b"new secret", b"secret"]);
+        assert_eq!(rotated.decode(&token, "status=NEW"), Some(position()), "still valid during a rotation");
     }
 
     #[test]
     fn forged_and_tampered_tokens_are_refused() {
-        let tokens = PageTokens::new(b"secret");
+        let tokens = PageTokens::new(&[b"secret"]);
         let token = tokens.encode(&position());
         let (_, tag) = token.split_once('.').unwrap();
         let forged_body = B64.encode(br#"{"q":"status=NEW","c":"9999","i":"zz"}"#);

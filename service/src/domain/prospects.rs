@@ -14,9 +14,10 @@ use astro_proto::{
 
 use super::{
     DomainError, DomainResult, now,
-    page_token::{PagePosition, PageTokens},
+    page_token::PagePosition,
     validation::{self, Violations},
 };
+use crate::keys::KeyRing;
 use crate::store::{ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, StoreError};
 
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -52,7 +53,7 @@ pub const UPDATABLE_FIELDS: [&str; 11] = [
 #[derive(Clone)]
 pub struct Prospects {
     store: Arc<dyn Store>,
-    pages: PageTokens,
+    keys: KeyRing,
 }
 
 fn invalid(field: &str, description: &str) -> DomainError {
@@ -86,8 +87,8 @@ fn prospect_id(field: &str, id: &str) -> DomainResult<String> {
 }
 
 impl Prospects {
-    pub fn new(store: Arc<dyn Store>, pages: PageTokens) -> Self {
-        Self { store, pages }
+    pub fn new(store: Arc<dyn Store>, keys: KeyRing) -> Self {
+        Self { store, keys }
     }
 
     /// Creates a card in NEW. Output-only fields of `input` are ignored
@@ -168,10 +169,11 @@ impl Prospects {
         check(v)?;
 
         let query = format!("status={};email={email}", status.key_text());
+        let pages = self.keys.page_tokens();
         let after = match request.page_token.as_str() {
             "" => None,
             token => Some(
-                self.pages
+                pages
                     .decode(token, &query)
                     .ok_or_else(|| invalid("page_token", "is not a token of this listing: start again without it"))?,
             ),
@@ -182,7 +184,7 @@ impl Prospects {
         let next_page_token = if prospects.len() > size {
             prospects.truncate(size);
             let last = prospects.last().expect("a full page has a last card");
-            self.pages.encode(&PagePosition {
+            pages.encode(&PagePosition {
                 query,
                 created_at: if email.is_empty() { created_key(last) } else { String::new() },
                 id: last.id.clone(),

@@ -224,7 +224,9 @@ fn sk_of(item: &Av) -> &str {
 
 /// Maps an SDK error: throttling and transient faults may be retried
 /// (`Unavailable`), a failed condition is a `Conflict`, the rest `Internal`.
-fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(error: SdkError<E, R>) -> StoreError {
+fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug>(
+    error: SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> StoreError {
     match &error {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
             StoreError::Unavailable(format!("DynamoDB unreachable: {error:?}"))
@@ -232,7 +234,9 @@ fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(erro
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("Unknown");
             let message = service.err().message().unwrap_or_default().to_owned();
+            let status = service.raw().status().as_u16();
             match code {
+                _ if status >= 500 => StoreError::Unavailable(format!("DynamoDB {code} (HTTP {status}): {message}")),
                 "ConditionalCheckFailedException" => StoreError::Conflict(message),
                 "ProvisionedThroughputExceededException"
                 | "ThrottlingException"

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use astro_authorizer::{Claims, Role};
 use astro_proto::v1::{ListProspectsRequest, Prospect, ProspectStatus, ProspectView};
 use astro_service::{
-    domain::{page_token::PageTokens, prospects::Prospects},
+    domain::prospects::Prospects,
+    keys::KeyRing,
     store::{Store, dynamodb::DynamoStore},
 };
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -25,7 +26,13 @@ async fn counted() -> (Prospects, Arc<dyn Store>, RequestCounter, aws_sdk_dynamo
     let table = fresh_table(&client).await;
     let store: Arc<dyn Store> = Arc::new(DynamoStore::new(client.clone(), table.clone()));
     counter.take();
-    (Prospects::new(store.clone(), PageTokens::new(b"test secret")), store, counter, client, table)
+    (
+        Prospects::new(store.clone(), KeyRing::new(astro_authorizer::TokenSecret::new(vec![1; 32]).unwrap())),
+        store,
+        counter,
+        client,
+        table,
+    )
 }
 
 fn s(value: &str) -> AttributeValue {

@@ -243,17 +243,9 @@ pub fn store_env(dir: &Path) -> Vec<(String, String)> {
             Ok(name) => name,
             Err(_) => format!("astro-{}", uuid::Uuid::new_v4().simple()),
         };
-        env.extend(
-            [
-                ("ASTRO_STORE", "dynamodb"),
-                ("ASTRO_DYNAMODB_TABLE", table.as_str()),
-                ("AWS_ENDPOINT_URL", crate::moto::moto().url.as_str()),
-                ("AWS_REGION", "us-east-1"),
-                ("AWS_ACCESS_KEY_ID", "test"),
-                ("AWS_SECRET_ACCESS_KEY", "test"),
-            ]
-            .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        );
+        env.push(("ASTRO_STORE".to_owned(), "dynamodb".to_owned()));
+        env.push(("ASTRO_DYNAMODB_TABLE".to_owned(), table.clone()));
+        env.extend(crate::moto::aws_env().into_iter().map(|(k, v)| (k.to_owned(), v)));
         if !table_file.exists() {
             let out = Command::new(binary()).args(["table", "create"]).env_clear().envs(env.clone()).output().unwrap();
             assert!(out.status.success(), "table create: {}", String::from_utf8_lossy(&out.stderr));
@@ -262,6 +254,27 @@ pub fn store_env(dir: &Path) -> Vec<(String, String)> {
         }
     }
     env
+}
+
+/// Reads a started binary's JSON logs until it says where it serves.
+pub fn wait_for_address(child: &mut Child) -> SocketAddr {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let echo = std::env::var_os("TEST_LOG").is_some();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if echo {
+                eprintln!("[astro-service] {line}");
+            }
+            if !sent && line.contains("serving native gRPC") {
+                let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+                let _ = tx.send(json["addr"].as_str().unwrap().parse::<SocketAddr>().unwrap());
+                sent = true;
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30)).expect("the service reports its address")
 }
 
 impl ServiceProcess {
@@ -280,19 +293,7 @@ impl ServiceProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start astro-service");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if !sent && line.contains("serving native gRPC") {
-                    let json: serde_json::Value = serde_json::from_str(&line).unwrap();
-                    let _ = tx.send(json["addr"].as_str().unwrap().parse::<SocketAddr>().unwrap());
-                    sent = true;
-                }
-            }
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(30)).expect("the service reports its address");
+        let addr = wait_for_address(&mut child);
         ServiceProcess { child, addr }
     }
 

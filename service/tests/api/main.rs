@@ -11,5 +11,6 @@ mod grpc_web;
 mod grpcurl;
 mod persistence;
 mod prospects;
+mod secrets;
 mod store_contract;
 mod validation;

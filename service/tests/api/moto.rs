@@ -124,3 +124,25 @@ pub async fn fresh_table(client: &aws_sdk_dynamodb::Client) -> String {
     astro_service::store::dynamodb::create_table(client, &table).await.expect("create the table");
     table
 }
+
+pub fn secrets_client(counter: Option<RequestCounter>) -> aws_sdk_secretsmanager::Client {
+    let mut config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+        .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
+        .endpoint_url(&moto().url)
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new("test", "test", None, None, "tests"));
+    if let Some(counter) = counter {
+        config = config.interceptor(counter);
+    }
+    aws_sdk_secretsmanager::Client::from_conf(config.build())
+}
+
+/// The environment a child process needs to reach the tests' moto server.
+pub fn aws_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", moto().url.clone()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+    ]
+}

@@ -37,9 +37,18 @@ async fn every_acknowledged_create_survives_kill_9() {
             for i in 0..25 {
                 let request = CreateProspectRequest {
                     prospect: Some(prospect(&format!("W{worker}N{i}"), &format!("w{worker}n{i}@example.com"))),
-                    request_id: String::new(),
+                    request_id: format!("w{worker}n{i}"),
                 };
-                acknowledged.push(client.create_prospect(request).await.expect("create").into_inner().id);
+                // Like any gRPC client, retry UNAVAILABLE; the request id
+                // makes the retry create nothing twice.
+                let mut tries = 0;
+                let created = loop {
+                    match client.create_prospect(request.clone()).await {
+                        Err(status) if status.code() == tonic::Code::Unavailable && tries < 5 => tries += 1,
+                        other => break other.expect("create").into_inner(),
+                    }
+                };
+                acknowledged.push(created.id);
             }
             acknowledged
         }));

@@ -1,0 +1,107 @@
+//! Secrets from AWS Secrets Manager: the token secret (`ASTRO_JWT_SECRET_ID`,
+//! the seed's `astro-qualif/jwt-secret-<stage>`) and the bootstrap admin
+//! (`ASTRO_ADMIN_SECRET_ID`, `astro-qualif/admin-credentials-<stage>`).
+//!
+//! Read once at start and kept in memory; the token secret is read again
+//! every refresh interval, so a rotation takes effect without a restart while
+//! the previous secret (`AWSPREVIOUS`) keeps verifying the tokens it signed.
+
+use std::{fmt, time::Duration};
+
+use anyhow::Context as _;
+use astro_authorizer::TokenSecret;
+use aws_sdk_secretsmanager::Client;
+use serde::Deserialize;
+
+use crate::keys::KeyRing;
+
+#[derive(Clone)]
+pub struct SecretsManager {
+    client: Client,
+}
+
+/// The bootstrap admin, as the seed's admin-credentials secret holds it:
+/// `{"email": "...", "password": "..."}`.
+#[derive(Deserialize)]
+pub struct AdminCredentials {
+    pub email: String,
+    pub password: String,
+}
+
+impl fmt::Debug for AdminCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminCredentials").field("email", &self.email).field("password", &"<redacted>").finish()
+    }
+}
+
+impl SecretsManager {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// A client configured by the standard AWS chain.
+    pub async fn from_environment() -> Self {
+        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::new(Client::new(&shared))
+    }
+
+    async fn stage(&self, id: &str, stage: &str) -> anyhow::Result<Option<String>> {
+        match self.client.get_secret_value().secret_id(id).version_stage(stage).send().await {
+            Ok(out) => Ok(out.secret_string),
+            Err(e)
+                if stage != "AWSCURRENT"
+                    && e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(anyhow::anyhow!(
+                "reading secret {id} ({stage}): {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            )),
+        }
+    }
+
+    /// The token secret now in force and the previous one, if any.
+    pub async fn token_secrets(&self, id: &str) -> anyhow::Result<(TokenSecret, Option<TokenSecret>)> {
+        let current =
+            self.stage(id, "AWSCURRENT").await?.with_context(|| format!("secret {id} has no string value"))?;
+        let current = TokenSecret::new(current.into_bytes()).with_context(|| format!("secret {id}"))?;
+        let previous = self.stage(id, "AWSPREVIOUS").await?.and_then(|p| TokenSecret::new(p.into_bytes()).ok());
+        Ok((current, previous))
+    }
+
+    pub async fn admin_credentials(&self, id: &str) -> anyhow::Result<AdminCredentials> {
+        let text = self.stage(id, "AWSCURRENT").await?.with_context(|| format!("secret {id} has no string value"))?;
+        serde_json::from_str(&text).with_context(|| format!("secret {id}: expected {{\"email\": …, \"password\": …}}"))
+    }
+
+    /// A key ring with the secret's current and previous values.
+    pub async fn key_ring(&self, id: &str) -> anyhow::Result<KeyRing> {
+        let (current, previous) = self.token_secrets(id).await?;
+        let ring = KeyRing::new(current.clone());
+        ring.rotate(current, previous);
+        Ok(ring)
+    }
+
+    /// Rereads the token secret every `interval` into `ring`, in the background.
+    pub fn keep_fresh(&self, id: String, ring: KeyRing, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let source = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                match source.token_secrets(&id).await {
+                    Ok((current, previous)) => {
+                        if ring.rotate(current, previous) {
+                            tracing::info!(secret_id = %id, "token secret rotated: new tokens use the new secret");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(secret_id = %id, error = %e, "could not refresh the token secret; keeping the one in memory")
+                    }
+                }
+            }
+        })
+    }
+}
