@@ -48,8 +48,9 @@ lint: ## Formatting, clippy and the contract's lint
 generate: ## Rewrite the committed files generated from proto/ (infra/dynamodb/table.*)
 	ASTRO_BLESS=1 $(CARGO) test -p astro-proto --lib -- the_committed_table_files
 
-bench: ## Load benchmark of the service (medians of 3 runs)
+bench: deps ## Load benchmark of the service, embedded store then DynamoDB on moto (medians of 3 runs)
 	$(CARGO) bench -p astro-service --bench grpc_load
+	BENCH_STORE=dynamodb BENCH_PROSPECTS=2000 $(CARGO) bench -p astro-service --bench grpc_load
 
 clean:
 	rm -rf $(TOOLS) proto/node_modules

@@ -174,7 +174,7 @@ pub use generated::*;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::v1::{Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, User};
+    use crate::v1::{Prospect, ProspectEvent, ProspectStatus, ProspectStatusCounter, User};
 
     fn ts(seconds: i64, nanos: i32) -> prost_types::Timestamp {
         prost_types::Timestamp { seconds, nanos }
@@ -229,8 +229,8 @@ mod tests {
         assert!(e.index_values().is_empty());
         let u = User { email: "a@b.c".into(), ..Default::default() };
         assert_eq!((u.pk(), u.sk()), ("USER#a@b.c".to_owned(), "PROFILE".to_owned()));
-        let c = ProspectStatusCount { status: ProspectStatus::Won as i32, count: 3 };
-        assert_eq!((c.pk(), c.sk()), ("COUNTER#PROSPECT_STATUS".to_owned(), "WON".to_owned()));
+        let c = ProspectStatusCounter { status: ProspectStatus::Won as i32, shard: "07".into(), count: 3 };
+        assert_eq!((c.pk(), c.sk()), ("COUNTER#PROSPECT_STATUS".to_owned(), "WON#07".to_owned()));
     }
 
     #[test]

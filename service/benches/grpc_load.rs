@@ -3,7 +3,9 @@
 //!
 //! `cargo bench -p astro-service --bench grpc_load` (or `make bench`).
 //! Environment: `BENCH_RUNS` (default 3), `BENCH_CALLERS` (16),
-//! `BENCH_PROSPECTS` (10000), `BENCH_SECONDS` per list run (5).
+//! `BENCH_PROSPECTS` (10000), `BENCH_SECONDS` per list run (5),
+//! `BENCH_STORE` (`embedded`, or `dynamodb`: a moto server from
+//! `.tools/venv`, started here, with a table made by `astro-service table create`).
 //!
 //! Measures, each run and their median:
 //! - CreateProspect throughput and latency while seeding the store;
@@ -37,12 +39,49 @@ struct Server {
     child: Child,
     addr: SocketAddr,
     _dir: tempfile::TempDir,
+    moto: Option<Child>,
+}
+
+/// With `BENCH_STORE=dynamodb`: a moto server on a free port and the
+/// environment that points the service at a fresh table on it.
+fn dynamodb_store() -> (Option<Child>, Vec<(String, String)>) {
+    if std::env::var("BENCH_STORE").as_deref() != Ok("dynamodb") {
+        return (None, Vec::new());
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let child = Command::new(root.join("../.tools/venv/bin/python"))
+        .arg(root.join("tests/moto_serial.py"))
+        .args(["127.0.0.1", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server (make deps installs it)");
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let env: Vec<(String, String)> = [
+        ("ASTRO_STORE", "dynamodb".to_owned()),
+        ("ASTRO_DYNAMODB_TABLE", "astro-bench".to_owned()),
+        ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "bench".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "bench".to_owned()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v))
+    .into();
+    let created =
+        Command::new(env!("CARGO_BIN_EXE_astro-service")).args(["table", "create"]).envs(env.clone()).output().unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    (Some(child), env)
 }
 
 impl Server {
     fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
+        let (moto, store_env) = dynamodb_store();
         let mut child = Command::new(env!("CARGO_BIN_EXE_astro-service"))
+            .envs(store_env)
             .env("ASTRO_GRPC_ADDR", "127.0.0.1:0")
             .env("ASTRO_DATA_DIR", dir.path())
             .env("ASTRO_JWT_SECRET", SECRET)
@@ -63,7 +102,7 @@ impl Server {
             }
         });
         let addr = rx.recv_timeout(Duration::from_secs(60)).expect("the service starts");
-        Server { child, addr, _dir: dir }
+        Server { child, addr, _dir: dir, moto }
     }
 
     fn rss_mib(&self) -> f64 {
@@ -80,8 +119,10 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in std::iter::once(&mut self.child).chain(self.moto.as_mut()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -238,7 +279,10 @@ fn main() {
         let callers = env("BENCH_CALLERS", 16);
         let total = env("BENCH_PROSPECTS", 10_000);
         let seconds = env("BENCH_SECONDS", 5) as u64;
-        println!("grpc_load: {runs} runs, {callers} callers, {total} prospects, native gRPC over loopback");
+        let store = std::env::var("BENCH_STORE").unwrap_or_else(|_| "embedded".into());
+        println!(
+            "grpc_load: {runs} runs, {callers} callers, {total} prospects, {store} store, native gRPC over loopback"
+        );
 
         let mut results: Vec<[Figures; 3]> = Vec::new();
         let mut idle = Vec::new();

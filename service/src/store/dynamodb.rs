@@ -11,7 +11,9 @@ use std::collections::HashMap;
 
 use astro_proto::{
     storage::{self, Attr, Item, ItemMap, KeyText, StoredEntity, timestamp_key},
-    v1::{CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, User},
+    v1::{
+        CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, ProspectStatusCounter, User,
+    },
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
@@ -20,7 +22,10 @@ use aws_sdk_dynamodb::{
     types::{AttributeValue, Delete, Put, TransactWriteItem, Update},
 };
 
-use super::{ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, StoreError, StoreResult};
+use super::{
+    ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, StoreError, StoreResult, counter_shard,
+    sum_counters,
+};
 
 type Av = HashMap<String, AttributeValue>;
 
@@ -110,15 +115,20 @@ impl DynamoStore {
         TransactWriteItem::builder().put(put.build().expect("table and item are set")).build()
     }
 
+    /// Adds `delta` to a random shard of a column's counter.
     fn bump(&self, status: ProspectStatus, delta: i64) -> TransactWriteItem {
+        use storage::prospect_status_counter::{attribute, pk, sk};
+        let shard = counter_shard();
         let update = Update::builder()
             .table_name(&self.table)
-            .key(storage::PK, AttributeValue::S(storage::prospect_status_count::pk()))
-            .key(storage::SK, AttributeValue::S(storage::prospect_status_count::sk(status)))
-            .update_expression("SET #s = :s ADD #c :d")
-            .expression_attribute_names("#s", storage::prospect_status_count::attribute::STATUS)
-            .expression_attribute_names("#c", storage::prospect_status_count::attribute::COUNT)
+            .key(storage::PK, AttributeValue::S(pk()))
+            .key(storage::SK, AttributeValue::S(sk(status, &shard)))
+            .update_expression("SET #s = :s, #shard = :shard ADD #c :d")
+            .expression_attribute_names("#s", attribute::STATUS)
+            .expression_attribute_names("#shard", attribute::SHARD)
+            .expression_attribute_names("#c", attribute::COUNT)
             .expression_attribute_values(":s", AttributeValue::S(status.key_text().to_owned()))
+            .expression_attribute_values(":shard", AttributeValue::S(shard))
             .expression_attribute_values(":d", AttributeValue::N(delta.to_string()))
             .build()
             .expect("table, key and expression are set");
@@ -496,7 +506,13 @@ impl Store for DynamoStore {
     }
 
     async fn status_counts(&self) -> StoreResult<Vec<ProspectStatusCount>> {
-        self.partition(&storage::prospect_status_count::pk()).await?.iter().map(decode).collect()
+        let shards = self
+            .partition(&storage::prospect_status_counter::pk())
+            .await?
+            .iter()
+            .map(decode::<ProspectStatusCounter>)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(sum_counters(shards))
     }
 }
 

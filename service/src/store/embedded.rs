@@ -21,14 +21,16 @@ use std::{
 
 use astro_proto::{
     storage::{self, INDEXES, KeyText, StoredEntity},
-    v1::{CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, User},
+    v1::{
+        CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, ProspectStatusCounter, User,
+    },
 };
 use async_trait::async_trait;
 use prost::Message;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, StoreError, StoreResult};
+use super::{ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, StoreError, StoreResult, sum_counters};
 
 /// Most writes committed together.
 const MAX_BATCH: usize = 256;
@@ -262,12 +264,17 @@ fn decode<E: Message + Default>(body: &[u8]) -> StoreResult<E> {
     E::decode(body).map_err(|e| StoreError::Internal(format!("corrupt item: {e}")))
 }
 
-/// Adds `delta` to a column's counter.
+/// Adds `delta` to a column's counter. One writer means no contention: the
+/// embedded store keeps a single shard per column.
 fn bump(conn: &Connection, status: ProspectStatus, delta: i64) -> StoreResult<()> {
-    let pk = storage::prospect_status_count::pk();
-    let sk = storage::prospect_status_count::sk(status);
-    let mut counter: ProspectStatusCount =
-        get(conn, &pk, &sk)?.unwrap_or(ProspectStatusCount { status: status as i32, count: 0 });
+    const SHARD: &str = "00";
+    let pk = storage::prospect_status_counter::pk();
+    let sk = storage::prospect_status_counter::sk(status, SHARD);
+    let mut counter: ProspectStatusCounter = get(conn, &pk, &sk)?.unwrap_or(ProspectStatusCounter {
+        status: status as i32,
+        shard: SHARD.to_owned(),
+        count: 0,
+    });
     counter.count += delta;
     put(conn, &counter, false)
 }
@@ -498,11 +505,12 @@ impl Store for EmbeddedStore {
     }
 
     async fn status_counts(&self) -> StoreResult<Vec<ProspectStatusCount>> {
-        let pk = storage::prospect_status_count::pk();
+        let pk = storage::prospect_status_counter::pk();
         self.read(move |conn| {
             let mut statement = conn.prepare_cached("SELECT body FROM items WHERE pk = ?1").map_err(internal)?;
             let rows = statement.query_map(params![pk], |r| r.get::<_, Vec<u8>>(0)).map_err(internal)?;
-            rows.map(|b| decode(&b.map_err(internal)?)).collect()
+            let shards = rows.map(|b| decode(&b.map_err(internal)?)).collect::<StoreResult<Vec<_>>>()?;
+            Ok(sum_counters(shards))
         })
         .await
     }

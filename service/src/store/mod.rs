@@ -88,6 +88,28 @@ pub trait Store: Send + Sync + 'static {
     async fn list_by_email(&self, email: &str, after: Option<String>, limit: usize) -> StoreResult<Vec<Prospect>>;
     /// The id of the first prospect created with this email, if any.
     async fn first_with_email(&self, email: &str) -> StoreResult<Option<String>>;
-    /// The kept counters: one per column that ever had a card.
+    /// The kept counts: one per column that ever had a card (its shards summed).
     async fn status_counts(&self) -> StoreResult<Vec<ProspectStatusCount>>;
+}
+
+/// Shards of each column's counter (see `ProspectStatusCounter`).
+pub const COUNTER_SHARDS: u32 = 16;
+
+/// A shard for the next counter write.
+pub fn counter_shard() -> String {
+    format!("{:02}", rand::random::<u32>() % COUNTER_SHARDS)
+}
+
+/// Sums counter shards into one count per column.
+pub fn sum_counters(
+    shards: impl IntoIterator<Item = astro_proto::v1::ProspectStatusCounter>,
+) -> Vec<ProspectStatusCount> {
+    let mut counts: Vec<ProspectStatusCount> = Vec::new();
+    for shard in shards {
+        match counts.iter_mut().find(|c| c.status == shard.status) {
+            Some(count) => count.count += shard.count,
+            None => counts.push(ProspectStatusCount { status: shard.status, count: shard.count }),
+        }
+    }
+    counts
 }

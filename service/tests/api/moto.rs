@@ -22,21 +22,24 @@ pub struct Moto {
     pub url: String,
 }
 
-/// `$MOTO_SERVER`, else the project's `.tools/venv/bin/moto_server`, else the PATH.
-fn moto_server() -> PathBuf {
-    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+/// The Python with moto: `$MOTO_PYTHON`, else the project's `.tools/venv`
+/// (`make deps`), else `python3`.
+fn moto_python() -> PathBuf {
+    if let Some(path) = std::env::var_os("MOTO_PYTHON") {
         return path.into();
     }
-    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/moto_server");
-    if local.exists() { local } else { "moto_server".into() }
+    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/python");
+    if local.exists() { local } else { "python3".into() }
 }
 
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut command = Command::new(moto_server());
-        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+        // moto's app on one thread: see tests/moto_serial.py.
+        let launcher = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/moto_serial.py");
+        let mut command = Command::new(moto_python());
+        command.arg(launcher).args(["127.0.0.1", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
         // SAFETY: prctl in the child before exec; it only asks the kernel to
         // kill moto when this test process ends.
         unsafe {
