@@ -50,7 +50,7 @@ generate: ## Rewrite the committed files generated from proto/ (infra/dynamodb/t
 
 bench: deps ## Load benchmark of the service, embedded store then DynamoDB on moto (medians of 3 runs)
 	$(CARGO) bench -p astro-service --bench grpc_load
-	BENCH_STORE=dynamodb BENCH_PROSPECTS=2000 $(CARGO) bench -p astro-service --bench grpc_load
+	BENCH_STORE=dynamodb BENCH_PROSPECTS=320 BENCH_SECONDS=3 $(CARGO) bench -p astro-service --bench grpc_load
 
 clean:
 	rm -rf $(TOOLS) proto/node_modules
