@@ -35,6 +35,8 @@ use super::{ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, S
 /// Most writes committed together.
 const MAX_BATCH: usize = 256;
 const DB_FILE: &str = "astro.sqlite3";
+/// Read connections kept open between reads.
+const MAX_IDLE_READERS: usize = 16;
 const SCHEMA_VERSION: i64 = 1;
 
 type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
@@ -305,12 +307,18 @@ impl ReadPool {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )
                 .map_err(internal)?;
-                conn.execute_batch("PRAGMA busy_timeout=5000; PRAGMA query_only=ON;").map_err(internal)?;
+                // A small page cache per reader: the OS page cache holds the file.
+                conn.execute_batch("PRAGMA busy_timeout=5000; PRAGMA query_only=ON; PRAGMA cache_size=-512;")
+                    .map_err(internal)?;
                 conn
             }
         };
         let result = op(&conn);
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        // Keep a few for the next reads; a burst's extra connections close.
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
         result
     }
 }
