@@ -8,6 +8,8 @@
 //! The same code guards the service, the local edge and the API Gateway
 //! authorizer Lambda, so the three can never disagree on what a valid token is.
 
+pub mod gateway;
+
 use std::{fmt, time::Duration};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
