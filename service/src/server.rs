@@ -199,8 +199,10 @@ async fn serve(
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
 
     let reflection = |b: tonic_reflection::server::Builder<'static>| {
+        // google.rpc too, so grpcurl can print error details (BadRequest…).
         b.register_encoded_file_descriptor_set(astro_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
     };
     let reflection_v1 = reflection(tonic_reflection::server::Builder::configure())
         .build_v1()

@@ -59,7 +59,7 @@ async fn grpcurl_lists_checks_health_logs_in_and_lists_prospects() {
         let login: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let token = login["token"].as_str().unwrap().to_owned();
         assert!(login["expiresAt"].is_string(), "JSON names are camelCase: {login}");
-        let out = Command::new(grpcurl())
+        let listed = Command::new(grpcurl())
             .args([
                 "-plaintext",
                 "-H",
@@ -71,8 +71,25 @@ async fn grpcurl_lists_checks_health_logs_in_and_lists_prospects() {
             ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        (services, health, String::from_utf8_lossy(&out.stdout).into_owned())
+        assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+        // Bad input: grpcurl decodes the BadRequest details through reflection.
+        let out = Command::new(grpcurl())
+            .args([
+                "-plaintext",
+                "-H",
+                &format!("authorization: Bearer {token}"),
+                "-d",
+                r#"{"prospect":{"firstName":"Ada","lastName":"L","email":"nope","consent":{"given":true}}}"#,
+                &addr,
+                "astro.v1.ProspectService/CreateProspect",
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let error = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(error.contains("InvalidArgument"), "{error}");
+        assert!(error.contains(r#""fieldViolations":[{"field":"prospect.email""#), "field violations are readable: {error}");
+        (services, health, String::from_utf8_lossy(&listed.stdout).into_owned())
     })
     .await
     .unwrap();
