@@ -9,6 +9,8 @@
 //! authorizer Lambda, so the three can never disagree on what a valid token is.
 
 pub mod gateway;
+#[cfg(feature = "aws")]
+pub mod secrets;
 
 use std::{fmt, time::Duration};
 

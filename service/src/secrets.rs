@@ -45,33 +45,16 @@ impl SecretsManager {
         Self::new(Client::new(&shared))
     }
 
-    async fn stage(&self, id: &str, stage: &str) -> anyhow::Result<Option<String>> {
-        match self.client.get_secret_value().secret_id(id).version_stage(stage).send().await {
-            Ok(out) => Ok(out.secret_string),
-            Err(e)
-                if stage != "AWSCURRENT"
-                    && e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(anyhow::anyhow!(
-                "reading secret {id} ({stage}): {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-            )),
-        }
-    }
-
     /// The token secret now in force and the previous one, if any.
     pub async fn token_secrets(&self, id: &str) -> anyhow::Result<(TokenSecret, Option<TokenSecret>)> {
-        let current =
-            self.stage(id, "AWSCURRENT").await?.with_context(|| format!("secret {id} has no string value"))?;
-        let current = TokenSecret::new(current.into_bytes()).with_context(|| format!("secret {id}"))?;
-        let previous = self.stage(id, "AWSPREVIOUS").await?.and_then(|p| TokenSecret::new(p.into_bytes()).ok());
-        Ok((current, previous))
+        astro_authorizer::secrets::token_secrets(&self.client, id).await.map_err(anyhow::Error::msg)
     }
 
     pub async fn admin_credentials(&self, id: &str) -> anyhow::Result<AdminCredentials> {
-        let text = self.stage(id, "AWSCURRENT").await?.with_context(|| format!("secret {id} has no string value"))?;
+        let out = self.client.get_secret_value().secret_id(id).send().await.map_err(|e| {
+            anyhow::anyhow!("reading secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e))
+        })?;
+        let text = out.secret_string.with_context(|| format!("secret {id} has no string value"))?;
         serde_json::from_str(&text).with_context(|| format!("secret {id}: expected {{\"email\": …, \"password\": …}}"))
     }
 

@@ -88,7 +88,10 @@ async fn grpcurl_lists_checks_health_logs_in_and_lists_prospects() {
         assert!(!out.status.success());
         let error = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(error.contains("InvalidArgument"), "{error}");
-        assert!(error.contains(r#""fieldViolations":[{"field":"prospect.email""#), "field violations are readable: {error}");
+        assert!(
+            error.contains(r#""fieldViolations":[{"field":"prospect.email""#),
+            "field violations are readable: {error}"
+        );
         (services, health, String::from_utf8_lossy(&listed.stdout).into_owned())
     })
     .await
