@@ -13,7 +13,7 @@ export GRPCURL := $(CURDIR)/$(TOOLS)/bin/grpcurl
 export ASTRO_ADMIN_EMAIL ?= admin@example.com
 export ASTRO_ADMIN_PASSWORD ?= astro-local-admin
 
-.PHONY: help run test deps lint bench generate clean
+.PHONY: help run test deps lint bench generate lambda clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -47,6 +47,17 @@ lint: ## Formatting, clippy and the contract's lint
 
 generate: ## Rewrite the committed files generated from proto/ (infra/dynamodb/table.*)
 	ASTRO_BLESS=1 $(CARGO) test -p astro-proto --lib -- the_committed_table_files
+
+lambda: deps ## Build the authorizer Lambda for provided.al2023 (glibc <= 2.34): target/lambda/bootstrap.zip
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check ziglang
+	command -v cargo-zigbuild >/dev/null || $(CARGO) install --locked cargo-zigbuild
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) zigbuild --release --locked -p astro-authorizer --target x86_64-unknown-linux-gnu.2.34
+	mkdir -p target/lambda
+	cp target/x86_64-unknown-linux-gnu/release/astro-authorizer target/lambda/bootstrap
+	strip target/lambda/bootstrap
+	cd target/lambda && rm -f bootstrap.zip && python3 -c 'import zipfile; z = zipfile.ZipFile("bootstrap.zip", "w", zipfile.ZIP_DEFLATED); z.write("bootstrap"); z.close()'
+	@ls -l target/lambda/bootstrap target/lambda/bootstrap.zip
+	@objdump -T target/lambda/bootstrap | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1
 
 bench: deps ## Load benchmark of the service, embedded store then DynamoDB on moto (medians of 3 runs)
 	$(CARGO) bench -p astro-service --bench grpc_load
