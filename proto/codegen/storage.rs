@@ -60,7 +60,6 @@ pub fn generate(pool: &DescriptorPool) -> Result<String, Error> {
     for entity in &entities {
         write_entity(&mut out, entity)?;
     }
-    write_entity_table(&mut out, &entities)?;
     write_enum_key_texts(&mut out, pool)?;
     write_item_maps(&mut out, &entities)?;
     Ok(out)
@@ -384,24 +383,6 @@ fn write_entity(out: &mut String, entity: &Entity) -> Result<(), Error> {
     writeln!(out, "        ]")?;
     writeln!(out, "    }}")?;
     writeln!(out, "}}")?;
-    Ok(())
-}
-
-fn write_entity_table(out: &mut String, entities: &[Entity]) -> Result<(), Error> {
-    writeln!(out, "\n/// Every stored entity with its key templates, for documentation and checks.")?;
-    writeln!(out, "pub const ENTITIES: &[EntityDef] = &[")?;
-    for e in entities {
-        let indexes: Vec<String> = e.indexes.iter().map(|i| screaming(&i.name)).collect();
-        writeln!(
-            out,
-            "    EntityDef {{ name: {:?}, pk: {:?}, sk: {:?}, indexes: &[{}] }},",
-            e.message.name(),
-            e.pk.source,
-            e.sk.source,
-            indexes.join(", ")
-        )?;
-    }
-    writeln!(out, "];")?;
     Ok(())
 }
 

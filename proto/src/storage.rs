@@ -23,15 +23,6 @@ pub struct IndexDef {
     pub newest_first: bool,
 }
 
-/// A stored entity and its key templates.
-#[derive(Debug, Clone, Copy)]
-pub struct EntityDef {
-    pub name: &'static str,
-    pub pk: &'static str,
-    pub sk: &'static str,
-    pub indexes: &'static [IndexDef],
-}
-
 /// An item's key values in one index; `None` keeps the item out of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexValue {

@@ -63,6 +63,10 @@ pub async fn key_ring(config: &ServeConfig) -> anyhow::Result<KeyRing> {
     if let Some(id) = &config.jwt_secret_id {
         return SecretsManager::from_environment().await.key_ring(id).await;
     }
+    local_key_ring(config)
+}
+
+fn local_key_ring(config: &ServeConfig) -> anyhow::Result<KeyRing> {
     let secret = match &config.jwt_secret {
         Some(secret) => TokenSecret::new(secret.expose().as_bytes().to_vec()).context("ASTRO_JWT_SECRET")?,
         None => load_or_create_secret(&config.store.data_dir).map_err(anyhow::Error::msg)?,
@@ -81,7 +85,6 @@ pub fn services(store: Arc<dyn Store>, keys: KeyRing, bcrypt_cost: u32) -> Servi
 /// A running server: its address, and how to stop it.
 pub struct RunningService {
     pub addr: SocketAddr,
-    pub services: Services,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
 }
@@ -115,18 +118,23 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<RunningService> {
 /// [`start`] over a store opened by the caller (tests use it to point the
 /// DynamoDB adapter at their own server).
 pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> anyhow::Result<RunningService> {
-    let keys = key_ring(&config).await?;
-    if let Some(id) = &config.jwt_secret_id {
-        SecretsManager::from_environment().await.keep_fresh(
-            id.clone(),
-            keys.clone(),
-            Duration::from_secs(config.secret_refresh_secs),
-        );
-    }
+    // One Secrets Manager client, only when a secret lives there.
+    let secrets = match config.jwt_secret_id.is_some() || config.admin_secret_id.is_some() {
+        true => Some(SecretsManager::from_environment().await),
+        false => None,
+    };
+    let keys = match (&config.jwt_secret_id, &secrets) {
+        (Some(id), Some(secrets)) => {
+            let keys = secrets.key_ring(id).await?;
+            secrets.keep_fresh(id.clone(), keys.clone(), Duration::from_secs(config.secret_refresh_secs));
+            keys
+        }
+        _ => local_key_ring(&config)?,
+    };
     let services = services(store, keys, config.store.bcrypt_cost);
 
-    if let Some(id) = &config.admin_secret_id {
-        let admin = SecretsManager::from_environment().await.admin_credentials(id).await?;
+    if let (Some(id), Some(secrets)) = (&config.admin_secret_id, &secrets) {
+        let admin = secrets.admin_credentials(id).await?;
         if services
             .accounts
             .ensure_admin(&admin.email, &admin.password)
@@ -158,7 +166,7 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
         let _ = rx.await;
     }));
     tracing::info!(%addr, "serving native gRPC and gRPC-web");
-    Ok(RunningService { addr, services, shutdown: Some(tx), task })
+    Ok(RunningService { addr, shutdown: Some(tx), task })
 }
 
 fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {

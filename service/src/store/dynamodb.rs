@@ -46,14 +46,6 @@ impl DynamoStore {
         Self { client, table: table.into() }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    pub fn table(&self) -> &str {
-        &self.table
-    }
-
     async fn get<E: ItemMap>(&self, pk: String, sk: String) -> StoreResult<Option<E>> {
         let out = self
             .client
