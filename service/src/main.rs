@@ -149,7 +149,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let stop = running.shutdown_handle();
     let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        server::shutdown_signal().await;
         tracing::info!("shutting down");
         if let Some(stop) = stop {
             let _ = stop.send(());
@@ -165,19 +165,4 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = interrupt => {},
-            _ = terminate.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }

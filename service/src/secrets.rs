@@ -51,11 +51,17 @@ impl SecretsManager {
     }
 
     pub async fn admin_credentials(&self, id: &str) -> anyhow::Result<AdminCredentials> {
+        let text = self.string(id).await?;
+        serde_json::from_str(&text).with_context(|| format!("secret {id}: expected {{\"email\": …, \"password\": …}}"))
+    }
+
+    /// The current string value of a secret (e.g. the captcha provider's
+    /// secret, `astro-qualif/recaptcha-secret-<stage>`).
+    pub async fn string(&self, id: &str) -> anyhow::Result<String> {
         let out = self.client.get_secret_value().secret_id(id).send().await.map_err(|e| {
             anyhow::anyhow!("reading secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e))
         })?;
-        let text = out.secret_string.with_context(|| format!("secret {id} has no string value"))?;
-        serde_json::from_str(&text).with_context(|| format!("secret {id}: expected {{\"email\": …, \"password\": …}}"))
+        out.secret_string.with_context(|| format!("secret {id} has no string value"))
     }
 
     /// A key ring with the secret's current and previous values.

@@ -66,6 +66,25 @@ pub async fn key_ring(config: &ServeConfig) -> anyhow::Result<KeyRing> {
     local_key_ring(config)
 }
 
+/// The token keys for a long-running process: as [`key_ring`], and when they
+/// come from Secrets Manager, reread every `ASTRO_SECRET_REFRESH_SECS`.
+pub async fn live_key_ring(config: &ServeConfig, secrets: Option<&SecretsManager>) -> anyhow::Result<KeyRing> {
+    match (&config.jwt_secret_id, secrets) {
+        (Some(id), Some(secrets)) => {
+            let keys = secrets.key_ring(id).await?;
+            secrets.keep_fresh(id.clone(), keys.clone(), Duration::from_secs(config.secret_refresh_secs));
+            Ok(keys)
+        }
+        (Some(id), None) => {
+            let secrets = SecretsManager::from_environment().await;
+            let keys = secrets.key_ring(id).await?;
+            secrets.keep_fresh(id.clone(), keys.clone(), Duration::from_secs(config.secret_refresh_secs));
+            Ok(keys)
+        }
+        _ => local_key_ring(config),
+    }
+}
+
 fn local_key_ring(config: &ServeConfig) -> anyhow::Result<KeyRing> {
     let secret = match &config.jwt_secret {
         Some(secret) => TokenSecret::new(secret.expose().as_bytes().to_vec()).context("ASTRO_JWT_SECRET")?,
@@ -82,9 +101,12 @@ pub fn services(store: Arc<dyn Store>, keys: KeyRing, bcrypt_cost: u32) -> Servi
     }
 }
 
-/// A running server: its address, and how to stop it.
+/// A running server: its address, its token keys, and how to stop it.
 pub struct RunningService {
     pub addr: SocketAddr,
+    /// The keys the service signs and verifies tokens with (kept fresh when
+    /// they come from Secrets Manager); an in-process edge shares them.
+    pub keys: KeyRing,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
 }
@@ -123,14 +145,7 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
         true => Some(SecretsManager::from_environment().await),
         false => None,
     };
-    let keys = match (&config.jwt_secret_id, &secrets) {
-        (Some(id), Some(secrets)) => {
-            let keys = secrets.key_ring(id).await?;
-            secrets.keep_fresh(id.clone(), keys.clone(), Duration::from_secs(config.secret_refresh_secs));
-            keys
-        }
-        _ => local_key_ring(&config)?,
-    };
+    let keys = live_key_ring(&config, secrets.as_ref()).await?;
     let services = services(store, keys, config.store.bcrypt_cost);
 
     if let (Some(id), Some(secrets)) = (&config.admin_secret_id, &secrets) {
@@ -162,11 +177,12 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
     let cors = cors(&config.cors_origins)?;
     let (tx, rx) = oneshot::channel::<()>();
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let task = tokio::spawn(serve(services.clone(), cors, incoming, async {
+    let keys = services.keys.clone();
+    let task = tokio::spawn(serve(services, cors, incoming, async {
         let _ = rx.await;
     }));
     tracing::info!(%addr, "serving native gRPC and gRPC-web");
-    Ok(RunningService { addr, shutdown: Some(tx), task })
+    Ok(RunningService { addr, keys, shutdown: Some(tx), task })
 }
 
 fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
@@ -248,4 +264,20 @@ async fn serve(
         .add_service(AuthServiceServer::new(AuthApi { accounts: services.accounts.clone() }))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
 }

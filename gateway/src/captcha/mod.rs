@@ -1,0 +1,196 @@
+//! The captcha that guards the public form, whichever provider is configured,
+//! and the rule that a solved captcha is good for one submission: a token
+//! seen before is refused, unless it comes back with the same
+//! `Idempotency-Key` (a retry of the same submission).
+
+pub mod pow;
+pub mod siteverify;
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+use astro_service::secrets::SecretsManager;
+use sha2::{Digest, Sha256};
+
+use crate::config::{CaptchaConfig, CaptchaProvider};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CaptchaError {
+    #[error("is required: solve the captcha and send its token")]
+    Missing,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("has expired: solve a new captcha")]
+    Expired,
+    #[error("was already used: solve a new captcha")]
+    Replayed,
+    #[error("could not be checked right now: try again in a moment")]
+    Unavailable,
+}
+
+/// What the provider said of an accepted token.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Verdict {
+    pub score: Option<f64>,
+    pub hostname: Option<String>,
+}
+
+enum Check {
+    Off,
+    Pow(pow::ProofOfWork),
+    SiteVerify(siteverify::SiteVerify),
+}
+
+/// Tokens already accepted, by digest, with the idempotency key they came
+/// with, until they could not be valid anyway.
+struct Used {
+    lifetime: Duration,
+    entries: Mutex<UsedTokens>,
+}
+
+/// Token digest → (the idempotency key it came with, when to forget it).
+type UsedTokens = HashMap<[u8; 32], (Option<String>, Instant)>;
+
+/// How long a provider's token is remembered (they live 2 to 5 minutes).
+const PROVIDER_TOKEN_MEMORY: Duration = Duration::from_secs(15 * 60);
+
+pub struct Captcha {
+    provider: CaptchaProvider,
+    site_key: Option<String>,
+    check: Check,
+    used: Used,
+}
+
+impl Captcha {
+    pub async fn from_config(config: &CaptchaConfig) -> anyhow::Result<Self> {
+        let secret = match &config.captcha_secret_id {
+            Some(id) => Some(SecretsManager::from_environment().await.string(id).await?),
+            None => config.captcha_secret.as_ref().map(|s| s.expose().to_owned()),
+        };
+        let check = match config.provider {
+            CaptchaProvider::Off => {
+                tracing::warn!(
+                    "ASTRO_CAPTCHA=off: THE PUBLIC FORM HAS NO CAPTCHA. Development only: bots can fill the store."
+                );
+                Check::Off
+            }
+            CaptchaProvider::Pow => {
+                let key = match secret {
+                    Some(secret) => secret.into_bytes(),
+                    None => rand::random::<[u8; 32]>().to_vec(),
+                };
+                Check::Pow(pow::ProofOfWork::new(
+                    key,
+                    config.pow_max_number,
+                    Duration::from_secs(config.pow_expires_secs),
+                ))
+            }
+            provider => {
+                let secret = secret.filter(|s| !s.trim().is_empty()).with_context(|| {
+                    format!(
+                        "ASTRO_CAPTCHA={}: set ASTRO_CAPTCHA_SECRET or ASTRO_CAPTCHA_SECRET_ID to the provider's secret key",
+                        provider.name()
+                    )
+                })?;
+                Check::SiteVerify(siteverify::SiteVerify::new(config, secret)?)
+            }
+        };
+        let lifetime = match &check {
+            Check::Pow(p) => p.lifetime(),
+            _ => PROVIDER_TOKEN_MEMORY,
+        };
+        Ok(Self {
+            provider: config.provider,
+            site_key: config.captcha_site_key.clone(),
+            check,
+            used: Used { lifetime, entries: Mutex::new(HashMap::new()) },
+        })
+    }
+
+    pub fn provider(&self) -> CaptchaProvider {
+        self.provider
+    }
+
+    pub fn site_key(&self) -> Option<&str> {
+        self.site_key.as_deref()
+    }
+
+    /// A fresh proof-of-work challenge, when that is the captcha in use.
+    pub fn challenge(&self) -> Option<pow::Challenge> {
+        match &self.check {
+            Check::Pow(p) => Some(p.challenge()),
+            _ => None,
+        }
+    }
+
+    /// Checks `token` for one submission. `key` is the submission's
+    /// idempotency key: a token accepted before is accepted again only with
+    /// the same key.
+    pub async fn verify(&self, token: &str, ip: IpAddr, key: Option<&str>) -> Result<Verdict, CaptchaError> {
+        if let Check::Off = self.check {
+            return Ok(Verdict::default());
+        }
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(CaptchaError::Missing);
+        }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(same_submission) = self.used.seen(&digest, key) {
+            return if same_submission { Ok(Verdict::default()) } else { Err(CaptchaError::Replayed) };
+        }
+        let verdict = match &self.check {
+            Check::Off => Verdict::default(),
+            Check::Pow(p) => p.verify(token).map(|()| Verdict::default())?,
+            Check::SiteVerify(s) => s.verify(token, ip).await?,
+        };
+        // Two requests may have raced with one token: only the first (or its
+        // own retries) may go on.
+        match self.used.remember(digest, key) {
+            true => Ok(verdict),
+            false => Err(CaptchaError::Replayed),
+        }
+    }
+
+    pub fn sweep(&self) {
+        self.used.sweep();
+    }
+}
+
+impl Used {
+    fn entries(&self) -> std::sync::MutexGuard<'_, UsedTokens> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `Some(same submission?)` when the token was seen before.
+    fn seen(&self, digest: &[u8; 32], key: Option<&str>) -> Option<bool> {
+        let entries = self.entries();
+        let (first_key, until) = entries.get(digest)?;
+        if Instant::now() >= *until {
+            return None;
+        }
+        Some(key.is_some() && first_key.as_deref() == key)
+    }
+
+    /// Records a use; false when another submission used the token first.
+    fn remember(&self, digest: [u8; 32], key: Option<&str>) -> bool {
+        let now = Instant::now();
+        let mut entries = self.entries();
+        match entries.get(&digest) {
+            Some((first_key, until)) if now < *until => key.is_some() && first_key.as_deref() == key,
+            _ => {
+                entries.insert(digest, (key.map(str::to_owned), now + self.lifetime));
+                true
+            }
+        }
+    }
+
+    fn sweep(&self) {
+        let now = Instant::now();
+        self.entries().retain(|_, (_, until)| now < *until);
+    }
+}

@@ -1,0 +1,264 @@
+//! The local edge: what API Gateway and CloudFront do on AWS, done by the
+//! gateway on one origin — gRPC-web forwarding behind the token check, the
+//! API-wide throttle, security headers, and the built web app.
+
+use std::{path::Path, sync::Arc};
+
+use astro_authorizer::Role;
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    middleware::Next,
+    response::{Html, IntoResponse, Response},
+};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::{Gateway, config::CaptchaProvider, problem::Problem};
+
+/// Who may call a gRPC method through the edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    /// Any valid token whose role is listed.
+    Roles(&'static [Role]),
+    /// Not served at the edge (reflection: use native gRPC).
+    Closed,
+}
+
+/// The edge's policy, the same as the API Gateway authorizer's: the public
+/// form's identity (`service`) may only create prospects.
+pub fn grpc_access(path: &str) -> Access {
+    match path.trim_start_matches('/').split_once('/') {
+        Some(("astro.v1.AuthService" | "grpc.health.v1.Health", _)) => Access::Public,
+        Some(("astro.v1.ProspectService", "CreateProspect")) => Access::Roles(&[Role::Admin, Role::Service]),
+        Some(("astro.v1.ProspectService", _)) => Access::Roles(&[Role::Admin]),
+        _ => Access::Closed,
+    }
+}
+
+/// A gRPC-web answer carrying only a status (the "trailers-only" form).
+fn grpc_status(code: tonic::Code, message: &str, content_type: &HeaderValue) -> Response {
+    let mut response = Response::new(Body::empty());
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, content_type.clone());
+    headers.insert("grpc-status", HeaderValue::from(code as i32));
+    if let Ok(message) = HeaderValue::try_from(percent_encode(message)) {
+        headers.insert("grpc-message", message);
+    }
+    response
+}
+
+/// gRPC's `grpc-message` encoding: printable ASCII but `%`, as is.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b' '..=b'~' if b != b'%' => out.push(b as char),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Headers that belong to one connection, never forwarded.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "upgrade" | "te" | "trailer" | "host"
+    )
+}
+
+/// Forwards a gRPC-web call to the service after the token check. The
+/// service checks the token again: the edge is one guard, not the only one.
+pub async fn grpc_web(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let content_type = request.headers().get(header::CONTENT_TYPE).cloned();
+    let Some(content_type) = content_type.filter(|v| v.as_bytes().starts_with(b"application/grpc-web")) else {
+        return Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "gRPC-web calls only (application/grpc-web+proto)")
+            .into_response();
+    };
+    if request.method() != Method::POST {
+        return Problem::new(StatusCode::METHOD_NOT_ALLOWED, "gRPC-web calls are POSTs").into_response();
+    }
+    let path = request.uri().path().to_owned();
+    match grpc_access(&path) {
+        Access::Public => {}
+        Access::Closed => {
+            return grpc_status(tonic::Code::Unimplemented, "not served here: use native gRPC", &content_type);
+        }
+        Access::Roles(roles) => {
+            let claims = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(|h| gateway.keys.verifier().verify_bearer(h));
+            match claims {
+                None => {
+                    return grpc_status(
+                        tonic::Code::Unauthenticated,
+                        "missing bearer token: send `authorization: Bearer <token>`",
+                        &content_type,
+                    );
+                }
+                Some(Err(_)) => {
+                    return grpc_status(tonic::Code::Unauthenticated, "invalid or expired token", &content_type);
+                }
+                Some(Ok(claims)) if !roles.contains(&claims.role) => {
+                    return grpc_status(
+                        tonic::Code::PermissionDenied,
+                        &format!("role {} may not call this method", claims.role),
+                        &content_type,
+                    );
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    let (parts, body) = request.into_parts();
+    let url = format!("{}{}", gateway.service_url, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or(&path));
+    let mut forward = gateway.http.post(url);
+    for (name, value) in &parts.headers {
+        // The edge answers CORS itself; the service must not add its own.
+        if !hop_by_hop(name) && name != header::ORIGIN && name != header::CONTENT_LENGTH {
+            forward = forward.header(name, value);
+        }
+    }
+    let answer = match forward.body(reqwest::Body::wrap_stream(body.into_data_stream())).send().await {
+        Ok(answer) => answer,
+        Err(e) => {
+            tracing::warn!(error = %e, %path, "service unreachable");
+            return grpc_status(tonic::Code::Unavailable, "the service is unreachable: retry shortly", &content_type);
+        }
+    };
+    let mut response = Response::builder().status(answer.status());
+    if let Some(headers) = response.headers_mut() {
+        copy_headers(answer.headers(), headers);
+    }
+    response.body(Body::from_stream(answer.bytes_stream())).unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+}
+
+fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    for (name, value) in from {
+        if !hop_by_hop(name) && !name.as_str().starts_with("access-control-") {
+            to.append(name, value.clone());
+        }
+    }
+}
+
+/// The API-wide throttle (API Gateway's stage limit).
+pub async fn throttle(State(gateway): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
+    match gateway.limits.api.check() {
+        Ok(()) => next.run(request).await,
+        Err(wait) => Problem::rate_limited("the API is busy: slow down", wait).into_response(),
+    }
+}
+
+/// The Content-Security-Policy: scripts from this origin only (never inline),
+/// plus the captcha provider's when one is used.
+pub fn content_security_policy(provider: CaptchaProvider) -> String {
+    let (scripts, frames, connect) = match provider {
+        CaptchaProvider::RecaptchaV3 | CaptchaProvider::RecaptchaV2 => (
+            " https://www.google.com/recaptcha/ https://www.gstatic.com/recaptcha/",
+            " https://www.google.com/recaptcha/ https://recaptcha.google.com/recaptcha/",
+            " https://www.google.com/recaptcha/",
+        ),
+        CaptchaProvider::Hcaptcha => (
+            " https://hcaptcha.com https://*.hcaptcha.com",
+            " https://hcaptcha.com https://*.hcaptcha.com",
+            " https://hcaptcha.com https://*.hcaptcha.com",
+        ),
+        CaptchaProvider::Turnstile => (
+            " https://challenges.cloudflare.com",
+            " https://challenges.cloudflare.com",
+            " https://challenges.cloudflare.com",
+        ),
+        CaptchaProvider::Pow | CaptchaProvider::Off => ("", "", ""),
+    };
+    format!(
+        "default-src 'self'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+         font-src 'self'; connect-src 'self'{connect}; frame-src 'self'{frames}; worker-src 'self' blob:; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Sets the security headers on every answer.
+pub async fn security_headers(State(csp): State<HeaderValue>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    headers.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    headers.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
+    response
+}
+
+/// The built web app, with every unknown path answered by `index.html`
+/// (the app routes itself). Hashed assets are cached for good; the rest is
+/// revalidated.
+pub fn web_app(dir: &Path) -> Option<ServeDir<ServeFile>> {
+    let index = dir.join("index.html");
+    index.is_file().then(|| ServeDir::new(dir).fallback(ServeFile::new(index)))
+}
+
+pub async fn cache_control(request: Request, next: Next) -> Response {
+    let immutable = request.uri().path().starts_with("/assets/");
+    let mut response = next.run(request).await;
+    if response.status().is_success() && !response.headers().contains_key(header::CACHE_CONTROL) {
+        let value = if immutable { "public, max-age=31536000, immutable" } else { "no-cache" };
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// Without a built web app: a page saying where things are, and 404s.
+pub async fn no_web_app(request: Request) -> Response {
+    match request.uri().path() {
+        "/" => Html(LANDING).into_response(),
+        path => Problem::new(StatusCode::NOT_FOUND, format!("nothing at {path}")).into_response(),
+    }
+}
+
+const LANDING: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Astro Qualif</title>
+<link rel="stylesheet" href="/docs.css"></head>
+<body><main><h1>Astro Qualif</h1>
+<p>The API is up. The web app is not built here (<code>frontend/dist</code> is missing).</p>
+<ul><li><a href="/docs">REST API documentation</a> (<a href="/openapi.json">OpenAPI 3.1</a>)</li>
+<li>gRPC-web: <code>/astro.v1.ProspectService/*</code>, <code>/astro.v1.AuthService/Login</code></li></ul>
+</main></body></html>
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_edge_policy_matches_the_authorizers() {
+        assert_eq!(grpc_access("/astro.v1.AuthService/Login"), Access::Public);
+        assert_eq!(grpc_access("/grpc.health.v1.Health/Check"), Access::Public);
+        assert_eq!(
+            grpc_access("/astro.v1.ProspectService/CreateProspect"),
+            Access::Roles(&[Role::Admin, Role::Service])
+        );
+        assert_eq!(grpc_access("/astro.v1.ProspectService/ListProspects"), Access::Roles(&[Role::Admin]));
+        assert_eq!(grpc_access("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"), Access::Closed);
+    }
+
+    #[test]
+    fn grpc_messages_are_percent_encoded() {
+        assert_eq!(percent_encode("role x: 100% no\n"), "role x: 100%25 no%0A");
+    }
+
+    #[test]
+    fn the_policy_never_allows_inline_scripts() {
+        for p in [CaptchaProvider::Pow, CaptchaProvider::RecaptchaV3, CaptchaProvider::Turnstile] {
+            let csp = content_security_policy(p);
+            let scripts = csp.split(';').find(|d| d.trim().starts_with("script-src")).unwrap();
+            assert!(!scripts.contains("unsafe-inline") && !scripts.contains("unsafe-eval"), "{csp}");
+            assert!(csp.contains("frame-ancestors 'none'"));
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! The Astro Qualif gateway: the REST face of the prospect service (the
+//! seed's endpoint table, the public form's captcha), and locally the edge
+//! that API Gateway and CloudFront are on AWS — one origin serving the web
+//! app, the REST API and gRPC-web, with the throttles and the token check.
+//!
+//! `rest` (handlers) → the service over gRPC (tonic client); `edge` (gRPC-web
+//! forwarding, headers, static files); `captcha`; `limits`; `openapi`.
+
+// A `Problem` is the error of most handlers and is built once per refused
+// request, on its way to becoming a response: boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
+
+pub mod captcha;
+pub mod config;
+pub mod edge;
+pub mod limits;
+pub mod openapi;
+pub mod problem;
+pub mod rest;
+
+use std::{
+    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
+
+use anyhow::Context as _;
+use astro_proto::v1::{auth_service_client::AuthServiceClient, prospect_service_client::ProspectServiceClient};
+use astro_service::{RunningService, keys::KeyRing};
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    middleware,
+    routing::{get, post},
+    serve::ListenerExt as _,
+};
+use http::{HeaderName, HeaderValue, Method};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::transport::{Channel, Endpoint};
+use tower_http::{
+    LatencyUnit,
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+
+use crate::{captcha::Captcha, config::GatewayConfig, limits::Limits};
+
+/// Largest REST body accepted (a submission is a few kilobytes).
+const MAX_BODY: usize = 64 * 1024;
+
+/// What the handlers share.
+pub struct Gateway {
+    pub prospects: ProspectServiceClient<Channel>,
+    pub auth: AuthServiceClient<Channel>,
+    /// The service's token keys: the edge verifies with them and signs the
+    /// public form's service identity.
+    pub keys: KeyRing,
+    pub captcha: Captcha,
+    pub captcha_action: String,
+    pub limits: Limits,
+    /// HTTP client of gRPC-web forwarding.
+    pub http: reqwest::Client,
+    pub service_url: String,
+}
+
+/// A running gateway (and the service, when it runs in this process).
+pub struct RunningGateway {
+    pub addr: SocketAddr,
+    /// The in-process service's native gRPC address.
+    pub grpc_addr: Option<SocketAddr>,
+    service: Option<RunningService>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+    sweeper: JoinHandle<()>,
+}
+
+impl RunningGateway {
+    /// Stops accepting, lets in-flight requests finish, then stops the
+    /// in-process service.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.finish().await
+    }
+
+    /// Waits until the gateway ends (on `stop` or an error).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.finish().await
+    }
+
+    pub fn shutdown_handle(&mut self) -> Option<oneshot::Sender<()>> {
+        self.shutdown.take()
+    }
+
+    async fn finish(mut self) -> anyhow::Result<()> {
+        let served = (&mut self.task).await.context("gateway task")?.context("gateway");
+        self.sweeper.abort();
+        if let Some(service) = self.service.take() {
+            service.stop().await?;
+        }
+        served
+    }
+}
+
+/// Where to reach an address bound on a wildcard.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => SocketAddr::from((Ipv4Addr::LOCALHOST, a.port())),
+        SocketAddr::V6(a) if a.ip().is_unspecified() => SocketAddr::from((Ipv6Addr::LOCALHOST, a.port())),
+        a => a,
+    }
+}
+
+/// Starts the service in this process unless `ASTRO_SERVICE_URL` names one,
+/// then binds `ASTRO_HTTP_ADDR` (port 0 picks a free one) and serves.
+pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
+    let (service, service_url, keys) = match &config.service_url {
+        Some(url) => {
+            let keys = astro_service::server::live_key_ring(&config.service, None).await?;
+            (None, url.trim_end_matches('/').to_owned(), keys)
+        }
+        None => {
+            let service = astro_service::start(config.service.clone()).await?;
+            let url = format!("http://{}", reachable(service.addr));
+            let keys = service.keys.clone();
+            (Some(service), url, keys)
+        }
+    };
+    let channel = Endpoint::from_shared(service_url.clone())
+        .with_context(|| format!("ASTRO_SERVICE_URL: {service_url:?}"))?
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(5))
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .connect_lazy();
+    let captcha = Captcha::from_config(&config.captcha).await?;
+    let csp = HeaderValue::try_from(edge::content_security_policy(captcha.provider()))?;
+    let gateway = Arc::new(Gateway {
+        prospects: ProspectServiceClient::new(channel.clone()),
+        auth: AuthServiceClient::new(channel),
+        keys,
+        captcha,
+        captcha_action: config.captcha.captcha_action.clone(),
+        limits: Limits::new(&config.limits),
+        http: reqwest::Client::builder().tcp_nodelay(true).build()?,
+        service_url,
+    });
+
+    let app = router(gateway.clone(), &config, csp)?;
+    let listener =
+        TcpListener::bind(config.http_addr).await.with_context(|| format!("binding {}", config.http_addr))?;
+    let addr = listener.local_addr()?;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    let sweeper = tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            ticks.tick().await;
+            gateway.limits.sweep();
+            gateway.captcha.sweep();
+        }
+    });
+    tracing::info!(%addr, captcha = config.captcha.provider.name(), "serving the REST API, gRPC-web and the web app");
+    let grpc_addr = service.as_ref().map(|s| s.addr);
+    Ok(RunningGateway { addr, grpc_addr, service, shutdown: Some(tx), task, sweeper })
+}
+
+fn router(gateway: Arc<Gateway>, config: &GatewayConfig, csp: HeaderValue) -> anyhow::Result<Router> {
+    let api = Router::new()
+        .route("/auth/login", post(rest::auth::login))
+        .route("/prospects", post(rest::prospects::submit).get(rest::prospects::list))
+        .route(
+            "/prospects/{id}",
+            get(rest::prospects::get).patch(rest::prospects::update).delete(rest::prospects::delete),
+        )
+        .route("/verify-recaptcha", post(rest::captcha::verify))
+        .route("/captcha", get(rest::captcha::settings))
+        .route("/captcha/challenge", get(rest::captcha::challenge))
+        .route("/astro.v1.ProspectService/{method}", post(edge::grpc_web))
+        .route("/astro.v1.AuthService/{method}", post(edge::grpc_web))
+        .route("/grpc.health.v1.Health/{method}", post(edge::grpc_web))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .route_layer(middleware::from_fn_with_state(gateway.clone(), edge::throttle))
+        .with_state(gateway);
+
+    let docs = Router::new()
+        .route("/openapi.json", get(openapi::document))
+        .route("/docs", get(openapi::docs))
+        .route("/docs.css", get(openapi::stylesheet));
+
+    let app = api.merge(docs);
+    let app = match edge::web_app(&config.web_dir) {
+        Some(web) => {
+            tracing::info!(dir = %config.web_dir.display(), "serving the web app");
+            app.fallback_service(
+                tower::ServiceBuilder::new().layer(middleware::from_fn(edge::cache_control)).service(web),
+            )
+        }
+        None => {
+            tracing::info!(dir = %config.web_dir.display(), "no built web app there: serving the API only");
+            app.fallback(edge::no_web_app)
+        }
+    };
+
+    let layers = tower::ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &http::Request<_>| {
+                    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG).latency_unit(LatencyUnit::Micros)),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(middleware::from_fn_with_state(csp, edge::security_headers))
+        .layer(cors(&config.service.cors_origins)?);
+    Ok(app.layer(layers))
+}
+
+fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
+    let origins = origins
+        .iter()
+        .filter(|o| !o.is_empty())
+        .map(|o| HeaderValue::from_str(o).with_context(|| format!("ASTRO_CORS_ORIGINS: {o:?}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let names = |names: &[&'static str]| names.iter().map(|n| HeaderName::from_static(n)).collect::<Vec<_>>();
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers(names(&[
+            "authorization",
+            "content-type",
+            "idempotency-key",
+            "if-match",
+            "x-grpc-web",
+            "x-user-agent",
+            "grpc-timeout",
+            "x-request-id",
+        ]))
+        .expose_headers(names(&[
+            "etag",
+            "location",
+            "retry-after",
+            "x-request-id",
+            "grpc-status",
+            "grpc-message",
+            "grpc-status-details-bin",
+        ]))
+        .max_age(Duration::from_secs(24 * 60 * 60)))
+}

@@ -1,0 +1,444 @@
+//! The REST API's JSON, in camelCase as in the seed, and its mapping to and
+//! from the contract's messages. Enums travel as lower-case names.
+
+use astro_proto::v1 as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+macro_rules! json_enum {
+    ($(#[$meta:meta])* $name:ident => $proto:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub fn to_proto(self) -> i32 {
+                match self {
+                    $($name::$variant => pb::$proto::$variant as i32),+
+                }
+            }
+
+            pub fn from_proto(value: i32) -> Option<Self> {
+                match pb::$proto::try_from(value).ok()? {
+                    $(pb::$proto::$variant => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+json_enum!(
+    /// The card's column on the Kanban.
+    Status => ProspectStatus { New = "new", Contacted = "contacted", Qualified = "qualified", Won = "won", Lost = "lost" }
+);
+json_enum!(
+    Budget => Budget { Under5k = "under_5k", Budget5kTo20k = "5k_to_20k", Budget20kTo50k = "20k_to_50k", Over50k = "over_50k" }
+);
+json_enum!(
+    Timeline => Timeline {
+        Immediate = "immediate",
+        Within3Months = "within_3_months",
+        Within6Months = "within_6_months",
+        Later = "later",
+    }
+);
+json_enum!(
+    EventKind => ProspectEventKind { Created = "created", StatusChanged = "status_changed", Edited = "edited" }
+);
+
+/// Where the prospect came from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Source {
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub utm_source: String,
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub utm_medium: String,
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub utm_campaign: String,
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub referrer: String,
+}
+
+impl Source {
+    fn to_proto(&self) -> pb::Source {
+        pb::Source {
+            utm_source: self.utm_source.clone(),
+            utm_medium: self.utm_medium.clone(),
+            utm_campaign: self.utm_campaign.clone(),
+            referrer: self.referrer.clone(),
+        }
+    }
+
+    fn from_proto(s: pb::Source) -> Self {
+        Self { utm_source: s.utm_source, utm_medium: s.utm_medium, utm_campaign: s.utm_campaign, referrer: s.referrer }
+    }
+}
+
+/// The public form's submission.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProspectSubmission {
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 100)]
+    pub first_name: String,
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 100)]
+    pub last_name: String,
+    #[serde(default)]
+    #[schema(required = true, format = Email, max_length = 254)]
+    pub email: String,
+    #[serde(default)]
+    #[schema(max_length = 32, example = "+33 6 12 34 56 78")]
+    pub phone: String,
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub company: String,
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub job_title: String,
+    #[serde(default)]
+    #[schema(max_length = 5000)]
+    pub message: String,
+    #[serde(default)]
+    pub budget: Option<Budget>,
+    #[serde(default)]
+    pub timeline: Option<Timeline>,
+    /// Consent to be contacted: must be `true`.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub consent: bool,
+    #[serde(default)]
+    pub source: Option<Source>,
+    /// The solved captcha: for the proof of work, the widget's base64
+    /// payload; for reCAPTCHA, hCaptcha or Turnstile, their response token.
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 4096)]
+    pub captcha_token: String,
+    /// Leave empty: a field people do not see, that bots fill in.
+    #[serde(default)]
+    #[schema(max_length = 0)]
+    pub website: String,
+}
+
+impl ProspectSubmission {
+    pub fn to_proto(&self) -> pb::Prospect {
+        pb::Prospect {
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            company: self.company.clone(),
+            job_title: self.job_title.clone(),
+            message: self.message.clone(),
+            budget: self.budget.map(Budget::to_proto).unwrap_or_default(),
+            timeline: self.timeline.map(Timeline::to_proto).unwrap_or_default(),
+            consent: Some(pb::Consent { given: self.consent, given_at: None }),
+            source: self.source.as_ref().map(Source::to_proto),
+            ..Default::default()
+        }
+    }
+}
+
+/// The answer to a submission.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmissionReceipt {
+    /// The new prospect's id.
+    pub id: String,
+}
+
+/// A change in a card's life.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProspectEvent {
+    pub id: String,
+    pub kind: Option<EventKind>,
+    /// Who did it (an email, or the gateway's identity for the public form).
+    pub actor: String,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_status: Option<Status>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_status: Option<Status>,
+    /// The fields an edit changed, by their JSON names.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub changed_fields: Vec<String>,
+}
+
+/// A prospect's card.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Prospect {
+    pub id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: String,
+    pub company: String,
+    pub job_title: String,
+    pub message: String,
+    pub budget: Option<Budget>,
+    pub timeline: Option<Timeline>,
+    pub consent: bool,
+    /// When consent was given (RFC 3339).
+    pub consent_at: Option<String>,
+    pub source: Source,
+    pub status: Option<Status>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Increases with every change; send it back in `If-Match` to change the card.
+    pub version: i64,
+    /// The first prospect with the same email, when this one repeats it.
+    pub duplicate_of: Option<String>,
+    /// The card's history, oldest first (`view=full` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<ProspectEvent>>,
+}
+
+pub fn timestamp(ts: Option<prost_types::Timestamp>) -> String {
+    let Some(ts) = ts else { return String::new() };
+    time::OffsetDateTime::from_unix_timestamp(ts.seconds)
+        .map(|t| t + time::Duration::nanoseconds(i64::from(ts.nanos)))
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// A contract field name (`job_title`) as the REST API spells it (`jobTitle`).
+pub fn json_name(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut upper = false;
+    for c in field.chars() {
+        match c {
+            '_' => upper = true,
+            c if upper => {
+                out.extend(c.to_uppercase());
+                upper = false;
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Prospect {
+    pub fn from_proto(p: pb::Prospect, with_events: bool) -> Self {
+        let consent = p.consent.unwrap_or_default();
+        let events = with_events.then(|| {
+            p.events
+                .into_iter()
+                .map(|e| ProspectEvent {
+                    id: e.id,
+                    kind: EventKind::from_proto(e.kind),
+                    actor: e.actor,
+                    created_at: timestamp(e.created_at),
+                    from_status: Status::from_proto(e.from_status),
+                    to_status: Status::from_proto(e.to_status),
+                    changed_fields: e.changed_fields.iter().map(|f| json_name(f)).collect(),
+                })
+                .collect()
+        });
+        Self {
+            id: p.id,
+            first_name: p.first_name,
+            last_name: p.last_name,
+            email: p.email,
+            phone: p.phone,
+            company: p.company,
+            job_title: p.job_title,
+            message: p.message,
+            budget: Budget::from_proto(p.budget),
+            timeline: Timeline::from_proto(p.timeline),
+            consent: consent.given,
+            consent_at: consent.given_at.map(|t| timestamp(Some(t))),
+            source: p.source.map(Source::from_proto).unwrap_or_default(),
+            status: Status::from_proto(p.status),
+            created_at: timestamp(p.created_at),
+            updated_at: timestamp(p.updated_at),
+            version: p.version,
+            duplicate_of: Some(p.duplicate_of).filter(|d| !d.is_empty()),
+            events,
+        }
+    }
+}
+
+/// How many cards each column holds.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusCount {
+    pub status: Option<Status>,
+    pub count: i64,
+}
+
+/// One page of prospects, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProspectPage {
+    pub prospects: Vec<Prospect>,
+    /// Pass as `pageToken` for the next page; absent on the last page.
+    pub next_page_token: Option<String>,
+    /// Cards per column (on the first page).
+    pub status_counts: Vec<StatusCount>,
+}
+
+/// The fields to change; the ones left out keep their value.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProspectPatch {
+    #[schema(min_length = 1, max_length = 100)]
+    pub first_name: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
+    pub last_name: Option<String>,
+    #[schema(format = Email, max_length = 254)]
+    pub email: Option<String>,
+    #[schema(max_length = 32)]
+    pub phone: Option<String>,
+    #[schema(max_length = 200)]
+    pub company: Option<String>,
+    #[schema(max_length = 200)]
+    pub job_title: Option<String>,
+    #[schema(max_length = 5000)]
+    pub message: Option<String>,
+    pub budget: Option<Budget>,
+    pub timeline: Option<Timeline>,
+    /// Moves the card to another column.
+    pub status: Option<Status>,
+    pub source: Option<Source>,
+}
+
+impl ProspectPatch {
+    /// The prospect carrying the new values, and the contract's field mask.
+    pub fn to_proto(&self, id: &str, version: i64) -> (pb::Prospect, Vec<String>) {
+        let mut p = pb::Prospect { id: id.to_owned(), version, ..Default::default() };
+        let mut paths = Vec::new();
+        let mut set = |path: &str, present: bool| {
+            if present {
+                paths.push(path.to_owned());
+            }
+        };
+        set("first_name", self.first_name.is_some());
+        set("last_name", self.last_name.is_some());
+        set("email", self.email.is_some());
+        set("phone", self.phone.is_some());
+        set("company", self.company.is_some());
+        set("job_title", self.job_title.is_some());
+        set("message", self.message.is_some());
+        set("budget", self.budget.is_some());
+        set("timeline", self.timeline.is_some());
+        set("status", self.status.is_some());
+        set("source", self.source.is_some());
+        p.first_name = self.first_name.clone().unwrap_or_default();
+        p.last_name = self.last_name.clone().unwrap_or_default();
+        p.email = self.email.clone().unwrap_or_default();
+        p.phone = self.phone.clone().unwrap_or_default();
+        p.company = self.company.clone().unwrap_or_default();
+        p.job_title = self.job_title.clone().unwrap_or_default();
+        p.message = self.message.clone().unwrap_or_default();
+        p.budget = self.budget.map(Budget::to_proto).unwrap_or_default();
+        p.timeline = self.timeline.map(Timeline::to_proto).unwrap_or_default();
+        p.status = self.status.map(Status::to_proto).unwrap_or_default();
+        p.source = self.source.as_ref().map(Source::to_proto);
+        (p, paths)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginRequest {
+    #[serde(default)]
+    #[schema(required = true, format = Email, max_length = 254)]
+    pub email: String,
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 1024)]
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// RFC 3339; 24 hours after issue.
+    pub expires_at: String,
+    pub email: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CaptchaCheck {
+    /// The solved captcha, as for `POST /prospects`.
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 4096)]
+    pub token: String,
+}
+
+/// The provider's verdict. It uses the token up: `POST /prospects` needs
+/// a token of its own.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CaptchaVerdict {
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Why it failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What the web app needs to show the captcha.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CaptchaSettings {
+    /// `pow`, `recaptcha-v3`, `recaptcha-v2`, `hcaptcha`, `turnstile` or `off`.
+    pub provider: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site_key: Option<String>,
+    /// For `pow`: where to get a challenge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge_url: Option<String>,
+    /// For reCAPTCHA v3 and Turnstile: the action to report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_names_become_camel_case() {
+        assert_eq!(json_name("job_title"), "jobTitle");
+        assert_eq!(json_name("source.utm_source"), "source.utmSource");
+        assert_eq!(json_name("email"), "email");
+    }
+
+    #[test]
+    fn enums_round_trip_through_the_contract() {
+        for s in [Status::New, Status::Contacted, Status::Qualified, Status::Won, Status::Lost] {
+            assert_eq!(Status::from_proto(s.to_proto()), Some(s));
+        }
+        assert_eq!(Status::from_proto(0), None);
+        assert_eq!(serde_json::to_value(Budget::Budget5kTo20k).unwrap(), "5k_to_20k");
+        assert_eq!(serde_json::from_value::<Timeline>("within_3_months".into()).unwrap(), Timeline::Within3Months);
+    }
+
+    #[test]
+    fn a_patch_names_exactly_the_fields_it_carries() {
+        let patch: ProspectPatch = serde_json::from_str(r#"{"status":"won","jobTitle":"CTO"}"#).unwrap();
+        let (p, paths) = patch.to_proto("id", 3);
+        assert_eq!(paths, ["job_title", "status"]);
+        assert_eq!(p.status, pb::ProspectStatus::Won as i32);
+        assert_eq!(p.version, 3);
+    }
+}

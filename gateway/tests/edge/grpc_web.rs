@@ -1,0 +1,150 @@
+//! gRPC-web through the edge (what the Kanban uses): forwarded to the service
+//! after the token check; CORS for listed origins; the web app and headers.
+
+use astro_authorizer::Role;
+use astro_proto::v1::{ListProspectsRequest, ListProspectsResponse, LoginRequest, LoginResponse};
+use prost::Message;
+
+use crate::helpers::*;
+
+fn frame(message: &impl Message) -> Vec<u8> {
+    let body = message.encode_to_vec();
+    let mut out = vec![0u8];
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// The message and the trailers of a gRPC-web answer; the status comes in
+/// the headers when there is no message.
+async fn call(stack: &Stack, method: &str, message: &impl Message, token: Option<&str>) -> (Vec<u8>, String) {
+    let mut request = stack
+        .http
+        .post(stack.at(method))
+        .header("content-type", "application/grpc-web+proto")
+        .header("x-grpc-web", "1")
+        .body(frame(message));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    if let Some(status) = response.headers().get("grpc-status") {
+        let message = response.headers().get("grpc-message").map(|m| m.to_str().unwrap().to_owned());
+        return (
+            Vec::new(),
+            format!("grpc-status:{}\r\ngrpc-message:{}", status.to_str().unwrap(), message.unwrap_or_default()),
+        );
+    }
+    let body = response.bytes().await.unwrap();
+    assert_eq!(body[0], 0, "a data frame first");
+    let len = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
+    (body[5..5 + len].to_vec(), String::from_utf8_lossy(&body[5 + len + 5..]).to_lowercase())
+}
+
+#[tokio::test]
+async fn the_kanban_signs_in_and_lists_through_the_edge() {
+    let stack = spawn().await;
+    let (message, trailers) = call(
+        &stack,
+        "/astro.v1.AuthService/Login",
+        &LoginRequest { email: ADMIN_EMAIL.into(), password: ADMIN_PASSWORD.into() },
+        None,
+    )
+    .await;
+    assert!(trailers.contains("grpc-status:0"), "{trailers}");
+    let login = LoginResponse::decode(message.as_slice()).unwrap();
+    let r = stack.submit(&submission("Ada", "ada@example.com", &stack.solved().await), None).await;
+    assert_eq!(r.status(), 201);
+
+    let (message, trailers) =
+        call(&stack, "/astro.v1.ProspectService/ListProspects", &ListProspectsRequest::default(), Some(&login.token))
+            .await;
+    assert!(trailers.contains("grpc-status:0"), "{trailers}");
+    let page = ListProspectsResponse::decode(message.as_slice()).unwrap();
+    assert_eq!(page.prospects.len(), 1);
+    assert_eq!(page.prospects[0].first_name, "Ada");
+}
+
+#[tokio::test]
+async fn the_edge_answers_bad_tokens_and_closed_methods_itself() {
+    let stack = spawn().await;
+    let list = ListProspectsRequest::default();
+    let (_, status) = call(&stack, "/astro.v1.ProspectService/ListProspects", &list, None).await;
+    assert!(status.contains("grpc-status:16"), "{status}");
+    let (_, status) = call(&stack, "/astro.v1.ProspectService/ListProspects", &list, Some("not.a.token")).await;
+    assert!(status.contains("grpc-status:16"), "{status}");
+    let service = token("robot@example.com", Role::Service);
+    let (_, status) = call(&stack, "/astro.v1.ProspectService/ListProspects", &list, Some(&service)).await;
+    assert!(status.contains("grpc-status:7"), "{status}");
+    // Reflection is for native gRPC (grpcurl at :50051), not the edge.
+    let reflection = stack
+        .http
+        .post(stack.at("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"))
+        .header("content-type", "application/grpc-web+proto")
+        .bearer_auth(stack.admin())
+        .body(frame(&list))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reflection.status(), 404);
+}
+
+#[tokio::test]
+async fn cors_allows_listed_origins_once() {
+    let stack = spawn().await;
+    let preflight = |origin: &'static str| {
+        stack
+            .http
+            .request(reqwest::Method::OPTIONS, stack.at("/astro.v1.ProspectService/ListProspects"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization,content-type,x-grpc-web")
+            .send()
+    };
+    let allowed = preflight("http://localhost:5173").await.unwrap();
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "http://localhost:5173");
+    assert!(preflight("https://evil.example").await.unwrap().headers().get("access-control-allow-origin").is_none());
+
+    // A forwarded call carries the edge's CORS headers, not the service's too.
+    let response = stack
+        .http
+        .post(stack.at("/astro.v1.AuthService/Login"))
+        .header("origin", "http://localhost:5173")
+        .header("content-type", "application/grpc-web+proto")
+        .body(frame(&LoginRequest { email: ADMIN_EMAIL.into(), password: ADMIN_PASSWORD.into() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers().get_all("access-control-allow-origin").iter().count(), 1);
+}
+
+#[tokio::test]
+async fn the_web_app_is_served_with_a_fallback_and_security_headers() {
+    let web = tempfile::tempdir().unwrap();
+    std::fs::write(
+        web.path().join("index.html"),
+        "<!doctype html><title>Astro</title><script src=/assets/app.js></script>",
+    )
+    .unwrap();
+    std::fs::create_dir(web.path().join("assets")).unwrap();
+    std::fs::write(web.path().join("assets/app.js"), "console.log('astro')").unwrap();
+    let stack = spawn_with(&["--web-dir", web.path().to_str().unwrap()]).await;
+
+    let deep = stack.http.get(stack.at("/admin/kanban")).send().await.unwrap();
+    assert_eq!(deep.status(), 200);
+    let headers = deep.headers().clone();
+    assert!(deep.text().await.unwrap().contains("<title>Astro</title>"));
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "strict-origin-when-cross-origin");
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self';") && !csp.contains("unsafe-eval"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+
+    let asset = stack.http.get(stack.at("/assets/app.js")).send().await.unwrap();
+    assert_eq!(asset.status(), 200);
+    assert!(asset.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    // The API still wins over the fallback.
+    assert_eq!(stack.http.get(stack.at("/captcha")).send().await.unwrap().status(), 200);
+}

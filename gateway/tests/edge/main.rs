@@ -1,0 +1,9 @@
+//! The gateway end to end over HTTP, against the whole stack started in this
+//! process (gateway + service + embedded store on free ports).
+
+mod grpc_web;
+mod helpers;
+mod limits;
+mod providers;
+mod public_form;
+mod rest_api;

@@ -1,0 +1,150 @@
+//! The REST API for clients with a token: login, list, read, change with
+//! If-Match, delete; the edge's token check; the OpenAPI document and docs.
+
+use astro_authorizer::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn one_prospect(stack: &Stack) -> String {
+    let receipt: Value =
+        stack.submit(&submission("Ada", "ada@example.com", &stack.solved().await), None).await.json().await.unwrap();
+    receipt["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn login_returns_a_token_the_api_accepts() {
+    let stack = spawn().await;
+    let login = stack
+        .http
+        .post(stack.at("/auth/login"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let login: Value = login.json().await.unwrap();
+    assert_eq!(login["role"], "admin");
+    assert!(login["expiresAt"].as_str().unwrap().ends_with('Z'));
+    let token = login["token"].as_str().unwrap();
+    let page = stack.http.get(stack.at("/prospects")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page: Value = page.json().await.unwrap();
+    assert_eq!(page["prospects"], json!([]));
+
+    let wrong =
+        stack.http.post(stack.at("/auth/login")).json(&json!({"email": ADMIN_EMAIL, "password": "nope"})).send().await;
+    assert_problem(wrong.unwrap(), 401, None).await;
+}
+
+#[tokio::test]
+async fn the_edge_refuses_missing_wrong_and_unprivileged_tokens() {
+    let stack = spawn().await;
+    let id = one_prospect(&stack).await;
+    let path = format!("/prospects/{id}");
+
+    let none = stack.http.get(stack.at(&path)).send().await.unwrap();
+    assert_eq!(none.headers()["www-authenticate"], "Bearer");
+    assert_problem(none, 401, None).await;
+
+    let forged = astro_authorizer::TokenIssuer::new(&astro_authorizer::TokenSecret::new(vec![9; 32]).unwrap())
+        .issue(ADMIN_EMAIL, Role::Admin, now())
+        .unwrap()
+        .0;
+    assert_problem(stack.http.get(stack.at(&path)).bearer_auth(forged).send().await.unwrap(), 401, None).await;
+
+    let service = token("robot@example.com", Role::Service);
+    assert_problem(stack.http.get(stack.at(&path)).bearer_auth(&service).send().await.unwrap(), 403, None).await;
+    assert_problem(stack.http.delete(stack.at(&path)).bearer_auth(&service).send().await.unwrap(), 403, None).await;
+    assert_eq!(stack.stored().await, 1);
+}
+
+#[tokio::test]
+async fn patch_needs_the_current_version_and_refuses_a_stale_one() {
+    let stack = spawn().await;
+    let id = one_prospect(&stack).await;
+    let path = format!("/prospects/{id}");
+    let patch = |if_match: Option<&str>, body: Value| {
+        let mut request = stack.http.patch(stack.at(&path)).bearer_auth(stack.admin()).json(&body);
+        if let Some(v) = if_match {
+            request = request.header("if-match", v);
+        }
+        request.send()
+    };
+
+    assert_problem(patch(None, json!({"status": "contacted"})).await.unwrap(), 428, None).await;
+
+    let moved = patch(Some("\"1\""), json!({"status": "contacted", "jobTitle": "CTO"})).await.unwrap();
+    assert_eq!(moved.status(), 200);
+    assert_eq!(moved.headers()["etag"], "\"2\"");
+    let moved: Value = moved.json().await.unwrap();
+    assert_eq!(moved["status"], "contacted");
+    assert_eq!(moved["jobTitle"], "CTO");
+
+    // Someone else still holds version 1.
+    let stale = patch(Some("\"1\""), json!({"status": "lost"})).await.unwrap();
+    let body = assert_problem(stale, 412, None).await;
+    assert_eq!(body["type"], "/docs#problem-stale");
+
+    assert_problem(patch(Some("\"2\""), json!({"status": "archived"})).await.unwrap(), 400, Some("status")).await;
+    assert_problem(patch(Some("\"2\""), json!({"email": "nope"})).await.unwrap(), 400, Some("email")).await;
+    assert_problem(patch(Some("\"2\""), json!({"id": "x"})).await.unwrap(), 400, Some("id")).await;
+
+    let card: Value = stack.get(&format!("{path}?view=full")).await.json().await.unwrap();
+    assert_eq!(card["status"], "contacted");
+    assert_eq!(card["version"], 2);
+    let kinds: Vec<&str> = card["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["created", "status_changed", "edited"]);
+    assert_eq!(card["events"][2]["changedFields"], json!(["jobTitle"]));
+}
+
+#[tokio::test]
+async fn delete_honours_if_match_and_then_the_card_is_gone() {
+    let stack = spawn().await;
+    let id = one_prospect(&stack).await;
+    let path = format!("/prospects/{id}");
+    let stale = stack.http.delete(stack.at(&path)).bearer_auth(stack.admin()).header("if-match", "\"7\"").send().await;
+    assert_problem(stale.unwrap(), 412, None).await;
+    let deleted =
+        stack.http.delete(stack.at(&path)).bearer_auth(stack.admin()).header("if-match", "\"1\"").send().await;
+    assert_eq!(deleted.unwrap().status(), 204);
+    assert_problem(stack.get(&path).await, 404, None).await;
+    assert_problem(stack.get("/prospects/not-a-uuid").await, 400, Some("id")).await;
+}
+
+#[tokio::test]
+async fn list_filters_by_column_and_pages() {
+    let stack = spawn().await;
+    for i in 0..3 {
+        let email = format!("p{i}@example.com");
+        let r = stack.submit(&submission("Ada", &email, &stack.solved().await), None).await;
+        assert_eq!(r.status(), 201);
+    }
+    let page: Value = stack.get("/prospects?status=new&pageSize=2").await.json().await.unwrap();
+    assert_eq!(page["prospects"].as_array().unwrap().len(), 2);
+    let next = page["nextPageToken"].as_str().unwrap();
+    let counts = page["statusCounts"].as_array().unwrap();
+    assert!(counts.contains(&json!({"status": "new", "count": 3})), "{counts:?}");
+    let rest: Value =
+        stack.get(&format!("/prospects?status=new&pageSize=2&pageToken={next}")).await.json().await.unwrap();
+    assert_eq!(rest["prospects"].as_array().unwrap().len(), 1);
+    assert!(rest.get("nextPageToken").is_none_or(Value::is_null));
+
+    assert_problem(stack.get("/prospects?status=archived").await, 400, Some("status")).await;
+    assert_problem(stack.get("/prospects?pageSize=lots").await, 400, Some("pageSize")).await;
+    assert_problem(stack.get("/prospects?colour=red").await, 400, Some("colour")).await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_docs_page_are_served() {
+    let stack = spawn().await;
+    let doc: Value = stack.http.get(stack.at("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/prospects/{id}"]["patch"].is_object());
+    let docs = stack.http.get(stack.at("/docs")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let csp = docs.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(docs.text().await.unwrap().contains("/verify-recaptcha"));
+}
