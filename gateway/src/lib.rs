@@ -39,7 +39,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::transport::{Channel, Endpoint};
 use tower_http::{
     LatencyUnit,
-    cors::{AllowOrigin, CorsLayer},
+    cors::CorsLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::{DefaultOnResponse, TraceLayer},
 };
@@ -230,14 +230,9 @@ fn router(gateway: Arc<Gateway>, config: &GatewayConfig, csp: HeaderValue) -> an
 }
 
 fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
-    let origins = origins
-        .iter()
-        .filter(|o| !o.is_empty())
-        .map(|o| HeaderValue::from_str(o).with_context(|| format!("ASTRO_CORS_ORIGINS: {o:?}")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
     let names = |names: &[&'static str]| names.iter().map(|n| HeaderName::from_static(n)).collect::<Vec<_>>();
     Ok(CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(astro_service::server::allowed_origins(origins)?)
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
         .allow_headers(names(&[
             "authorization",

@@ -44,7 +44,7 @@ use crate::{
         captcha::settings,
         captcha::challenge,
     ),
-    components(schemas(Problem, FieldError, Challenge, model::Status, model::Budget, model::Timeline)),
+    components(schemas(Problem, FieldError, Challenge, model::Status, model::Budget, model::Timeline, prospects::View)),
     modifiers(&BearerToken),
     tags(
         (name = "auth", description = "Sign in"),
@@ -243,6 +243,14 @@ mod tests {
         }
         assert!(doc["paths"]["/prospects"]["post"]["requestBody"].is_object());
         assert_eq!(doc["components"]["schemas"]["ProspectSubmission"]["properties"]["captchaToken"]["type"], "string");
+        // Enums as the JSON spells them, and every reference resolvable.
+        assert_eq!(doc["components"]["schemas"]["Budget"]["enum"][1], "5k_to_20k");
+        assert_eq!(doc["components"]["schemas"]["Status"]["enum"][0], "new");
+        let text = doc.to_string();
+        for reference in text.split("\"#/components/schemas/").skip(1) {
+            let name = reference.split('"').next().unwrap();
+            assert!(doc["components"]["schemas"].get(name).is_some(), "unresolvable reference to {name}");
+        }
     }
 
     #[test]

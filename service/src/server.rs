@@ -185,15 +185,20 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
     Ok(RunningService { addr, keys, shutdown: Some(tx), task })
 }
 
-fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
+/// The browser origins of `ASTRO_CORS_ORIGINS`, checked.
+pub fn allowed_origins(origins: &[String]) -> anyhow::Result<AllowOrigin> {
     let origins = origins
         .iter()
         .filter(|o| !o.is_empty())
         .map(|o| HeaderValue::from_str(o).with_context(|| format!("ASTRO_CORS_ORIGINS: {o:?}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(AllowOrigin::list(origins))
+}
+
+fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
     let header = |name: &'static str| HeaderName::from_static(name);
     Ok(CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(allowed_origins(origins)?)
         .allow_methods([Method::POST, Method::OPTIONS])
         .allow_headers([
             header("authorization"),

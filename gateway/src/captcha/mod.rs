@@ -23,6 +23,8 @@ use crate::config::{CaptchaConfig, CaptchaProvider};
 pub enum CaptchaError {
     #[error("is required: solve the captcha and send its token")]
     Missing,
+    #[error("must be at most {MAX_TOKEN} characters")]
+    TooLong,
     #[error("{0}")]
     Invalid(String),
     #[error("has expired: solve a new captcha")]
@@ -55,6 +57,9 @@ struct Used {
 
 /// Token digest → (the idempotency key it came with, when to forget it).
 type UsedTokens = HashMap<[u8; 32], (Option<String>, Instant)>;
+
+/// The longest token accepted (provider tokens are ~2 KB; ours ~300 bytes).
+pub const MAX_TOKEN: usize = 4096;
 
 /// How long a provider's token is remembered (they live 2 to 5 minutes).
 const PROVIDER_TOKEN_MEMORY: Duration = Duration::from_secs(15 * 60);
@@ -138,6 +143,9 @@ impl Captcha {
         let token = token.trim();
         if token.is_empty() {
             return Err(CaptchaError::Missing);
+        }
+        if token.len() > MAX_TOKEN {
+            return Err(CaptchaError::TooLong);
         }
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(same_submission) = self.used.seen(&digest, key) {

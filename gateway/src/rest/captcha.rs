@@ -103,7 +103,7 @@ pub async fn verify(
         Ok(verdict) => {
             Ok(Json(CaptchaVerdict { success: true, score: verdict.score, hostname: verdict.hostname, reason: None }))
         }
-        Err(CaptchaError::Missing) => Err(Problem::field("token", CaptchaError::Missing.to_string())),
+        Err(e @ (CaptchaError::Missing | CaptchaError::TooLong)) => Err(Problem::field("token", e.to_string())),
         Err(CaptchaError::Unavailable) => Err(captcha_problem(CaptchaError::Unavailable, "token")),
         Err(e) => Ok(Json(CaptchaVerdict { success: false, score: None, hostname: None, reason: Some(e.to_string()) })),
     }

@@ -5,14 +5,10 @@ use astro_proto::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// Maps a REST enum to and from the contract's (`json_enum!(Status => ProspectStatus { New, … })`).
+/// The enums themselves are written out, so the OpenAPI derive sees their names.
 macro_rules! json_enum {
-    ($(#[$meta:meta])* $name:ident => $proto:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-        pub enum $name {
-            $(#[serde(rename = $text)] $variant),+
-        }
-
+    ($name:ident => $proto:ident { $($variant:ident),+ $(,)? }) => {
         impl $name {
             pub fn to_proto(self) -> i32 {
                 match self {
@@ -30,24 +26,53 @@ macro_rules! json_enum {
     };
 }
 
-json_enum!(
-    /// The card's column on the Kanban.
-    Status => ProspectStatus { New = "new", Contacted = "contacted", Qualified = "qualified", Won = "won", Lost = "lost" }
-);
-json_enum!(
-    Budget => Budget { Under5k = "under_5k", Budget5kTo20k = "5k_to_20k", Budget20kTo50k = "20k_to_50k", Over50k = "over_50k" }
-);
-json_enum!(
-    Timeline => Timeline {
-        Immediate = "immediate",
-        Within3Months = "within_3_months",
-        Within6Months = "within_6_months",
-        Later = "later",
-    }
-);
-json_enum!(
-    EventKind => ProspectEventKind { Created = "created", StatusChanged = "status_changed", Edited = "edited" }
-);
+/// The card's column on the Kanban.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    New,
+    Contacted,
+    Qualified,
+    Won,
+    Lost,
+}
+json_enum!(Status => ProspectStatus { New, Contacted, Qualified, Won, Lost });
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum Budget {
+    #[serde(rename = "under_5k")]
+    Under5k,
+    #[serde(rename = "5k_to_20k")]
+    Budget5kTo20k,
+    #[serde(rename = "20k_to_50k")]
+    Budget20kTo50k,
+    #[serde(rename = "over_50k")]
+    Over50k,
+}
+json_enum!(Budget => Budget { Under5k, Budget5kTo20k, Budget20kTo50k, Over50k });
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum Timeline {
+    #[serde(rename = "immediate")]
+    Immediate,
+    #[serde(rename = "within_3_months")]
+    Within3Months,
+    #[serde(rename = "within_6_months")]
+    Within6Months,
+    #[serde(rename = "later")]
+    Later,
+}
+json_enum!(Timeline => Timeline { Immediate, Within3Months, Within6Months, Later });
+
+/// What happened to a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Created,
+    StatusChanged,
+    Edited,
+}
+json_enum!(EventKind => ProspectEventKind { Created, StatusChanged, Edited });
 
 /// Where the prospect came from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -143,6 +143,13 @@ pub async fn list(
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<ProspectPage>, Problem> {
     let (_, token) = admin(&gateway, &headers)?;
+    // REST states its bounds (the contract's 0 = "the default" is not offered).
+    if params.page_size.is_some_and(|n| !(1..=100).contains(&n)) {
+        return Err(Problem::field("pageSize", "must be from 1 to 100"));
+    }
+    if params.email.as_deref().is_some_and(|e| e.trim().is_empty()) {
+        return Err(Problem::field("email", "must be an email address (leave the parameter out to list everyone)"));
+    }
     let request = pb::ListProspectsRequest {
         page_size: params.page_size.unwrap_or_default(),
         page_token: params.page_token.unwrap_or_default(),
@@ -222,7 +229,7 @@ fn precondition(status: tonic::Status, headers: &HeaderMap) -> Problem {
     get,
     path = "/prospects/{id}",
     tag = "prospects",
-    params(("id" = String, Path, description = "The prospect's id"), GetParams),
+    params(("id" = uuid::Uuid, Path, description = "The prospect's id"), GetParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The card", body = Prospect,
@@ -266,7 +273,7 @@ pub async fn get(
     tag = "prospects",
     request_body = ProspectPatch,
     params(
-        ("id" = String, Path, description = "The prospect's id"),
+        ("id" = uuid::Uuid, Path, description = "The prospect's id"),
         ("If-Match" = String, Header, description = "The ETag you read (e.g. \"3\")"),
     ),
     security(("bearer" = [])),
@@ -318,7 +325,7 @@ pub async fn update(
     path = "/prospects/{id}",
     tag = "prospects",
     params(
-        ("id" = String, Path, description = "The prospect's id"),
+        ("id" = uuid::Uuid, Path, description = "The prospect's id"),
         ("If-Match" = Option<String>, Header, description = "Delete only at this version (the ETag you read)"),
     ),
     security(("bearer" = [])),
