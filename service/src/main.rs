@@ -139,30 +139,9 @@ async fn offline_services(config: &ServeConfig) -> anyhow::Result<server::Servic
     Ok(server::services(store, server::key_ring(config).await?, bcrypt_cost))
 }
 
-/// In-flight calls get this long to finish after SIGTERM/Ctrl-C; idle
-/// client connections do not hold the shutdown up longer.
-const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
-
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     telemetry::init(config.log_format);
     let mut running = astro_service::start(config).await?;
     let stop = running.shutdown_handle();
-    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        server::shutdown_signal().await;
-        tracing::info!("shutting down");
-        if let Some(stop) = stop {
-            let _ = stop.send(());
-        }
-        let _ = stopping_tx.send(());
-    });
-    let server = running.wait();
-    tokio::pin!(server);
-    tokio::select! {
-        result = &mut server => result,
-        _ = async { let _ = stopping.await; tokio::time::sleep(DRAIN).await } => {
-            tracing::warn!("connections still open after the drain period; exiting");
-            Ok(())
-        }
-    }
+    server::serve_until_signal(running.wait(), stop).await
 }

@@ -271,6 +271,35 @@ async fn serve(
         .await
 }
 
+/// In-flight calls get this long to finish after SIGTERM/Ctrl-C; idle
+/// client connections do not hold the shutdown up longer.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Awaits `server` until it ends, or until SIGTERM/Ctrl-C: then sends `stop`
+/// and gives in-flight calls [`DRAIN`] to finish.
+pub async fn serve_until_signal(
+    server: impl Future<Output = anyhow::Result<()>>,
+    stop: Option<oneshot::Sender<()>>,
+) -> anyhow::Result<()> {
+    let (stopping_tx, stopping) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        if let Some(stop) = stop {
+            let _ = stop.send(());
+        }
+        let _ = stopping_tx.send(());
+    });
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result,
+        _ = async { let _ = stopping.await; tokio::time::sleep(DRAIN).await } => {
+            tracing::warn!("connections still open after the drain period; exiting");
+            Ok(())
+        }
+    }
+}
+
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();

@@ -1,6 +1,7 @@
 //! The gateway end to end over HTTP, against the whole stack started in this
 //! process (gateway + service + embedded store on free ports).
 
+mod binary;
 mod grpc_web;
 mod helpers;
 mod limits;
