@@ -1,67 +1,135 @@
-//! The built `astro-gateway` binary as `make run` starts it: the whole system
-//! from one process — the edge over HTTP and the service over native gRPC —
-//! with the proof-of-work captcha on, and a clean exit on SIGTERM.
+//! The built `astro-gateway` binary: as `make run` starts it (the whole
+//! system from one process, the proof-of-work captcha on, a clean exit on
+//! SIGTERM); in front of a service running elsewhere (`ASTRO_SERVICE_URL`);
+//! with its captcha secret in Secrets Manager (moto).
 
 use std::{
-    io::{BufRead, BufReader},
-    net::SocketAddr,
-    process::{Command, Stdio},
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
 };
 
+use astro_authorizer::Role;
 use astro_proto::v1::{ListProspectsRequest, prospect_service_client::ProspectServiceClient};
 use serde_json::Value;
 
-use crate::helpers::*;
+use crate::{helpers::*, providers};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_the_edge_and_native_grpc_then_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_astro-gateway"))
-        .env("ASTRO_HTTP_ADDR", "127.0.0.1:0")
-        .env("ASTRO_GRPC_ADDR", "127.0.0.1:0")
-        .env("ASTRO_DATA_DIR", dir.path())
-        .env("ASTRO_ADMIN_EMAIL", ADMIN_EMAIL)
-        .env("ASTRO_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("ASTRO_JWT_SECRET", JWT_SECRET)
-        .env("ASTRO_BCRYPT_COST", "10")
-        .env("ASTRO_LOG_FORMAT", "json")
-        .env_remove("ASTRO_CAPTCHA")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut http, mut grpc, mut captcha) = (None, None, None);
-    while http.is_none() || grpc.is_none() {
-        let line = lines.next().expect("the binary logs its addresses").unwrap();
-        assert!(!line.contains(JWT_SECRET) && !line.contains(ADMIN_PASSWORD), "a secret in the logs: {line}");
-        let json: Value = serde_json::from_str(&line).unwrap();
-        let addr = || json["addr"].as_str().map(|a| a.parse::<SocketAddr>().unwrap());
-        match json["message"].as_str().unwrap_or_default() {
-            m if m.starts_with("serving native gRPC") => grpc = addr(),
-            m if m.starts_with("serving the REST API") => {
-                http = addr();
-                captcha = json["captcha"].as_str().map(str::to_owned);
-            }
-            _ => {}
-        }
-    }
-    assert_eq!(captcha.as_deref(), Some("pow"), "the proof of work is the default");
-    let (http, grpc) = (http.unwrap(), grpc.unwrap());
+    let mut gateway = GatewayProcess::start(&[]);
+    assert_eq!(gateway.captcha, "pow", "the proof of work is the default");
+    let grpc = gateway.grpc.expect("the service runs in-process");
 
-    let settings: Value = reqwest::get(format!("http://{http}/captcha")).await.unwrap().json().await.unwrap();
+    let settings: Value = reqwest::get(gateway.at("/captcha")).await.unwrap().json().await.unwrap();
     assert_eq!(settings["provider"], "pow");
     assert_eq!(settings["challengeUrl"], "/captcha/challenge");
 
     let mut client = ProspectServiceClient::connect(format!("http://{grpc}")).await.unwrap();
     let mut request = tonic::Request::new(ListProspectsRequest::default());
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {}", token(ADMIN_EMAIL, astro_authorizer::Role::Admin)).parse().unwrap(),
-    );
+    let bearer = format!("Bearer {}", token(ADMIN_EMAIL, Role::Admin));
+    request.metadata_mut().insert("authorization", bearer.parse().unwrap());
     assert!(client.list_prospects(request).await.unwrap().into_inner().prospects.is_empty());
 
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill").args(["-TERM", &gateway.child.id().to_string()]).status().unwrap();
     assert!(killed.success());
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = gateway.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running 15 s after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_front_of_a_service_elsewhere_the_gateway_calls_it_over_grpc() {
+    // The service in this process, the gateway a separate process: as two containers.
+    let dir = tempfile::tempdir().unwrap();
+    let service = astro_service::start(config(dir.path(), &[]).service).await.unwrap();
+    let url = format!("http://{}", service.addr);
+    let gateway = GatewayProcess::start(&[("ASTRO_SERVICE_URL", &url), ("ASTRO_POW_MAX_NUMBER", "5000")]);
+    assert_eq!(gateway.grpc, None, "no service of its own");
+
+    let http = reqwest::Client::new();
+    let challenge = http.get(gateway.at("/captcha/challenge")).send().await.unwrap().json().await.unwrap();
+    let solved = astro_gateway::captcha::pow::solve(&challenge).unwrap();
+    let created = http.post(gateway.at("/prospects")).json(&submission("Ada", "ada@example.com", &solved)).send().await;
+    assert_eq!(created.unwrap().status(), 201);
+
+    // Visible at the service itself.
+    let mut client = ProspectServiceClient::connect(url).await.unwrap();
+    let mut request = tonic::Request::new(ListProspectsRequest::default());
+    let bearer = format!("Bearer {}", token(ADMIN_EMAIL, Role::Admin));
+    request.metadata_mut().insert("authorization", bearer.parse().unwrap());
+    let page = client.list_prospects(request).await.unwrap().into_inner();
+    assert_eq!(page.prospects.len(), 1);
+    assert_eq!(page.prospects[0].first_name, "Ada");
+}
+
+/// moto's server on a free port, killed with the test.
+struct Moto(Child, String);
+
+impl Moto {
+    fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let server = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/moto_server");
+        let child = Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server (make deps installs it)");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Moto(child, format!("http://127.0.0.1:{port}"))
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_captcha_secret_comes_from_secrets_manager() {
+    const ID: &str = "astro-qualif/recaptcha-secret-test";
+    const SECRET: &str = "from-secrets-manager-6Lc";
+    let moto = Moto::start();
+    let aws = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+        .region(aws_sdk_secretsmanager::config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(&moto.1)
+        .build();
+    let secrets = aws_sdk_secretsmanager::Client::from_conf(aws);
+    secrets.create_secret().name(ID).secret_string(SECRET).send().await.unwrap();
+
+    let (verify_url, seen) = providers::fake_siteverify(providers::Provider::RecaptchaV3).await;
+    let gateway = GatewayProcess::start(&[
+        ("ASTRO_CAPTCHA", "recaptcha-v3"),
+        ("ASTRO_CAPTCHA_SECRET_ID", ID),
+        ("ASTRO_CAPTCHA_VERIFY_URL", &verify_url),
+        ("AWS_ENDPOINT_URL", &moto.1),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ]);
+    assert_eq!(gateway.captcha, "recaptcha-v3");
+    let created = reqwest::Client::new()
+        .post(gateway.at("/prospects"))
+        .json(&submission("Ada", "ada@example.com", "human"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let forms = seen.lock().unwrap();
+    assert!(forms[0].contains(&("secret".to_owned(), SECRET.to_owned())), "{:?}", forms[0]);
 }

@@ -2,7 +2,10 @@
 //! ports, a fresh embedded store, and clients that speak to it over HTTP.
 
 use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
     path::Path,
+    process::{Child, Command, Stdio},
     sync::Once,
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -158,4 +161,66 @@ pub async fn assert_problem(response: reqwest::Response, status: u16, field: Opt
         assert!(fields.contains(&field), "{field} not in {fields:?}: {body}");
     }
     body
+}
+
+/// The built `astro-gateway` binary, started with the test stack's settings
+/// plus `env`; its two addresses read from its JSON logs.
+pub struct GatewayProcess {
+    pub child: Child,
+    pub http: SocketAddr,
+    pub grpc: Option<SocketAddr>,
+    /// The `captcha` field of the start line.
+    pub captcha: String,
+    _dir: tempfile::TempDir,
+}
+
+impl GatewayProcess {
+    pub fn start(env: &[(&str, &str)]) -> GatewayProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_astro-gateway"));
+        command
+            .env("ASTRO_HTTP_ADDR", "127.0.0.1:0")
+            .env("ASTRO_GRPC_ADDR", "127.0.0.1:0")
+            .env("ASTRO_DATA_DIR", dir.path())
+            .env("ASTRO_WEB_DIR", dir.path())
+            .env("ASTRO_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("ASTRO_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("ASTRO_JWT_SECRET", JWT_SECRET)
+            .env("ASTRO_BCRYPT_COST", "10")
+            .env("ASTRO_LOG_FORMAT", "json")
+            .stdout(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut grpc = None;
+        let (http, captcha) = loop {
+            let line = lines.next().expect("the binary logs its addresses").unwrap();
+            assert!(!line.contains(JWT_SECRET) && !line.contains(ADMIN_PASSWORD), "a secret in the logs: {line}");
+            let json: Value = serde_json::from_str(&line).unwrap();
+            let addr = || json["addr"].as_str().map(|a| a.parse::<SocketAddr>().unwrap());
+            match json["message"].as_str().unwrap_or_default() {
+                m if m.starts_with("serving native gRPC") => grpc = addr(),
+                m if m.starts_with("serving the REST API") => {
+                    break (addr().unwrap(), json["captcha"].as_str().unwrap_or_default().to_owned());
+                }
+                _ => {}
+            }
+        };
+        // Keep reading, so the log pipe never fills up and blocks the binary.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        GatewayProcess { child, http, grpc, captcha, _dir: dir }
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http)
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

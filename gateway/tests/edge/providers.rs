@@ -16,7 +16,7 @@ use crate::helpers::*;
 const SECRET: &str = "provider-secret-0x4AAAAA";
 
 #[derive(Clone, Copy, PartialEq)]
-enum Provider {
+pub enum Provider {
     RecaptchaV3,
     RecaptchaV2,
     Hcaptcha,
@@ -61,10 +61,10 @@ impl Provider {
     }
 }
 
-type Seen = Arc<Mutex<Vec<Vec<(String, String)>>>>;
+pub type Seen = Arc<Mutex<Vec<Vec<(String, String)>>>>;
 
 /// Starts the fake siteverify; returns its URL and the forms it received.
-async fn fake_siteverify(provider: Provider) -> (String, Seen) {
+pub async fn fake_siteverify(provider: Provider) -> (String, Seen) {
     async fn answer(
         State((provider, seen)): State<(Provider, Seen)>,
         Form(form): Form<Vec<(String, String)>>,
