@@ -117,6 +117,12 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
 /// Starts the service in this process unless `ASTRO_SERVICE_URL` names one,
 /// then binds `ASTRO_HTTP_ADDR` (port 0 picks a free one) and serves.
 pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
+    if config.captcha.provider == config::CaptchaProvider::Off && !config.http_addr.ip().is_loopback() {
+        anyhow::bail!(
+            "ASTRO_CAPTCHA=off is for development only: it is refused on {}, a non-loopback address",
+            config.http_addr
+        );
+    }
     let (service, service_url, keys) = match &config.service_url {
         Some(url) => {
             let keys = astro_service::server::live_key_ring(&config.service, None).await?;

@@ -23,7 +23,11 @@ use crate::{
     get,
     path = "/captcha",
     tag = "captcha",
-    responses((status = 200, description = "The provider and its public settings", body = CaptchaSettings))
+    responses(
+        (status = 200, description = "The provider and its public settings", body = CaptchaSettings),
+        (status = 429, description = "Throttled; see Retry-After", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
 )]
 pub async fn settings(State(gateway): State<Arc<Gateway>>) -> Json<CaptchaSettings> {
     let provider = gateway.captcha.provider();

@@ -188,3 +188,15 @@ async fn a_provider_without_a_secret_refuses_to_start() {
     let error = astro_gateway::start(config).await.err().expect("no secret, no start");
     assert!(error.to_string().contains("ASTRO_CAPTCHA_SECRET"), "{error}");
 }
+
+#[tokio::test]
+async fn no_captcha_is_refused_anywhere_but_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &["--captcha", "off", "--http-addr", "0.0.0.0:0"]);
+    let error = astro_gateway::start(config).await.err().expect("refused");
+    assert!(error.to_string().contains("development only"), "{error}");
+
+    let stack = spawn_with(&["--captcha", "off"]).await;
+    let accepted = stack.submit(&submission("Dev", "dev@example.com", ""), None).await;
+    assert_eq!(accepted.status(), 201);
+}
