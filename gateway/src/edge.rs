@@ -2,12 +2,12 @@
 //! gateway on one origin — gRPC-web forwarding behind the token check, the
 //! API-wide throttle, security headers, and the built web app.
 
-use std::{path::Path, sync::Arc};
+use std::{net::SocketAddr, path::Path, sync::Arc};
 
 use astro_authorizer::Role;
 use axum::{
     body::Body,
-    extract::{Request, State},
+    extract::{ConnectInfo, Request, State},
     middleware::Next,
     response::{Html, IntoResponse, Response},
 };
@@ -144,6 +144,34 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
             to.append(name, value.clone());
         }
     }
+}
+
+/// The per-address limit of one public endpoint, applied before the body is
+/// read, so malformed requests count too.
+pub async fn per_client(
+    State((gateway, endpoint)): State<(Arc<Gateway>, Public)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limits = &gateway.limits;
+    let (limiter, what) = match endpoint {
+        Public::Form => (&limits.form, "too many submissions from your address"),
+        Public::Login => (&limits.login, "too many sign-in attempts from your address"),
+        Public::Captcha => (&limits.captcha, "too many captcha requests from your address"),
+    };
+    match limiter.check(limits.client_ip(peer, request.headers())) {
+        Ok(()) => next.run(request).await,
+        Err(wait) => Problem::rate_limited(what, wait).into_response(),
+    }
+}
+
+/// The public endpoints, each with its own per-address budget.
+#[derive(Debug, Clone, Copy)]
+pub enum Public {
+    Form,
+    Login,
+    Captcha,
 }
 
 /// The API-wide throttle (API Gateway's stage limit).

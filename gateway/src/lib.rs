@@ -45,7 +45,7 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{captcha::Captcha, config::GatewayConfig, limits::Limits};
+use crate::{captcha::Captcha, config::GatewayConfig, edge::Public, limits::Limits};
 
 /// Largest REST body accepted (a submission is a few kilobytes).
 const MAX_BODY: usize = 64 * 1024;
@@ -183,16 +183,18 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
 }
 
 fn router(gateway: Arc<Gateway>, config: &GatewayConfig, csp: HeaderValue) -> anyhow::Result<Router> {
+    let public = |endpoint| middleware::from_fn_with_state((gateway.clone(), endpoint), edge::per_client);
     let api = Router::new()
-        .route("/auth/login", post(rest::auth::login))
-        .route("/prospects", post(rest::prospects::submit).get(rest::prospects::list))
+        .route("/auth/login", post(rest::auth::login).layer(public(Public::Login)))
+        // The layer covers the form (POST) only: listing has a token.
+        .route("/prospects", post(rest::prospects::submit).layer(public(Public::Form)).get(rest::prospects::list))
         .route(
             "/prospects/{id}",
             get(rest::prospects::get).patch(rest::prospects::update).delete(rest::prospects::delete),
         )
-        .route("/verify-recaptcha", post(rest::captcha::verify))
+        .route("/verify-recaptcha", post(rest::captcha::verify).layer(public(Public::Captcha)))
         .route("/captcha", get(rest::captcha::settings))
-        .route("/captcha/challenge", get(rest::captcha::challenge))
+        .route("/captcha/challenge", get(rest::captcha::challenge).layer(public(Public::Captcha)))
         .route("/astro.v1.ProspectService/{method}", post(edge::grpc_web))
         .route("/astro.v1.AuthService/{method}", post(edge::grpc_web))
         .route("/grpc.health.v1.Health/{method}", post(edge::grpc_web))

@@ -43,10 +43,6 @@ pub async fn login(
 ) -> Result<Json<LoginResponse>, Problem> {
     let limits = &gateway.limits;
     let ip = limits.client_ip(peer, &headers);
-    limits
-        .login
-        .check(ip)
-        .map_err(|wait| Problem::rate_limited("too many sign-in attempts from your address", wait))?;
     let account = body.email.trim().to_lowercase();
     limits
         .login_addresses

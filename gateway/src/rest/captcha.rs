@@ -58,13 +58,7 @@ pub async fn settings(State(gateway): State<Arc<Gateway>>) -> Json<CaptchaSettin
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
-pub async fn challenge(
-    State(gateway): State<Arc<Gateway>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Result<Response, Problem> {
-    let ip = gateway.limits.client_ip(peer, &headers);
-    gateway.limits.captcha.check(ip).map_err(|wait| Problem::rate_limited("too many challenges asked", wait))?;
+pub async fn challenge(State(gateway): State<Arc<Gateway>>) -> Result<Response, Problem> {
     let challenge = gateway.captcha.challenge().ok_or_else(|| {
         Problem::new(
             StatusCode::NOT_FOUND,
@@ -102,7 +96,6 @@ pub async fn verify(
     JsonBody(body): JsonBody<CaptchaCheck>,
 ) -> Result<Json<CaptchaVerdict>, Problem> {
     let ip = gateway.limits.client_ip(peer, &headers);
-    gateway.limits.captcha.check(ip).map_err(|wait| Problem::rate_limited("too many checks asked", wait))?;
     match gateway.captcha.verify(&body.token, ip, None).await {
         Ok(verdict) => {
             Ok(Json(CaptchaVerdict { success: true, score: verdict.score, hostname: verdict.hostname, reason: None }))

@@ -69,11 +69,6 @@ pub async fn submit(
     JsonBody(body): JsonBody<ProspectSubmission>,
 ) -> Result<Response, Problem> {
     let ip = gateway.limits.client_ip(peer, &headers);
-    gateway
-        .limits
-        .form
-        .check(ip)
-        .map_err(|wait| Problem::rate_limited("too many submissions from your address", wait))?;
     let key = idempotency_key(&headers)?;
     gateway
         .captcha

@@ -124,3 +124,17 @@ async fn forwarded_addresses_from_an_untrusted_peer_are_ignored() {
     let r = stack.http.post(stack.at("/prospects")).header("x-forwarded-for", "203.0.113.3").json(&body).send().await;
     assert_problem(r.unwrap(), 429, None).await;
 }
+
+#[tokio::test]
+async fn malformed_requests_use_up_the_per_address_budget_too() {
+    let stack = spawn_with(&["--public-per-ip-per-min", "2"]).await;
+    for _ in 0..2 {
+        let r = stack.http.post(stack.at("/auth/login")).body("email=admin").send().await.unwrap();
+        assert_eq!(r.status(), 415);
+    }
+    let login = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD});
+    let r = stack.http.post(stack.at("/auth/login")).json(&login).send().await.unwrap();
+    assert_problem(r, 429, None).await;
+    // Each public endpoint has its own budget.
+    assert_eq!(stack.http.get(stack.at("/captcha/challenge")).send().await.unwrap().status(), 200);
+}
