@@ -53,6 +53,7 @@ const MAX_BODY: usize = 64 * 1024;
 /// What the handlers share.
 pub struct Gateway {
     pub prospects: ProspectServiceClient<Channel>,
+    pub health: tonic_health::pb::health_client::HealthClient<Channel>,
     pub auth: AuthServiceClient<Channel>,
     /// The service's token keys: the edge verifies with them and signs the
     /// public form's service identity.
@@ -145,6 +146,7 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
     let csp = HeaderValue::try_from(edge::content_security_policy(captcha.provider()))?;
     let gateway = Arc::new(Gateway {
         prospects: ProspectServiceClient::new(channel.clone()),
+        health: tonic_health::pb::health_client::HealthClient::new(channel.clone()),
         auth: AuthServiceClient::new(channel),
         keys,
         captcha,
@@ -200,14 +202,16 @@ fn router(gateway: Arc<Gateway>, config: &GatewayConfig, csp: HeaderValue) -> an
         .route("/grpc.health.v1.Health/{method}", post(edge::grpc_web))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .route_layer(middleware::from_fn_with_state(gateway.clone(), edge::throttle))
-        .with_state(gateway);
+        .with_state(gateway.clone());
 
+    // Outside the throttle: load balancers ask often.
+    let health = Router::new().route("/healthz", get(rest::health::check)).with_state(gateway);
     let docs = Router::new()
         .route("/openapi.json", get(openapi::document))
         .route("/docs", get(openapi::docs))
         .route("/docs.css", get(openapi::stylesheet));
 
-    let app = api.merge(docs);
+    let app = api.merge(health).merge(docs);
     let app = match edge::web_app(&config.web_dir) {
         Some(web) => {
             tracing::info!(dir = %config.web_dir.display(), "serving the web app");

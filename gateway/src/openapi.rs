@@ -21,7 +21,7 @@ use utoipa::{
 use crate::{
     captcha::pow::Challenge,
     problem::{FieldError, Problem},
-    rest::{auth, captcha, model, prospects},
+    rest::{auth, captcha, health, model, prospects},
 };
 
 #[derive(OpenApi)]
@@ -43,6 +43,7 @@ use crate::{
         captcha::verify,
         captcha::settings,
         captcha::challenge,
+        health::check,
     ),
     components(schemas(Problem, FieldError, Challenge, model::Status, model::Budget, model::Timeline, prospects::View)),
     modifiers(&BearerToken),
@@ -50,6 +51,7 @@ use crate::{
         (name = "auth", description = "Sign in"),
         (name = "prospects", description = "The public form and the Kanban's cards"),
         (name = "captcha", description = "The captcha of the public form"),
+        (name = "operations", description = "For load balancers and monitors"),
     )
 )]
 pub struct ApiDoc;

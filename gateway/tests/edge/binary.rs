@@ -133,3 +133,18 @@ async fn the_captcha_secret_comes_from_secrets_manager() {
     let forms = seen.lock().unwrap();
     assert!(forms[0].contains(&("secret".to_owned(), SECRET.to_owned())), "{:?}", forms[0]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_follows_the_service_behind_the_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = astro_service::start(config(dir.path(), &[]).service).await.unwrap();
+    let gateway = GatewayProcess::start(&[("ASTRO_SERVICE_URL", &format!("http://{}", service.addr))]);
+    let health = reqwest::get(gateway.at("/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.json::<Value>().await.unwrap()["status"], "serving");
+
+    service.stop().await.unwrap();
+    let health = reqwest::get(gateway.at("/healthz")).await.unwrap();
+    assert_eq!(health.status(), 503);
+    assert_eq!(health.json::<Value>().await.unwrap()["status"], "unavailable");
+}
