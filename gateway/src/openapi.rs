@@ -56,6 +56,68 @@ use crate::{
 )]
 pub struct ApiDoc;
 
+/// Answers shared by many operations, declared once for the document.
+/// Documentation only: the handlers answer with [`Problem`]s.
+pub mod responses {
+    #![allow(dead_code)]
+
+    use utoipa::IntoResponses;
+
+    use crate::problem::Problem;
+
+    /// What any API operation may answer: the throttle, or the service away.
+    #[derive(IntoResponses)]
+    pub enum CommonErrors {
+        #[response(
+            status = 429,
+            description = "Too many requests: wait `Retry-After` seconds",
+            content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))
+        )]
+        TooManyRequests(Problem),
+        #[response(
+            status = 503,
+            description = "Temporarily unavailable: retry shortly",
+            content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))
+        )]
+        Unavailable(Problem),
+    }
+
+    /// What an operation with a JSON body may answer about the body.
+    #[derive(IntoResponses)]
+    pub enum BodyErrors {
+        #[response(
+            status = 400,
+            description = "Invalid request: `errors` names each field",
+            content_type = "application/problem+json"
+        )]
+        Invalid(Problem),
+        #[response(status = 413, description = "Body larger than 64 KiB", content_type = "application/problem+json")]
+        TooLarge(Problem),
+        #[response(status = 415, description = "Body is not JSON", content_type = "application/problem+json")]
+        NotJson(Problem),
+    }
+
+    /// What an operation reserved to admins may answer about the token.
+    #[derive(IntoResponses)]
+    pub enum AdminErrors {
+        #[response(
+            status = 401,
+            description = "Missing, invalid or expired token",
+            content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))
+        )]
+        Unauthenticated(Problem),
+        #[response(
+            status = 403,
+            description = "The token's role is not admin",
+            content_type = "application/problem+json"
+        )]
+        Forbidden(Problem),
+    }
+}
+
 struct BearerToken;
 
 impl Modify for BearerToken {

@@ -13,7 +13,11 @@ use http::HeaderMap;
 use tonic::Code;
 
 use super::{JsonBody, call, model::*, problem_from_status};
-use crate::{Gateway, problem::Problem};
+use crate::{
+    Gateway,
+    openapi::responses::{BodyErrors, CommonErrors},
+    problem::Problem,
+};
 
 /// Sign in.
 ///
@@ -26,13 +30,9 @@ use crate::{Gateway, problem::Problem};
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = LoginResponse),
-        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts; see Retry-After", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "Temporarily unavailable", body = Problem, content_type = "application/problem+json"),
+        BodyErrors,
+        CommonErrors,
     )
 )]
 pub async fn login(

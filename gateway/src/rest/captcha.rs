@@ -15,6 +15,7 @@ use crate::{
     Gateway,
     captcha::{CaptchaError, pow::Challenge},
     config::CaptchaProvider,
+    openapi::responses::{BodyErrors, CommonErrors},
     problem::Problem,
 };
 
@@ -23,11 +24,7 @@ use crate::{
     get,
     path = "/captcha",
     tag = "captcha",
-    responses(
-        (status = 200, description = "The provider and its public settings", body = CaptchaSettings),
-        (status = 429, description = "Throttled; see Retry-After", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-    )
+    responses((status = 200, description = "The provider and its public settings", body = CaptchaSettings), CommonErrors)
 )]
 pub async fn settings(State(gateway): State<Arc<Gateway>>) -> Json<CaptchaSettings> {
     let provider = gateway.captcha.provider();
@@ -54,8 +51,7 @@ pub async fn settings(State(gateway): State<Arc<Gateway>>) -> Json<CaptchaSettin
     responses(
         (status = 200, description = "A fresh challenge", body = Challenge),
         (status = 404, description = "The captcha in use is not the proof of work", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests; see Retry-After", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        CommonErrors,
     )
 )]
 pub async fn challenge(State(gateway): State<Arc<Gateway>>) -> Result<Response, Problem> {
@@ -81,12 +77,8 @@ pub async fn challenge(State(gateway): State<Arc<Gateway>>) -> Result<Response, 
     request_body = CaptchaCheck,
     responses(
         (status = 200, description = "The verdict", body = CaptchaVerdict),
-        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests; see Retry-After", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "The provider could not be reached", body = Problem, content_type = "application/problem+json"),
+        BodyErrors,
+        CommonErrors,
     )
 )]
 pub async fn verify(

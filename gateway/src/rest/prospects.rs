@@ -18,6 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{JsonBody, QueryParams, admin, call, captcha::captcha_problem, model::*, problem_from_status};
 use crate::{
     Gateway,
+    openapi::responses::{AdminErrors, BodyErrors, CommonErrors},
     problem::{Problem, kind},
 };
 
@@ -54,12 +55,8 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     responses(
         (status = 201, description = "Stored", body = SubmissionReceipt,
             headers(("Location" = String, description = "The new prospect"))),
-        (status = 400, description = "Invalid field, or captcha refused", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many submissions; see Retry-After", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "Temporarily unavailable", body = Problem, content_type = "application/problem+json"),
+        BodyErrors,
+        CommonErrors,
     )
 )]
 pub async fn submit(
@@ -126,10 +123,8 @@ pub struct ListParams {
     responses(
         (status = 200, description = "One page", body = ProspectPage),
         (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Throttled; see Retry-After", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporarily unavailable", body = Problem, content_type = "application/problem+json"),
+        AdminErrors,
+        CommonErrors,
     )
 )]
 pub async fn list(
@@ -230,11 +225,9 @@ fn precondition(status: tonic::Status, headers: &HeaderMap) -> Problem {
         (status = 200, description = "The card", body = Prospect,
             headers(("ETag" = String, description = "The card's version, for If-Match"))),
         (status = 400, description = "Invalid id or parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prospect", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Throttled; see Retry-After", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporarily unavailable", body = Problem, content_type = "application/problem+json"),
+        AdminErrors,
+        CommonErrors,
     )
 )]
 pub async fn get(
@@ -275,17 +268,13 @@ pub async fn get(
     responses(
         (status = 200, description = "The changed card", body = Prospect,
             headers(("ETag" = String, description = "The new version"))),
-        (status = 400, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prospect", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Conflicting change", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since you read it", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Throttled; see Retry-After", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporarily unavailable", body = Problem, content_type = "application/problem+json"),
+        BodyErrors,
+        AdminErrors,
+        CommonErrors,
     )
 )]
 pub async fn update(
@@ -327,12 +316,10 @@ pub async fn update(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Invalid id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such prospect", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since you read it", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Throttled; see Retry-After", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporarily unavailable", body = Problem, content_type = "application/problem+json"),
+        AdminErrors,
+        CommonErrors,
     )
 )]
 pub async fn delete(
