@@ -9,6 +9,7 @@
 //! authorizer Lambda, so the three can never disagree on what a valid token is.
 
 pub mod gateway;
+pub mod policy;
 #[cfg(feature = "aws")]
 pub mod secrets;
 
@@ -137,6 +138,29 @@ impl TokenVerifier {
     pub fn verify_bearer(&self, header: &str) -> Result<Claims, TokenError> {
         self.verify(bearer_token(header).ok_or(TokenError::Invalid)?)
     }
+
+    /// The caller behind an `Authorization` header, when its token is valid
+    /// and its role one of `allowed`. Every transport maps the refusal to
+    /// its own answer (gRPC status, problem document, gRPC-web trailers).
+    pub fn authorize(&self, header: Option<&str>, allowed: &[Role]) -> Result<Claims, Refusal> {
+        let claims = self.verify_bearer(header.ok_or(Refusal::Missing)?).map_err(|_| Refusal::Invalid)?;
+        match allowed.contains(&claims.role) {
+            true => Ok(claims),
+            false => Err(Refusal::Forbidden(claims.role)),
+        }
+    }
+}
+
+/// Why [`TokenVerifier::authorize`] refused a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("missing bearer token: send `Authorization: Bearer <token>`")]
+    Missing,
+    #[error("invalid or expired token")]
+    Invalid,
+    /// A valid token whose role may not do this.
+    #[error("role {0} may not call this")]
+    Forbidden(Role),
 }
 
 /// Signs tokens with the current secret.

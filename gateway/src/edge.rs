@@ -4,7 +4,10 @@
 
 use std::{net::SocketAddr, path::Path, sync::Arc};
 
-use astro_authorizer::Role;
+use astro_authorizer::{
+    Refusal,
+    policy::{self, Access},
+};
 use axum::{
     body::Body,
     extract::{ConnectInfo, Request, State},
@@ -16,49 +19,12 @@ use tower_http::services::{ServeDir, ServeFile};
 
 use crate::{Gateway, config::CaptchaProvider, problem::Problem};
 
-/// Who may call a gRPC method through the edge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Public,
-    /// Any valid token whose role is listed.
-    Roles(&'static [Role]),
-    /// Not served at the edge (reflection: use native gRPC).
-    Closed,
-}
-
-/// The edge's policy, the same as the API Gateway authorizer's: the public
-/// form's identity (`service`) may only create prospects.
-pub fn grpc_access(path: &str) -> Access {
-    match path.trim_start_matches('/').split_once('/') {
-        Some(("astro.v1.AuthService" | "grpc.health.v1.Health", _)) => Access::Public,
-        Some(("astro.v1.ProspectService", "CreateProspect")) => Access::Roles(&[Role::Admin, Role::Service]),
-        Some(("astro.v1.ProspectService", _)) => Access::Roles(&[Role::Admin]),
-        _ => Access::Closed,
-    }
-}
-
-/// A gRPC-web answer carrying only a status (the "trailers-only" form).
-fn grpc_status(code: tonic::Code, message: &str, content_type: &HeaderValue) -> Response {
-    let mut response = Response::new(Body::empty());
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, content_type.clone());
-    headers.insert("grpc-status", HeaderValue::from(code as i32));
-    if let Ok(message) = HeaderValue::try_from(percent_encode(message)) {
-        headers.insert("grpc-message", message);
-    }
+/// A gRPC-web answer carrying only a status (the "trailers-only" form), as
+/// tonic encodes it, under the caller's gRPC-web content type.
+fn grpc_status(status: tonic::Status, content_type: &HeaderValue) -> Response {
+    let mut response: Response = status.into_http();
+    response.headers_mut().insert(header::CONTENT_TYPE, content_type.clone());
     response
-}
-
-/// gRPC's `grpc-message` encoding: printable ASCII but `%`, as is.
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b' '..=b'~' if b != b'%' => out.push(b as char),
-            b => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Headers that belong to one connection, never forwarded.
@@ -81,37 +47,21 @@ pub async fn grpc_web(State(gateway): State<Arc<Gateway>>, request: Request) -> 
         return Problem::new(StatusCode::METHOD_NOT_ALLOWED, "gRPC-web calls are POSTs").into_response();
     }
     let path = request.uri().path().to_owned();
-    match grpc_access(&path) {
-        Access::Public => {}
+    let allowed = match policy::grpc_method(&path) {
+        Access::Public => None,
+        Access::Roles(roles) => Some(roles),
         Access::Closed => {
-            return grpc_status(tonic::Code::Unimplemented, "not served here: use native gRPC", &content_type);
+            return grpc_status(tonic::Status::unimplemented("not served here: use native gRPC"), &content_type);
         }
-        Access::Roles(roles) => {
-            let claims = request
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .map(|h| gateway.keys.verifier().verify_bearer(h));
-            match claims {
-                None => {
-                    return grpc_status(
-                        tonic::Code::Unauthenticated,
-                        "missing bearer token: send `authorization: Bearer <token>`",
-                        &content_type,
-                    );
-                }
-                Some(Err(_)) => {
-                    return grpc_status(tonic::Code::Unauthenticated, "invalid or expired token", &content_type);
-                }
-                Some(Ok(claims)) if !roles.contains(&claims.role) => {
-                    return grpc_status(
-                        tonic::Code::PermissionDenied,
-                        &format!("role {} may not call this method", claims.role),
-                        &content_type,
-                    );
-                }
-                Some(Ok(_)) => {}
-            }
+    };
+    if let Some(roles) = allowed {
+        let header = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        if let Err(refusal) = gateway.keys.verifier().authorize(header, roles) {
+            let status = match refusal {
+                Refusal::Forbidden(_) => tonic::Status::permission_denied(refusal.to_string()),
+                Refusal::Missing | Refusal::Invalid => tonic::Status::unauthenticated(refusal.to_string()),
+            };
+            return grpc_status(status, &content_type);
         }
     }
 
@@ -128,7 +78,7 @@ pub async fn grpc_web(State(gateway): State<Arc<Gateway>>, request: Request) -> 
         Ok(answer) => answer,
         Err(e) => {
             tracing::warn!(error = %e, %path, "service unreachable");
-            return grpc_status(tonic::Code::Unavailable, "the service is unreachable: retry shortly", &content_type);
+            return grpc_status(tonic::Status::unavailable("the service is unreachable: retry shortly"), &content_type);
         }
     };
     let mut response = Response::builder().status(answer.status());
@@ -264,20 +214,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_edge_policy_matches_the_authorizers() {
-        assert_eq!(grpc_access("/astro.v1.AuthService/Login"), Access::Public);
-        assert_eq!(grpc_access("/grpc.health.v1.Health/Check"), Access::Public);
-        assert_eq!(
-            grpc_access("/astro.v1.ProspectService/CreateProspect"),
-            Access::Roles(&[Role::Admin, Role::Service])
-        );
-        assert_eq!(grpc_access("/astro.v1.ProspectService/ListProspects"), Access::Roles(&[Role::Admin]));
-        assert_eq!(grpc_access("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"), Access::Closed);
-    }
-
-    #[test]
-    fn grpc_messages_are_percent_encoded() {
-        assert_eq!(percent_encode("role x: 100% no\n"), "role x: 100%25 no%0A");
+    fn grpc_web_refusals_carry_a_percent_encoded_message_in_the_callers_content_type() {
+        let content_type = HeaderValue::from_static("application/grpc-web-text");
+        let response = grpc_status(tonic::Status::permission_denied("role x: 100% no\n"), &content_type);
+        assert_eq!(response.headers()["grpc-status"], "7");
+        // tonic encodes spaces too; `%` and the line break must never go raw.
+        assert_eq!(response.headers()["grpc-message"], "role%20x:%20100%25%20no%0A");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/grpc-web-text");
     }
 
     #[test]

@@ -59,7 +59,6 @@ pub struct Gateway {
     /// public form's service identity.
     pub keys: KeyRing,
     pub captcha: Captcha,
-    pub captcha_action: String,
     pub limits: Limits,
     /// HTTP client of gRPC-web forwarding.
     pub http: reqwest::Client,
@@ -69,8 +68,6 @@ pub struct Gateway {
 /// A running gateway (and the service, when it runs in this process).
 pub struct RunningGateway {
     pub addr: SocketAddr,
-    /// The in-process service's native gRPC address.
-    pub grpc_addr: Option<SocketAddr>,
     service: Option<RunningService>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
@@ -90,6 +87,11 @@ impl RunningGateway {
     /// Waits until the gateway ends (on `stop` or an error).
     pub async fn wait(self) -> anyhow::Result<()> {
         self.finish().await
+    }
+
+    /// The in-process service's native gRPC address (none with `ASTRO_SERVICE_URL`).
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.service.as_ref().map(|s| s.addr)
     }
 
     pub fn shutdown_handle(&mut self) -> Option<oneshot::Sender<()>> {
@@ -150,7 +152,6 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
         auth: AuthServiceClient::new(channel),
         keys,
         captcha,
-        captcha_action: config.captcha.captcha_action.clone(),
         limits: Limits::new(&config.limits),
         http: reqwest::Client::builder().tcp_nodelay(true).build()?,
         service_url,
@@ -180,8 +181,7 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
         }
     });
     tracing::info!(%addr, captcha = config.captcha.provider.name(), "serving the REST API, gRPC-web and the web app");
-    let grpc_addr = service.as_ref().map(|s| s.addr);
-    Ok(RunningGateway { addr, grpc_addr, service, shutdown: Some(tx), task, sweeper })
+    Ok(RunningGateway { addr, service, shutdown: Some(tx), task, sweeper })
 }
 
 fn router(gateway: Arc<Gateway>, config: &GatewayConfig, csp: HeaderValue) -> anyhow::Result<Router> {

@@ -75,11 +75,16 @@ impl Problem {
 
     /// 400 listing the invalid fields.
     pub fn invalid(errors: Vec<FieldError>) -> Self {
-        let detail =
-            errors.iter().map(|e| format!("{}: {}", e.field, e.detail)).collect::<Vec<_>>().join("; ").to_string();
+        let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.detail)).collect::<Vec<_>>().join("; ");
         let mut p = Self::new(StatusCode::BAD_REQUEST, detail).kind(kind::INVALID, "Invalid request");
         p.errors = errors;
         p
+    }
+
+    /// Names a field at fault in a problem of another status (415, say).
+    pub fn with_error(mut self, error: FieldError) -> Self {
+        self.errors.push(error);
+        self
     }
 
     pub fn field(field: &str, detail: impl Into<String>) -> Self {

@@ -69,20 +69,18 @@ pub async fn key_ring(config: &ServeConfig) -> anyhow::Result<KeyRing> {
 /// The token keys for a long-running process: as [`key_ring`], and when they
 /// come from Secrets Manager, reread every `ASTRO_SECRET_REFRESH_SECS`.
 pub async fn live_key_ring(config: &ServeConfig, secrets: Option<&SecretsManager>) -> anyhow::Result<KeyRing> {
-    match (&config.jwt_secret_id, secrets) {
-        (Some(id), Some(secrets)) => {
-            let keys = secrets.key_ring(id).await?;
-            secrets.keep_fresh(id.clone(), keys.clone(), Duration::from_secs(config.secret_refresh_secs));
-            Ok(keys)
+    let Some(id) = &config.jwt_secret_id else { return local_key_ring(config) };
+    let own;
+    let secrets = match secrets {
+        Some(secrets) => secrets,
+        None => {
+            own = SecretsManager::from_environment().await;
+            &own
         }
-        (Some(id), None) => {
-            let secrets = SecretsManager::from_environment().await;
-            let keys = secrets.key_ring(id).await?;
-            secrets.keep_fresh(id.clone(), keys.clone(), Duration::from_secs(config.secret_refresh_secs));
-            Ok(keys)
-        }
-        _ => local_key_ring(config),
-    }
+    };
+    let keys = secrets.key_ring(id).await?;
+    secrets.keep_fresh(id.clone(), keys.clone(), Duration::from_secs(config.secret_refresh_secs));
+    Ok(keys)
 }
 
 fn local_key_ring(config: &ServeConfig) -> anyhow::Result<KeyRing> {

@@ -67,6 +67,7 @@ const PROVIDER_TOKEN_MEMORY: Duration = Duration::from_secs(15 * 60);
 pub struct Captcha {
     provider: CaptchaProvider,
     site_key: Option<String>,
+    action: String,
     check: Check,
     used: Used,
 }
@@ -112,6 +113,7 @@ impl Captcha {
         Ok(Self {
             provider: config.provider,
             site_key: config.captcha_site_key.clone(),
+            action: config.captcha_action.clone(),
             check,
             used: Used { lifetime, entries: Mutex::new(HashMap::new()) },
         })
@@ -123,6 +125,12 @@ impl Captcha {
 
     pub fn site_key(&self) -> Option<&str> {
         self.site_key.as_deref()
+    }
+
+    /// The action the widget must report, for the providers that check one.
+    pub fn action(&self) -> Option<&str> {
+        matches!(self.provider, CaptchaProvider::RecaptchaV3 | CaptchaProvider::Turnstile)
+            .then_some(self.action.as_str())
     }
 
     /// A fresh proof-of-work challenge, when that is the captcha in use.

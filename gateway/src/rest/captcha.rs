@@ -32,8 +32,7 @@ pub async fn settings(State(gateway): State<Arc<Gateway>>) -> Json<CaptchaSettin
         provider: provider.name().into(),
         site_key: gateway.captcha.site_key().map(str::to_owned),
         challenge_url: (provider == CaptchaProvider::Pow).then(|| "/captcha/challenge".into()),
-        action: matches!(provider, CaptchaProvider::RecaptchaV3 | CaptchaProvider::Turnstile)
-            .then(|| gateway.captcha_action.clone()),
+        action: gateway.captcha.action().map(str::to_owned),
     })
 }
 
@@ -104,10 +103,6 @@ pub fn captcha_problem(error: CaptchaError, field: &str) -> Problem {
         CaptchaError::Unavailable => Problem::new(StatusCode::SERVICE_UNAVAILABLE, format!("{field} {error}"))
             .kind(crate::problem::kind::CAPTCHA, "Captcha not verified")
             .retry_after(std::time::Duration::from_secs(5)),
-        error => {
-            let mut p = Problem::field(field, error.to_string());
-            p = p.kind(crate::problem::kind::CAPTCHA, "Captcha not verified");
-            p
-        }
+        error => Problem::field(field, error.to_string()).kind(crate::problem::kind::CAPTCHA, "Captcha not verified"),
     }
 }

@@ -9,7 +9,7 @@ pub mod prospects;
 
 use std::time::Duration;
 
-use astro_authorizer::{Claims, Role};
+use astro_authorizer::{Claims, Refusal, policy};
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Request},
@@ -47,7 +47,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             .is_some_and(|m| m.is_json());
         if !json {
             return Err(Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the body as application/json")
-                .field_error("Content-Type", "must be application/json"));
+                .with_error(FieldError::new("Content-Type", "must be application/json")));
         }
         let bytes = Bytes::from_request(request, state).await.map_err(|e| {
             let status = e.status();
@@ -101,13 +101,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
         serde_path_to_error::deserialize(de)
             .map(QueryParams)
             .map_err(|e| field_problem(&e.path().to_string(), e.inner()))
-    }
-}
-
-impl Problem {
-    fn field_error(mut self, field: &str, detail: &str) -> Self {
-        self.errors.push(FieldError::new(field, detail));
-        self
     }
 }
 
@@ -176,18 +169,14 @@ pub fn call<T>(message: T, token: Option<&str>, headers: &HeaderMap) -> tonic::R
 /// The edge's token check for the REST routes reserved to admins: the
 /// caller's claims and token, which is passed on to the service.
 pub fn admin(gateway: &Gateway, headers: &HeaderMap) -> Result<(Claims, String), Problem> {
-    let header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| Problem::unauthenticated("missing bearer token: send `Authorization: Bearer <token>`"))?;
-    let token =
-        astro_authorizer::bearer_token(header).ok_or_else(|| Problem::unauthenticated("invalid or expired token"))?;
-    let claims =
-        gateway.keys.verifier().verify(token).map_err(|_| Problem::unauthenticated("invalid or expired token"))?;
-    if claims.role != Role::Admin {
-        return Err(Problem::new(StatusCode::FORBIDDEN, format!("role {} may not call this endpoint", claims.role)));
-    }
-    Ok((claims, token.to_owned()))
+    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let claims = gateway.keys.verifier().authorize(header, policy::ADMINS).map_err(|refusal| match refusal {
+        Refusal::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, refusal.to_string()),
+        Refusal::Missing | Refusal::Invalid => Problem::unauthenticated(refusal.to_string()),
+    })?;
+    // Valid, so the header holds a bearer token.
+    let token = header.and_then(astro_authorizer::bearer_token).unwrap_or_default().to_owned();
+    Ok((claims, token))
 }
 
 /// Minimal media-type parsing: the essence (`type/subtype`) of a header value.

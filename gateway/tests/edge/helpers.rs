@@ -133,6 +133,17 @@ impl Stack {
         request.send().await.unwrap()
     }
 
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        let body = json!({"email": email, "password": password});
+        self.http.post(self.at("/auth/login")).json(&body).send().await.unwrap()
+    }
+
+    /// The verdict of `POST /verify-recaptcha` on `token`.
+    pub async fn verify_captcha(&self, token: &str) -> Value {
+        let response = self.http.post(self.at("/verify-recaptcha")).json(&json!({"token": token})).send().await;
+        response.unwrap().json().await.unwrap()
+    }
+
     pub fn admin(&self) -> String {
         token(ADMIN_EMAIL, Role::Admin)
     }

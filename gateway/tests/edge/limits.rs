@@ -42,28 +42,26 @@ async fn above_100_per_second_with_burst_50_the_api_answers_429_and_never_5xx() 
 #[tokio::test]
 async fn an_account_with_too_many_failed_logins_waits_even_with_the_right_password() {
     let stack = spawn_with(&["--login-failures-per-account", "3"]).await;
-    let login = |email: &str, password: &str| {
-        stack.http.post(stack.at("/auth/login")).json(&json!({"email": email, "password": password})).send()
-    };
+    let login = |email, password| stack.login(email, password);
     let mut bodies = Vec::new();
     for _ in 0..3 {
-        let body = assert_problem(login(ADMIN_EMAIL, "guess").await.unwrap(), 401, None).await;
+        let body = assert_problem(login(ADMIN_EMAIL, "guess").await, 401, None).await;
         bodies.push(body);
     }
-    let locked = login(ADMIN_EMAIL, ADMIN_PASSWORD).await.unwrap();
+    let locked = login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let wait: u64 = locked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(wait > 800 && wait <= 900, "{wait}");
     assert_problem(locked, 429, None).await;
     // Case and spaces do not make another account.
-    assert_problem(login(" Admin@Example.com", ADMIN_PASSWORD).await.unwrap(), 429, None).await;
+    assert_problem(login(" Admin@Example.com", ADMIN_PASSWORD).await, 429, None).await;
 
     // An unknown email gets the same answer as a wrong password, and the same limit.
-    let unknown = assert_problem(login("nobody@example.com", "guess").await.unwrap(), 401, None).await;
+    let unknown = assert_problem(login("nobody@example.com", "guess").await, 401, None).await;
     assert_eq!(unknown["detail"], bodies[0]["detail"]);
     for _ in 0..2 {
-        login("nobody@example.com", "guess").await.unwrap();
+        login("nobody@example.com", "guess").await;
     }
-    assert_problem(login("nobody@example.com", "guess").await.unwrap(), 429, None).await;
+    assert_problem(login("nobody@example.com", "guess").await, 429, None).await;
 }
 
 #[tokio::test]
@@ -79,13 +77,7 @@ async fn one_address_with_too_many_failed_logins_waits_whatever_the_account() {
             .unwrap();
         assert_eq!(r.status(), 401);
     }
-    let r = stack
-        .http
-        .post(stack.at("/auth/login"))
-        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let r = stack.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     assert!(r.headers().contains_key("retry-after"));
     assert_problem(r, 429, None).await;
 }
@@ -132,9 +124,7 @@ async fn malformed_requests_use_up_the_per_address_budget_too() {
         let r = stack.http.post(stack.at("/auth/login")).body("email=admin").send().await.unwrap();
         assert_eq!(r.status(), 415);
     }
-    let login = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD});
-    let r = stack.http.post(stack.at("/auth/login")).json(&login).send().await.unwrap();
-    assert_problem(r, 429, None).await;
+    assert_problem(stack.login(ADMIN_EMAIL, ADMIN_PASSWORD).await, 429, None).await;
     // Each public endpoint has its own budget.
     assert_eq!(stack.http.get(stack.at("/captcha/challenge")).send().await.unwrap().status(), 200);
 }

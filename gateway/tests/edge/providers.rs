@@ -146,16 +146,7 @@ async fn check_provider(provider: Provider) {
     assert_problem(slow, 503, None).await;
 
     // The seed's separate check reports the verdict, and uses the token up.
-    let verdict: Value = stack
-        .http
-        .post(stack.at("/verify-recaptcha"))
-        .json(&json!({"token": "human"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let verdict = stack.verify_captcha("human").await;
     assert_eq!(verdict["success"], false, "the token was used by the first submission: {verdict}");
     let expected = if provider == Provider::RecaptchaV3 { 1 } else { 2 };
     assert_eq!(stack.stored().await, expected);

@@ -142,30 +142,10 @@ async fn the_honeypot_and_invalid_fields_are_refused_by_name() {
 async fn verify_recaptcha_reports_the_verdict_but_is_never_enough_to_submit() {
     let stack = spawn().await;
     let solved = stack.solved().await;
-    let verdict: Value = stack
-        .http
-        .post(stack.at("/verify-recaptcha"))
-        .json(&serde_json::json!({"token": solved}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(verdict["success"], true);
+    assert_eq!(stack.verify_captcha(&solved).await["success"], true);
     // The checked token is used up: the submission needs its own.
     assert_problem(stack.submit(&submission("Ada", "ada@example.com", &solved), None).await, 400, Some("captchaToken"))
         .await;
-    let again: Value = stack
-        .http
-        .post(stack.at("/verify-recaptcha"))
-        .json(&serde_json::json!({"token": solved}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(again["success"], false);
+    assert_eq!(stack.verify_captcha(&solved).await["success"], false);
     assert_eq!(stack.stored().await, 0);
 }

@@ -15,13 +15,7 @@ async fn one_prospect(stack: &Stack) -> String {
 #[tokio::test]
 async fn login_returns_a_token_the_api_accepts() {
     let stack = spawn().await;
-    let login = stack
-        .http
-        .post(stack.at("/auth/login"))
-        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let login = stack.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     assert_eq!(login.status(), 200);
     let login: Value = login.json().await.unwrap();
     assert_eq!(login["role"], "admin");
@@ -32,9 +26,7 @@ async fn login_returns_a_token_the_api_accepts() {
     let page: Value = page.json().await.unwrap();
     assert_eq!(page["prospects"], json!([]));
 
-    let wrong =
-        stack.http.post(stack.at("/auth/login")).json(&json!({"email": ADMIN_EMAIL, "password": "nope"})).send().await;
-    assert_problem(wrong.unwrap(), 401, None).await;
+    assert_problem(stack.login(ADMIN_EMAIL, "nope").await, 401, None).await;
 }
 
 #[tokio::test]

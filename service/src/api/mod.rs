@@ -4,7 +4,7 @@
 pub mod auth;
 pub mod prospects;
 
-use astro_authorizer::{Claims, Role};
+use astro_authorizer::{Claims, Refusal, Role};
 use tonic::{Code, Request, Status, metadata::MetadataMap};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -60,19 +60,10 @@ impl Guard {
     }
 
     pub fn caller<T>(&self, request: &Request<T>, allowed: &[Role]) -> Result<Claims, Status> {
-        let header = request
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| Status::unauthenticated("missing bearer token: send `authorization: Bearer <token>`"))?;
-        let claims = self
-            .keys
-            .verifier()
-            .verify_bearer(header)
-            .map_err(|_| Status::unauthenticated("invalid or expired token"))?;
-        if !allowed.contains(&claims.role) {
-            return Err(Status::permission_denied(format!("role {} may not call this method", claims.role)));
-        }
-        Ok(claims)
+        let header = request.metadata().get("authorization").and_then(|v| v.to_str().ok());
+        self.keys.verifier().authorize(header, allowed).map_err(|refusal| match refusal {
+            Refusal::Forbidden(_) => Status::permission_denied(refusal.to_string()),
+            Refusal::Missing | Refusal::Invalid => Status::unauthenticated(refusal.to_string()),
+        })
     }
 }

@@ -1,4 +1,4 @@
-use astro_authorizer::Role;
+use astro_authorizer::policy::{ADMINS, PROSPECT_CREATORS};
 use astro_proto::v1::{
     CreateProspectRequest, DeleteProspectRequest, DeleteProspectResponse, GetProspectRequest, ListProspectsRequest,
     ListProspectsResponse, Prospect, UpdateProspectRequest, prospect_service_server::ProspectService,
@@ -7,10 +7,6 @@ use tonic::{Request, Response, Status};
 
 use super::{Guard, status};
 use crate::domain::{DomainError, FieldViolation, prospects::Prospects};
-
-const ADMIN: &[Role] = &[Role::Admin];
-/// The public form reaches CreateProspect through the gateway's service identity.
-const CREATORS: &[Role] = &[Role::Admin, Role::Service];
 
 pub struct ProspectApi {
     pub prospects: Prospects,
@@ -24,7 +20,7 @@ fn missing(field: &str) -> DomainError {
 #[tonic::async_trait]
 impl ProspectService for ProspectApi {
     async fn create_prospect(&self, request: Request<CreateProspectRequest>) -> Result<Response<Prospect>, Status> {
-        let caller = self.guard.caller(&request, CREATORS)?;
+        let caller = self.guard.caller(&request, PROSPECT_CREATORS)?;
         let (metadata, _, body) = request.into_parts();
         let prospect = body.prospect.ok_or_else(|| status(missing("prospect"), &metadata))?;
         self.prospects
@@ -35,7 +31,7 @@ impl ProspectService for ProspectApi {
     }
 
     async fn get_prospect(&self, request: Request<GetProspectRequest>) -> Result<Response<Prospect>, Status> {
-        self.guard.caller(&request, ADMIN)?;
+        self.guard.caller(&request, ADMINS)?;
         let (metadata, _, body) = request.into_parts();
         self.prospects.get(&body.id, body.view).await.map(Response::new).map_err(|e| status(e, &metadata))
     }
@@ -44,13 +40,13 @@ impl ProspectService for ProspectApi {
         &self,
         request: Request<ListProspectsRequest>,
     ) -> Result<Response<ListProspectsResponse>, Status> {
-        self.guard.caller(&request, ADMIN)?;
+        self.guard.caller(&request, ADMINS)?;
         let (metadata, _, body) = request.into_parts();
         self.prospects.list(body).await.map(Response::new).map_err(|e| status(e, &metadata))
     }
 
     async fn update_prospect(&self, request: Request<UpdateProspectRequest>) -> Result<Response<Prospect>, Status> {
-        let caller = self.guard.caller(&request, ADMIN)?;
+        let caller = self.guard.caller(&request, ADMINS)?;
         let (metadata, _, body) = request.into_parts();
         let prospect = body.prospect.ok_or_else(|| status(missing("prospect"), &metadata))?;
         let paths = body.update_mask.map(|m| m.paths).unwrap_or_default();
@@ -61,7 +57,7 @@ impl ProspectService for ProspectApi {
         &self,
         request: Request<DeleteProspectRequest>,
     ) -> Result<Response<DeleteProspectResponse>, Status> {
-        self.guard.caller(&request, ADMIN)?;
+        self.guard.caller(&request, ADMINS)?;
         let (metadata, _, body) = request.into_parts();
         self.prospects
             .delete(&body.id, body.version)
