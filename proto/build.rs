@@ -24,9 +24,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // drop the extension values.
     let pool = compiler.descriptor_pool();
     fs::write(out.join("astro_storage.rs"), storage::generate(&pool)?)?;
-    let (table_json, table_yaml) = storage::table_definitions(&pool)?;
-    fs::write(out.join("table.json"), table_json)?;
-    fs::write(out.join("table.yaml"), table_yaml)?;
+    let table = storage::table_definitions(&pool)?;
+    fs::write(out.join("table.json"), table.json)?;
+    fs::write(out.join("table.yaml"), table.yaml)?;
+    fs::write(out.join("ttl.json"), table.ttl)?;
 
     // The full set (with imports) serves gRPC server reflection.
     let encoded = compiler.encode_file_descriptor_set();

@@ -5,8 +5,6 @@ use std::{
     collections::VecDeque,
     io::{BufRead, BufReader, Read, Write},
     net::{TcpListener, TcpStream},
-    os::unix::process::CommandExt,
-    path::PathBuf,
     process::{Command, Stdio},
     sync::{Arc, Mutex, mpsc},
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -21,47 +19,14 @@ fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// moto on a free port (one request at a time, see service/tests/moto_serial.py);
-/// also killed if this test thread dies first.
-fn moto() -> (String, std::process::Child) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let python = root.join(".tools/venv/bin/python");
-    let port = free_port();
-    let mut command = Command::new(if python.exists() { python } else { "python3".into() });
-    command.arg(root.join("service/tests/moto_serial.py")).args(["127.0.0.1", &port.to_string()]);
-    command.stdout(Stdio::null()).stderr(Stdio::null());
-    // SAFETY: only asks the kernel to kill moto with this thread.
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    let child = command.spawn().expect("moto (make deps installs it)");
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (format!("http://127.0.0.1:{port}"), child)
-}
-
-/// Creates the secret through moto's Secrets Manager JSON API.
-fn create_secret(moto: &str, name: &str, value: &str) {
-    let body = serde_json::json!({"Name": name, "SecretString": value}).to_string();
-    let address = moto.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: secretsmanager.CreateSecret\r\nAuthorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"), "{answer}");
+/// Creates the secret in the tests' moto (shared with the other tests of
+/// this binary, so every secret name is new).
+fn create_secret(name: &str, value: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = astro_testkit::moto::secrets_client(None);
+        client.create_secret().name(name).secret_string(value).send().await.unwrap();
+    });
 }
 
 /// What the function sent back for one invocation.
@@ -145,8 +110,8 @@ fn event(token: &str) -> serde_json::Value {
 
 #[test]
 fn the_lambda_allows_denies_and_refuses_through_the_runtime_api() {
-    let (moto, mut moto_process) = moto();
-    create_secret(&moto, "astro-qualif/jwt-secret-test", SECRET);
+    let id = format!("astro-qualif/jwt-secret-{}", std::process::id());
+    create_secret(&id, SECRET);
     let (port, outcomes) = runtime_api(vec![
         event(&bearer(Role::Admin)),
         event("Bearer forged.token.value"),
@@ -161,20 +126,15 @@ fn the_lambda_allows_denies_and_refuses_through_the_runtime_api() {
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/astro-authorizer")
-        .env("AWS_ENDPOINT_URL", &moto)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("ASTRO_JWT_SECRET_ID", "astro-qualif/jwt-secret-test")
+        .envs(astro_testkit::moto::aws_env())
+        .env("ASTRO_JWT_SECRET_ID", &id)
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     let next = || outcomes.recv_timeout(Duration::from_secs(30)).expect("the function answers");
     let (admin, forged, service) = (next(), next(), next());
-    for process in [&mut child, &mut moto_process] {
-        let _ = process.kill();
-        let _ = process.wait();
-    }
+    let _ = child.kill();
+    let _ = child.wait();
 
     assert_eq!(admin.kind, "response", "{admin:?}");
     assert_eq!(admin.body["principalId"], "ada@example.com");

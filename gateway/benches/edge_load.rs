@@ -24,8 +24,9 @@ use std::{
 };
 
 use astro_authorizer::{Role, TokenIssuer, TokenSecret};
-use astro_gateway::captcha::pow::{self, ProofOfWork};
 use astro_proto::v1::{Consent, CreateProspectRequest, Prospect, prospect_service_client::ProspectServiceClient};
+use astro_service::captcha::pow::{self, ProofOfWork};
+use astro_testkit::bench::{Figures, figures, median, median_figures};
 use tonic::transport::Channel;
 
 const SECRET: &str = "bench-secret-bench-secret-bench-secret-42";
@@ -87,24 +88,6 @@ impl Drop for Stack {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-#[derive(Clone, Copy)]
-struct Figures {
-    per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-}
-
-fn figures(mut latencies: Vec<Duration>, elapsed: Duration) -> Figures {
-    latencies.sort();
-    let pick = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)].as_secs_f64() * 1e3;
-    Figures { per_second: latencies.len() as f64 / elapsed.as_secs_f64(), p50_ms: pick(0.50), p99_ms: pick(0.99) }
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    values[values.len() / 2]
 }
 
 fn form(i: usize) -> serde_json::Value {
@@ -273,7 +256,6 @@ fn main() {
             grpc_one.push(g1);
         }
     });
-    let med = |v: &[Figures], f: fn(&Figures) -> f64| median(&mut v.iter().map(f).collect::<Vec<_>>());
     println!("\nmedians of {runs} runs:");
     for (label, v) in [
         ("REST POST /prospects (edge → service)", &rest),
@@ -281,16 +263,11 @@ fn main() {
         ("REST, one call at a time", &rest_one),
         ("gRPC, one call at a time", &grpc_one),
     ] {
-        let f = Figures {
-            per_second: med(v, |f| f.per_second),
-            p50_ms: med(v, |f| f.p50_ms),
-            p99_ms: med(v, |f| f.p99_ms),
-        };
-        print(label, &f);
+        print(label, &median_figures(v));
     }
     println!(
         "edge overhead at p50: {:.2} ms under load, {:.2} ms one call at a time",
-        med(&rest, |f| f.p50_ms) - med(&grpc, |f| f.p50_ms),
-        med(&rest_one, |f| f.p50_ms) - med(&grpc_one, |f| f.p50_ms)
+        median_figures(&rest).p50_ms - median_figures(&grpc).p50_ms,
+        median_figures(&rest_one).p50_ms - median_figures(&grpc_one).p50_ms
     );
 }

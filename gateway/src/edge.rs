@@ -17,7 +17,9 @@ use axum::{
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use tower_http::services::{ServeDir, ServeFile};
 
-use crate::{Gateway, config::CaptchaProvider, problem::Problem};
+use astro_service::{config::CaptchaProvider, domain::sign_in::Transport};
+
+use crate::{Gateway, problem::Problem};
 
 /// A gRPC-web answer carrying only a status (the "trailers-only" form), as
 /// tonic encodes it, under the caller's gRPC-web content type.
@@ -37,7 +39,13 @@ fn hop_by_hop(name: &HeaderName) -> bool {
 
 /// Forwards a gRPC-web call to the service after the token check. The
 /// service checks the token again: the edge is one guard, not the only one.
-pub async fn grpc_web(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+/// Sign-in calls carry the client's address under the edge's identity, so
+/// the service counts their failures against the right budget.
+pub async fn grpc_web(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
     let content_type = request.headers().get(header::CONTENT_TYPE).cloned();
     let Some(content_type) = content_type.filter(|v| v.as_bytes().starts_with(b"application/grpc-web")) else {
         return Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "gRPC-web calls only (application/grpc-web+proto)")
@@ -70,7 +78,18 @@ pub async fn grpc_web(State(gateway): State<Arc<Gateway>>, request: Request) -> 
     let mut forward = gateway.http.post(url);
     for (name, value) in &parts.headers {
         // The edge answers CORS itself; the service must not add its own.
-        if !hop_by_hop(name) && name != header::ORIGIN && name != header::CONTENT_LENGTH {
+        // Only the edge speaks for the client (`x-astro-*`).
+        if !hop_by_hop(name)
+            && name != header::ORIGIN
+            && name != header::CONTENT_LENGTH
+            && !astro_service::api::edge::is_edge_header(name.as_str())
+        {
+            forward = forward.header(name, value);
+        }
+    }
+    if path.starts_with("/astro.v1.AuthService/") {
+        let client = gateway.limits.client_ip(peer, &parts.headers);
+        for (name, value) in astro_service::api::edge::headers(&gateway.keys, client, Transport::GrpcWeb) {
             forward = forward.header(name, value);
         }
     }

@@ -4,13 +4,13 @@
 //! app, the REST API and gRPC-web, with the throttles and the token check.
 //!
 //! `rest` (handlers) → the service over gRPC (tonic client); `edge` (gRPC-web
-//! forwarding, headers, static files); `captcha`; `limits`; `openapi`.
+//! forwarding, headers, static files); `limits`; `openapi`. The captcha and
+//! the sign-in guard are the service's (`astro_service::captcha`).
 
 // A `Problem` is the error of most handlers and is built once per refused
 // request, on its way to becoming a response: boxing it would buy nothing.
 #![allow(clippy::result_large_err)]
 
-pub mod captcha;
 pub mod config;
 pub mod edge;
 pub mod limits;
@@ -26,7 +26,7 @@ use std::{
 
 use anyhow::Context as _;
 use astro_proto::v1::{auth_service_client::AuthServiceClient, prospect_service_client::ProspectServiceClient};
-use astro_service::{RunningService, keys::KeyRing};
+use astro_service::{RunningService, captcha::Captcha, keys::KeyRing, store::Store};
 use axum::{
     Router,
     extract::DefaultBodyLimit,
@@ -45,7 +45,7 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{captcha::Captcha, config::GatewayConfig, edge::Public, limits::Limits};
+use crate::{config::GatewayConfig, edge::Public, limits::Limits};
 
 /// Largest REST body accepted (a submission is a few kilobytes).
 const MAX_BODY: usize = 64 * 1024;
@@ -58,7 +58,8 @@ pub struct Gateway {
     /// The service's token keys: the edge verifies with them and signs the
     /// public form's service identity.
     pub keys: KeyRing,
-    pub captcha: Captcha,
+    /// The form's captcha: the in-process service's own, else one of ours.
+    pub captcha: Arc<Captcha>,
     pub limits: Limits,
     /// HTTP client of gRPC-web forwarding.
     pub http: reqwest::Client,
@@ -120,22 +121,33 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
 /// Starts the service in this process unless `ASTRO_SERVICE_URL` names one,
 /// then binds `ASTRO_HTTP_ADDR` (port 0 picks a free one) and serves.
 pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
-    if config.captcha.provider == config::CaptchaProvider::Off && !config.http_addr.ip().is_loopback() {
+    start_with_store(config, None).await
+}
+
+/// [`start`], with the in-process service over a store opened by the caller
+/// (tests point it at their own DynamoDB table).
+pub async fn start_with_store(config: GatewayConfig, store: Option<Arc<dyn Store>>) -> anyhow::Result<RunningGateway> {
+    let captcha_config = &config.service.captcha;
+    if captcha_config.provider == astro_service::config::CaptchaProvider::Off && !config.http_addr.ip().is_loopback() {
         anyhow::bail!(
             "ASTRO_CAPTCHA=off is for development only: it is refused on {}, a non-loopback address",
             config.http_addr
         );
     }
-    let (service, service_url, keys) = match &config.service_url {
+    let (service, service_url, keys, captcha) = match &config.service_url {
         Some(url) => {
             let keys = astro_service::server::live_key_ring(&config.service, None).await?;
-            (None, url.trim_end_matches('/').to_owned(), keys)
+            let captcha = Arc::new(Captcha::from_config(captcha_config).await?);
+            (None, url.trim_end_matches('/').to_owned(), keys, captcha)
         }
         None => {
-            let service = astro_service::start(config.service.clone()).await?;
+            let service = match store {
+                Some(store) => astro_service::start_with_store(config.service.clone(), store).await?,
+                None => astro_service::start(config.service.clone()).await?,
+            };
             let url = format!("http://{}", reachable(service.addr));
-            let keys = service.keys.clone();
-            (Some(service), url, keys)
+            let (keys, captcha) = (service.keys.clone(), service.captcha.clone());
+            (Some(service), url, keys, captcha)
         }
     };
     let channel = Endpoint::from_shared(service_url.clone())
@@ -144,7 +156,6 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
         .connect_timeout(Duration::from_secs(5))
         .http2_keep_alive_interval(Duration::from_secs(30))
         .connect_lazy();
-    let captcha = Captcha::from_config(&config.captcha).await?;
     let csp = HeaderValue::try_from(edge::content_security_policy(captcha.provider()))?;
     let gateway = Arc::new(Gateway {
         prospects: ProspectServiceClient::new(channel.clone()),
@@ -180,7 +191,7 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
             gateway.captcha.sweep();
         }
     });
-    tracing::info!(%addr, captcha = config.captcha.provider.name(), "serving the REST API, gRPC-web and the web app");
+    tracing::info!(%addr, captcha = captcha_config.provider.name(), "serving the REST API, gRPC-web and the web app");
     Ok(RunningGateway { addr, service, shutdown: Some(tx), task, sweeper })
 }
 
@@ -198,7 +209,8 @@ fn router(gateway: Arc<Gateway>, config: &GatewayConfig, csp: HeaderValue) -> an
         .route("/captcha", get(rest::captcha::settings))
         .route("/captcha/challenge", get(rest::captcha::challenge).layer(public(Public::Captcha)))
         .route("/astro.v1.ProspectService/{method}", post(edge::grpc_web))
-        .route("/astro.v1.AuthService/{method}", post(edge::grpc_web))
+        // Sign-in over gRPC-web has the same per-address budget as over REST.
+        .route("/astro.v1.AuthService/{method}", post(edge::grpc_web).layer(public(Public::Login)))
         .route("/grpc.health.v1.Health/{method}", post(edge::grpc_web))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .route_layer(middleware::from_fn_with_state(gateway.clone(), edge::throttle))

@@ -1,14 +1,12 @@
-//! Throttles: the API-wide rate (API Gateway's 100 req/s, burst 50), a rate
-//! per client address on public endpoints, and failed-login budgets per
-//! account and per address. Each refusal says how long to wait.
+//! Throttles: the API-wide rate (API Gateway's 100 req/s, burst 50) and a
+//! rate per client address on public endpoints. Each refusal says how long
+//! to wait. (The failed-sign-in budgets are the service's, shared by every
+//! transport: `astro_service::domain::sign_in`.)
 
 use std::{
-    collections::HashMap,
-    hash::Hash,
     net::{IpAddr, SocketAddr},
     num::NonZeroU32,
-    sync::Mutex,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use governor::{
@@ -61,52 +59,6 @@ impl PerClient {
     }
 }
 
-/// Counts failures per key in a fixed window; a key with `max` failures is
-/// refused until its window ends.
-pub struct FailureBudget<K> {
-    max: u32,
-    window: Duration,
-    entries: Mutex<HashMap<K, (u32, Instant)>>,
-}
-
-impl<K: Eq + Hash + Clone> FailureBudget<K> {
-    pub fn new(max: u32, window: Duration) -> Self {
-        Self { max, window, entries: Mutex::new(HashMap::new()) }
-    }
-
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<K, (u32, Instant)>> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// `Err(wait)` while `key` has used its budget.
-    pub fn check(&self, key: &K) -> Result<(), Duration> {
-        let now = Instant::now();
-        match self.entries().get(key) {
-            Some(&(count, start)) if count >= self.max && now < start + self.window => Err(start + self.window - now),
-            _ => Ok(()),
-        }
-    }
-
-    pub fn fail(&self, key: &K) {
-        let now = Instant::now();
-        let mut entries = self.entries();
-        let entry = entries.entry(key.clone()).or_insert((0, now));
-        if now >= entry.1 + self.window {
-            *entry = (0, now);
-        }
-        entry.0 += 1;
-    }
-
-    pub fn clear(&self, key: &K) {
-        self.entries().remove(key);
-    }
-
-    pub fn sweep(&self) {
-        let now = Instant::now();
-        self.entries().retain(|_, (_, start)| now < *start + self.window);
-    }
-}
-
 /// All the edge's limits.
 pub struct Limits {
     pub api: Throttle,
@@ -114,21 +66,16 @@ pub struct Limits {
     pub form: PerClient,
     pub login: PerClient,
     pub captcha: PerClient,
-    pub login_accounts: FailureBudget<String>,
-    pub login_addresses: FailureBudget<IpAddr>,
     pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Limits {
     pub fn new(config: &LimitsConfig) -> Self {
-        let window = Duration::from_secs(config.login_failure_window_secs);
         Self {
             api: Throttle::new(config.throttle_rps, config.throttle_burst),
             form: PerClient::per_minute(config.public_per_ip_per_min),
             login: PerClient::per_minute(config.public_per_ip_per_min),
             captcha: PerClient::per_minute(config.public_per_ip_per_min),
-            login_accounts: FailureBudget::new(config.login_failures_per_account, window),
-            login_addresses: FailureBudget::new(config.login_failures_per_ip, window),
             trusted_proxies: config.trusted_proxies.clone(),
         }
     }
@@ -137,8 +84,6 @@ impl Limits {
         self.form.sweep();
         self.login.sweep();
         self.captcha.sweep();
-        self.login_accounts.sweep();
-        self.login_addresses.sweep();
     }
 
     /// The client's address: the socket's peer, unless that peer is a
@@ -194,18 +139,5 @@ mod tests {
         }
         let wait = t.check().unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
-    }
-
-    #[test]
-    fn a_failure_budget_blocks_its_key_only_and_clears() {
-        let b = FailureBudget::new(2, Duration::from_secs(60));
-        let (ada, bob) = ("ada".to_string(), "bob".to_string());
-        b.fail(&ada);
-        b.check(&ada).unwrap();
-        b.fail(&ada);
-        assert!(b.check(&ada).unwrap_err() <= Duration::from_secs(60));
-        b.check(&bob).unwrap();
-        b.clear(&ada);
-        b.check(&ada).unwrap();
     }
 }

@@ -18,9 +18,10 @@ use utoipa::{
     },
 };
 
+use astro_service::captcha::pow::Challenge;
+
 use crate::{
-    captcha::pow::Challenge,
-    problem::{FieldError, Problem},
+    problem::{CaptchaPrompt, FieldError, Problem},
     rest::{auth, captcha, health, model, prospects},
 };
 
@@ -45,12 +46,12 @@ use crate::{
         captcha::challenge,
         health::check,
     ),
-    components(schemas(Problem, FieldError, Challenge, model::Status, model::Budget, model::Timeline, prospects::View)),
+    components(schemas(Problem, FieldError, CaptchaPrompt, Challenge, model::Status, model::Budget, model::Timeline, prospects::View)),
     modifiers(&BearerToken),
     tags(
         (name = "auth", description = "Sign in"),
         (name = "prospects", description = "The public form and the Kanban's cards"),
-        (name = "captcha", description = "The captcha of the public form"),
+        (name = "captcha", description = "The captcha of the public form, and of sign-ins after too many failures"),
         (name = "operations", description = "For load balancers and monitors"),
     )
 )]
@@ -269,8 +270,8 @@ const PROBLEMS: &str = r#"<h2>Problems</h2>
 <p>Every error is <code>application/problem+json</code>: <code>type</code>, <code>title</code>, <code>status</code>, <code>detail</code>, and for invalid input <code>errors</code>, a list of <code>{field, detail}</code> naming each field by its JSON name (or the header's name).</p>
 <dl>
 <dt id="problem-invalid">Invalid request (400)</dt><dd>A field, parameter or header is wrong; <code>errors</code> says which and why. Nothing was changed.</dd>
-<dt id="problem-captcha">Captcha not verified (400, or 503 when the provider cannot be reached)</dt><dd>The submission's <code>captchaToken</code> is missing, wrong, expired or already used. Solve a new captcha; nothing was stored.</dd>
-<dt id="problem-rate-limited">Too many requests (429)</dt><dd>Wait the number of seconds in <code>Retry-After</code>. Limits: the API as a whole, each address on the public endpoints, failed sign-ins per account and per address.</dd>
+<dt id="problem-captcha">Captcha not verified (400, or 503 when the provider cannot be reached); captcha needed (401, sign-in)</dt><dd>The submission's <code>captchaToken</code> is missing, wrong, expired or already used. Solve a new captcha; nothing was stored. A sign-in after too many failures for the account or from the address answers 401 naming <code>captchaToken</code>, with <code>captcha</code> saying which captcha to solve (for the proof of work, a fresh challenge): send the password again with the solution.</dd>
+<dt id="problem-rate-limited">Too many requests (429)</dt><dd>Wait the number of seconds in <code>Retry-After</code>. Limits: the API as a whole, each address on the public endpoints, sign-in attempts per address.</dd>
 <dt id="problem-stale">Changed meanwhile (409, 412, 428)</dt><dd>Someone changed the card since you read it (412), or your change needs the version you read in <code>If-Match</code> (428). Reload the card and apply your change again.</dd>
 </dl>
 "#;

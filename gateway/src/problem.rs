@@ -26,10 +26,34 @@ pub struct Problem {
     /// The request id, as in the logs and the `x-request-id` header.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Which captcha to solve, when the answer asks for one (a sign-in after
+    /// too many failures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub captcha: Option<CaptchaPrompt>,
     #[serde(skip)]
     retry_after: Option<Duration>,
     #[serde(skip)]
     authenticate: bool,
+}
+
+/// The captcha to show: send its solution as `captchaToken` with the request again.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CaptchaPrompt {
+    /// `pow`, `recaptcha-v3`, `recaptcha-v2`, `hcaptcha` or `turnstile`.
+    pub provider: String,
+    /// A third-party provider's public site key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site_key: Option<String>,
+    /// For `pow`: the challenge to solve (as `GET /captcha/challenge` returns one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<astro_service::captcha::pow::Challenge>,
+}
+
+impl From<astro_service::captcha::Prompt> for CaptchaPrompt {
+    fn from(p: astro_service::captcha::Prompt) -> Self {
+        Self { provider: p.provider.name().to_owned(), site_key: p.site_key, challenge: p.challenge }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -62,6 +86,7 @@ impl Problem {
             detail: detail.into(),
             errors: Vec::new(),
             request_id: None,
+            captcha: None,
             retry_after: None,
             authenticate: false,
         }
@@ -105,6 +130,11 @@ impl Problem {
 
     pub fn retry_after(mut self, wait: Duration) -> Self {
         self.retry_after = Some(wait);
+        self
+    }
+
+    pub fn with_captcha(mut self, prompt: CaptchaPrompt) -> Self {
+        self.captcha = Some(prompt);
         self
     }
 

@@ -45,12 +45,21 @@ pub trait StoredEntity: ItemMap {
     fn pk(&self) -> String;
     fn sk(&self) -> String;
     fn index_values(&self) -> Vec<IndexValue>;
+    /// Unix seconds after which the item may be deleted, for an entity that
+    /// declares a `ttl`; written as the [`TTL`] attribute.
+    fn expires(&self) -> Option<i64> {
+        None
+    }
 
-    /// The whole item: the message's attributes with its `PK` and `SK`.
+    /// The whole item: the message's attributes with its `PK` and `SK` (and
+    /// [`TTL`] when it expires).
     fn to_item(&self) -> Item {
         let mut item = self.to_attributes();
         item.insert(PK.to_owned(), Attr::S(self.pk()));
         item.insert(SK.to_owned(), Attr::S(self.sk()));
+        if let Some(at) = self.expires() {
+            item.insert(TTL.to_owned(), Attr::N(at.to_string()));
+        }
         item
     }
 }
@@ -61,6 +70,9 @@ pub const TABLE_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/table.json"
 /// The same table as a CloudFormation resource. Committed as
 /// `infra/dynamodb/table.yaml`.
 pub const TABLE_YAML: &str = include_str!(concat!(env!("OUT_DIR"), "/table.yaml"));
+/// The table's time to live: a DynamoDB `UpdateTimeToLive` input. Committed
+/// as `infra/dynamodb/ttl.json`.
+pub const TTL_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/ttl.json"));
 
 /// An attribute value, typed as DynamoDB types it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,7 +281,7 @@ mod tests {
     fn the_committed_table_files_are_what_proto_generates() {
         // `make generate` (ASTRO_BLESS=1) rewrites them from the build's output.
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/dynamodb");
-        for (file, generated) in [("table.json", TABLE_JSON), ("table.yaml", TABLE_YAML)] {
+        for (file, generated) in [("table.json", TABLE_JSON), ("table.yaml", TABLE_YAML), ("ttl.json", TTL_JSON)] {
             let path = dir.join(file);
             if std::env::var_os("ASTRO_BLESS").is_some() {
                 std::fs::create_dir_all(&dir).unwrap();
@@ -287,6 +299,29 @@ mod tests {
             .map(|i| i["IndexName"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["EmailIndex", "StatusIndex"]);
+        let ttl: serde_json::Value = serde_json::from_str(TTL_JSON).unwrap();
+        assert_eq!(ttl["TimeToLiveSpecification"]["AttributeName"], TTL);
+        assert!(TABLE_YAML.contains("TimeToLiveSpecification:\n      AttributeName: ttl\n      Enabled: true"));
+    }
+
+    #[test]
+    fn expiring_items_carry_their_ttl_in_unix_seconds() {
+        use crate::v1::{CreateProspectRecord, SignInFailures, SignInSubjectKind};
+        let f = SignInFailures {
+            kind: SignInSubjectKind::Account as i32,
+            subject: "ada@example.com".into(),
+            window_start: Some(ts(1_706_400_000, 0)),
+            count: 2,
+            expires_at: Some(ts(1_706_400_900, 0)),
+        };
+        assert_eq!(f.pk(), "SIGNIN#ACCOUNT#ada@example.com");
+        assert_eq!(f.sk(), "WINDOW#2024-01-28T00:00:00.000000Z");
+        let item = f.to_item();
+        assert_eq!(item[TTL], Attr::N("1706400900".into()));
+        assert_eq!(SignInFailures::from_attributes(&item).unwrap(), f);
+        let r = CreateProspectRecord { expires_at: Some(ts(42, 0)), ..Default::default() };
+        assert_eq!(r.to_item()[TTL], Attr::N("42".into()));
+        assert!(!User::default().to_item().contains_key(TTL), "users never expire");
     }
 
     #[test]

@@ -25,6 +25,7 @@ use astro_proto::v1::{
     Budget, Consent, CreateProspectRequest, ListProspectsRequest, LoginRequest, Prospect, ProspectStatus, Source,
     auth_service_client::AuthServiceClient, prospect_service_client::ProspectServiceClient,
 };
+use astro_testkit::bench::{Figures, figures, median, median_figures};
 use tonic::{Request, transport::Channel};
 
 const SECRET: &str = "bench-secret-bench-secret-bench-secret-42";
@@ -39,47 +40,29 @@ struct Server {
     child: Child,
     addr: SocketAddr,
     _dir: tempfile::TempDir,
-    moto: Option<Child>,
 }
 
-/// With `BENCH_STORE=dynamodb`: a moto server on a free port and the
-/// environment that points the service at a fresh table on it.
-fn dynamodb_store() -> (Option<Child>, Vec<(String, String)>) {
+/// With `BENCH_STORE=dynamodb`: the environment that points the service at
+/// a fresh table on the bench's moto server.
+fn dynamodb_store() -> Vec<(String, String)> {
     if std::env::var("BENCH_STORE").as_deref() != Ok("dynamodb") {
-        return (None, Vec::new());
+        return Vec::new();
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let child = Command::new(root.join("../.tools/venv/bin/python"))
-        .arg(root.join("tests/moto_serial.py"))
-        .args(["127.0.0.1", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server (make deps installs it)");
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let env: Vec<(String, String)> = [
-        ("ASTRO_STORE", "dynamodb".to_owned()),
-        ("ASTRO_DYNAMODB_TABLE", "astro-bench".to_owned()),
-        ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "bench".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "bench".to_owned()),
-    ]
-    .map(|(k, v)| (k.to_owned(), v))
-    .into();
+    let mut env: Vec<(String, String)> = vec![
+        ("ASTRO_STORE".to_owned(), "dynamodb".to_owned()),
+        ("ASTRO_DYNAMODB_TABLE".to_owned(), astro_testkit::moto::table_name()),
+    ];
+    env.extend(astro_testkit::moto::aws_env().into_iter().map(|(k, v)| (k.to_owned(), v)));
     let created =
         Command::new(env!("CARGO_BIN_EXE_astro-service")).args(["table", "create"]).envs(env.clone()).output().unwrap();
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
-    (Some(child), env)
+    env
 }
 
 impl Server {
     fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let (moto, store_env) = dynamodb_store();
+        let store_env = dynamodb_store();
         let mut child = Command::new(env!("CARGO_BIN_EXE_astro-service"))
             .envs(store_env)
             .env("ASTRO_GRPC_ADDR", "127.0.0.1:0")
@@ -102,7 +85,7 @@ impl Server {
             }
         });
         let addr = rx.recv_timeout(Duration::from_secs(60)).expect("the service starts");
-        Server { child, addr, _dir: dir, moto }
+        Server { child, addr, _dir: dir }
     }
 
     fn rss_mib(&self) -> f64 {
@@ -119,29 +102,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        for child in std::iter::once(&mut self.child).chain(self.moto.as_mut()) {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
-}
-
-#[derive(Clone, Copy)]
-struct Figures {
-    per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-}
-
-fn figures(mut latencies: Vec<Duration>, elapsed: Duration) -> Figures {
-    latencies.sort();
-    let pick = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)].as_secs_f64() * 1e3;
-    Figures { per_second: latencies.len() as f64 / elapsed.as_secs_f64(), p50_ms: pick(0.50), p99_ms: pick(0.99) }
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    values[values.len() / 2]
 }
 
 type Client = ProspectServiceClient<tonic::service::interceptor::InterceptedService<Channel, Bearer>>;
@@ -258,7 +221,9 @@ async fn logins(addr: SocketAddr, n: usize) -> Duration {
         .map(|_| {
             let mut auth = AuthServiceClient::new(channel.clone());
             tokio::spawn(async move {
-                auth.login(LoginRequest { email: ADMIN.into(), password: PASSWORD.into() }).await.expect("login");
+                auth.login(LoginRequest { email: ADMIN.into(), password: PASSWORD.into(), ..Default::default() })
+                    .await
+                    .expect("login");
             })
         })
         .collect();
@@ -311,13 +276,7 @@ fn main() {
         println!("median of {runs} runs:");
         let names = ["CreateProspect", "ListProspects (50-card column)", "ListProspects during 20 logins"];
         for (i, name) in names.iter().enumerate() {
-            let mut per_second: Vec<f64> = results.iter().map(|r| r[i].per_second).collect();
-            let mut p50: Vec<f64> = results.iter().map(|r| r[i].p50_ms).collect();
-            let mut p99: Vec<f64> = results.iter().map(|r| r[i].p99_ms).collect();
-            print(
-                name,
-                Figures { per_second: median(&mut per_second), p50_ms: median(&mut p50), p99_ms: median(&mut p99) },
-            );
+            print(name, median_figures(&results.iter().map(|r| r[i]).collect::<Vec<_>>()));
         }
         println!("  idle RSS at start {:.1} MiB, after the load {:.1} MiB", median(&mut idle), median(&mut loaded));
     });

@@ -19,10 +19,12 @@ use tracing::Level;
 
 use crate::{
     api::{Guard, auth::AuthApi, prospects::ProspectApi},
-    config::{ServeConfig, StoreConfig, StoreKind},
+    captcha::Captcha,
+    config::{CaptchaProvider, ServeConfig, StoreConfig, StoreKind},
     domain::{
         auth::{Accounts, PasswordHasher, load_or_create_secret},
         prospects::Prospects,
+        sign_in::{self, SignIn, SignInGuard},
     },
     keys::KeyRing,
     secrets::SecretsManager,
@@ -105,8 +107,12 @@ pub struct RunningService {
     /// The keys the service signs and verifies tokens with (kept fresh when
     /// they come from Secrets Manager); an in-process edge shares them.
     pub keys: KeyRing,
+    /// The captcha of sign-ins; an in-process edge uses the same for the
+    /// form, so a solution is good for one use across both.
+    pub captcha: Arc<Captcha>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
+    sweeper: JoinHandle<()>,
 }
 
 impl RunningService {
@@ -115,12 +121,14 @@ impl RunningService {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        (&mut self.task).await.context("server task")?.context("server")
+        self.wait().await
     }
 
     /// Waits until the server ends (it ends on `stop` or an error).
     pub async fn wait(mut self) -> anyhow::Result<()> {
-        (&mut self.task).await.context("server task")?.context("server")
+        let served = (&mut self.task).await.context("server task")?.context("server");
+        self.sweeper.abort();
+        served
     }
 
     pub fn shutdown_handle(&mut self) -> Option<oneshot::Sender<()>> {
@@ -138,13 +146,22 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<RunningService> {
 /// [`start`] over a store opened by the caller (tests use it to point the
 /// DynamoDB adapter at their own server).
 pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> anyhow::Result<RunningService> {
+    if config.captcha.provider == CaptchaProvider::Off && !config.grpc_addr.ip().is_loopback() {
+        anyhow::bail!(
+            "ASTRO_CAPTCHA=off is for development only: it is refused on {}, a non-loopback address",
+            config.grpc_addr
+        );
+    }
     // One Secrets Manager client, only when a secret lives there.
     let secrets = match config.jwt_secret_id.is_some() || config.admin_secret_id.is_some() {
         true => Some(SecretsManager::from_environment().await),
         false => None,
     };
     let keys = live_key_ring(&config, secrets.as_ref()).await?;
+    let captcha = Arc::new(Captcha::from_config(&config.captcha).await?);
+    let guard = Arc::new(SignInGuard::new(store.clone(), captcha.clone(), &config.sign_in));
     let services = services(store, keys, config.store.bcrypt_cost);
+    let sign_in = SignIn::new(services.accounts.clone(), guard.clone());
 
     if let (Some(id), Some(secrets)) = (&config.admin_secret_id, &secrets) {
         let admin = secrets.admin_credentials(id).await?;
@@ -176,11 +193,20 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
     let (tx, rx) = oneshot::channel::<()>();
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let keys = services.keys.clone();
-    let task = tokio::spawn(serve(services, cors, incoming, async {
+    let task = tokio::spawn(serve(services, sign_in, cors, incoming, async {
         let _ = rx.await;
     }));
-    tracing::info!(%addr, "serving native gRPC and gRPC-web");
-    Ok(RunningService { addr, keys, shutdown: Some(tx), task })
+    let swept = captcha.clone();
+    let sweeper = tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(sign_in::SWEEP_EVERY);
+        loop {
+            ticks.tick().await;
+            guard.sweep();
+            swept.sweep();
+        }
+    });
+    tracing::info!(%addr, captcha = config.captcha.provider.name(), "serving native gRPC and gRPC-web");
+    Ok(RunningService { addr, keys, captcha, shutdown: Some(tx), task, sweeper })
 }
 
 /// The browser origins of `ASTRO_CORS_ORIGINS`, checked.
@@ -217,6 +243,7 @@ fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
 
 async fn serve(
     services: Services,
+    sign_in: SignIn,
     cors: CorsLayer,
     incoming: TcpIncoming,
     shutdown: impl Future<Output = ()>,
@@ -264,7 +291,7 @@ async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(ProspectServiceServer::new(ProspectApi { prospects: services.prospects.clone(), guard }))
-        .add_service(AuthServiceServer::new(AuthApi { accounts: services.accounts.clone() }))
+        .add_service(AuthServiceServer::new(AuthApi { sign_in, keys: services.keys.clone() }))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }

@@ -11,10 +11,13 @@ use axum::{
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::{JsonBody, model::*};
-use crate::{
-    Gateway,
+use astro_service::{
     captcha::{CaptchaError, pow::Challenge},
     config::CaptchaProvider,
+};
+
+use crate::{
+    Gateway,
     openapi::responses::{BodyErrors, CommonErrors},
     problem::Problem,
 };

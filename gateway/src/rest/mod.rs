@@ -132,14 +132,33 @@ pub fn problem_from_status(status: &tonic::Status, headers: &HeaderMap) -> Probl
                 ),
             }
         }
-        Code::Unauthenticated => Problem::unauthenticated(message),
+        Code::Unauthenticated => match status.get_details_error_info() {
+            Some(info) if info.domain == astro_service::api::ERROR_DOMAIN && info.reason.starts_with("CAPTCHA_") => {
+                let detail = status
+                    .get_details_bad_request()
+                    .and_then(|b| b.field_violations.into_iter().next())
+                    .map(|v| v.description)
+                    .unwrap_or_else(|| message.clone());
+                let mut problem = Problem::unauthenticated(message)
+                    .kind(crate::problem::kind::CAPTCHA, "Captcha needed")
+                    .with_error(FieldError::new("captchaToken", detail));
+                if let Some(prompt) = astro_service::captcha::Prompt::from_metadata(&info.metadata) {
+                    problem = problem.with_captcha(prompt.into());
+                }
+                problem
+            }
+            _ => Problem::unauthenticated(message),
+        },
         Code::PermissionDenied => Problem::new(StatusCode::FORBIDDEN, message),
         Code::NotFound => Problem::new(StatusCode::NOT_FOUND, message),
         Code::AlreadyExists => Problem::new(StatusCode::CONFLICT, message),
         Code::Aborted => {
             Problem::new(StatusCode::CONFLICT, message).kind(crate::problem::kind::STALE, "Changed meanwhile")
         }
-        Code::ResourceExhausted => Problem::rate_limited(message, Duration::from_secs(1)),
+        Code::ResourceExhausted => Problem::rate_limited(
+            message,
+            status.get_details_retry_info().and_then(|r| r.retry_delay).unwrap_or(Duration::from_secs(1)),
+        ),
         Code::Unavailable => {
             let wait = status.get_details_retry_info().and_then(|r| r.retry_delay).unwrap_or(Duration::from_secs(1));
             Problem::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable: retry shortly").retry_after(wait)

@@ -384,6 +384,13 @@ pub struct LoginRequest {
     #[serde(default)]
     #[schema(required = true, min_length = 1, max_length = 1024)]
     pub password: String,
+    /// A solved captcha: needed only after too many failed sign-ins for the
+    /// account or from your address (the 401 then names `captchaToken` and
+    /// says which captcha to solve, with a fresh challenge for the proof of
+    /// work). Ignored while not needed; good for one sign-in.
+    #[serde(default)]
+    #[schema(max_length = 4096)]
+    pub captcha_token: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

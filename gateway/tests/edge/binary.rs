@@ -4,8 +4,7 @@
 //! with its captcha secret in Secrets Manager (moto).
 
 use std::{
-    net::TcpListener,
-    process::{Child, Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -45,6 +44,48 @@ async fn the_binary_serves_the_edge_and_native_grpc_then_stops_on_sigterm() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_sign_in_is_logged_as_a_security_event_without_secrets() {
+    let gateway = GatewayProcess::start(&[]);
+    let http = reqwest::Client::new();
+    let attempt = |password: &'static str| {
+        http.post(gateway.at("/auth/login"))
+            .json(&serde_json::json!({"email": ADMIN_EMAIL, "password": password}))
+            .send()
+    };
+    assert_eq!(attempt("a-wrong-Guess-123").await.unwrap().status(), 401);
+    let signed_in: Value = attempt(ADMIN_PASSWORD).await.unwrap().json().await.unwrap();
+    let token = signed_in["token"].as_str().unwrap().to_owned();
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let events: Vec<Value> = loop {
+        let events: Vec<Value> = gateway
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l["event"] == "sign_in")
+            .collect();
+        if events.len() >= 2 || Instant::now() > deadline {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let outcomes: Vec<&str> = events.iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["failure", "success"]);
+    for event in &events {
+        assert_eq!(event["target"], "astro::security");
+        assert_eq!(event["account"], ADMIN_EMAIL);
+        assert_eq!(event["client_address"], "127.0.0.1");
+        assert_eq!(event["transport"], "rest");
+    }
+    for line in gateway.logs.lock().unwrap().iter() {
+        assert!(!line.contains("a-wrong-Guess-123") && !line.contains(ADMIN_PASSWORD), "a password logged: {line}");
+        assert!(!line.contains(&token), "a token logged: {line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_front_of_a_service_elsewhere_the_gateway_calls_it_over_grpc() {
     // The service in this process, the gateway a separate process: as two containers.
     let dir = tempfile::tempdir().unwrap();
@@ -55,7 +96,7 @@ async fn in_front_of_a_service_elsewhere_the_gateway_calls_it_over_grpc() {
 
     let http = reqwest::Client::new();
     let challenge = http.get(gateway.at("/captcha/challenge")).send().await.unwrap().json().await.unwrap();
-    let solved = astro_gateway::captcha::pow::solve(&challenge).unwrap();
+    let solved = astro_service::captcha::pow::solve(&challenge).unwrap();
     let created = http.post(gateway.at("/prospects")).json(&submission("Ada", "ada@example.com", &solved)).send().await;
     assert_eq!(created.unwrap().status(), 201);
 
@@ -69,59 +110,25 @@ async fn in_front_of_a_service_elsewhere_the_gateway_calls_it_over_grpc() {
     assert_eq!(page.prospects[0].first_name, "Ada");
 }
 
-/// moto's server on a free port, killed with the test.
-struct Moto(Child, String);
-
-impl Moto {
-    fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let server = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/moto_server");
-        let child = Command::new(server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server (make deps installs it)");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Moto(child, format!("http://127.0.0.1:{port}"))
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_captcha_secret_comes_from_secrets_manager() {
     const ID: &str = "astro-qualif/recaptcha-secret-test";
     const SECRET: &str = "from-secrets-manager-6Lc";
-    let moto = Moto::start();
-    let aws = aws_sdk_secretsmanager::Config::builder()
-        .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
-        .region(aws_sdk_secretsmanager::config::Region::new("eu-west-1"))
-        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url(&moto.1)
-        .build();
-    let secrets = aws_sdk_secretsmanager::Client::from_conf(aws);
+    let secrets = astro_testkit::moto::secrets_client(None);
     secrets.create_secret().name(ID).secret_string(SECRET).send().await.unwrap();
+    let aws = astro_testkit::moto::aws_env();
 
     let (verify_url, seen) = providers::fake_siteverify(providers::Provider::RecaptchaV3).await;
-    let gateway = GatewayProcess::start(&[
-        ("ASTRO_CAPTCHA", "recaptcha-v3"),
-        ("ASTRO_CAPTCHA_SECRET_ID", ID),
-        ("ASTRO_CAPTCHA_VERIFY_URL", &verify_url),
-        ("AWS_ENDPOINT_URL", &moto.1),
-        ("AWS_REGION", "eu-west-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ]);
+    let gateway = GatewayProcess::start(
+        &[
+            ("ASTRO_CAPTCHA", "recaptcha-v3"),
+            ("ASTRO_CAPTCHA_SECRET_ID", ID),
+            ("ASTRO_CAPTCHA_VERIFY_URL", &verify_url),
+        ]
+        .into_iter()
+        .chain(aws.iter().map(|(k, v)| (*k, v.as_str())))
+        .collect::<Vec<_>>(),
+    );
     assert_eq!(gateway.captcha, "recaptcha-v3");
     let created = reqwest::Client::new()
         .post(gateway.at("/prospects"))

@@ -48,7 +48,7 @@ async fn the_kanban_signs_in_and_lists_through_the_edge() {
     let (message, trailers) = call(
         &stack,
         "/astro.v1.AuthService/Login",
-        &LoginRequest { email: ADMIN_EMAIL.into(), password: ADMIN_PASSWORD.into() },
+        &LoginRequest { email: ADMIN_EMAIL.into(), password: ADMIN_PASSWORD.into(), ..Default::default() },
         None,
     )
     .await;
@@ -112,7 +112,7 @@ async fn cors_allows_listed_origins_once() {
         .post(stack.at("/astro.v1.AuthService/Login"))
         .header("origin", "http://localhost:5173")
         .header("content-type", "application/grpc-web+proto")
-        .body(frame(&LoginRequest { email: ADMIN_EMAIL.into(), password: ADMIN_PASSWORD.into() }))
+        .body(frame(&LoginRequest { email: ADMIN_EMAIL.into(), password: ADMIN_PASSWORD.into(), ..Default::default() }))
         .send()
         .await
         .unwrap();

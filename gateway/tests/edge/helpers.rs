@@ -11,11 +11,8 @@ use std::{
 };
 
 use astro_authorizer::{Role, TokenIssuer, TokenSecret};
-use astro_gateway::{
-    RunningGateway,
-    captcha::pow::{self, Challenge},
-    config::GatewayConfig,
-};
+use astro_gateway::{RunningGateway, config::GatewayConfig};
+use astro_service::captcha::pow::{self, Challenge};
 use clap::Parser;
 use serde_json::{Value, json};
 
@@ -42,9 +39,29 @@ fn init_logs() {
 
 pub struct Stack {
     pub url: String,
+    /// The in-process service's native gRPC address.
+    pub grpc: SocketAddr,
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
     _running: RunningGateway,
+}
+
+/// The store a test stack runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    /// A fresh table on the tests' moto server.
+    Dynamodb,
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Embedded, Backend::Dynamodb];
+
+/// A fresh DynamoDB store: a new table on the tests' moto server.
+pub async fn dynamodb_store() -> (std::sync::Arc<dyn astro_service::store::Store>, String) {
+    let client = astro_testkit::moto::dynamodb_client(None);
+    let table = astro_testkit::moto::table_name();
+    astro_service::store::dynamodb::create_table(&client, &table).await.expect("create the table");
+    (std::sync::Arc::new(astro_service::store::dynamodb::DynamoStore::new(client, &table)), table)
 }
 
 /// The configuration of a test stack: free ports, a fresh data dir, a known
@@ -74,10 +91,25 @@ pub fn config(dir: &Path, extra: &[&str]) -> GatewayConfig {
 }
 
 pub async fn spawn_with(extra: &[&str]) -> Stack {
+    spawn_on(Backend::Embedded, extra).await
+}
+
+/// A stack on `backend`, with `extra` flags.
+pub async fn spawn_on(backend: Backend, extra: &[&str]) -> Stack {
     init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let running = astro_gateway::start(config(dir.path(), extra)).await.expect("the stack starts");
-    Stack { url: format!("http://{}", running.addr), http: reqwest::Client::new(), _dir: dir, _running: running }
+    let store = match backend {
+        Backend::Embedded => None,
+        Backend::Dynamodb => Some(dynamodb_store().await.0),
+    };
+    let running = astro_gateway::start_with_store(config(dir.path(), extra), store).await.expect("the stack starts");
+    Stack {
+        url: format!("http://{}", running.addr),
+        grpc: running.grpc_addr().expect("the service runs in-process"),
+        http: reqwest::Client::new(),
+        _dir: dir,
+        _running: running,
+    }
 }
 
 pub async fn spawn() -> Stack {
@@ -182,6 +214,8 @@ pub struct GatewayProcess {
     pub grpc: Option<SocketAddr>,
     /// The `captcha` field of the start line.
     pub captcha: String,
+    /// Every line logged after the start line.
+    pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -220,8 +254,14 @@ impl GatewayProcess {
             }
         };
         // Keep reading, so the log pipe never fills up and blocks the binary.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
-        GatewayProcess { child, http, grpc, captcha, _dir: dir }
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = logs.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        GatewayProcess { child, http, grpc, captcha, logs, _dir: dir }
     }
 
     pub fn at(&self, path: &str) -> String {

@@ -8,3 +8,4 @@ mod limits;
 mod providers;
 mod public_form;
 mod rest_api;
+mod sign_in;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use astro_gateway::captcha::pow::{self, ProofOfWork};
+use astro_service::captcha::pow::{self, ProofOfWork};
 use serde_json::Value;
 
 use crate::helpers::*;

@@ -1,20 +1,26 @@
 use astro_proto::v1::{LoginRequest, LoginResponse, auth_service_server::AuthService};
 use tonic::{Request, Response, Status};
 
-use super::status;
-use crate::domain::auth::Accounts;
+use super::{edge, status};
+use crate::{
+    domain::sign_in::{Attempt, SignIn},
+    keys::KeyRing,
+};
 
 pub struct AuthApi {
-    pub accounts: Accounts,
+    pub sign_in: SignIn,
+    /// To recognise the edge's identity.
+    pub keys: KeyRing,
 }
 
 #[tonic::async_trait]
 impl AuthService for AuthApi {
     async fn login(&self, request: Request<LoginRequest>) -> Result<Response<LoginResponse>, Status> {
+        let client = edge::client(&self.keys, request.metadata(), request.remote_addr());
         let (metadata, _, body) = request.into_parts();
-        let (token, claims) =
-            self.accounts.login(&body.email, &body.password).await.map_err(|e| status(e, &metadata))?;
-        tracing::info!(email = %claims.email, role = %claims.role, "signed in");
+        let attempt =
+            Attempt { email: &body.email, password: &body.password, captcha_token: &body.captcha_token, client };
+        let (token, claims) = self.sign_in.login(attempt).await.map_err(|e| status(e, &metadata))?;
         Ok(Response::new(LoginResponse {
             token,
             expires_at: Some(prost_types::Timestamp { seconds: claims.exp, nanos: 0 }),

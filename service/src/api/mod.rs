@@ -2,6 +2,7 @@
 //! errors → gRPC statuses with machine-readable details.
 
 pub mod auth;
+pub mod edge;
 pub mod prospects;
 
 use astro_authorizer::{Claims, Refusal, Role};
@@ -14,6 +15,9 @@ use crate::{domain::DomainError, keys::KeyRing};
 fn request_id(metadata: &MetadataMap) -> String {
     metadata.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned()
 }
+
+/// The `google.rpc.ErrorInfo` domain of this service's reasons.
+pub const ERROR_DOMAIN: &str = "astro-qualif";
 
 /// Maps a domain error to a status. Internal causes are logged with the
 /// request id and never sent to the caller.
@@ -34,6 +38,14 @@ pub fn status(error: DomainError, metadata: &MetadataMap) -> Status {
         DomainError::AlreadyExists(message) => Status::already_exists(message),
         DomainError::Unauthenticated(message) => Status::unauthenticated(message),
         DomainError::PermissionDenied(message) => Status::permission_denied(message),
+        DomainError::CaptchaNeeded(needed) => {
+            let mut details = ErrorDetails::with_error_info(needed.reason(), ERROR_DOMAIN, needed.prompt.metadata());
+            details.add_bad_request_violation("captcha_token", needed.problem.to_string());
+            Status::with_error_details(Code::Unauthenticated, needed.message(), details)
+        }
+        DomainError::RateLimited(message, wait) => {
+            Status::with_error_details(Code::ResourceExhausted, message, ErrorDetails::with_retry_info(Some(wait)))
+        }
         DomainError::Unavailable(cause) => {
             tracing::warn!(request_id = %request_id(metadata), %cause, "store unavailable");
             let details = ErrorDetails::with_retry_info(Some(std::time::Duration::from_millis(200)));

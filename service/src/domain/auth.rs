@@ -132,9 +132,9 @@ impl Accounts {
         Self { store, passwords, keys }
     }
 
-    /// A token for a right email and password. Unknown emails and wrong
-    /// passwords fail alike, after the same bcrypt work.
-    pub async fn login(&self, email: &str, password: &str) -> DomainResult<(String, Claims)> {
+    /// The account a sign-in names (its email lower-cased), once both fields
+    /// are there; each missing or oversized one is named.
+    pub fn sign_in_account(email: &str, password: &str) -> DomainResult<String> {
         let mut v = validation::Violations::default();
         let email = email.trim().to_lowercase();
         if email.is_empty() {
@@ -145,15 +145,21 @@ impl Accounts {
         } else if password.len() > MAX_PASSWORD_BYTES {
             v.add("password", format!("must be at most {MAX_PASSWORD_BYTES} bytes"));
         }
-        if !v.is_empty() {
-            return Err(DomainError::Invalid(v.0));
+        match v.is_empty() {
+            true => Ok(email),
+            false => Err(DomainError::Invalid(v.0)),
         }
-        let user = self.store.get_user(&email).await?;
+    }
+
+    /// A token when `password` is the account's. Unknown emails and wrong
+    /// passwords fail alike, after the same bcrypt work.
+    pub async fn verify_password(&self, account: &str, password: &str) -> DomainResult<(String, Claims)> {
+        let user = self.store.get_user(account).await?;
         let role = user.as_ref().and_then(|u| Role::parse(&u.role));
         let matched = self.passwords.verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
         match (matched, role) {
             (true, Some(role)) => {
-                self.keys.issuer().issue(&email, role, unix_now()).map_err(|e| DomainError::Internal(e.to_string()))
+                self.keys.issuer().issue(account, role, unix_now()).map_err(|e| DomainError::Internal(e.to_string()))
             }
             _ => Err(DomainError::Unauthenticated("wrong email or password")),
         }

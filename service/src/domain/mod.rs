@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod page_token;
 pub mod prospects;
+pub mod sign_in;
 pub mod validation;
 
 use crate::store::StoreError;
@@ -37,6 +38,12 @@ pub enum DomainError {
     Unauthenticated(&'static str),
     #[error("{0}")]
     PermissionDenied(&'static str),
+    /// A sign-in past its failed-sign-in budget without a good captcha.
+    #[error("{}", .0.message())]
+    CaptchaNeeded(Box<sign_in::CaptchaNeeded>),
+    /// Too many attempts: wait this long.
+    #[error("{0}")]
+    RateLimited(&'static str, std::time::Duration),
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
     /// Logged with its cause; the caller sees a generic message.

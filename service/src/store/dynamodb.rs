@@ -12,14 +12,15 @@ use std::collections::HashMap;
 use astro_proto::{
     storage::{self, Attr, Item, ItemMap, KeyText, StoredEntity, timestamp_key},
     v1::{
-        CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, ProspectStatusCounter, User,
+        CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, ProspectStatusCounter,
+        SignInFailures, User,
     },
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     Client,
     error::{ProvideErrorMetadata, SdkError},
-    types::{AttributeValue, Delete, Put, TransactWriteItem, Update},
+    types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem, Update},
 };
 
 use super::{
@@ -215,6 +216,11 @@ fn attr(value: &AttributeValue) -> Option<Attr> {
 fn decode<E: ItemMap>(item: &Av) -> StoreResult<E> {
     let item: Item = item.iter().filter_map(|(k, v)| Some((k.clone(), attr(v)?))).collect();
     E::from_attributes(&item).map_err(|e| StoreError::Internal(format!("corrupt item: {e}")))
+}
+
+/// The table key of an item.
+fn key_of(pk: String, sk: String) -> Av {
+    HashMap::from([(storage::PK.to_owned(), AttributeValue::S(pk)), (storage::SK.to_owned(), AttributeValue::S(sk))])
 }
 
 fn sk_of(item: &Av) -> &str {
@@ -506,6 +512,82 @@ impl Store for DynamoStore {
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(sum_counters(shards))
     }
+
+    async fn sign_in_failures(&self, windows: &[SignInFailures]) -> StoreResult<Vec<i64>> {
+        // One BatchGetItem for all the windows (again for any it left unprocessed).
+        let mut found: HashMap<(String, String), i64> = HashMap::new();
+        let keys: Vec<Av> = windows.iter().map(|w| key_of(w.pk(), w.sk())).collect();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Internal(format!("BatchGetItem keys: {e}")))?,
+        );
+        let mut attempt = 0u32;
+        while let Some(request) = pending.take() {
+            let out =
+                self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(sdk_error)?;
+            for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+                let window: SignInFailures = decode(&item)?;
+                found.insert((window.pk(), window.sk()), window.count);
+            }
+            pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+            attempt += 1;
+            if pending.is_some() {
+                if attempt >= TRANSACTION_ATTEMPTS {
+                    return Err(StoreError::Unavailable("BatchGetItem kept leaving keys unprocessed".into()));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5 << attempt)).await;
+            }
+        }
+        Ok(windows.iter().map(|w| found.get(&(w.pk(), w.sk())).copied().unwrap_or(0)).collect())
+    }
+
+    async fn add_sign_in_failure(&self, windows: &[SignInFailures]) -> StoreResult<()> {
+        // One UpdateItem per window, at once: `ADD` is atomic, so concurrent
+        // failures on any instance all count, and never conflict.
+        let mut updates = tokio::task::JoinSet::new();
+        for window in windows {
+            let mut names = HashMap::new();
+            let mut values = HashMap::new();
+            let mut set = Vec::new();
+            for (i, (name, value)) in window.to_item().iter().enumerate() {
+                if name == storage::PK || name == storage::SK || name == storage::sign_in_failures::attribute::COUNT {
+                    continue;
+                }
+                names.insert(format!("#a{i}"), name.clone());
+                values.insert(format!(":v{i}"), av(value));
+                set.push(format!("#a{i} = :v{i}"));
+            }
+            names.insert("#count".to_owned(), storage::sign_in_failures::attribute::COUNT.to_owned());
+            values.insert(":one".to_owned(), AttributeValue::N("1".into()));
+            let request = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key_of(window.pk(), window.sk())))
+                .update_expression(format!("SET {} ADD #count :one", set.join(", ")))
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values));
+            updates.spawn(async move { request.send().await.map(|_| ()).map_err(sdk_error) });
+        }
+        while let Some(done) = updates.join_next().await {
+            done.map_err(|e| StoreError::Internal(format!("update task: {e}")))??;
+        }
+        Ok(())
+    }
+
+    async fn clear_sign_in_failures(&self, window: &SignInFailures) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(window.pk(), window.sk())))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
 }
 
 /// Creates the table from the definition generated from `proto/`
@@ -556,5 +638,24 @@ pub async fn create_table(client: &Client, table: &str) -> anyhow::Result<()> {
         );
     }
     request.send().await.map_err(|e| anyhow::anyhow!("creating table {table}: {}", sdk_error(e)))?;
+
+    // Expiring items (`infra/dynamodb/ttl.json`): DynamoDB deletes them by itself.
+    let ttl: serde_json::Value = serde_json::from_str(storage::TTL_JSON)?;
+    let spec = &ttl["TimeToLiveSpecification"];
+    if let Some(attribute) = spec["AttributeName"].as_str() {
+        use aws_sdk_dynamodb::types::TimeToLiveSpecification;
+        client
+            .update_time_to_live()
+            .table_name(table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(attribute)
+                    .enabled(spec["Enabled"].as_bool().unwrap_or(true))
+                    .build()?,
+            )
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("enabling time to live on {table}: {}", sdk_error(e)))?;
+    }
     Ok(())
 }

@@ -22,7 +22,8 @@ use std::{
 use astro_proto::{
     storage::{self, INDEXES, KeyText, StoredEntity},
     v1::{
-        CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, ProspectStatusCounter, User,
+        CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, ProspectStatusCounter,
+        SignInFailures, User,
     },
 };
 use async_trait::async_trait;
@@ -37,7 +38,10 @@ const MAX_BATCH: usize = 256;
 const DB_FILE: &str = "astro.sqlite3";
 /// Read connections kept open between reads.
 const MAX_IDLE_READERS: usize = 16;
-const SCHEMA_VERSION: i64 = 1;
+/// 1: items and the index columns; 2: the `ttl` column of expiring items.
+const SCHEMA_VERSION: i64 = 2;
+/// How often expired items are deleted.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
 /// A write: runs inside the batch transaction (or, given `None`, learns that
@@ -64,6 +68,11 @@ impl EmbeddedStore {
         std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || write_loop(conn, queue))
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let sweeps = jobs.downgrade();
+        std::thread::Builder::new()
+            .name("store-ttl".into())
+            .spawn(move || sweep_loop(sweeps))
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         Ok(Self { jobs, readers: Arc::new(ReadPool { path, idle: Mutex::new(Vec::new()) }) })
     }
@@ -139,8 +148,25 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
     if version >= SCHEMA_VERSION {
         return Ok(());
     }
+    let mut ddl = String::from("BEGIN;\n");
+    if version < 1 {
+        ddl.push_str(&first_schema());
+    }
+    // Like DynamoDB's time to live: the Unix second after which the item goes.
+    ddl.push_str(&format!(
+        "ALTER TABLE items ADD COLUMN {TTL_COLUMN} INTEGER;\n\
+         CREATE INDEX IF NOT EXISTS items_ttl ON items ({TTL_COLUMN}) WHERE {TTL_COLUMN} IS NOT NULL;\n"
+    ));
+    ddl.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"));
+    conn.execute_batch(&ddl).map_err(internal)
+}
+
+const TTL_COLUMN: &str = storage::TTL;
+
+/// Schema version 1: the items table and one SQL index per GSI.
+fn first_schema() -> String {
     let mut ddl = String::from(
-        "BEGIN;\nCREATE TABLE IF NOT EXISTS items (pk TEXT NOT NULL, sk TEXT NOT NULL, entity TEXT NOT NULL, body BLOB NOT NULL",
+        "CREATE TABLE IF NOT EXISTS items (pk TEXT NOT NULL, sk TEXT NOT NULL, entity TEXT NOT NULL, body BLOB NOT NULL",
     );
     for attribute in index_attributes() {
         ddl.push_str(&format!(", {} TEXT", column(attribute)));
@@ -156,8 +182,36 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
             column(index.sort_attribute)
         ));
     }
-    ddl.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"));
-    conn.execute_batch(&ddl).map_err(internal)
+    ddl
+}
+
+/// Deletes expired items every [`SWEEP_EVERY`], through the writer, until
+/// the store is dropped.
+fn sweep_loop(jobs: mpsc::WeakSender<Job>) {
+    loop {
+        std::thread::sleep(SWEEP_EVERY);
+        let Some(jobs) = jobs.upgrade() else { return };
+        let job: Job = Box::new(|conn| {
+            let deleted = match conn {
+                Some(conn) => delete_expired(conn),
+                None => Ok(0),
+            };
+            if let Err(e) = &deleted {
+                tracing::warn!(error = %e, "could not delete expired items");
+            }
+            (deleted.is_ok(), Box::new(|_| {}))
+        });
+        if jobs.blocking_send(job).is_err() {
+            return;
+        }
+    }
+}
+
+fn delete_expired(conn: &Connection) -> StoreResult<usize> {
+    let now = SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    conn.prepare_cached(&format!("DELETE FROM items WHERE {TTL_COLUMN} IS NOT NULL AND {TTL_COLUMN} < ?1"))
+        .and_then(|mut s| s.execute(params![now]))
+        .map_err(internal)
 }
 
 // ---------------------------------------------------------------- writes
@@ -234,16 +288,17 @@ fn put<E: StoredEntity + Message>(conn: &Connection, message: &E, must_be_new: b
     let item = item(message);
     let columns: Vec<String> = item.attributes.iter().map(|(a, _)| column(a)).collect();
     let verb = if must_be_new { "INSERT" } else { "INSERT OR REPLACE" };
-    let placeholders: Vec<String> = (5..5 + columns.len()).map(|i| format!("?{i}")).collect();
+    let placeholders: Vec<String> = (6..6 + columns.len()).map(|i| format!("?{i}")).collect();
     let sql = format!(
-        "{verb} INTO items (pk, sk, entity, body{}{}) VALUES (?1, ?2, ?3, ?4{}{})",
+        "{verb} INTO items (pk, sk, entity, body, {TTL_COLUMN}{}{}) VALUES (?1, ?2, ?3, ?4, ?5{}{})",
         if columns.is_empty() { "" } else { ", " },
         columns.join(", "),
         if columns.is_empty() { "" } else { ", " },
         placeholders.join(", ")
     );
     let mut statement = conn.prepare_cached(&sql).map_err(internal)?;
-    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&item.pk, &item.sk, &item.entity, &item.body];
+    let expires = message.expires();
+    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&item.pk, &item.sk, &item.entity, &item.body, &expires];
     for (_, value) in &item.attributes {
         values.push(value);
     }
@@ -519,6 +574,39 @@ impl Store for EmbeddedStore {
             let rows = statement.query_map(params![pk], |r| r.get::<_, Vec<u8>>(0)).map_err(internal)?;
             let shards = rows.map(|b| decode(&b.map_err(internal)?)).collect::<StoreResult<Vec<_>>>()?;
             Ok(sum_counters(shards))
+        })
+        .await
+    }
+
+    async fn sign_in_failures(&self, windows: &[SignInFailures]) -> StoreResult<Vec<i64>> {
+        let keys: Vec<(String, String)> = windows.iter().map(|w| (w.pk(), w.sk())).collect();
+        self.read(move |conn| {
+            keys.iter().map(|(pk, sk)| Ok(get::<SignInFailures>(conn, pk, sk)?.map_or(0, |w| w.count))).collect()
+        })
+        .await
+    }
+
+    async fn add_sign_in_failure(&self, windows: &[SignInFailures]) -> StoreResult<()> {
+        let windows = windows.to_vec();
+        // The single writer makes read-and-add atomic.
+        self.write(move |conn| {
+            for window in windows {
+                let stored: Option<SignInFailures> = get(conn, &window.pk(), &window.sk())?;
+                let count = stored.map_or(0, |w| w.count) + 1;
+                put(conn, &SignInFailures { count, ..window }, false)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn clear_sign_in_failures(&self, window: &SignInFailures) -> StoreResult<()> {
+        let (pk, sk) = (window.pk(), window.sk());
+        self.write(move |conn| {
+            conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+                .and_then(|mut s| s.execute(params![pk, sk]))
+                .map(|_| ())
+                .map_err(internal)
         })
         .await
     }

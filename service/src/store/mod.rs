@@ -6,7 +6,7 @@
 pub mod dynamodb;
 pub mod embedded;
 
-use astro_proto::v1::{Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, User};
+use astro_proto::v1::{Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, SignInFailures, User};
 use async_trait::async_trait;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -90,6 +90,16 @@ pub trait Store: Send + Sync + 'static {
     async fn first_with_email(&self, email: &str) -> StoreResult<Option<String>>;
     /// The kept counts: one per column that ever had a card (its shards summed).
     async fn status_counts(&self) -> StoreResult<Vec<ProspectStatusCount>>;
+
+    /// The failed sign-ins counted so far in each of these windows (their
+    /// keys: `kind`, `subject`, `window_start`), in the same order; 0 when
+    /// none. One read for all of them.
+    async fn sign_in_failures(&self, windows: &[SignInFailures]) -> StoreResult<Vec<i64>>;
+    /// Adds one failure to each window's count, atomically per window
+    /// (concurrent failures all count), creating it with its `expires_at`.
+    async fn add_sign_in_failure(&self, windows: &[SignInFailures]) -> StoreResult<()>;
+    /// Forgets a window's failures.
+    async fn clear_sign_in_failures(&self, window: &SignInFailures) -> StoreResult<()>;
 }
 
 /// Shards of each column's counter (see `ProspectStatusCounter`).

@@ -97,7 +97,11 @@ async fn login_returns_a_24_hour_token_and_fails_alike_for_unknown_emails() {
     let app = spawn_app().await;
     let mut auth = app.auth().await;
     let ok = auth
-        .login(LoginRequest { email: " Admin@Example.com ".into(), password: ADMIN_PASSWORD.into() })
+        .login(LoginRequest {
+            email: " Admin@Example.com ".into(),
+            password: ADMIN_PASSWORD.into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -107,11 +111,17 @@ async fn login_returns_a_24_hour_token_and_fails_alike_for_unknown_emails() {
     assert!((expires - now() - 86_400).abs() <= 5, "exp = iat + 24h");
 
     let wrong = assert_code(
-        auth.login(LoginRequest { email: ADMIN_EMAIL.into(), password: "wrong password".into() }).await,
+        auth.login(LoginRequest { email: ADMIN_EMAIL.into(), password: "wrong password".into(), ..Default::default() })
+            .await,
         Code::Unauthenticated,
     );
     let unknown = assert_code(
-        auth.login(LoginRequest { email: "nobody@example.com".into(), password: "wrong password".into() }).await,
+        auth.login(LoginRequest {
+            email: "nobody@example.com".into(),
+            password: "wrong password".into(),
+            ..Default::default()
+        })
+        .await,
         Code::Unauthenticated,
     );
     assert_eq!(wrong.message(), unknown.message(), "the answer does not reveal which emails exist");
@@ -132,7 +142,13 @@ async fn an_unknown_email_costs_a_bcrypt_check_too() {
             let mut samples = Vec::new();
             for _ in 0..5 {
                 let start = std::time::Instant::now();
-                let _ = auth.login(LoginRequest { email: email.into(), password: "wrong password".into() }).await;
+                let _ = auth
+                    .login(LoginRequest {
+                        email: email.into(),
+                        password: "wrong password".into(),
+                        ..Default::default()
+                    })
+                    .await;
                 samples.push(start.elapsed());
             }
             samples.sort();

@@ -42,7 +42,11 @@ async fn users_added_and_reset_from_the_command_line_can_sign_in() {
     let channel =
         tonic::transport::Channel::from_shared(format!("http://{}", process.addr)).unwrap().connect().await.unwrap();
     let mut auth = astro_proto::v1::auth_service_client::AuthServiceClient::new(channel);
-    let login = |password: &str| LoginRequest { email: "sales@example.com".into(), password: password.into() };
+    let login = |password: &str| LoginRequest {
+        email: "sales@example.com".into(),
+        password: password.into(),
+        ..Default::default()
+    };
     auth.login(login("first password 1")).await.expect("the added user signs in");
 
     let reset = run(dir.path(), &["user", "reset-password", "--email", "sales@example.com"], "second password 2\n");

@@ -9,12 +9,10 @@ use astro_service::{
     keys::KeyRing,
     store::{Store, dynamodb::DynamoStore},
 };
+use astro_testkit::moto::{RequestCounter, dynamodb_client};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::{
-    helpers::prospect,
-    moto::{RequestCounter, dynamodb_client, fresh_table},
-};
+use crate::helpers::{fresh_table, prospect};
 
 fn admin() -> Claims {
     Claims { email: "admin@example.com".into(), role: Role::Admin, iat: 0, exp: i64::MAX }

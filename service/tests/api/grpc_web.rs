@@ -21,7 +21,7 @@ async fn login_over_grpc_web_returns_a_token_and_trailers() {
         .header("content-type", "application/grpc-web+proto")
         .header("x-grpc-web", "1")
         .header("origin", "http://127.0.0.1:8080")
-        .body(frame(&LoginRequest { email: ADMIN_EMAIL.into(), password: ADMIN_PASSWORD.into() }))
+        .body(frame(&LoginRequest { email: ADMIN_EMAIL.into(), password: ADMIN_PASSWORD.into(), ..Default::default() }))
         .send()
         .await
         .unwrap();

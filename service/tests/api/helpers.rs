@@ -95,8 +95,8 @@ pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path());
     let running = if on_dynamodb() {
-        let client = crate::moto::dynamodb_client(None);
-        let table = crate::moto::fresh_table(&client).await;
+        let client = astro_testkit::moto::dynamodb_client(None);
+        let table = fresh_table(&client).await;
         let store = std::sync::Arc::new(astro_service::store::dynamodb::DynamoStore::new(client, table));
         astro_service::start_with_store(config, store).await
     } else {
@@ -104,6 +104,13 @@ pub async fn spawn_app() -> TestApp {
     }
     .expect("the service starts");
     TestApp { addr: running.addr, _dir: dir, _running: running }
+}
+
+/// A fresh table on the tests' moto, created from the definition generated from `proto/`.
+pub async fn fresh_table(client: &aws_sdk_dynamodb::Client) -> String {
+    let table = astro_testkit::moto::table_name();
+    astro_service::store::dynamodb::create_table(client, &table).await.expect("create the table");
+    table
 }
 
 pub fn now() -> i64 {
@@ -142,7 +149,7 @@ impl TestApp {
         let login = self
             .auth()
             .await
-            .login(LoginRequest { email: ADMIN_EMAIL.into(), password: ADMIN_PASSWORD.into() })
+            .login(LoginRequest { email: ADMIN_EMAIL.into(), password: ADMIN_PASSWORD.into(), ..Default::default() })
             .await
             .expect("the bootstrap admin signs in")
             .into_inner();
@@ -241,11 +248,11 @@ pub fn store_env(dir: &Path) -> Vec<(String, String)> {
         let table_file = dir.join("test-table-name");
         let table = match std::fs::read_to_string(&table_file) {
             Ok(name) => name,
-            Err(_) => format!("astro-{}", uuid::Uuid::new_v4().simple()),
+            Err(_) => astro_testkit::moto::table_name(),
         };
         env.push(("ASTRO_STORE".to_owned(), "dynamodb".to_owned()));
         env.push(("ASTRO_DYNAMODB_TABLE".to_owned(), table.clone()));
-        env.extend(crate::moto::aws_env().into_iter().map(|(k, v)| (k.to_owned(), v)));
+        env.extend(astro_testkit::moto::aws_env().into_iter().map(|(k, v)| (k.to_owned(), v)));
         if !table_file.exists() {
             let out = Command::new(binary()).args(["table", "create"]).env_clear().envs(env.clone()).output().unwrap();
             assert!(out.status.success(), "table create: {}", String::from_utf8_lossy(&out.stderr));

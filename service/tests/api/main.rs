@@ -2,7 +2,6 @@
 //! directory per test, called over real gRPC (and gRPC-web, and grpcurl).
 
 mod helpers;
-mod moto;
 
 mod auth;
 mod cli;

@@ -6,11 +6,9 @@ use std::time::{Duration, Instant};
 use astro_authorizer::{Role, TokenIssuer, TokenSecret};
 use astro_proto::v1::{ListProspectsRequest, LoginRequest, ProspectStatus};
 use astro_service::secrets::SecretsManager;
+use astro_testkit::moto::{RequestCounter, aws_env, secrets_client};
 
-use crate::{
-    helpers::*,
-    moto::{RequestCounter, aws_env, secrets_client},
-};
+use crate::helpers::*;
 
 fn secret_value(fill: char) -> String {
     std::iter::repeat_n(fill, 40).collect()
@@ -87,7 +85,11 @@ async fn the_service_takes_its_token_secret_and_admin_from_secrets_manager() {
     let addr = wait_for_address(&mut child);
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     let login = astro_proto::v1::auth_service_client::AuthServiceClient::new(channel.clone())
-        .login(LoginRequest { email: "boss@example.com".into(), password: "from secrets manager".into() })
+        .login(LoginRequest {
+            email: "boss@example.com".into(),
+            password: "from secrets manager".into(),
+            ..Default::default()
+        })
         .await
         .expect("the admin from the secret signs in")
         .into_inner();

@@ -11,8 +11,9 @@ use astro_service::store::{
     ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, StoreError, dynamodb::DynamoStore,
     embedded::EmbeddedStore,
 };
+use astro_testkit::moto::dynamodb_client;
 
-use crate::moto::{dynamodb_client, fresh_table};
+use crate::helpers::fresh_table;
 
 /// Keeps what a store needs alive (its data dir).
 pub struct Opened(pub Arc<dyn Store>, #[allow(dead_code)] Option<tempfile::TempDir>);

@@ -1,7 +1,8 @@
-//! The captcha that guards the public form, whichever provider is configured,
-//! and the rule that a solved captcha is good for one submission: a token
-//! seen before is refused, unless it comes back with the same
-//! `Idempotency-Key` (a retry of the same submission).
+//! The captcha that guards the public form and the sign-ins past their
+//! failed-sign-in budget, whichever provider is configured, and the rule that
+//! a solved captcha is good for one use: a token seen before is refused,
+//! unless it comes back with the same `Idempotency-Key` (a retry of the same
+//! form submission).
 
 pub mod pow;
 pub mod siteverify;
@@ -13,8 +14,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::secrets::SecretsManager;
 use anyhow::Context as _;
-use astro_service::secrets::SecretsManager;
 use sha2::{Digest, Sha256};
 
 use crate::config::{CaptchaConfig, CaptchaProvider};
@@ -40,6 +41,50 @@ pub enum CaptchaError {
 pub struct Verdict {
     pub score: Option<f64>,
     pub hostname: Option<String>,
+}
+
+/// Which captcha to show, and with what.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    pub provider: CaptchaProvider,
+    pub site_key: Option<String>,
+    pub challenge: Option<pow::Challenge>,
+}
+
+impl Prompt {
+    /// As `google.rpc.ErrorInfo` metadata: `provider`, `siteKey`, and the
+    /// challenge's fields by their ALTCHA names.
+    pub fn metadata(&self) -> std::collections::HashMap<String, String> {
+        let mut out = std::collections::HashMap::from([("provider".to_owned(), self.provider.name().to_owned())]);
+        if let Some(key) = &self.site_key {
+            out.insert("siteKey".into(), key.clone());
+        }
+        if let Some(c) = &self.challenge {
+            out.insert("algorithm".into(), c.algorithm.clone());
+            out.insert("challenge".into(), c.challenge.clone());
+            out.insert("maxnumber".into(), c.maxnumber.to_string());
+            out.insert("salt".into(), c.salt.clone());
+            out.insert("signature".into(), c.signature.clone());
+        }
+        out
+    }
+
+    /// Reads [`Prompt::metadata`] back (the gateway's REST answer, clients).
+    pub fn from_metadata(metadata: &std::collections::HashMap<String, String>) -> Option<Prompt> {
+        let provider = CaptchaProvider::from_name(metadata.get("provider")?)?;
+        let text = |k: &str| metadata.get(k).cloned();
+        let challenge = match (text("algorithm"), text("challenge"), text("salt"), text("signature")) {
+            (Some(algorithm), Some(challenge), Some(salt), Some(signature)) => Some(pow::Challenge {
+                algorithm,
+                challenge,
+                maxnumber: metadata.get("maxnumber")?.parse().ok()?,
+                salt,
+                signature,
+            }),
+            _ => None,
+        };
+        Some(Prompt { provider, site_key: text("siteKey"), challenge })
+    }
 }
 
 enum Check {
@@ -139,6 +184,12 @@ impl Captcha {
             Check::Pow(p) => Some(p.challenge()),
             _ => None,
         }
+    }
+
+    /// What a client needs to show the captcha: the provider, its site key,
+    /// and for the proof of work a fresh challenge.
+    pub fn prompt(&self) -> Prompt {
+        Prompt { provider: self.provider, site_key: self.site_key.clone(), challenge: self.challenge() }
     }
 
     /// Checks `token` for one submission. `key` is the submission's

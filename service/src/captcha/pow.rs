@@ -2,8 +2,8 @@
 //!
 //! A challenge is `salt` (random, with `?expires=<unix seconds>&`), the hex
 //! SHA-256 of `salt + n` for a secret random `n ≤ maxnumber`, and an HMAC
-//! of that hash with the gateway's key. The browser finds `n` by trying every
-//! number (≈ maxnumber/2 hashes); the gateway checks the answer with one hash
+//! of that hash with the captcha key. The browser finds `n` by trying every
+//! number (≈ maxnumber/2 hashes); the server checks the answer with one hash
 //! and one HMAC, and no state until the answer is used.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,14 +13,15 @@ use hmac::{Hmac, Mac};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
 use super::CaptchaError;
 
 pub const ALGORITHM: &str = "SHA-256";
 
-/// What `GET /captcha/challenge` answers, as the ALTCHA widget reads it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// A challenge, as the ALTCHA widget reads it (`GET /captcha/challenge`,
+/// and the sign-in's refusal once a captcha is needed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Challenge {
     /// Always `SHA-256`.
     pub algorithm: String,
@@ -30,7 +31,7 @@ pub struct Challenge {
     pub maxnumber: u64,
     /// Random hex, then `?expires=<unix seconds>&`.
     pub salt: String,
-    /// Hex HMAC-SHA-256 of `challenge` with the gateway's key.
+    /// Hex HMAC-SHA-256 of `challenge` with the captcha key.
     pub signature: String,
 }
 

@@ -1,5 +1,6 @@
 //! A DynamoDB- and Secrets-Manager-compatible server for the tests: moto,
-//! started once per test binary on a free loopback port, killed with it.
+//! started once per test binary on a free loopback port, killed with it, and
+//! served one request at a time (see `moto_serial.py`).
 
 use std::{
     net::TcpListener,
@@ -14,8 +15,10 @@ use std::{
 };
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use aws_smithy_runtime_api::client::interceptors::{Intercept, context::BeforeTransmitInterceptorContextRef};
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::client::{
+    interceptors::{Intercept, context::BeforeTransmitInterceptorContextRef},
+    runtime_components::RuntimeComponents,
+};
 use aws_smithy_types::config_bag::ConfigBag;
 
 pub struct Moto {
@@ -32,12 +35,17 @@ fn moto_python() -> PathBuf {
     if local.exists() { local } else { "python3".into() }
 }
 
+/// A table name no other test uses.
+pub fn table_name() -> String {
+    format!("astro-{}", uuid::Uuid::new_v4().simple())
+}
+
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         // moto's app on one thread: see tests/moto_serial.py.
-        let launcher = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/moto_serial.py");
+        let launcher = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("moto_serial.py");
         let mut command = Command::new(moto_python());
         command.arg(launcher).args(["127.0.0.1", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
         // SAFETY: prctl in the child before exec; it only asks the kernel to
@@ -119,13 +127,6 @@ pub fn dynamodb_client(counter: Option<RequestCounter>) -> aws_sdk_dynamodb::Cli
         config = config.interceptor(counter);
     }
     aws_sdk_dynamodb::Client::from_conf(config.build())
-}
-
-/// A fresh table, created from the definition generated from `proto/`.
-pub async fn fresh_table(client: &aws_sdk_dynamodb::Client) -> String {
-    let table = format!("astro-{}", uuid::Uuid::new_v4().simple());
-    astro_service::store::dynamodb::create_table(client, &table).await.expect("create the table");
-    table
 }
 
 pub fn secrets_client(counter: Option<RequestCounter>) -> aws_sdk_secretsmanager::Client {

@@ -1,0 +1,6 @@
+//! What several crates' tests and benchmarks share, written once: a moto
+//! server (DynamoDB and Secrets Manager) with clients on it, and the
+//! figures of a load run. A dev-dependency only: nothing here ships.
+
+pub mod bench;
+pub mod moto;
