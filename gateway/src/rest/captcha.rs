@@ -23,6 +23,11 @@ use crate::{
 };
 
 /// The captcha in use.
+///
+/// The public form always needs it. A sign-in needs it only after too many
+/// failures for the account or from the address: `POST /auth/login` then
+/// answers 401 naming `captchaToken`, with the captcha and (for the proof of
+/// work) the challenge to solve in the problem's `captcha` member.
 #[utoipa::path(
     get,
     path = "/captcha",

@@ -98,6 +98,12 @@ impl EmbeddedStore {
         answer.await.map_err(|_| StoreError::Unavailable("the store writer stopped".into()))?
     }
 
+    /// Deletes the items whose time to live has passed (the sweeper runs it
+    /// every minute); returns how many.
+    pub async fn delete_expired(&self) -> StoreResult<usize> {
+        self.write(delete_expired).await
+    }
+
     async fn read<T: Send + 'static>(
         &self,
         op: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
@@ -609,5 +615,37 @@ impl Store for EmbeddedStore {
                 .map_err(internal)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_store_of_the_first_schema_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = User { email: "ada@example.com".into(), role: "admin".into(), ..Default::default() };
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.execute_batch(&format!("BEGIN;\n{}PRAGMA user_version = 1;\nCOMMIT;", first_schema())).unwrap();
+            conn.execute(
+                "INSERT INTO items (pk, sk, entity, body) VALUES (?1, ?2, ?3, ?4)",
+                params![user.pk(), user.sk(), User::ENTITY, user.encode_to_vec()],
+            )
+            .unwrap();
+        }
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        assert_eq!(store.get_user("ada@example.com").await.unwrap(), Some(user));
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        // The new column takes expiring items.
+        let record = CreateProspectRecord {
+            expires_at: Some(prost_types::Timestamp { seconds: 1, nanos: 0 }),
+            ..Default::default()
+        };
+        store.write(move |conn| put(conn, &record, false)).await.unwrap();
+        assert_eq!(store.delete_expired().await.unwrap(), 1);
     }
 }

@@ -131,3 +131,40 @@ async fn each_call_costs_the_requests_the_design_allows_and_never_a_scan() {
     prospects.delete(&created.id, 0).await.unwrap();
     assert_eq!(counter.take(), ["Query", "TransactWriteItems"]);
 }
+
+#[tokio::test]
+async fn failed_sign_ins_expire_by_the_tables_time_to_live_and_cost_one_request_each_way() {
+    use astro_proto::v1::{SignInFailures, SignInSubjectKind};
+    let (_, store, counter, client, table) = counted().await;
+    let ttl = client.describe_time_to_live().table_name(&table).send().await.unwrap();
+    let spec = ttl.time_to_live_description().expect("TTL is described");
+    assert_eq!(spec.attribute_name(), Some("ttl"));
+    assert_eq!(spec.time_to_live_status().map(|s| s.as_str()), Some("ENABLED"));
+    counter.take();
+
+    let window = |kind: SignInSubjectKind, subject: &str| SignInFailures {
+        kind: kind as i32,
+        subject: subject.into(),
+        window_start: Some(prost_types::Timestamp { seconds: 1_800, nanos: 0 }),
+        count: 0,
+        expires_at: Some(prost_types::Timestamp { seconds: 2_700, nanos: 0 }),
+    };
+    let both = [window(SignInSubjectKind::Account, "ada@example.com"), window(SignInSubjectKind::Address, "::1")];
+    store.add_sign_in_failure(&both).await.unwrap();
+    assert_eq!(counter.take(), ["UpdateItem", "UpdateItem"], "one atomic ADD per budget");
+    assert_eq!(store.sign_in_failures(&both).await.unwrap(), [1, 1]);
+    assert_eq!(counter.take(), ["BatchGetItem"], "both budgets in one read");
+
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key("PK", s("SIGNIN#ACCOUNT#ada@example.com"))
+        .key("SK", s("WINDOW#1970-01-01T00:30:00.000000Z"))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the account's window is under SIGNIN#ACCOUNT#<email>");
+    assert_eq!(item["ttl"], AttributeValue::N("2700".into()), "DynamoDB deletes it after its window");
+    assert_eq!(item["count"], AttributeValue::N("1".into()));
+}

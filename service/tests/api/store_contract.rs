@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use astro_proto::{
     storage::{StoredEntity, timestamp_key},
-    v1::{CreateProspectRecord, Prospect, ProspectEvent, ProspectEventKind, ProspectStatus},
+    v1::{
+        CreateProspectRecord, Prospect, ProspectEvent, ProspectEventKind, ProspectStatus, SignInFailures,
+        SignInSubjectKind,
+    },
 };
 use astro_service::store::{
     ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, StoreError, dynamodb::DynamoStore,
@@ -219,6 +222,38 @@ async fn users_are_unique_and_their_hash_can_change(store: Arc<dyn Store>) {
     assert_eq!(user.pk(), "USER#a@example.com");
 }
 
+fn window(kind: SignInSubjectKind, subject: &str, start: i64) -> SignInFailures {
+    SignInFailures {
+        kind: kind as i32,
+        subject: subject.into(),
+        window_start: Some(at(start, 0)),
+        count: 0,
+        expires_at: Some(at(start + 900, 0)),
+    }
+}
+
+async fn sign_in_failures_count_atomically_per_window_and_clear(store: Arc<dyn Store>) {
+    let account = window(SignInSubjectKind::Account, "ada@example.com", 1_800);
+    let address = window(SignInSubjectKind::Address, "203.0.113.9", 1_800);
+    let next_window = window(SignInSubjectKind::Account, "ada@example.com", 2_700);
+    let both = [account.clone(), address.clone()];
+    assert_eq!(store.sign_in_failures(&both).await.unwrap(), [0, 0]);
+
+    // Concurrent failures (two instances, say) all count.
+    let mut failures = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let (store, both) = (store.clone(), both.clone());
+        failures.spawn(async move { store.add_sign_in_failure(&both).await.unwrap() });
+    }
+    failures.join_all().await;
+    let all = [account.clone(), address.clone(), next_window.clone()];
+    assert_eq!(store.sign_in_failures(&all).await.unwrap(), [12, 12, 0], "another window starts at zero");
+
+    store.clear_sign_in_failures(&account).await.unwrap();
+    assert_eq!(store.sign_in_failures(&all).await.unwrap(), [0, 12, 0], "only the account's count is cleared");
+    store.clear_sign_in_failures(&next_window).await.unwrap();
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod on_embedded {
@@ -251,4 +286,19 @@ contract!(
     a_request_id_replays_the_first_create,
     email_search_finds_every_card_and_the_first,
     users_are_unique_and_their_hash_can_change,
+    sign_in_failures_count_atomically_per_window_and_clear,
 );
+
+#[tokio::test]
+async fn the_embedded_store_deletes_expired_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let (old, current) = (
+        window(SignInSubjectKind::Address, "203.0.113.9", now - 2_000),
+        window(SignInSubjectKind::Address, "203.0.113.9", now - 100),
+    );
+    store.add_sign_in_failure(&[old.clone(), current.clone()]).await.unwrap();
+    assert_eq!(store.delete_expired().await.unwrap(), 1);
+    assert_eq!(store.sign_in_failures(&[old, current]).await.unwrap(), [0, 1]);
+}
