@@ -13,13 +13,25 @@ export GRPCURL := $(CURDIR)/$(TOOLS)/bin/grpcurl
 export ASTRO_ADMIN_EMAIL ?= admin@example.com
 export ASTRO_ADMIN_PASSWORD ?= astro-local-admin
 
-.PHONY: help run test deps lint bench generate lambda clean
+.PHONY: help run test deps lint bench generate lambda clean web web-test chromium
+
+# The web app's sources: a change to any of them (or to the contract) rebuilds it.
+WEB_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig.json \
+	frontend/buf.gen.yaml frontend/package.json proto/astro -type f -not -path 'frontend/src/gen/*' 2>/dev/null)
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-run: ## Start the whole system locally: http://127.0.0.1:8080 (REST, gRPC-web, web app) and native gRPC at 127.0.0.1:50051
+run: web ## Start the whole system locally: http://127.0.0.1:8080 (REST, gRPC-web, web app) and native gRPC at 127.0.0.1:50051
 	$(CARGO) run --release --locked -p astro-gateway
+
+web: frontend/dist/index.html ## Build the web app (frontend/dist) when its sources changed
+
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+
+frontend/dist/index.html: frontend/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd frontend && npm run build
 
 test: deps ## Run every test (installs the test tools first)
 	cd proto && npx --no-install buf lint
@@ -28,6 +40,16 @@ test: deps ## Run every test (installs the test tools first)
 	ASTRO_TEST_STORE=dynamodb $(CARGO) test --locked -p astro-service --test api
 	@echo "--- schemathesis against the running gateway (its OpenAPI document)"
 	gateway/tests/schemathesis.sh
+	$(MAKE) web-test
+
+web-test: web chromium ## The web app's lint, types, unit tests, then its browser tests against the whole stack
+	cd frontend && npm run lint && npm run typecheck && npm test
+	$(CARGO) build --locked -p astro-gateway
+	cd frontend && npm run e2e
+
+chromium: ## Debian's Chromium for the browser tests (apt-get, when missing)
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	chromium --version
 
 deps: $(TOOLS)/.python-2 $(TOOLS)/.npm ## Install the test tools into .tools/ and proto/node_modules
 
@@ -44,9 +66,10 @@ $(TOOLS)/.npm: proto/package-lock.json
 	cd proto && npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p $(TOOLS) && touch $@
 
-lint: ## Formatting, clippy and the contract's lint
+lint: frontend/node_modules/.package-lock.json ## Formatting, clippy, the web app's linter and type checker
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
+	cd frontend && npm run lint && npm run typecheck
 
 generate: ## Rewrite the committed files generated from proto/ (infra/dynamodb/table.*)
 	ASTRO_BLESS=1 $(CARGO) test -p astro-proto --lib -- the_committed_table_files
@@ -69,5 +92,5 @@ bench: deps ## Load benchmarks: the service (embedded, then DynamoDB on moto), t
 	BENCH_STORE=dynamodb BENCH_PROSPECTS=320 BENCH_SECONDS=3 $(CARGO) bench -p astro-service --bench grpc_load
 
 clean:
-	rm -rf $(TOOLS) proto/node_modules
+	rm -rf $(TOOLS) proto/node_modules frontend/node_modules frontend/dist frontend/src/gen
 	$(CARGO) clean

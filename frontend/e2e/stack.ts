@@ -1,0 +1,93 @@
+// The whole system for the browser tests: the built `astro-gateway` (with
+// its in-process service) on free ports, a fresh data directory, the built
+// web app, the proof-of-work captcha on. And Debian's Chromium, driven by
+// playwright-core.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+import { type Browser, chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const ADMIN_EMAIL = "admin@example.com";
+export const ADMIN_PASSWORD = "correct horse battery staple";
+
+export interface Stack {
+  url: string;
+  grpc: string;
+  stop(): Promise<void>;
+}
+
+/// Starts the built gateway; resolves once it serves.
+export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+  const binary = process.env.ASTRO_GATEWAY_BIN ?? resolve(here, "../../target/debug/astro-gateway");
+  const dir = mkdtempSync(join(tmpdir(), "astro-e2e-"));
+  const child: ChildProcess = spawn(binary, [], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      ASTRO_HTTP_ADDR: "127.0.0.1:0",
+      ASTRO_GRPC_ADDR: "127.0.0.1:0",
+      ASTRO_DATA_DIR: dir,
+      ASTRO_WEB_DIR: resolve(here, "../dist"),
+      ASTRO_ADMIN_EMAIL: ADMIN_EMAIL,
+      ASTRO_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      ASTRO_BCRYPT_COST: "10",
+      ASTRO_LOG_FORMAT: "json",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const addresses = await new Promise<{ http: string; grpc: string }>((done, fail) => {
+    let grpc = "";
+    const timer = setTimeout(() => { fail(new Error("the gateway did not start in 30 s")); }, 30_000);
+    child.once("exit", (code) => { fail(new Error(`the gateway exited (${String(code)}): is it built? (${binary})`)); });
+    if (child.stdout === null) throw new Error("no stdout");
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      if (process.env.TEST_LOG !== undefined) console.log(`[gateway] ${line}`);
+      let entry: { message?: string; addr?: string };
+      try {
+        entry = JSON.parse(line) as { message?: string; addr?: string };
+      } catch {
+        return;
+      }
+      if (entry.message?.startsWith("serving native gRPC") === true) grpc = entry.addr ?? "";
+      if (entry.message?.startsWith("serving the REST API") === true && entry.addr !== undefined) {
+        clearTimeout(timer);
+        done({ http: entry.addr, grpc });
+      }
+    });
+  });
+  return {
+    url: `http://${addresses.http}`,
+    grpc: addresses.grpc,
+    stop: async () => {
+      const exited = new Promise((done) => child.once("exit", done));
+      child.kill("SIGTERM");
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/// Debian's Chromium, headless, with nothing reaching outside the machine.
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+export const artifacts = resolve(here, "../test-results");

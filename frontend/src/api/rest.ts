@@ -1,0 +1,131 @@
+// The REST face the public form uses: `POST /prospects` and the captcha
+// endpoints, with the gateway's camelCase JSON. The end-to-end test checks
+// these names and values against the running gateway's OpenAPI document.
+
+export const BUDGETS = ["under_5k", "5k_to_20k", "20k_to_50k", "over_50k"] as const;
+export const TIMELINES = ["immediate", "within_3_months", "within_6_months", "later"] as const;
+export type Budget = (typeof BUDGETS)[number];
+export type Timeline = (typeof TIMELINES)[number];
+
+/// The body of `POST /prospects` (`ProspectSubmission`).
+export interface ProspectSubmission {
+  firstName: string;
+  lastName: string;
+  email: string;
+  phone: string;
+  company: string;
+  jobTitle: string;
+  message: string;
+  budget?: Budget;
+  timeline?: Timeline;
+  consent: boolean;
+  source?: { utmSource: string; utmMedium: string; utmCampaign: string; referrer: string };
+  captchaToken: string;
+  /// The honeypot: people never see it, so it stays empty.
+  website: string;
+}
+
+/// Every field of a submission, checked against the gateway's OpenAPI
+/// document by the end-to-end test.
+export const SUBMISSION_FIELDS = [
+  "firstName",
+  "lastName",
+  "email",
+  "phone",
+  "company",
+  "jobTitle",
+  "message",
+  "budget",
+  "timeline",
+  "consent",
+  "source",
+  "captchaToken",
+  "website",
+] as const satisfies readonly (keyof ProspectSubmission)[];
+// Compile-time: the list names every field of the type.
+type Unlisted = Exclude<keyof ProspectSubmission, (typeof SUBMISSION_FIELDS)[number]>;
+export const SUBMISSION_FIELDS_COMPLETE: [Unlisted] extends [never] ? true : never = true;
+
+/// An RFC 9457 problem as the gateway writes it.
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: { field: string; detail: string }[];
+}
+
+/// `GET /captcha`.
+export interface CaptchaSettings {
+  provider: "pow" | "recaptcha-v3" | "recaptcha-v2" | "hcaptcha" | "turnstile" | "off";
+  siteKey?: string;
+  challengeUrl?: string;
+  action?: string;
+}
+
+/// An ALTCHA challenge (`GET /captcha/challenge`).
+export interface Challenge {
+  algorithm: string;
+  challenge: string;
+  maxnumber: number;
+  salt: string;
+  signature: string;
+}
+
+export type SubmitOutcome =
+  | { kind: "created"; id: string }
+  | { kind: "invalid"; errors: Map<string, string>; detail: string }
+  | { kind: "busy"; retryAfterSeconds: number }
+  | { kind: "failed"; detail: string };
+
+function isProblem(value: unknown): value is Problem {
+  return typeof value === "object" && value !== null && "status" in value && "detail" in value;
+}
+
+/// The server's field errors, by the form's field names.
+export function fieldErrors(problem: Problem): Map<string, string> {
+  const errors = new Map<string, string>();
+  for (const error of problem.errors ?? []) {
+    // `source.utmSource` belongs to no visible field: it goes with the summary.
+    if (!errors.has(error.field)) errors.set(error.field, error.detail);
+  }
+  return errors;
+}
+
+/// Reads a submission's answer.
+export async function readOutcome(response: Response): Promise<SubmitOutcome> {
+  const body: unknown = await response.json().catch(() => null);
+  if (response.status === 201 && typeof body === "object" && body !== null && "id" in body) {
+    return { kind: "created", id: String(body.id) };
+  }
+  if (response.status === 429) {
+    return { kind: "busy", retryAfterSeconds: Number(response.headers.get("retry-after") ?? "1") || 1 };
+  }
+  if (isProblem(body) && response.status === 400 && (body.errors?.length ?? 0) > 0) {
+    return { kind: "invalid", errors: fieldErrors(body), detail: body.detail };
+  }
+  return { kind: "failed", detail: isProblem(body) ? body.detail : `HTTP ${response.status}` };
+}
+
+/// Sends a submission. The same `idempotencyKey` on a retry returns the
+/// first answer: a flaky network never makes two cards.
+export async function submitProspect(body: ProspectSubmission, idempotencyKey: string): Promise<SubmitOutcome> {
+  const response = await fetch("/prospects", {
+    method: "POST",
+    headers: { "content-type": "application/json", "idempotency-key": idempotencyKey },
+    body: JSON.stringify(body),
+  });
+  return readOutcome(response);
+}
+
+export async function captchaSettings(): Promise<CaptchaSettings> {
+  const response = await fetch("/captcha");
+  if (!response.ok) throw new Error(`GET /captcha: HTTP ${response.status}`);
+  return (await response.json()) as CaptchaSettings;
+}
+
+export async function challenge(url: string): Promise<Challenge> {
+  const response = await fetch(url, { cache: "no-store" });
+  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
+  return (await response.json()) as Challenge;
+}

@@ -1,0 +1,26 @@
+import { createHash } from "node:crypto";
+
+import { describe, expect, it } from "vitest";
+
+import type { Challenge } from "../api/rest";
+import { encodeSolution, findNumber } from "./pow";
+
+function challengeFor(number: number, maxnumber = 5000): Challenge {
+  const salt = "00ff?expires=9999999999&";
+  const challenge = createHash("sha256").update(salt + String(number)).digest("hex");
+  return { algorithm: "SHA-256", challenge, maxnumber, salt, signature: "sig" };
+}
+
+describe("the proof of work", () => {
+  it("finds the secret number and encodes the solution as the server reads it", async () => {
+    const c = challengeFor(1234);
+    expect(await findNumber(c)).toBe(1234);
+    const decoded: unknown = JSON.parse(atob(encodeSolution(c, 1234)));
+    expect(decoded).toEqual({ algorithm: "SHA-256", challenge: c.challenge, number: 1234, salt: c.salt, signature: "sig" });
+  });
+
+  it("gives up past maxnumber and on an unknown algorithm", async () => {
+    expect(await findNumber(challengeFor(50, 10))).toBeNull();
+    expect(await findNumber({ ...challengeFor(1), algorithm: "MD5" })).toBeNull();
+  });
+});

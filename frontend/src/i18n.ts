@@ -1,0 +1,169 @@
+// French and English: the language comes from the browser, can be switched,
+// and is remembered. Every text of the interface is a key of `fr`; `en`
+// must have the same keys (the type says so).
+
+import { useCallback, useSyncExternalStore } from "react";
+
+const fr = {
+  "app.title": "Astro Qualif",
+  "lang.label": "Langue",
+  "lang.switch": "English",
+  "form.title": "Parlons de votre projet",
+  "form.intro": "Quelques questions pour que notre équipe vous rappelle avec une réponse utile. Les champs marqués d’un * sont obligatoires.",
+  "form.identity": "Vous",
+  "form.project": "Votre projet",
+  "field.firstName": "Prénom",
+  "field.lastName": "Nom",
+  "field.email": "E-mail professionnel",
+  "field.phone": "Téléphone",
+  "field.company": "Entreprise",
+  "field.jobTitle": "Fonction",
+  "field.message": "Votre besoin",
+  "field.message.hint": "En quelques phrases : ce que vous cherchez à résoudre.",
+  "field.budget": "Budget",
+  "field.timeline": "Échéance",
+  "field.consent": "J’accepte d’être recontacté(e) par l’équipe commerciale au sujet de ma demande. Mes données ne servent qu’à cela et je peux demander leur suppression à tout moment.",
+  "field.website": "Ne pas remplir",
+  "option.none": "— Choisir —",
+  "budget.under_5k": "Moins de 5 k€",
+  "budget.5k_to_20k": "5 à 20 k€",
+  "budget.20k_to_50k": "20 à 50 k€",
+  "budget.over_50k": "Plus de 50 k€",
+  "timeline.immediate": "Dès que possible",
+  "timeline.within_3_months": "Sous 3 mois",
+  "timeline.within_6_months": "Sous 6 mois",
+  "timeline.later": "Plus tard",
+  "error.required": "Ce champ est obligatoire.",
+  "error.tooLong": "{max} caractères au plus.",
+  "error.control": "Caractères non autorisés.",
+  "error.email": "Adresse e-mail invalide.",
+  "error.phone": "Au moins 6 chiffres ; seulement chiffres, espaces et + - ( ) .",
+  "error.consent": "Votre accord est nécessaire pour que nous vous recontactions.",
+  "error.summary": "Le formulaire contient {count} erreur(s). Corrigez les champs signalés.",
+  "error.network": "Connexion impossible. Vérifiez votre réseau et réessayez : votre demande ne sera pas envoyée deux fois.",
+  "error.busy": "Trop de demandes. Réessayez dans {seconds} s.",
+  "error.server": "Une erreur est survenue. Réessayez dans un instant.",
+  "captcha.working": "Vérification anti-robot en cours…",
+  "captcha.done": "Vérification anti-robot terminée.",
+  "captcha.failed": "La vérification anti-robot a échoué. Réessayez.",
+  "submit": "Envoyer ma demande",
+  "submitting": "Envoi…",
+  "success.title": "Merci, c’est reçu !",
+  "success.body": "Notre équipe revient vers vous très vite à l’adresse {email}.",
+  "success.again": "Envoyer une autre demande",
+} as const;
+
+export type Key = keyof typeof fr;
+
+const en: Record<Key, string> = {
+  "app.title": "Astro Qualif",
+  "lang.label": "Language",
+  "lang.switch": "Français",
+  "form.title": "Tell us about your project",
+  "form.intro": "A few questions so that our team calls you back with a useful answer. Fields marked * are required.",
+  "form.identity": "You",
+  "form.project": "Your project",
+  "field.firstName": "First name",
+  "field.lastName": "Last name",
+  "field.email": "Work email",
+  "field.phone": "Phone",
+  "field.company": "Company",
+  "field.jobTitle": "Job title",
+  "field.message": "What you need",
+  "field.message.hint": "In a few sentences: what you are trying to solve.",
+  "field.budget": "Budget",
+  "field.timeline": "Timeline",
+  "field.consent": "I agree to be contacted by the sales team about my request. My data is used for that only, and I can ask for it to be deleted at any time.",
+  "field.website": "Leave empty",
+  "option.none": "— Choose —",
+  "budget.under_5k": "Under €5k",
+  "budget.5k_to_20k": "€5k to €20k",
+  "budget.20k_to_50k": "€20k to €50k",
+  "budget.over_50k": "Over €50k",
+  "timeline.immediate": "As soon as possible",
+  "timeline.within_3_months": "Within 3 months",
+  "timeline.within_6_months": "Within 6 months",
+  "timeline.later": "Later",
+  "error.required": "This field is required.",
+  "error.tooLong": "At most {max} characters.",
+  "error.control": "Characters not allowed.",
+  "error.email": "Not a valid email address.",
+  "error.phone": "At least 6 digits; only digits, spaces and + - ( ) .",
+  "error.consent": "We need your consent to contact you.",
+  "error.summary": "The form has {count} error(s). Please fix the marked fields.",
+  "error.network": "Could not connect. Check your network and try again: your request will not be sent twice.",
+  "error.busy": "Too many requests. Try again in {seconds} s.",
+  "error.server": "Something went wrong. Please try again in a moment.",
+  "captcha.working": "Checking you are not a robot…",
+  "captcha.done": "Robot check done.",
+  "captcha.failed": "The robot check failed. Please try again.",
+  "submit": "Send my request",
+  "submitting": "Sending…",
+  "success.title": "Thank you, we have it!",
+  "success.body": "Our team will get back to you very soon at {email}.",
+  "success.again": "Send another request",
+};
+
+export type Lang = "fr" | "en";
+export const dictionaries: Record<Lang, Record<Key, string>> = { fr, en };
+
+const STORAGE_KEY = "astro.lang";
+
+/// The remembered choice, else the browser's first French or English language, else French.
+export function initialLang(stored: string | null, browser: readonly string[]): Lang {
+  if (stored === "fr" || stored === "en") return stored;
+  for (const tag of browser) {
+    const primary = tag.toLowerCase().split("-")[0];
+    if (primary === "fr" || primary === "en") return primary;
+  }
+  return "fr";
+}
+
+/// A text with its `{name}` placeholders filled.
+export function format(lang: Lang, key: Key, values: Record<string, string | number> = {}): string {
+  return dictionaries[lang][key].replace(/\{(\w+)\}/g, (_, name: string) => String(values[name] ?? `{${name}}`));
+}
+
+let current: Lang | null = null;
+const listeners = new Set<() => void>();
+
+function read(): Lang {
+  if (current === null) {
+    let stored: string | null = null;
+    try {
+      stored = localStorage.getItem(STORAGE_KEY);
+    } catch {
+      // Storage refused (private mode): the browser's language it is.
+    }
+    current = initialLang(stored, navigator.languages.length > 0 ? navigator.languages : [navigator.language]);
+    document.documentElement.lang = current;
+  }
+  return current;
+}
+
+function choose(lang: Lang): void {
+  current = lang;
+  document.documentElement.lang = lang;
+  try {
+    localStorage.setItem(STORAGE_KEY, lang);
+  } catch {
+    // Not remembered, still switched.
+  }
+  listeners.forEach((l) => {
+    l();
+  });
+}
+
+/// The language, a translator, and a way to switch.
+export function useI18n(): { lang: Lang; t: (key: Key, values?: Record<string, string | number>) => string; setLang: (l: Lang) => void } {
+  const lang = useSyncExternalStore(
+    (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    read,
+    (): Lang => "fr",
+  );
+  const t = useCallback((key: Key, values?: Record<string, string | number>) => format(lang, key, values), [lang]);
+  return { lang, t, setLang: choose };
+}
