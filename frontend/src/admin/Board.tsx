@@ -1,0 +1,284 @@
+// The board: one column per status with its count, cards newest first,
+// more loaded as a column scrolls. Cards move by drag and drop — pointer or
+// keyboard (Space, arrows, Space) — shown at once and rolled back if the
+// server refuses; a card opens in a drawer.
+
+import {
+  DndContext,
+  type DragEndEvent,
+  KeyboardSensor,
+  PointerSensor,
+  type KeyboardCoordinateGetter,
+  useDraggable,
+  useDroppable,
+  useSensor,
+  useSensors,
+} from "@dnd-kit/core";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { useCallback, useEffect, useId, useRef, useState } from "react";
+
+import { type Prospect, ProspectStatus, ProspectView } from "../gen/astro/v1/prospect_pb";
+import { CardDrawer } from "./CardDrawer";
+import { prospects } from "./client";
+import {
+  type Board as BoardState,
+  COLUMNS,
+  type ColumnKey,
+  STATUS,
+  columnOf,
+  emptyBoard,
+  findCard,
+  moveCard,
+  placeCard,
+  removeCard,
+  withPage,
+} from "./board";
+import { useAdminText } from "./texts";
+
+const PAGE_SIZE = 50;
+
+export function fullName(p: Prospect): string {
+  return `${p.firstName} ${p.lastName}`.trim();
+}
+
+/// Arrow keys jump from column to column (the columns sit side by side).
+const betweenColumns: KeyboardCoordinateGetter = (event, { context }) => {
+  const { active, collisionRect, droppableRects } = context;
+  if (active === null || collisionRect === null) return undefined;
+  const columns = COLUMNS.map((c) => droppableRects.get(c)).filter((r) => r !== undefined);
+  const centre = collisionRect.left + collisionRect.width / 2;
+  const current = columns.findIndex((r) => centre >= r.left && centre <= r.left + r.width);
+  const step = event.code === "ArrowRight" ? 1 : event.code === "ArrowLeft" ? -1 : 0;
+  const target = columns[Math.min(columns.length - 1, Math.max(0, (current === -1 ? 0 : current) + step))];
+  if (step === 0 || target === undefined) return undefined;
+  event.preventDefault();
+  return { x: target.left + target.width / 2 - collisionRect.width / 2, y: target.top + 8 };
+};
+
+export function Board() {
+  const { a } = useAdminText();
+  const [board, setBoard] = useState<BoardState>(emptyBoard);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [open, setOpen] = useState<string | null>(null);
+
+  const loadPage = useCallback(async (column: ColumnKey, pageToken: string) => {
+    const page = await prospects.listProspects({ status: STATUS[column], pageSize: PAGE_SIZE, pageToken });
+    setBoard((b) => withPage(b, column, page, pageToken !== ""));
+  }, []);
+
+  // Every column's first page at once.
+  useEffect(() => {
+    for (const column of COLUMNS) {
+      prospects.listProspects({ status: STATUS[column], pageSize: PAGE_SIZE }).then(
+        (page) => {
+          setBoard((b) => withPage(b, column, page, false));
+        },
+        () => undefined,
+      );
+    }
+  }, []);
+
+  const sensors = useSensors(
+    useSensor(PointerSensor, { activationConstraint: { distance: 6 } }),
+    useSensor(KeyboardSensor, {
+      coordinateGetter: betweenColumns,
+      keyboardCodes: { start: ["Space"], cancel: ["Escape"], end: ["Space"] },
+    }),
+  );
+
+  // Moves of one card go to the server one after the other, each with the
+  // version the previous one got back: a quick second move never races the
+  // first. Only the last answer is drawn, so a move is not undone by the
+  // answer to an earlier one.
+  const versions = useRef(new Map<string, bigint>());
+  const queues = useRef(new Map<string, { done: Promise<void>; last: number }>());
+  const tickets = useRef(0);
+
+  function move(id: string, to: ColumnKey) {
+    const before = findCard(board, id);
+    if (before === undefined || columnOf(before.status) === to) return;
+    setBoard((b) => moveCard(b, id, to));
+    setNotice(null);
+    const ticket = ++tickets.current;
+    const previous = queues.current.get(id)?.done ?? Promise.resolve();
+    const done = previous.then(() => send(id, to, before, ticket));
+    queues.current.set(id, { done, last: ticket });
+  }
+
+  async function send(id: string, to: ColumnKey, before: Prospect, ticket: number) {
+    const latest = () => queues.current.get(id)?.last === ticket;
+    try {
+      const saved = await prospects.updateProspect({
+        prospect: { id, version: versions.current.get(id) ?? before.version, status: STATUS[to] },
+        updateMask: { paths: ["status"] },
+      });
+      versions.current.set(id, saved.version);
+      if (latest()) setBoard((b) => placeCard(b, saved));
+    } catch (caught) {
+      const error = ConnectError.from(caught);
+      let shown = before;
+      try {
+        // Shown as the server has it now (someone else may have moved it).
+        shown = await prospects.getProspect({ id, view: ProspectView.BASIC });
+        versions.current.set(id, shown.version);
+      } catch {
+        // Unreachable: back where it was.
+      }
+      setBoard((b) => placeCard(b, shown));
+      const name = fullName(before);
+      setNotice(error.code === Code.Aborted ? a("move.conflict", { name }) : a("move.failed", { name }));
+    } finally {
+      if (latest()) {
+        queues.current.delete(id);
+        versions.current.delete(id);
+      }
+    }
+  }
+
+  function onDragEnd(event: DragEndEvent) {
+    const to = event.over?.id;
+    if (typeof to === "string" && (COLUMNS as readonly string[]).includes(to)) {
+      move(String(event.active.id), to as ColumnKey);
+    }
+  }
+
+  const nameOf = (id: string | number) => {
+    const card = findCard(board, String(id));
+    return card === undefined ? "" : fullName(card);
+  };
+  const columnName = (id: string | number | undefined) =>
+    id !== undefined && (COLUMNS as readonly string[]).includes(String(id)) ? a(`status.${id as ColumnKey}`) : "";
+
+  return (
+    <>
+      <div role="status" aria-live="polite" className={notice !== null ? "alert" : "visually-hidden"}>
+        {notice}
+      </div>
+      <DndContext
+        sensors={sensors}
+        onDragEnd={onDragEnd}
+        accessibility={{
+          screenReaderInstructions: { draggable: a("card.moveHint") },
+          announcements: {
+            onDragStart: ({ active }) => a("dnd.picked", { name: nameOf(active.id), column: columnName(columnOf(findCard(board, String(active.id))?.status ?? ProspectStatus.UNSPECIFIED)) }),
+            onDragOver: ({ active, over }) => a("dnd.over", { name: nameOf(active.id), column: columnName(over?.id) }),
+            onDragEnd: ({ active, over }) => a("dnd.moved", { name: nameOf(active.id), column: columnName(over?.id) }),
+            onDragCancel: ({ active }) => a("dnd.cancelled", { name: nameOf(active.id) }),
+          },
+        }}
+      >
+        <div className="board">
+          {COLUMNS.map((column) => (
+            <BoardColumn
+              key={column}
+              column={column}
+              cards={board.columns[column].cards}
+              count={board.counts[column]}
+              more={board.columns[column].nextPageToken}
+              onMore={(token) => void loadPage(column, token).catch(() => undefined)}
+              onOpen={setOpen}
+            />
+          ))}
+        </div>
+      </DndContext>
+      {open !== null ? (
+        <CardDrawer
+          id={open}
+          card={findCard(board, open)}
+          onClose={() => {
+            setOpen(null);
+          }}
+          onSaved={(card) => {
+            setBoard((b) => placeCard(b, card));
+          }}
+          onDeleted={(id) => {
+            setBoard((b) => removeCard(b, id));
+            setOpen(null);
+          }}
+        />
+      ) : null}
+    </>
+  );
+}
+
+function BoardColumn(props: {
+  column: ColumnKey;
+  cards: Prospect[];
+  count: number;
+  more: string;
+  onMore: (token: string) => void;
+  onOpen: (id: string) => void;
+}) {
+  const { a } = useAdminText();
+  const { column, cards, count, more, onMore, onOpen } = props;
+  const { setNodeRef, isOver } = useDroppable({ id: column });
+  const headingId = useId();
+  const sentinel = useRef<HTMLButtonElement>(null);
+
+  // More cards as the column scrolls to its end.
+  useEffect(() => {
+    const node = sentinel.current;
+    if (node === null || more === "") return;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) onMore(more);
+    });
+    observer.observe(node);
+    return () => {
+      observer.disconnect();
+    };
+  }, [more, onMore]);
+
+  return (
+    <section ref={setNodeRef} className={isOver ? "column over" : "column"} aria-labelledby={headingId} data-column={column}>
+      <h2 id={headingId}>
+        {a(`status.${column}`)} <span className="count">{a("column.count", { count })}</span>
+      </h2>
+      <ul className="cards">
+        {cards.map((card) => (
+          <CardItem key={card.id} card={card} onOpen={onOpen} />
+        ))}
+      </ul>
+      {cards.length === 0 ? <p className="empty">{a("column.empty")}</p> : null}
+      {more !== "" ? (
+        <button
+          ref={sentinel}
+          type="button"
+          className="secondary more"
+          onClick={() => {
+            onMore(more);
+          }}
+        >
+          {a("column.more")}
+        </button>
+      ) : null}
+    </section>
+  );
+}
+
+function CardItem({ card, onOpen }: { card: Prospect; onOpen: (id: string) => void }) {
+  const { attributes, listeners, setNodeRef, transform, isDragging } = useDraggable({ id: card.id });
+  const style = transform === null ? undefined : { transform: `translate3d(${transform.x}px, ${transform.y}px, 0)` };
+  return (
+    <li>
+      <div
+        ref={setNodeRef}
+        {...attributes}
+        {...listeners}
+        style={style}
+        className={isDragging ? "prospect dragging" : "prospect"}
+        data-card={card.id}
+        onClick={() => {
+          onOpen(card.id);
+        }}
+        onKeyDown={(event) => {
+          if (event.key === "Enter") onOpen(card.id);
+          else listeners?.onKeyDown?.(event);
+        }}
+      >
+        <strong>{fullName(card)}</strong>
+        {card.company !== "" ? <span className="company">{card.company}</span> : null}
+        <span className="email">{card.email}</span>
+      </div>
+    </li>
+  );
+}

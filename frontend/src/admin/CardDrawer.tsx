@@ -1,0 +1,306 @@
+// A card in full: every field, editable (only what changed is sent, with
+// the version last read), its history, and deletion after a confirmation.
+// A native modal dialog: focus moves in and back, Escape closes it.
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import { useEffect, useId, useRef, useState } from "react";
+
+import { BUDGETS, TIMELINES } from "../api/rest";
+import { useI18n } from "../i18n";
+import { Budget, type Prospect, ProspectEventKind, ProspectStatus, ProspectView, Timeline } from "../gen/astro/v1/prospect_pb";
+import { fullName } from "./Board";
+import { COLUMNS, STATUS, columnOf } from "./board";
+import { prospects } from "./client";
+import { useAdminText } from "./texts";
+
+const BUDGET_VALUES: Record<(typeof BUDGETS)[number], Budget> = {
+  under_5k: Budget.BUDGET_UNDER_5K,
+  "5k_to_20k": Budget.BUDGET_5K_TO_20K,
+  "20k_to_50k": Budget.BUDGET_20K_TO_50K,
+  over_50k: Budget.BUDGET_OVER_50K,
+};
+const TIMELINE_VALUES: Record<(typeof TIMELINES)[number], Timeline> = {
+  immediate: Timeline.IMMEDIATE,
+  within_3_months: Timeline.WITHIN_3_MONTHS,
+  within_6_months: Timeline.WITHIN_6_MONTHS,
+  later: Timeline.LATER,
+};
+
+/// The enum value a select's text names (a number in the enum), else its zero value.
+function enumValue<T extends number>(values: Record<string, T | string>, text: string): T {
+  const n = Number(text);
+  return (Object.values(values).find((v): v is T => v === n) ?? 0) as T;
+}
+
+/// The editable text fields: their contract names and form keys.
+const TEXT_FIELDS = [
+  ["first_name", "firstName", "field.firstName"],
+  ["last_name", "lastName", "field.lastName"],
+  ["email", "email", "field.email"],
+  ["phone", "phone", "field.phone"],
+  ["company", "company", "field.company"],
+  ["job_title", "jobTitle", "field.jobTitle"],
+] as const;
+
+type Draft = Pick<Prospect, "firstName" | "lastName" | "email" | "phone" | "company" | "jobTitle" | "message" | "budget" | "timeline" | "status">;
+
+function draftOf(p: Prospect): Draft {
+  const { firstName, lastName, email, phone, company, jobTitle, message, budget, timeline, status } = p;
+  return { firstName, lastName, email, phone, company, jobTitle, message, budget, timeline, status };
+}
+
+/// The contract paths of what differs between the card and the draft.
+export function changedPaths(card: Prospect, draft: Draft): string[] {
+  const names: [keyof Draft, string][] = [
+    ["firstName", "first_name"],
+    ["lastName", "last_name"],
+    ["email", "email"],
+    ["phone", "phone"],
+    ["company", "company"],
+    ["jobTitle", "job_title"],
+    ["message", "message"],
+    ["budget", "budget"],
+    ["timeline", "timeline"],
+    ["status", "status"],
+  ];
+  return names.filter(([key]) => card[key] !== draft[key]).map(([, path]) => path);
+}
+
+export function CardDrawer(props: {
+  id: string;
+  card: Prospect | undefined;
+  onClose: () => void;
+  onSaved: (card: Prospect) => void;
+  onDeleted: (id: string) => void;
+}) {
+  const { id, onClose, onSaved, onDeleted } = props;
+  const { a, lang } = useAdminText();
+  const { t } = useI18n();
+  const dialog = useRef<HTMLDialogElement>(null);
+  const formId = useId();
+  const [full, setFull] = useState<Prospect | null>(null);
+  const [draft, setDraft] = useState<Draft | null>(props.card === undefined ? null : draftOf(props.card));
+  const [state, setState] = useState<"idle" | "saving" | "confirm">("idle");
+  const [message, setMessage] = useState<string | null>(null);
+
+  async function reload() {
+    const card = await prospects.getProspect({ id, view: ProspectView.FULL });
+    setFull(card);
+    setDraft(draftOf(card));
+    return card;
+  }
+
+  useEffect(() => {
+    dialog.current?.showModal();
+    void prospects.getProspect({ id, view: ProspectView.FULL }).then((card) => {
+      setFull(card);
+      setDraft((d) => d ?? draftOf(card));
+    });
+  }, [id]);
+
+  async function save() {
+    if (full === null || draft === null) return;
+    const paths = changedPaths(full, draft);
+    if (paths.length === 0) return;
+    setState("saving");
+    setMessage(null);
+    try {
+      const saved = await prospects.updateProspect({
+        prospect: { ...draft, id, version: full.version },
+        updateMask: { paths },
+      });
+      onSaved(saved);
+      const card = await reload();
+      onSaved(card);
+      setMessage(a("drawer.saved"));
+    } catch (caught) {
+      const error = ConnectError.from(caught);
+      if (error.code === Code.Aborted) {
+        const card = await reload();
+        onSaved(card);
+        setMessage(a("drawer.conflict"));
+      } else if (error.code !== Code.Unauthenticated) {
+        setMessage(a("drawer.failed", { detail: error.rawMessage }));
+      }
+      // UNAUTHENTICATED: the sign-in comes back; the draft stays for after it.
+    } finally {
+      setState("idle");
+    }
+  }
+
+  async function remove() {
+    if (full === null) return;
+    try {
+      await prospects.deleteProspect({ id, version: full.version });
+      onDeleted(id);
+    } catch (caught) {
+      setState("idle");
+      setMessage(a("drawer.failed", { detail: ConnectError.from(caught).rawMessage }));
+    }
+  }
+
+  const when = (seconds: bigint | undefined) =>
+    seconds === undefined ? "" : new Date(Number(seconds) * 1000).toLocaleString(lang === "fr" ? "fr-FR" : "en-GB");
+  const statusName = (status: ProspectStatus) => {
+    const key = columnOf(status);
+    return key === undefined ? "" : a(`status.${key}`);
+  };
+  const kindText = (kind: ProspectEventKind) =>
+    kind === ProspectEventKind.CREATED ? "event.CREATED" : kind === ProspectEventKind.STATUS_CHANGED ? "event.STATUS_CHANGED" : "event.EDITED";
+  const card = full ?? props.card;
+  const name = card === undefined ? "" : fullName(card);
+
+  return (
+    <dialog ref={dialog} className="drawer" aria-labelledby={`${formId}-title`} onClose={onClose}>
+      <header className="drawer-head">
+        <h2 id={`${formId}-title`}>{name}</h2>
+        <button type="button" className="link" onClick={() => dialog.current?.close()}>
+          {a("drawer.close")}
+        </button>
+      </header>
+      <div role="status" aria-live="polite" className={message !== null ? "alert" : "visually-hidden"}>
+        {message}
+      </div>
+      {draft === null || card === undefined ? null : (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void save();
+          }}
+        >
+          {TEXT_FIELDS.map(([, key, label]) => (
+            <div className="field" key={key}>
+              <label htmlFor={`${formId}-${key}`}>{t(label)}</label>
+              <input
+                id={`${formId}-${key}`}
+                type="text"
+                value={draft[key]}
+                onChange={(e) => {
+                  setDraft({ ...draft, [key]: e.target.value });
+                }}
+              />
+            </div>
+          ))}
+          <div className="field">
+            <label htmlFor={`${formId}-message`}>{t("field.message")}</label>
+            <textarea
+              id={`${formId}-message`}
+              rows={4}
+              value={draft.message}
+              onChange={(e) => {
+                setDraft({ ...draft, message: e.target.value });
+              }}
+            />
+          </div>
+          <div className="row">
+            <div className="field">
+              <label htmlFor={`${formId}-budget`}>{t("field.budget")}</label>
+              <select
+                id={`${formId}-budget`}
+                value={draft.budget}
+                onChange={(e) => {
+                  setDraft({ ...draft, budget: enumValue(Budget, e.target.value) });
+                }}
+              >
+                <option value={Budget.BUDGET_UNSPECIFIED}>{t("option.none")}</option>
+                {BUDGETS.map((b) => (
+                  <option key={b} value={BUDGET_VALUES[b]}>
+                    {t(`budget.${b}`)}
+                  </option>
+                ))}
+              </select>
+            </div>
+            <div className="field">
+              <label htmlFor={`${formId}-timeline`}>{t("field.timeline")}</label>
+              <select
+                id={`${formId}-timeline`}
+                value={draft.timeline}
+                onChange={(e) => {
+                  setDraft({ ...draft, timeline: enumValue(Timeline, e.target.value) });
+                }}
+              >
+                <option value={Timeline.UNSPECIFIED}>{t("option.none")}</option>
+                {TIMELINES.map((v) => (
+                  <option key={v} value={TIMELINE_VALUES[v]}>
+                    {t(`timeline.${v}`)}
+                  </option>
+                ))}
+              </select>
+            </div>
+          </div>
+          <div className="field">
+            <label htmlFor={`${formId}-status`}>{a("field.status")}</label>
+            <select
+              id={`${formId}-status`}
+              value={draft.status}
+              onChange={(e) => {
+                setDraft({ ...draft, status: enumValue(ProspectStatus, e.target.value) });
+              }}
+            >
+              {COLUMNS.map((c) => (
+                <option key={c} value={STATUS[c]}>
+                  {a(`status.${c}`)}
+                </option>
+              ))}
+            </select>
+          </div>
+          {card.source !== undefined ? (
+            <p className="meta">
+              {a("drawer.source")}: {[card.source.utmSource, card.source.utmMedium, card.source.utmCampaign, card.source.referrer].filter((s) => s !== "").join(" · ")}
+            </p>
+          ) : null}
+          {card.consent?.givenAt !== undefined ? <p className="meta">{a("drawer.consent", { date: when(card.consent.givenAt.seconds) })}</p> : null}
+          {card.duplicateOf !== "" ? <p className="meta">{a("drawer.duplicate")}</p> : null}
+          <button type="submit" className="primary" disabled={state === "saving" || full === null}>
+            {state === "saving" ? a("drawer.saving") : a("drawer.save")}
+          </button>
+        </form>
+      )}
+      <section aria-labelledby={`${formId}-history`}>
+        <h3 id={`${formId}-history`}>{a("drawer.history")}</h3>
+        <ol className="timeline">
+          {(full?.events ?? []).map((event) => (
+            <li key={event.id}>
+              <time>{when(event.createdAt?.seconds)}</time>{" "}
+              {a(kindText(event.kind), {
+                actor: event.actor,
+                from: statusName(event.fromStatus),
+                to: statusName(event.toStatus),
+                fields: event.changedFields.join(", "),
+              })}
+            </li>
+          ))}
+        </ol>
+      </section>
+      <footer className="drawer-foot">
+        {state === "confirm" ? (
+          <div role="alertdialog" aria-labelledby={`${formId}-confirm`} className="confirm">
+            <p id={`${formId}-confirm`}>{a("drawer.confirmDelete", { name })}</p>
+            <button type="button" className="danger" onClick={() => void remove()}>
+              {a("drawer.confirmYes")}
+            </button>{" "}
+            <button
+              type="button"
+              className="secondary"
+              onClick={() => {
+                setState("idle");
+              }}
+            >
+              {a("drawer.confirmNo")}
+            </button>
+          </div>
+        ) : (
+          <button
+            type="button"
+            className="danger"
+            onClick={() => {
+              setState("confirm");
+            }}
+          >
+            {a("drawer.delete")}
+          </button>
+        )}
+      </footer>
+    </dialog>
+  );
+}

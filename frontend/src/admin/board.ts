@@ -1,0 +1,105 @@
+// The board's state and its changes, as pure functions: pages arriving,
+// an optimistic move, a card put where the server says it is, a removal.
+// Columns stay newest first; counts follow every change until the next
+// page brings the server's.
+
+import { type Prospect, ProspectStatus } from "../gen/astro/v1/prospect_pb";
+
+export const COLUMNS = ["NEW", "CONTACTED", "QUALIFIED", "WON", "LOST"] as const;
+export type ColumnKey = (typeof COLUMNS)[number];
+
+export const STATUS: Record<ColumnKey, ProspectStatus> = {
+  NEW: ProspectStatus.NEW,
+  CONTACTED: ProspectStatus.CONTACTED,
+  QUALIFIED: ProspectStatus.QUALIFIED,
+  WON: ProspectStatus.WON,
+  LOST: ProspectStatus.LOST,
+};
+
+export function columnOf(status: ProspectStatus): ColumnKey | undefined {
+  return COLUMNS.find((c) => STATUS[c] === status);
+}
+
+export interface Column {
+  cards: Prospect[];
+  /// Empty on the last page.
+  nextPageToken: string;
+  loaded: boolean;
+}
+
+export interface Board {
+  columns: Record<ColumnKey, Column>;
+  counts: Record<ColumnKey, number>;
+}
+
+export function emptyBoard(): Board {
+  const column = (): Column => ({ cards: [], nextPageToken: "", loaded: false });
+  const counts = { NEW: 0, CONTACTED: 0, QUALIFIED: 0, WON: 0, LOST: 0 };
+  return { columns: { NEW: column(), CONTACTED: column(), QUALIFIED: column(), WON: column(), LOST: column() }, counts };
+}
+
+/// Newest first, then by id (the server's order).
+function newerFirst(a: Prospect, b: Prospect): number {
+  const at = (p: Prospect) => (p.createdAt?.seconds ?? 0n) * 1_000_000_000n + BigInt(p.createdAt?.nanos ?? 0);
+  const d = at(b) - at(a);
+  return d > 0n ? 1 : d < 0n ? -1 : b.id.localeCompare(a.id);
+}
+
+/// A page of one column arrived (`append`: a later page), with the board's counts.
+export function withPage(
+  board: Board,
+  column: ColumnKey,
+  page: { prospects: Prospect[]; nextPageToken: string; statusCounts: { status: ProspectStatus; count: bigint }[] },
+  append: boolean,
+): Board {
+  const counts = { ...board.counts };
+  for (const c of page.statusCounts) {
+    const key = columnOf(c.status);
+    if (key !== undefined) counts[key] = Number(c.count);
+  }
+  const known = append ? board.columns[column].cards : [];
+  const fresh = page.prospects.filter((p) => !known.some((k) => k.id === p.id));
+  return {
+    counts,
+    columns: { ...board.columns, [column]: { cards: [...known, ...fresh], nextPageToken: page.nextPageToken, loaded: true } },
+  };
+}
+
+export function findCard(board: Board, id: string): Prospect | undefined {
+  for (const c of COLUMNS) {
+    const card = board.columns[c].cards.find((p) => p.id === id);
+    if (card !== undefined) return card;
+  }
+  return undefined;
+}
+
+/// The board without card `id` (and its count).
+export function removeCard(board: Board, id: string): Board {
+  const card = findCard(board, id);
+  const from = card === undefined ? undefined : columnOf(card.status);
+  if (card === undefined || from === undefined) return board;
+  const column = board.columns[from];
+  return {
+    counts: { ...board.counts, [from]: Math.max(0, board.counts[from] - 1) },
+    columns: { ...board.columns, [from]: { ...column, cards: column.cards.filter((p) => p.id !== id) } },
+  };
+}
+
+/// `card` where its status says, in date order, replacing any older copy.
+export function placeCard(board: Board, card: Prospect): Board {
+  const to = columnOf(card.status);
+  const without = removeCard(board, card.id);
+  if (to === undefined) return without;
+  const column = without.columns[to];
+  return {
+    counts: { ...without.counts, [to]: without.counts[to] + 1 },
+    columns: { ...without.columns, [to]: { ...column, cards: [...column.cards, card].sort(newerFirst) } },
+  };
+}
+
+/// The optimistic move: the card shows in `to` at once.
+export function moveCard(board: Board, id: string, to: ColumnKey): Board {
+  const card = findCard(board, id);
+  if (card === undefined || columnOf(card.status) === to) return board;
+  return placeCard(board, { ...card, status: STATUS[to] });
+}

@@ -1,0 +1,26 @@
+// The typed gRPC-web clients, generated from proto/, on the edge's own
+// origin. Every call carries the session's token; an UNAUTHENTICATED answer
+// to anything but the sign-in ends the session.
+
+import { Code, ConnectError, type Interceptor, createClient } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
+
+import { AuthService } from "../gen/astro/v1/auth_pb";
+import { ProspectService } from "../gen/astro/v1/prospect_pb";
+import { sessions } from "./session";
+
+const bearer: Interceptor = (next) => async (request) => {
+  const token = sessions.current().token;
+  if (token !== null && request.method.name !== "Login") request.header.set("authorization", `Bearer ${token}`);
+  try {
+    return await next(request);
+  } catch (error) {
+    if (request.method.name !== "Login" && ConnectError.from(error).code === Code.Unauthenticated) sessions.expire();
+    throw error;
+  }
+};
+
+const transport = createGrpcWebTransport({ baseUrl: window.location.origin, interceptors: [bearer] });
+
+export const auth = createClient(AuthService, transport);
+export const prospects = createClient(ProspectService, transport);

@@ -1,0 +1,60 @@
+// The signed-in admin's token, shared by every call. A call refused with
+// UNAUTHENTICATED (expired, rotated away) ends the session: the sign-in
+// comes back over the board, which keeps its state.
+
+import { useSyncExternalStore } from "react";
+
+const KEY = "astro.admin.token";
+
+export interface Session {
+  token: string | null;
+  /// Set when a token was refused, so the sign-in can say why.
+  expired: boolean;
+}
+
+let session: Session = { token: readStored(), expired: false };
+const listeners = new Set<() => void>();
+
+function readStored(): string | null {
+  try {
+    return sessionStorage.getItem(KEY);
+  } catch {
+    return null;
+  }
+}
+
+function publish(next: Session): void {
+  session = next;
+  try {
+    if (next.token === null) sessionStorage.removeItem(KEY);
+    else sessionStorage.setItem(KEY, next.token);
+  } catch {
+    // Kept in memory only.
+  }
+  listeners.forEach((l) => {
+    l();
+  });
+}
+
+export const sessions = {
+  current: (): Session => session,
+  signIn: (token: string): void => {
+    publish({ token, expired: false });
+  },
+  signOut: (): void => {
+    publish({ token: null, expired: false });
+  },
+  expire: (): void => {
+    if (session.token !== null) publish({ token: null, expired: true });
+  },
+};
+
+export function useSession(): Session {
+  return useSyncExternalStore(
+    (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    () => session,
+  );
+}
