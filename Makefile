@@ -85,11 +85,14 @@ lambda: deps ## Build the authorizer Lambda for provided.al2023 (glibc <= 2.34):
 	@ls -l target/lambda/bootstrap target/lambda/bootstrap.zip
 	@objdump -T target/lambda/bootstrap | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1
 
-bench: deps ## Load benchmarks: the service (embedded, then DynamoDB on moto), the edge, the authorizer (medians of 3 runs)
+bench: deps ## Load benchmarks: the service (embedded, then DynamoDB on moto), the edge, the authorizer, the board's opening time
 	$(CARGO) bench -p astro-service --bench grpc_load
 	$(CARGO) bench -p astro-gateway --bench edge_load
 	$(CARGO) bench -p astro-authorizer --bench verify
 	BENCH_STORE=dynamodb BENCH_PROSPECTS=320 BENCH_SECONDS=3 $(CARGO) bench -p astro-service --bench grpc_load
+	$(MAKE) web chromium
+	$(CARGO) build --release --locked -p astro-gateway
+	cd frontend && ASTRO_GATEWAY_BIN=$(CURDIR)/target/release/astro-gateway npm run bench
 
 clean:
 	rm -rf $(TOOLS) proto/node_modules frontend/node_modules frontend/dist frontend/src/gen

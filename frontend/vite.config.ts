@@ -26,6 +26,10 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        extends: true,
+        test: { name: "bench", include: ["bench/**/*.test.ts"], environment: "node", testTimeout: 600_000, hookTimeout: 600_000 },
+      },
     ],
   },
 });

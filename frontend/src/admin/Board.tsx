@@ -42,15 +42,19 @@ export function fullName(p: Prospect): string {
 }
 
 /// Arrow keys jump from column to column (the columns sit side by side).
+/// The columns are measured from the page itself: right after a drag starts
+/// dnd-kit may not have measured its drop targets yet.
 const betweenColumns: KeyboardCoordinateGetter = (event, { context }) => {
-  const { active, collisionRect, droppableRects } = context;
-  if (active === null || collisionRect === null) return undefined;
-  const columns = COLUMNS.map((c) => droppableRects.get(c)).filter((r) => r !== undefined);
-  const centre = collisionRect.left + collisionRect.width / 2;
-  const current = columns.findIndex((r) => centre >= r.left && centre <= r.left + r.width);
+  const { active, collisionRect } = context;
   const step = event.code === "ArrowRight" ? 1 : event.code === "ArrowLeft" ? -1 : 0;
+  if (active === null || collisionRect === null || step === 0) return undefined;
+  const columns = COLUMNS.map((c) => document.querySelector(`section[data-column="${c}"]`)?.getBoundingClientRect()).filter(
+    (r) => r !== undefined,
+  );
+  const centre = collisionRect.left + collisionRect.width / 2;
+  const current = columns.findIndex((r) => centre >= r.left && centre <= r.right);
   const target = columns[Math.min(columns.length - 1, Math.max(0, (current === -1 ? 0 : current) + step))];
-  if (step === 0 || target === undefined) return undefined;
+  if (target === undefined) return undefined;
   event.preventDefault();
   return { x: target.left + target.width / 2 - collisionRect.width / 2, y: target.top + 8 };
 };
