@@ -17,7 +17,7 @@ export ASTRO_ADMIN_PASSWORD ?= astro-local-admin
 
 # The web app's sources: a change to any of them (or to the contract) rebuilds it.
 WEB_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig.json \
-	frontend/buf.gen.yaml frontend/package.json frontend/rpc proto/astro -type f -not -path 'frontend/src/gen/*' 2>/dev/null)
+	frontend/buf.gen.yaml frontend/package.json frontend/rpc frontend/public proto/astro -type f -not -path 'frontend/src/gen/*' 2>/dev/null)
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
