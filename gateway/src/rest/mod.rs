@@ -115,6 +115,7 @@ fn rest_field(path: &str) -> String {
         "update_mask" => "body".into(),
         "page_size" => "pageSize".into(),
         "page_token" => "pageToken".into(),
+        "query" => "q".into(),
         other => model::json_name(other),
     }
 }

@@ -106,6 +106,11 @@ pub struct ListParams {
     /// Every prospect with this email.
     #[param(format = Email)]
     email: Option<String>,
+    /// Search: an email address, or words that start the first name, last
+    /// name or company (case and accents ignored); one page of at most
+    /// `pageSize`, newest first. Not with `email` or `pageToken`.
+    #[param(max_length = 100)]
+    q: Option<String>,
     /// Cards per page (1–100, 50 by default).
     #[param(minimum = 1, maximum = 100)]
     page_size: Option<i32>,
@@ -145,6 +150,7 @@ pub async fn list(
         page_token: params.page_token.unwrap_or_default(),
         status: params.status.map(Status::to_proto).unwrap_or_default(),
         email: params.email.unwrap_or_default(),
+        query: params.q.unwrap_or_default(),
     };
     let page = gateway
         .prospects

@@ -140,3 +140,20 @@ async fn the_openapi_document_and_docs_page_are_served() {
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(docs.text().await.unwrap().contains("/verify-recaptcha"));
 }
+
+#[tokio::test]
+async fn the_board_searches_by_name_company_or_email_over_rest() {
+    let stack = spawn().await;
+    let created = stack.submit(&submission("Élodie", "elodie@example.com", &stack.solved().await), None).await;
+    assert_eq!(created.status(), 201);
+    for query in ["elo", "LOVELACE", "analytical", "elodie@example.com"] {
+        let page: serde_json::Value = stack.get(&format!("/prospects?q={query}")).await.json().await.unwrap();
+        assert_eq!(page["prospects"].as_array().unwrap().len(), 1, "{query}: {page}");
+        assert_eq!(page["prospects"][0]["firstName"], "Élodie");
+        assert!(page.get("nextPageToken").is_none_or(|t| t.is_null() || t == ""), "one page: {page}");
+    }
+    let none: serde_json::Value = stack.get("/prospects?q=zzz").await.json().await.unwrap();
+    assert!(none["prospects"].as_array().unwrap().is_empty());
+    assert_problem(stack.get("/prospects?q=ada&pageToken=x").await, 400, Some("pageToken")).await;
+    assert_problem(stack.get(&format!("/prospects?q={}", "x".repeat(101))).await, 400, Some("q")).await;
+}

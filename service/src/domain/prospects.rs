@@ -18,13 +18,15 @@ use super::{
     validation::{self, Violations},
 };
 use crate::keys::KeyRing;
-use crate::store::{ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, StoreError};
+use crate::store::{ColumnPosition, CreateOutcome, NewProspect, ProspectChange, SearchKey, Store, StoreError};
 
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 pub const MAX_PAGE_SIZE: usize = 200;
 /// How long a CreateProspect `request_id` is remembered.
 pub const REQUEST_ID_LIFETIME_SECS: i64 = 24 * 60 * 60;
 const MAX_REQUEST_ID: usize = 100;
+/// The longest search.
+pub const MAX_QUERY: usize = 100;
 
 /// The pipeline columns, in board order.
 pub const COLUMNS: [ProspectStatus; 5] = [
@@ -122,6 +124,8 @@ impl Prospects {
             events: Vec::new(),
             ..input
         };
+        let mut prospect = prospect;
+        validation::set_search_keys(&mut prospect);
         let created = event(&prospect, ProspectEventKind::Created, &caller.email, at);
         let request = (!request_id.is_empty()).then(|| CreateProspectRecord {
             caller: caller.email.clone(),
@@ -161,12 +165,34 @@ impl Prospects {
                 ProspectStatus::Unspecified
             }
         };
-        let email = if request.email.trim().is_empty() {
-            String::new()
-        } else {
+        let search = request.query.trim();
+        let email = if !request.email.trim().is_empty() {
             validation::email(&mut v, "email", &request.email)
+        } else if search.contains('@') {
+            validation::email(&mut v, "query", search)
+        } else {
+            String::new()
         };
+        if !search.is_empty() {
+            if search.chars().count() > MAX_QUERY || search.chars().any(char::is_control) {
+                v.add("query", format!("must be at most {MAX_QUERY} printable characters"));
+            }
+            if !request.page_token.is_empty() {
+                v.add("page_token", "a search has one page: leave it empty");
+            }
+            if !request.email.trim().is_empty() {
+                v.add("query", "search by `query` or by `email`, not both");
+            }
+        }
         check(v)?;
+        if !search.is_empty() && email.is_empty() {
+            let (found, counts) = tokio::join!(self.search(search, status, size), self.counts());
+            return Ok(ListProspectsResponse {
+                prospects: found?,
+                next_page_token: String::new(),
+                status_counts: counts?,
+            });
+        }
 
         let query = format!("status={};email={email}", status.key_text());
         let pages = self.keys.page_tokens();
@@ -224,6 +250,36 @@ impl Prospects {
         all.sort_by_key(|p| Reverse((created_key(p), p.id.clone())));
         all.truncate(limit);
         Ok(all)
+    }
+
+    /// Cards whose first name, last name or company starts with the query's
+    /// first word and that have each other word at the start of one of
+    /// theirs; newest first, at most `limit`. One read per search index.
+    async fn search(&self, query: &str, status: ProspectStatus, limit: usize) -> DomainResult<Vec<Prospect>> {
+        let key = validation::search_key(query);
+        let words: Vec<&str> = key.split(' ').collect();
+        let first = words[0];
+        // Each index answers in key order: read well past the page, so that
+        // the newest of the matches are among what is read.
+        let read = (limit * 4).max(MAX_PAGE_SIZE);
+        let [by_first, by_last, by_company] = SearchKey::ALL.map(|k| self.store.search(k, first, read));
+        let (a, b, c) = tokio::join!(by_first, by_last, by_company);
+        let mut found: Vec<Prospect> = Vec::new();
+        for card in a?.into_iter().chain(b?).chain(c?) {
+            if !found.iter().any(|f| f.id == card.id) {
+                found.push(card);
+            }
+        }
+        found.retain(|p| {
+            let own = [&p.search_first_name, &p.search_last_name, &p.search_company];
+            let theirs: Vec<&str> = own.iter().flat_map(|k| k.split(' ')).collect();
+            let whole = own.iter().any(|k| k.starts_with(&key));
+            (status == ProspectStatus::Unspecified || p.status == status as i32)
+                && (whole || words.iter().all(|w| theirs.iter().any(|t| t.starts_with(w))))
+        });
+        found.sort_by_key(|p| Reverse((created_key(p), p.id.clone())));
+        found.truncate(limit);
+        Ok(found)
     }
 
     /// Cards per column, every column present, in board order.
@@ -296,6 +352,7 @@ impl Prospects {
         let at = now();
         next.version = stored.version + 1;
         next.updated_at = Some(at);
+        validation::set_search_keys(&mut next);
         let mut events = Vec::new();
         if before != after {
             let mut e = event(&next, ProspectEventKind::StatusChanged, &caller.email, at);

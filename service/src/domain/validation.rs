@@ -115,9 +115,35 @@ pub fn prospect_fields(v: &mut Violations, prefix: &str, p: &mut Prospect) {
     }
 }
 
+/// A search key: lower-cased, without accents, single-spaced (`Élodie  D'Arc`
+/// → `elodie d'arc`), so that a search ignores case and accents.
+pub fn search_key(text: &str) -> String {
+    use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
+    let plain: String = text.nfd().filter(|c| !is_combining_mark(*c)).collect::<String>().to_lowercase();
+    plain.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Keeps a card's search keys (`Prospect.search_*`) in step with its fields.
+pub fn set_search_keys(p: &mut Prospect) {
+    p.search_partition = crate::store::SEARCH_PARTITION.to_owned();
+    p.search_first_name = search_key(&p.first_name);
+    p.search_last_name = search_key(&p.last_name);
+    p.search_company = search_key(&p.company);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_keys_ignore_case_accents_and_spacing() {
+        assert_eq!(search_key("  Élodie   D'Arc "), "elodie d'arc");
+        assert_eq!(search_key("ÅNGSTRÖM Straße"), "angstrom straße");
+        let mut p = Prospect { first_name: "Zoë".into(), company: "".into(), ..Default::default() };
+        set_search_keys(&mut p);
+        assert_eq!((p.search_first_name.as_str(), p.search_company.as_str()), ("zoe", ""));
+        assert_eq!(p.search_partition, "PROSPECT");
+    }
 
     #[test]
     fn emails_are_lower_cased_and_checked() {

@@ -24,8 +24,8 @@ use aws_sdk_dynamodb::{
 };
 
 use super::{
-    ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, StoreError, StoreResult, counter_shard,
-    sum_counters,
+    ColumnPosition, CreateOutcome, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey, Store, StoreError,
+    StoreResult, counter_shard, sum_counters,
 };
 
 type Av = HashMap<String, AttributeValue>;
@@ -496,6 +496,25 @@ impl Store for DynamoStore {
         }
         all.truncate(limit);
         Ok(all)
+    }
+
+    async fn search(&self, key: SearchKey, prefix: &str, limit: usize) -> StoreResult<Vec<Prospect>> {
+        let index = key.index();
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression("#p = :p AND begins_with(#s, :prefix)")
+            .expression_attribute_names("#p", index.partition_attribute)
+            .expression_attribute_names("#s", index.sort_attribute)
+            .expression_attribute_values(":p", AttributeValue::S(SEARCH_PARTITION.to_owned()))
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+            .limit(limit.min(i32::MAX as usize) as i32)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.items.unwrap_or_default().iter().map(decode).collect()
     }
 
     async fn first_with_email(&self, email: &str) -> StoreResult<Option<String>> {

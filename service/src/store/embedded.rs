@@ -31,7 +31,10 @@ use prost::Message;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, StoreError, StoreResult, sum_counters};
+use super::{
+    ColumnPosition, CreateOutcome, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey, Store, StoreError,
+    StoreResult, sum_counters,
+};
 
 /// Most writes committed together.
 const MAX_BATCH: usize = 256;
@@ -151,9 +154,33 @@ fn index_attributes() -> Vec<&'static str> {
 
 fn migrate(conn: &Connection) -> StoreResult<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(internal)?;
-    if version >= SCHEMA_VERSION {
-        return Ok(());
+    if version < SCHEMA_VERSION {
+        upgrade(conn, version)?;
     }
+    index_columns(conn)
+}
+
+/// Every generated index has its column and SQL index, including indexes
+/// declared after the file was created (a new GSI in `proto/`).
+fn index_columns(conn: &Connection) -> StoreResult<()> {
+    let mut statement = conn.prepare("SELECT name FROM pragma_table_info('items')").map_err(internal)?;
+    let existing: Vec<String> = statement
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(internal)?
+        .collect::<Result<_, _>>()
+        .map_err(internal)?;
+    let mut ddl = String::from("BEGIN;\n");
+    for attribute in index_attributes() {
+        if !existing.iter().any(|c| c == attribute) {
+            ddl.push_str(&format!("ALTER TABLE items ADD COLUMN {} TEXT;\n", column(attribute)));
+        }
+    }
+    ddl.push_str(&index_ddl());
+    ddl.push_str("COMMIT;");
+    conn.execute_batch(&ddl).map_err(internal)
+}
+
+fn upgrade(conn: &Connection, version: i64) -> StoreResult<()> {
     let mut ddl = String::from("BEGIN;\n");
     if version < 1 {
         ddl.push_str(&first_schema());
@@ -178,6 +205,12 @@ fn first_schema() -> String {
         ddl.push_str(&format!(", {} TEXT", column(attribute)));
     }
     ddl.push_str(", PRIMARY KEY (pk, sk)) WITHOUT ROWID;\n");
+    ddl
+}
+
+/// One SQL index per generated GSI.
+fn index_ddl() -> String {
+    let mut ddl = String::new();
     for index in INDEXES {
         // Like a DynamoDB GSI, an index entry ends with the table key, which
         // orders equal index keys and makes page positions unique.
@@ -554,6 +587,25 @@ impl Store for EmbeddedStore {
                 ),
                 &[&email, &sk, &storage::prospect::pk(&id), &limit],
             ),
+        })
+        .await
+    }
+
+    async fn search(&self, key: SearchKey, prefix: &str, limit: usize) -> StoreResult<Vec<Prospect>> {
+        let index = key.index();
+        let (partition, sort) = (column(index.partition_attribute), column(index.sort_attribute));
+        // Every key that starts with `prefix` sorts between it and it followed
+        // by the highest character (SQLite compares text byte by byte).
+        let (from, to, limit) = (prefix.to_owned(), format!("{prefix}\u{10FFFF}"), limit as i64);
+        self.read(move |conn| {
+            query_prospects(
+                conn,
+                &format!(
+                    "SELECT body FROM items WHERE {partition} = ?1 AND {sort} >= ?2 AND {sort} < ?3 \
+                     ORDER BY {sort}, pk LIMIT ?4"
+                ),
+                &[&SEARCH_PARTITION, &from, &to, &limit],
+            )
         })
         .await
     }

@@ -58,6 +58,30 @@ pub struct ProspectChange {
     pub events: Vec<ProspectEvent>,
 }
 
+/// The partition key of every card in the search indexes.
+pub const SEARCH_PARTITION: &str = "PROSPECT";
+
+/// A search index: cards by a search key (see `Prospect.search_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchKey {
+    FirstName,
+    LastName,
+    Company,
+}
+
+impl SearchKey {
+    pub const ALL: [SearchKey; 3] = [SearchKey::FirstName, SearchKey::LastName, SearchKey::Company];
+
+    pub fn index(self) -> &'static astro_proto::storage::IndexDef {
+        use astro_proto::storage::{COMPANY_INDEX, FIRST_NAME_INDEX, LAST_NAME_INDEX};
+        match self {
+            SearchKey::FirstName => &FIRST_NAME_INDEX,
+            SearchKey::LastName => &LAST_NAME_INDEX,
+            SearchKey::Company => &COMPANY_INDEX,
+        }
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn get_user(&self, email: &str) -> StoreResult<Option<User>>;
@@ -86,6 +110,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<Prospect>>;
     /// Prospects with this email, newest first, strictly after the id `after`.
     async fn list_by_email(&self, email: &str, after: Option<String>, limit: usize) -> StoreResult<Vec<Prospect>>;
+    /// Up to `limit` cards whose `key` starts with `prefix`, in key order:
+    /// one read of that index.
+    async fn search(&self, key: SearchKey, prefix: &str, limit: usize) -> StoreResult<Vec<Prospect>>;
     /// The id of the first prospect created with this email, if any.
     async fn first_with_email(&self, email: &str) -> StoreResult<Option<String>>;
     /// The kept counts: one per column that ever had a card (its shards summed).

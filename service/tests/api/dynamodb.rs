@@ -168,3 +168,35 @@ async fn failed_sign_ins_expire_by_the_tables_time_to_live_and_cost_one_request_
     assert_eq!(item["ttl"], AttributeValue::N("2700".into()), "DynamoDB deletes it after its window");
     assert_eq!(item["count"], AttributeValue::N("1".into()));
 }
+
+#[tokio::test]
+async fn a_search_reads_three_indexes_and_a_create_stays_one_write() {
+    let (prospects, _, counter, client, table) = counted().await;
+    let mut input = prospect("Élodie", "elodie@example.com");
+    input.company = "Analytical Engines".into();
+    let created = prospects.create(&admin(), input, "").await.unwrap();
+    let writes: Vec<String> = counter.take().into_iter().filter(|op| op != "Query").collect();
+    assert_eq!(writes, ["TransactWriteItems"], "the search keys ride on the card's own write");
+
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key("PK", s(&format!("PROSPECT#{}", created.id)))
+        .key("SK", s("METADATA"))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(item["searchPartition"], s("PROSPECT"));
+    assert_eq!(item["searchFirstName"], s("elodie"));
+    assert_eq!(item["searchCompany"], s("analytical engines"));
+    counter.take();
+
+    let request = ListProspectsRequest { query: "elo".into(), ..Default::default() };
+    let page = prospects.list(request).await.unwrap();
+    assert_eq!(page.prospects.len(), 1);
+    let mut calls = counter.take();
+    calls.sort();
+    assert_eq!(calls, ["Query", "Query", "Query", "Query"], "three search indexes and the counts; never a Scan");
+}

@@ -197,7 +197,7 @@ pub async fn list(
             page_size,
             page_token: page_token.into(),
             status: status as i32,
-            email: String::new(),
+            ..Default::default()
         })
         .await
         .expect("list")

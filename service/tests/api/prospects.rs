@@ -103,7 +103,7 @@ async fn page_tokens_cannot_be_forged_or_reused_for_another_listing() {
             page_size: 1,
             page_token: token.clone(),
             status: ProspectStatus::Won as i32,
-            email: String::new(),
+            ..Default::default()
         })
         .await;
     assert_eq!(violated_fields(&assert_code(other_column, Code::InvalidArgument)), ["page_token"]);
@@ -120,7 +120,7 @@ async fn page_tokens_cannot_be_forged_or_reused_for_another_listing() {
             page_size: 1,
             page_token: forged,
             status: ProspectStatus::New as i32,
-            email: String::new(),
+            ..Default::default()
         })
         .await;
     assert_eq!(violated_fields(&assert_code(forged, Code::InvalidArgument)), ["page_token"]);
@@ -263,4 +263,72 @@ async fn delete_removes_the_card_and_its_count() {
     let ids: HashSet<_> = page.prospects.iter().map(|p| p.id.clone()).collect();
     assert_eq!(ids, HashSet::from([keep.id]));
     assert_eq!(count(&page, ProspectStatus::New), 1);
+}
+
+async fn created(admin: &mut Prospects, first: &str, last: &str, company: &str, email: &str) -> Prospect {
+    let mut p = prospect(first, email);
+    p.last_name = last.into();
+    p.company = company.into();
+    admin
+        .create_prospect(CreateProspectRequest { prospect: Some(p), request_id: String::new() })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn search(admin: &mut Prospects, query: &str, status: ProspectStatus) -> Vec<String> {
+    let request = ListProspectsRequest { query: query.into(), status: status as i32, ..Default::default() };
+    let page = admin.list_prospects(request).await.expect("search").into_inner();
+    assert!(page.next_page_token.is_empty(), "a search is one page");
+    assert_eq!(page.status_counts.len(), 5, "with the board's counts");
+    page.prospects.into_iter().map(|p| format!("{} {}", p.first_name, p.last_name)).collect()
+}
+
+#[tokio::test]
+async fn search_finds_cards_by_the_start_of_a_name_or_company_or_by_email() {
+    let app = spawn_app().await;
+    let mut admin = app.admin().await;
+    let elodie = created(&mut admin, "Élodie", "Durand", "Analytical Engines", "elodie@example.com").await;
+    created(&mut admin, "Ada", "Lovelace", "Babbage & Co", "ada@example.com").await;
+    created(&mut admin, "Adam", "Smith", "", "adam@example.com").await;
+    let any = ProspectStatus::Unspecified;
+
+    assert_eq!(search(&mut admin, "elo", any).await, ["Élodie Durand"], "accents ignored");
+    assert_eq!(search(&mut admin, "LOVE", any).await, ["Ada Lovelace"], "case ignored, last names too");
+    assert_eq!(search(&mut admin, "analyt", any).await, ["Élodie Durand"], "companies too");
+    assert_eq!(search(&mut admin, "ada", any).await, ["Adam Smith", "Ada Lovelace"], "newest first");
+    assert_eq!(search(&mut admin, "ada  love", any).await, ["Ada Lovelace"], "every word counts");
+    assert_eq!(search(&mut admin, "durand élodie", any).await, ["Élodie Durand"]);
+    assert_eq!(search(&mut admin, "ada babbage", any).await, ["Ada Lovelace"]);
+    assert!(search(&mut admin, "lovelace ada smith", any).await.is_empty());
+    assert_eq!(search(&mut admin, " Ada@Example.com ", any).await, ["Ada Lovelace"], "an address: by email");
+    assert!(search(&mut admin, "zzz", any).await.is_empty());
+
+    // Narrowed to a column, and following an edit.
+    admin.update_prospect(moved(&elodie, ProspectStatus::Won)).await.unwrap();
+    assert!(search(&mut admin, "elo", ProspectStatus::New).await.is_empty());
+    assert_eq!(search(&mut admin, "elo", ProspectStatus::Won).await, ["Élodie Durand"]);
+    let renamed = UpdateProspectRequest {
+        prospect: Some(Prospect {
+            id: elodie.id.clone(),
+            version: 2,
+            last_name: "Martin".into(),
+            ..Default::default()
+        }),
+        update_mask: mask(&["last_name"]),
+    };
+    admin.update_prospect(renamed).await.unwrap();
+    assert!(search(&mut admin, "durand", any).await.is_empty());
+    assert_eq!(search(&mut admin, "martin", any).await, ["Élodie Martin"]);
+
+    // Bad searches name their field and read nothing.
+    let long = ListProspectsRequest { query: "x".repeat(101), ..Default::default() };
+    assert_eq!(violated_fields(&assert_code(admin.list_prospects(long).await, Code::InvalidArgument)), ["query"]);
+    let paged = ListProspectsRequest { query: "ada".into(), page_token: "t".into(), ..Default::default() };
+    assert_eq!(violated_fields(&assert_code(admin.list_prospects(paged).await, Code::InvalidArgument)), ["page_token"]);
+    let not_an_address = ListProspectsRequest { query: "ada@".into(), ..Default::default() };
+    assert_eq!(
+        violated_fields(&assert_code(admin.list_prospects(not_an_address).await, Code::InvalidArgument)),
+        ["query"]
+    );
 }
