@@ -1,7 +1,7 @@
 // The board in Debian's Chromium against the whole stack: sign in over
 // gRPC-web, a form submission appears in NEW with its count, a move by mouse
-// and one by keyboard that survive a reload, the drawer (edit, history,
-// delete), a move that someone else made first rolled back and said so, an
+// and one by keyboard that survive a reload, search, the drawer (edit,
+// history, delete), a move that someone else made first rolled back and said so, an
 // expired session that returns to the open card with its edits, HTML typed
 // by a prospect shown as text, and axe on the sign-in and the board.
 
@@ -112,8 +112,13 @@ describe("the admin board", () => {
     await page.reload();
     await column(page, "Contacted").getByRole("button", { name: /^Ada Lovelace/ }).waitFor();
 
+    // Found by the start of its name, and opened from the results.
+    await page.getByRole("searchbox", { name: "Search by name, company or email" }).fill("lovel");
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    const results = page.getByRole("region", { name: /result\(s\) for “lovel”/ });
+    await results.getByRole("button", { name: /^Ada Lovelace/ }).click();
+
     // The drawer: edit a field, see the history.
-    await cardOf(page, "Ada Lovelace").click();
     const drawer = page.getByRole("dialog", { name: "Ada Lovelace" });
     await drawer.getByLabel("Job title").fill("Countess");
     await drawer.getByRole("button", { name: "Save" }).click();

@@ -153,11 +153,85 @@ export function Board() {
   const columnName = (id: string | number | undefined) =>
     id !== undefined && (COLUMNS as readonly string[]).includes(String(id)) ? a(`status.${id as ColumnKey}`) : "";
 
+  const [query, setQuery] = useState("");
+  const [results, setResults] = useState<{ query: string; cards: Prospect[] } | null>(null);
+
+  async function runSearch(text: string) {
+    const q = text.trim();
+    if (q === "") {
+      setResults(null);
+      return;
+    }
+    try {
+      const page = await prospects.listProspects({ query: q, pageSize: PAGE_SIZE });
+      setResults({ query: q, cards: page.prospects });
+    } catch (caught) {
+      setNotice(ConnectError.from(caught).rawMessage);
+    }
+  }
+
   return (
     <>
+      <form
+        role="search"
+        className="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void runSearch(query);
+        }}
+      >
+        <label htmlFor="board-search" className="visually-hidden">
+          {a("search.label")}
+        </label>
+        <input
+          id="board-search"
+          type="search"
+          placeholder={a("search.label")}
+          maxLength={100}
+          value={query}
+          onChange={(e) => {
+            setQuery(e.target.value);
+          }}
+        />
+        <button type="submit" className="secondary">
+          {a("search.submit")}
+        </button>
+      </form>
       <div role="status" aria-live="polite" className={notice !== null ? "alert" : "visually-hidden"}>
         {notice}
       </div>
+      {results !== null ? (
+        <section className="results" aria-labelledby="search-results">
+          <h2 id="search-results">{a("search.results", { count: results.cards.length, query: results.query })}</h2>
+          <ul className="cards">
+            {results.cards.map((card) => (
+              <li key={card.id}>
+                <button
+                  type="button"
+                  className="prospect"
+                  onClick={() => {
+                    setOpen(card.id);
+                  }}
+                >
+                  <strong>{fullName(card)}</strong>
+                  {card.company !== "" ? <span className="company">{card.company}</span> : null}
+                  <span className="email">{card.email}</span>
+                </button>
+              </li>
+            ))}
+          </ul>
+          <button
+            type="button"
+            className="link"
+            onClick={() => {
+              setResults(null);
+              setQuery("");
+            }}
+          >
+            {a("search.clear")}
+          </button>
+        </section>
+      ) : null}
       <DndContext
         sensors={sensors}
         onDragEnd={onDragEnd}
@@ -188,15 +262,17 @@ export function Board() {
       {open !== null ? (
         <CardDrawer
           id={open}
-          card={findCard(board, open)}
+          card={findCard(board, open) ?? results?.cards.find((c) => c.id === open)}
           onClose={() => {
             setOpen(null);
           }}
           onSaved={(card) => {
             setBoard((b) => placeCard(b, card));
+            setResults((r) => (r === null ? r : { ...r, cards: r.cards.map((c) => (c.id === card.id ? card : c)) }));
           }}
           onDeleted={(id) => {
             setBoard((b) => removeCard(b, id));
+            setResults((r) => (r === null ? r : { ...r, cards: r.cards.filter((c) => c.id !== id) }));
             setOpen(null);
           }}
         />

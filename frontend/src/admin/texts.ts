@@ -49,6 +49,10 @@ const fr = {
   "event.STATUS_CHANGED": "{from} → {to}, par {actor}",
   "event.EDITED": "Modifié ({fields}) par {actor}",
   "field.status": "Colonne",
+  "search.label": "Rechercher par nom, entreprise ou e-mail",
+  "search.submit": "Rechercher",
+  "search.clear": "Revenir au tableau",
+  "search.results": "{count} résultat(s) pour « {query} »",
 } as const;
 
 type AdminKey = keyof typeof fr;
@@ -100,6 +104,10 @@ const en: Record<AdminKey, string> = {
   "event.STATUS_CHANGED": "{from} → {to}, by {actor}",
   "event.EDITED": "Edited ({fields}) by {actor}",
   "field.status": "Column",
+  "search.label": "Search by name, company or email",
+  "search.submit": "Search",
+  "search.clear": "Back to the board",
+  "search.results": "{count} result(s) for “{query}”",
 };
 
 const texts: Record<Lang, Record<AdminKey, string>> = { fr, en };
