@@ -44,7 +44,8 @@ test: deps ## Run every test (installs the test tools first)
 
 web-test: web chromium ## The web app's lint, types, unit tests, then its browser tests against the whole stack
 	cd frontend && npm run lint && npm run typecheck && npm test
-	$(CARGO) build --locked -p astro-gateway
+	@# The gateway binary as `cargo test --workspace` builds it (same features: no rebuild after it).
+	$(CARGO) test --workspace --locked --no-run
 	cd frontend && npm run e2e
 
 chromium: ## Debian's Chromium for the browser tests (apt-get, when missing)
