@@ -2,6 +2,7 @@
 // what passes here passes there, and the server's own errors still show on
 // the right field when they differ.
 
+import type { ProspectSubmission } from "../api/rest";
 import type { Key } from "../i18n";
 
 export const MAX_NAME = 100;
@@ -10,18 +11,12 @@ export const MAX_PHONE = 32;
 export const MAX_SHORT_TEXT = 200;
 export const MAX_MESSAGE = 5000;
 
-export interface FormValues {
-  firstName: string;
-  lastName: string;
-  email: string;
-  phone: string;
-  company: string;
-  jobTitle: string;
-  message: string;
-  budget: string;
-  timeline: string;
-  consent: boolean;
-}
+/// What the form holds: the submission's fields as typed (a select's empty
+/// choice is "").
+export type FormValues = Pick<
+  ProspectSubmission,
+  "firstName" | "lastName" | "email" | "phone" | "company" | "jobTitle" | "message" | "consent"
+> & { budget: string; timeline: string };
 
 export type FieldName = keyof FormValues;
 

@@ -37,21 +37,23 @@ fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
 
+/// The item under `pk` / `sk`, read straight from the table.
+async fn stored_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: &str,
+    sk: &str,
+) -> std::collections::HashMap<String, AttributeValue> {
+    let out = client.get_item().table_name(table).key("PK", s(pk)).key("SK", s(sk)).send().await.unwrap();
+    out.item.unwrap_or_else(|| panic!("no item under {pk} / {sk}"))
+}
+
 #[tokio::test]
 async fn a_prospect_is_stored_under_the_seed_keys_and_found_through_both_indexes() {
     let (prospects, store, _, client, table) = counted().await;
     let created = prospects.create(&admin(), prospect("Ada", "Ada@Example.com"), "").await.unwrap();
 
-    let item = client
-        .get_item()
-        .table_name(&table)
-        .key("PK", s(&format!("PROSPECT#{}", created.id)))
-        .key("SK", s("METADATA"))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .expect("the item is under PROSPECT#<id> / METADATA");
+    let item = stored_item(&client, &table, &format!("PROSPECT#{}", created.id), "METADATA").await;
     assert_eq!(item["firstName"], s("Ada"));
     assert_eq!(item["email"], s("ada@example.com"));
     assert_eq!(item["status"], s("NEW"));
@@ -89,16 +91,7 @@ async fn a_prospect_is_stored_under_the_seed_keys_and_found_through_both_indexes
         })
         .await
         .unwrap();
-    let user = client
-        .get_item()
-        .table_name(&table)
-        .key("PK", s("USER#sales@example.com"))
-        .key("SK", s("PROFILE"))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .expect("the user is under USER#<email> / PROFILE");
+    let user = stored_item(&client, &table, "USER#sales@example.com", "PROFILE").await;
     assert_eq!(user["passwordHash"], s("$2b$10$hash"));
     assert_eq!(user["role"], s("admin"));
 }
@@ -155,16 +148,8 @@ async fn failed_sign_ins_expire_by_the_tables_time_to_live_and_cost_one_request_
     assert_eq!(store.sign_in_failures(&both).await.unwrap(), [1, 1]);
     assert_eq!(counter.take(), ["BatchGetItem"], "both budgets in one read");
 
-    let item = client
-        .get_item()
-        .table_name(&table)
-        .key("PK", s("SIGNIN#ACCOUNT#ada@example.com"))
-        .key("SK", s("WINDOW#1970-01-01T00:30:00.000000Z"))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .expect("the account's window is under SIGNIN#ACCOUNT#<email>");
+    let item =
+        stored_item(&client, &table, "SIGNIN#ACCOUNT#ada@example.com", "WINDOW#1970-01-01T00:30:00.000000Z").await;
     assert_eq!(item["ttl"], AttributeValue::N("2700".into()), "DynamoDB deletes it after its window");
     assert_eq!(item["count"], AttributeValue::N("1".into()));
 }
@@ -178,16 +163,7 @@ async fn a_search_reads_three_indexes_and_a_create_stays_one_write() {
     let writes: Vec<String> = counter.take().into_iter().filter(|op| op != "Query").collect();
     assert_eq!(writes, ["TransactWriteItems"], "the search keys ride on the card's own write");
 
-    let item = client
-        .get_item()
-        .table_name(&table)
-        .key("PK", s(&format!("PROSPECT#{}", created.id)))
-        .key("SK", s("METADATA"))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = stored_item(&client, &table, &format!("PROSPECT#{}", created.id), "METADATA").await;
     assert_eq!(item["searchPartition"], s("PROSPECT"));
     assert_eq!(item["searchFirstName"], s("elodie"));
     assert_eq!(item["searchCompany"], s("analytical engines"));
