@@ -41,8 +41,9 @@ const MAX_BATCH: usize = 256;
 const DB_FILE: &str = "astro.sqlite3";
 /// Read connections kept open between reads.
 const MAX_IDLE_READERS: usize = 16;
-/// 1: items and the index columns; 2: the `ttl` column of expiring items.
-const SCHEMA_VERSION: i64 = 2;
+/// 1: items and the index columns; 2: the `ttl` column of expiring items;
+/// 3: sparse SQL indexes (only the items that carry the index's keys).
+const SCHEMA_VERSION: i64 = 3;
 /// How often expired items are deleted.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -185,11 +186,18 @@ fn upgrade(conn: &Connection, version: i64) -> StoreResult<()> {
     if version < 1 {
         ddl.push_str(&first_schema());
     }
-    // Like DynamoDB's time to live: the Unix second after which the item goes.
-    ddl.push_str(&format!(
-        "ALTER TABLE items ADD COLUMN {TTL_COLUMN} INTEGER;\n\
-         CREATE INDEX IF NOT EXISTS items_ttl ON items ({TTL_COLUMN}) WHERE {TTL_COLUMN} IS NOT NULL;\n"
-    ));
+    if version < 2 {
+        // Like DynamoDB's time to live: the Unix second after which the item goes.
+        ddl.push_str(&format!(
+            "ALTER TABLE items ADD COLUMN {TTL_COLUMN} INTEGER;\n\
+             CREATE INDEX IF NOT EXISTS items_ttl ON items ({TTL_COLUMN}) WHERE {TTL_COLUMN} IS NOT NULL;\n"
+        ));
+    }
+    // Version 3 makes the GSI indexes sparse: dropped here, made again by
+    // `index_columns` right after.
+    for index in INDEXES {
+        ddl.push_str(&format!("DROP INDEX IF EXISTS \"{}\";\n", index.name));
+    }
     ddl.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"));
     conn.execute_batch(&ddl).map_err(internal)
 }
@@ -213,12 +221,14 @@ fn index_ddl() -> String {
     let mut ddl = String::new();
     for index in INDEXES {
         // Like a DynamoDB GSI, an index entry ends with the table key, which
-        // orders equal index keys and makes page positions unique.
+        // orders equal index keys and makes page positions unique; and like
+        // one it is sparse: an item without the index's keys (an event, a
+        // counter, a user) is not in it, so writing it costs the index nothing.
+        // Every read names the partition (`= ?`), which lets SQLite use it.
+        let (partition, sort) = (column(index.partition_attribute), column(index.sort_attribute));
         ddl.push_str(&format!(
-            "CREATE INDEX IF NOT EXISTS \"{}\" ON items ({}, {}, pk, sk);\n",
-            index.name,
-            column(index.partition_attribute),
-            column(index.sort_attribute)
+            "CREATE INDEX IF NOT EXISTS \"{}\" ON items ({partition}, {sort}, pk, sk) WHERE {partition} IS NOT NULL;\n",
+            index.name
         ));
     }
     ddl
@@ -699,5 +709,36 @@ mod tests {
         };
         store.write(move |conn| put(conn, &record, false)).await.unwrap();
         assert_eq!(store.delete_expired().await.unwrap(), 1);
+    }
+
+    #[test]
+    fn every_index_read_uses_its_sparse_sql_index_never_a_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let _store = EmbeddedStore::open(dir.path()).unwrap();
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        for index in INDEXES {
+            let (partition, sort) = (column(index.partition_attribute), column(index.sort_attribute));
+            // The shape of every read: the partition named, ordered by the sort key.
+            let sql =
+                format!("EXPLAIN QUERY PLAN SELECT body FROM items WHERE {partition} = ?1 ORDER BY {sort}, pk LIMIT 5");
+            let plan: Vec<String> = conn
+                .prepare(&sql)
+                .unwrap()
+                .query_map(["x"], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let plan = plan.join(" | ");
+            assert!(plan.contains(&format!("INDEX {}", index.name)), "{}: {plan}", index.name);
+            assert!(!plan.contains("SCAN items") && !plan.contains("TEMP B-TREE"), "{}: {plan}", index.name);
+        }
+        let sparse: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND sql LIKE '%WHERE%IS NOT NULL%'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(sparse as usize, INDEXES.len() + 1, "every GSI index and the ttl index are sparse");
     }
 }
