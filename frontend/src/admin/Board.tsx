@@ -41,6 +41,17 @@ export function fullName(p: Prospect): string {
   return `${p.firstName} ${p.lastName}`.trim();
 }
 
+/// What a card shows on the board and in search results (as text, always).
+function CardSummary({ card }: { card: Prospect }) {
+  return (
+    <>
+      <strong>{fullName(card)}</strong>
+      {card.company !== "" ? <span className="company">{card.company}</span> : null}
+      <span className="email">{card.email}</span>
+    </>
+  );
+}
+
 /// Arrow keys jump from column to column (the columns sit side by side).
 /// The columns are measured from the page itself: right after a drag starts
 /// dnd-kit may not have measured its drop targets yet.
@@ -213,9 +224,7 @@ export function Board() {
                     setOpen(card.id);
                   }}
                 >
-                  <strong>{fullName(card)}</strong>
-                  {card.company !== "" ? <span className="company">{card.company}</span> : null}
-                  <span className="email">{card.email}</span>
+                  <CardSummary card={card} />
                 </button>
               </li>
             ))}
@@ -355,9 +364,7 @@ function CardItem({ card, onOpen }: { card: Prospect; onOpen: (id: string) => vo
           else listeners?.onKeyDown?.(event);
         }}
       >
-        <strong>{fullName(card)}</strong>
-        {card.company !== "" ? <span className="company">{card.company}</span> : null}
-        <span className="email">{card.email}</span>
+        <CardSummary card={card} />
       </div>
     </li>
   );

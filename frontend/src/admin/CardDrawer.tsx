@@ -26,10 +26,34 @@ const TIMELINE_VALUES: Record<(typeof TIMELINES)[number], Timeline> = {
   later: Timeline.LATER,
 };
 
-/// The enum value a select's text names (a number in the enum), else its zero value.
-function enumValue<T extends number>(values: Record<string, T | string>, text: string): T {
-  const n = Number(text);
-  return (Object.values(values).find((v): v is T => v === n) ?? 0) as T;
+/// A labelled select over the values of a generated enum.
+function EnumField<T extends number>(props: {
+  id: string;
+  label: string;
+  value: T;
+  options: [T, string][];
+  onChange: (value: T) => void;
+}) {
+  const { id, label, value, options, onChange } = props;
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <select
+        id={id}
+        value={value}
+        onChange={(e) => {
+          const chosen = options.find(([v]) => String(v) === e.target.value);
+          if (chosen !== undefined) onChange(chosen[0]);
+        }}
+      >
+        {options.map(([v, text]) => (
+          <option key={v} value={v}>
+            {text}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
 }
 
 /// The editable text fields: their contract names and form keys.
@@ -193,57 +217,40 @@ export function CardDrawer(props: {
             />
           </div>
           <div className="row">
-            <div className="field">
-              <label htmlFor={`${formId}-budget`}>{t("field.budget")}</label>
-              <select
-                id={`${formId}-budget`}
-                value={draft.budget}
-                onChange={(e) => {
-                  setDraft({ ...draft, budget: enumValue(Budget, e.target.value) });
-                }}
-              >
-                <option value={Budget.BUDGET_UNSPECIFIED}>{t("option.none")}</option>
-                {BUDGETS.map((b) => (
-                  <option key={b} value={BUDGET_VALUES[b]}>
-                    {t(`budget.${b}`)}
-                  </option>
-                ))}
-              </select>
-            </div>
-            <div className="field">
-              <label htmlFor={`${formId}-timeline`}>{t("field.timeline")}</label>
-              <select
-                id={`${formId}-timeline`}
-                value={draft.timeline}
-                onChange={(e) => {
-                  setDraft({ ...draft, timeline: enumValue(Timeline, e.target.value) });
-                }}
-              >
-                <option value={Timeline.UNSPECIFIED}>{t("option.none")}</option>
-                {TIMELINES.map((v) => (
-                  <option key={v} value={TIMELINE_VALUES[v]}>
-                    {t(`timeline.${v}`)}
-                  </option>
-                ))}
-              </select>
-            </div>
-          </div>
-          <div className="field">
-            <label htmlFor={`${formId}-status`}>{a("field.status")}</label>
-            <select
-              id={`${formId}-status`}
-              value={draft.status}
-              onChange={(e) => {
-                setDraft({ ...draft, status: enumValue(ProspectStatus, e.target.value) });
+            <EnumField
+              id={`${formId}-budget`}
+              label={t("field.budget")}
+              value={draft.budget}
+              options={[
+                [Budget.BUDGET_UNSPECIFIED, t("option.none")],
+                ...BUDGETS.map((b): [Budget, string] => [BUDGET_VALUES[b], t(`budget.${b}`)]),
+              ]}
+              onChange={(budget) => {
+                setDraft({ ...draft, budget });
               }}
-            >
-              {COLUMNS.map((c) => (
-                <option key={c} value={STATUS[c]}>
-                  {a(`status.${c}`)}
-                </option>
-              ))}
-            </select>
+            />
+            <EnumField
+              id={`${formId}-timeline`}
+              label={t("field.timeline")}
+              value={draft.timeline}
+              options={[
+                [Timeline.UNSPECIFIED, t("option.none")],
+                ...TIMELINES.map((v): [Timeline, string] => [TIMELINE_VALUES[v], t(`timeline.${v}`)]),
+              ]}
+              onChange={(timeline) => {
+                setDraft({ ...draft, timeline });
+              }}
+            />
           </div>
+          <EnumField
+            id={`${formId}-status`}
+            label={a("field.status")}
+            value={draft.status}
+            options={COLUMNS.map((c): [ProspectStatus, string] => [STATUS[c], a(`status.${c}`)])}
+            onChange={(status) => {
+              setDraft({ ...draft, status });
+            }}
+          />
           {card.source !== undefined ? (
             <p className="meta">
               {a("drawer.source")}: {[card.source.utmSource, card.source.utmMedium, card.source.utmCampaign, card.source.referrer].filter((s) => s !== "").join(" · ")}

@@ -239,6 +239,26 @@ export function Form() {
       {errorText(name)}
     </div>
   );
+  const choice = (name: "budget" | "timeline", label: Key, options: [string, string][]) => (
+    <div className="field">
+      <label htmlFor={`${id}-${name}`}>{t(label)}</label>
+      <select
+        {...fieldProps(name)}
+        value={values[name]}
+        onChange={(e) => {
+          set(name, e.target.value);
+        }}
+      >
+        <option value="">{t("option.none")}</option>
+        {options.map(([value, text]) => (
+          <option key={value} value={value}>
+            {text}
+          </option>
+        ))}
+      </select>
+      {errorText(name)}
+    </div>
+  );
   const otherErrors = [...errors.keys()].filter((k) => !(k in EMPTY));
 
   return (
@@ -290,42 +310,8 @@ export function Form() {
             {errorText("message")}
           </div>
           <div className="row">
-            <div className="field">
-              <label htmlFor={`${id}-budget`}>{t("field.budget")}</label>
-              <select
-                {...fieldProps("budget")}
-                value={values.budget}
-                onChange={(e) => {
-                  set("budget", e.target.value);
-                }}
-              >
-                <option value="">{t("option.none")}</option>
-                {BUDGETS.map((b) => (
-                  <option key={b} value={b}>
-                    {t(`budget.${b}`)}
-                  </option>
-                ))}
-              </select>
-              {errorText("budget")}
-            </div>
-            <div className="field">
-              <label htmlFor={`${id}-timeline`}>{t("field.timeline")}</label>
-              <select
-                {...fieldProps("timeline")}
-                value={values.timeline}
-                onChange={(e) => {
-                  set("timeline", e.target.value);
-                }}
-              >
-                <option value="">{t("option.none")}</option>
-                {TIMELINES.map((v) => (
-                  <option key={v} value={v}>
-                    {t(`timeline.${v}`)}
-                  </option>
-                ))}
-              </select>
-              {errorText("timeline")}
-            </div>
+            {choice("budget", "field.budget", BUDGETS.map((b) => [b, t(`budget.${b}`)]))}
+            {choice("timeline", "field.timeline", TIMELINES.map((v) => [v, t(`timeline.${v}`)]))}
           </div>
         </fieldset>
 
