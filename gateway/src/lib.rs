@@ -137,7 +137,7 @@ pub async fn start_with_store(config: GatewayConfig, store: Option<Arc<dyn Store
     let (service, service_url, keys, captcha) = match &config.service_url {
         Some(url) => {
             let keys = astro_service::server::live_key_ring(&config.service, None).await?;
-            let captcha = Arc::new(Captcha::from_config(captcha_config).await?);
+            let captcha = Arc::new(Captcha::from_config(captcha_config, None).await?);
             (None, url.trim_end_matches('/').to_owned(), keys, captcha)
         }
         None => {

@@ -158,7 +158,7 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
         false => None,
     };
     let keys = live_key_ring(&config, secrets.as_ref()).await?;
-    let captcha = Arc::new(Captcha::from_config(&config.captcha).await?);
+    let captcha = Arc::new(Captcha::from_config(&config.captcha, Some(store.clone())).await?);
     let guard = Arc::new(SignInGuard::new(store.clone(), captcha.clone(), &config.sign_in));
     let services = services(store, keys, config.store.bcrypt_cost);
     let sign_in = SignIn::new(services.accounts.clone(), guard.clone());

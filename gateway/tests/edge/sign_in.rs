@@ -316,7 +316,7 @@ async fn past_the_address_budget_every_account_from_it_needs_a_captcha() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_service_instances_on_one_table_share_the_budgets() {
+async fn two_service_instances_on_one_table_share_the_budgets_and_the_spent_solutions() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = dynamodb_store().await;
     let mut instances = Vec::new();
@@ -333,9 +333,22 @@ async fn two_service_instances_on_one_table_share_the_budgets() {
     // The other instance sees the same budget.
     let needed = from_status(native_login(b, ADMIN_EMAIL, ADMIN_PASSWORD, "", &[]).await.unwrap_err(), Way::Grpc);
     assert_captcha_required(&needed, "instance B");
-    native_login(b, ADMIN_EMAIL, ADMIN_PASSWORD, &solve(&needed.challenge()), &[]).await.expect("B signs in");
+    let spent = solve(&needed.challenge());
+    native_login(b, ADMIN_EMAIL, ADMIN_PASSWORD, &spent, &[]).await.expect("B signs in with a solution");
     // B's success cleared the count for A too.
     native_login(a, ADMIN_EMAIL, ADMIN_PASSWORD, "", &[]).await.expect("A signs in without a captcha");
+    // A solution spent on B is spent on A too (A's own memory never saw it).
+    for _ in 0..2 {
+        native_login(a, ADMIN_EMAIL, "guess", "", &[]).await.unwrap_err();
+    }
+    let replayed = from_status(native_login(a, ADMIN_EMAIL, ADMIN_PASSWORD, &spent, &[]).await.unwrap_err(), Way::Grpc);
+    match &replayed {
+        Answer::Captcha { reason: Some(reason), detail, .. } => {
+            assert_eq!(reason, "CAPTCHA_INVALID");
+            assert!(detail.contains("already used"), "{detail}");
+        }
+        other => panic!("a solution spent on B must be refused on A: {other:?}"),
+    }
     for instance in instances {
         instance.stop().await.unwrap();
     }

@@ -10,15 +10,19 @@ pub mod siteverify;
 use std::{
     collections::HashMap,
     net::IpAddr,
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use crate::secrets::SecretsManager;
 use anyhow::Context as _;
+use astro_proto::v1::SpentCaptcha;
 use sha2::{Digest, Sha256};
 
-use crate::config::{CaptchaConfig, CaptchaProvider};
+use crate::{
+    config::{CaptchaConfig, CaptchaProvider},
+    store::Store,
+};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CaptchaError {
@@ -115,10 +119,14 @@ pub struct Captcha {
     action: String,
     check: Check,
     used: Used,
+    /// Where solutions are spent for every instance (the service's store);
+    /// without one (a gateway in front of a remote service), this process's
+    /// memory only.
+    store: Option<Arc<dyn Store>>,
 }
 
 impl Captcha {
-    pub async fn from_config(config: &CaptchaConfig) -> anyhow::Result<Self> {
+    pub async fn from_config(config: &CaptchaConfig, store: Option<Arc<dyn Store>>) -> anyhow::Result<Self> {
         let secret = match &config.captcha_secret_id {
             Some(id) => Some(SecretsManager::from_environment().await.string(id).await?),
             None => config.captcha_secret.as_ref().map(|s| s.expose().to_owned()),
@@ -161,6 +169,7 @@ impl Captcha {
             action: config.captcha_action.clone(),
             check,
             used: Used { lifetime, entries: Mutex::new(HashMap::new()) },
+            store,
         })
     }
 
@@ -216,10 +225,25 @@ impl Captcha {
             Check::SiteVerify(s) => s.verify(token, ip).await?,
         };
         // Two requests may have raced with one token: only the first (or its
-        // own retries) may go on.
-        match self.used.remember(digest, key) {
-            true => Ok(verdict),
-            false => Err(CaptchaError::Replayed),
+        // own retries) may go on — in this process, then across instances.
+        if !self.used.remember(digest, key) {
+            return Err(CaptchaError::Replayed);
+        }
+        let Some(store) = &self.store else { return Ok(verdict) };
+        let expires = std::time::SystemTime::now() + self.used.lifetime;
+        let spent = SpentCaptcha {
+            digest: hex::encode(digest),
+            idempotency_key: key.unwrap_or_default().to_owned(),
+            expires_at: Some(prost_types::Timestamp::from(expires)),
+        };
+        match store.spend_captcha(spent).await {
+            Ok(None) => Ok(verdict),
+            Ok(Some(first)) if key.is_some_and(|k| k == first) => Ok(verdict),
+            Ok(Some(_)) => Err(CaptchaError::Replayed),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record a spent captcha: refusing it");
+                Err(CaptchaError::Unavailable)
+            }
         }
     }
 

@@ -13,7 +13,7 @@ use astro_proto::{
     storage::{self, Attr, Item, ItemMap, KeyText, StoredEntity, timestamp_key},
     v1::{
         CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, ProspectStatusCounter,
-        SignInFailures, User,
+        SignInFailures, SpentCaptcha, User,
     },
 };
 use async_trait::async_trait;
@@ -595,6 +595,32 @@ impl Store for DynamoStore {
             done.map_err(|e| StoreError::Internal(format!("update task: {e}")))??;
         }
         Ok(())
+    }
+
+    async fn spend_captcha(&self, spent: SpentCaptcha) -> StoreResult<Option<String>> {
+        // Taken unless absent or expired (DynamoDB's TTL deletes lazily).
+        let now = timestamp_key(&prost_types::Timestamp::from(std::time::SystemTime::now()));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(av_item(&spent.to_item())))
+            .condition_expression("attribute_not_exists(PK) OR #expires < :now")
+            .expression_attribute_names("#expires", storage::spent_captcha::attribute::EXPIRES_AT)
+            .expression_attribute_values(":now", AttributeValue::S(now))
+            .send()
+            .await;
+        match put.map_err(sdk_error) {
+            Ok(_) => Ok(None),
+            Err(StoreError::Conflict(_)) => {
+                let earlier: SpentCaptcha = self
+                    .get(spent.pk(), spent.sk())
+                    .await?
+                    .ok_or_else(|| StoreError::Unavailable("spent captcha record vanished".into()))?;
+                Ok(Some(earlier.idempotency_key))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn clear_sign_in_failures(&self, window: &SignInFailures) -> StoreResult<()> {

@@ -23,7 +23,7 @@ use astro_proto::{
     storage::{self, INDEXES, KeyText, StoredEntity},
     v1::{
         CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, ProspectStatusCounter,
-        SignInFailures, User,
+        SignInFailures, SpentCaptcha, User,
     },
 };
 use async_trait::async_trait;
@@ -664,6 +664,20 @@ impl Store for EmbeddedStore {
                 put(conn, &SignInFailures { count, ..window }, false)?;
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn spend_captcha(&self, spent: SpentCaptcha) -> StoreResult<Option<String>> {
+        let now = now().seconds;
+        // The single writer makes check-and-put atomic.
+        self.write(move |conn| {
+            let earlier: Option<SpentCaptcha> = get(conn, &spent.pk(), &spent.sk())?;
+            if let Some(earlier) = earlier.filter(|e| e.expires_at.is_some_and(|at| at.seconds > now)) {
+                return Ok(Some(earlier.idempotency_key));
+            }
+            put(conn, &spent, false)?;
+            Ok(None)
         })
         .await
     }

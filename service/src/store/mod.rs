@@ -6,7 +6,9 @@
 pub mod dynamodb;
 pub mod embedded;
 
-use astro_proto::v1::{Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, SignInFailures, User};
+use astro_proto::v1::{
+    Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, SignInFailures, SpentCaptcha, User,
+};
 use async_trait::async_trait;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -127,6 +129,11 @@ pub trait Store: Send + Sync + 'static {
     async fn add_sign_in_failure(&self, windows: &[SignInFailures]) -> StoreResult<()>;
     /// Forgets a window's failures.
     async fn clear_sign_in_failures(&self, window: &SignInFailures) -> StoreResult<()>;
+
+    /// Records a captcha solution as used, unless it already is (and has not
+    /// expired): then returns the idempotency key it was first used with.
+    /// Atomic: of two instances spending one solution, one wins.
+    async fn spend_captcha(&self, spent: SpentCaptcha) -> StoreResult<Option<String>>;
 }
 
 /// Shards of each column's counter (see `ProspectStatusCounter`).

@@ -254,6 +254,32 @@ async fn sign_in_failures_count_atomically_per_window_and_clear(store: Arc<dyn S
     store.clear_sign_in_failures(&next_window).await.unwrap();
 }
 
+async fn a_captcha_solution_is_spent_once_until_it_expires(store: Arc<dyn Store>) {
+    use astro_proto::v1::SpentCaptcha;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let spent = |digest: &str, key: &str, expires: i64| SpentCaptcha {
+        digest: digest.into(),
+        idempotency_key: key.into(),
+        expires_at: Some(at(expires, 0)),
+    };
+    assert_eq!(store.spend_captcha(spent("aa", "key-1", now + 600)).await.unwrap(), None);
+    assert_eq!(store.spend_captcha(spent("aa", "key-2", now + 600)).await.unwrap(), Some("key-1".into()));
+    assert_eq!(store.spend_captcha(spent("bb", "", now + 600)).await.unwrap(), None, "another solution");
+    // Past its expiry it may be spent again (it cannot verify anyway).
+    assert_eq!(store.spend_captcha(spent("cc", "old", now - 1)).await.unwrap(), None);
+    assert_eq!(store.spend_captcha(spent("cc", "new", now + 600)).await.unwrap(), None);
+
+    // Two instances racing with one solution: exactly one wins.
+    let mut racers = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let store = store.clone();
+        let s = spent("dd", &format!("racer-{i}"), now + 600);
+        racers.spawn(async move { store.spend_captcha(s).await.unwrap() });
+    }
+    let winners = racers.join_all().await.into_iter().filter(Option::is_none).count();
+    assert_eq!(winners, 1);
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod on_embedded {
@@ -287,6 +313,7 @@ contract!(
     email_search_finds_every_card_and_the_first,
     users_are_unique_and_their_hash_can_change,
     sign_in_failures_count_atomically_per_window_and_clear,
+    a_captcha_solution_is_spent_once_until_it_expires,
 );
 
 #[tokio::test]
