@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
 
-import { ADMIN_EMAIL, ADMIN_PASSWORD, type Stack, launchBrowser, startStack } from "../e2e/stack";
+import { type Stack, adminToken, launchBrowser, startStack } from "../e2e/stack";
 
 const PROSPECTS = Number(process.env.BENCH_PROSPECTS ?? "10000");
 let stack: Stack;
@@ -44,12 +44,7 @@ afterAll(async () => {
 });
 
 it(`opens the board of ${PROSPECTS} prospects`, async () => {
-  const login = await fetch(`${stack.url}/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
-  });
-  const { token } = (await login.json()) as { token: string };
+  const token = await adminToken(stack);
   const context = await browser.newContext({ locale: "en-US", viewport: { width: 1440, height: 900 } });
   await context.addInitScript((t) => {
     sessionStorage.setItem("astro.admin.token", t);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import type { Challenge } from "../src/api/rest";
 import { encodeSolution, findNumber } from "../src/form/pow";
-import { ADMIN_EMAIL, ADMIN_PASSWORD, type Stack, artifacts, launchBrowser, startStack } from "./stack";
+import { ADMIN_EMAIL, ADMIN_PASSWORD, type Stack, artifacts, launchBrowser, restLogin, startStack } from "./stack";
 
 let stack: Stack;
 let browser: Browser;
@@ -224,11 +224,7 @@ describe("the admin board", () => {
 
   it("signs in past the failed-sign-in budget by solving the captcha the service asks for", async () => {
     for (let i = 0; i < 5; i++) {
-      const wrong = await fetch(`${stack.url}/auth/login`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ email: ADMIN_EMAIL, password: "a wrong guess" }),
-      });
+      const wrong = await restLogin(stack, ADMIN_EMAIL, "a wrong guess");
       expect(wrong.status).toBe(401);
     }
     const context = await browser.newContext({ locale: "en-US", viewport: { width: 1440, height: 900 } });

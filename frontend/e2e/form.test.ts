@@ -11,7 +11,7 @@ import AxeBuilder from "@axe-core/playwright";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { ADMIN_EMAIL, ADMIN_PASSWORD, type Stack, artifacts, launchBrowser, startStack } from "./stack";
+import { type Stack, adminToken, artifacts, launchBrowser, startStack } from "./stack";
 
 let stack: Stack;
 let browser: Browser;
@@ -26,15 +26,6 @@ afterAll(async () => {
   await stack.stop();
 });
 
-async function adminToken(): Promise<string> {
-  const response = await fetch(`${stack.url}/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
-  });
-  return ((await response.json()) as { token: string }).token;
-}
-
 interface Card {
   id: string;
   firstName: string;
@@ -46,7 +37,7 @@ interface Card {
 
 async function cardsWithEmail(email: string): Promise<Card[]> {
   const response = await fetch(`${stack.url}/prospects?email=${encodeURIComponent(email)}`, {
-    headers: { authorization: `Bearer ${await adminToken()}` },
+    headers: { authorization: `Bearer ${await adminToken(stack)}` },
   });
   return ((await response.json()) as { prospects: Card[] }).prospects;
 }

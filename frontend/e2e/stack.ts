@@ -22,6 +22,20 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/// `POST /auth/login` on the stack's REST API.
+export function restLogin(stack: Stack, email = ADMIN_EMAIL, password = ADMIN_PASSWORD): Promise<Response> {
+  return fetch(`${stack.url}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+}
+
+/// An admin's token, signed in over REST.
+export async function adminToken(stack: Stack): Promise<string> {
+  return ((await (await restLogin(stack)).json()) as { token: string }).token;
+}
+
 /// Starts the built gateway; resolves once it serves.
 export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
   const binary = process.env.ASTRO_GATEWAY_BIN ?? resolve(here, "../../target/debug/astro-gateway");

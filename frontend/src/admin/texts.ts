@@ -120,5 +120,3 @@ export function useAdminText(): { a: AdminText; lang: Lang } {
     texts[lang][key].replace(/\{(\w+)\}/g, (_, name: string) => String(values[name] ?? `{${name}}`));
   return { a, lang };
 }
-
-export { texts as adminTexts };

@@ -192,6 +192,67 @@ impl Stack {
     }
 }
 
+/// A message in a gRPC-web data frame.
+pub fn grpc_web_frame(message: &impl prost::Message) -> Vec<u8> {
+    let body = message.encode_to_vec();
+    let mut out = vec![0u8];
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// A gRPC-web call through the edge, decoded as a tonic client would: the
+/// message, or the status from the headers (trailers-only) or from the
+/// trailer frame. `headers` are added as sent (a token, forgeries…).
+pub async fn grpc_web<R: prost::Message + Default>(
+    stack: &Stack,
+    method: &str,
+    message: &impl prost::Message,
+    headers: &[(&str, &str)],
+) -> Result<R, tonic::Status> {
+    let mut request = stack
+        .http
+        .post(stack.at(method))
+        .header("content-type", "application/grpc-web+proto")
+        .header("x-grpc-web", "1")
+        .body(grpc_web_frame(message));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    if response.status() == 429 {
+        return Err(tonic::Status::resource_exhausted("HTTP 429 at the edge"));
+    }
+    assert_eq!(response.status(), 200);
+    if let Some(status) = tonic::Status::from_header_map(response.headers()) {
+        return Err(status);
+    }
+    let bytes = response.bytes().await.unwrap();
+    let (mut at, mut reply) = (0, None);
+    while at + 5 <= bytes.len() {
+        let len = u32::from_be_bytes(bytes[at + 1..at + 5].try_into().unwrap()) as usize;
+        let frame = &bytes[at + 5..at + 5 + len];
+        if bytes[at] & 0x80 == 0 {
+            reply = Some(R::decode(frame).unwrap());
+        } else {
+            let mut trailers = http::HeaderMap::new();
+            for line in String::from_utf8_lossy(frame).split("\r\n").filter(|l| !l.is_empty()) {
+                let (name, value) = line.split_once(':').unwrap();
+                trailers.insert(
+                    http::HeaderName::from_bytes(name.trim().as_bytes()).unwrap(),
+                    value.trim().parse().unwrap(),
+                );
+            }
+            let status = tonic::Status::from_header_map(&trailers).expect("a grpc-status trailer");
+            if status.code() != tonic::Code::Ok {
+                return Err(status);
+            }
+        }
+        at += 5 + len;
+    }
+    reply.ok_or_else(|| tonic::Status::internal("no message"))
+}
+
 /// Asserts a problem answer: its status, content type, and the field it names.
 pub async fn assert_problem(response: reqwest::Response, status: u16, field: Option<&str>) -> Value {
     assert_eq!(response.status(), status, "status");

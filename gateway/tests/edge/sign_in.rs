@@ -11,7 +11,6 @@ use std::{
 use astro_authorizer::{Role, TokenIssuer, TokenSecret};
 use astro_proto::v1::{LoginRequest, LoginResponse, auth_service_client::AuthServiceClient};
 use astro_service::captcha::pow::{self, Challenge};
-use prost::Message;
 use serde_json::{Value, json};
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -110,7 +109,7 @@ async fn sign_in(stack: &Stack, way: Way, email: &str, password: &str, captcha: 
         Way::GrpcWeb => {
             let message =
                 LoginRequest { email: email.into(), password: password.into(), captcha_token: captcha.into() };
-            match grpc_web_login(stack, &message, extra).await {
+            match grpc_web::<LoginResponse>(stack, "/astro.v1.AuthService/Login", &message, extra).await {
                 Ok(_) => Answer::SignedIn,
                 Err(status) => from_status(status, way),
             }
@@ -140,61 +139,6 @@ async fn native_login(
         request.metadata_mut().insert(name, value.parse().unwrap());
     }
     client.login(request).await.map(|r| r.into_inner())
-}
-
-/// `AuthService/Login` over gRPC-web through the edge, decoded as a tonic
-/// client would: the message, or the status from the headers (trailers-only)
-/// or from the trailer frame.
-async fn grpc_web_login(
-    stack: &Stack,
-    message: &LoginRequest,
-    extra: Extra<'_>,
-) -> Result<LoginResponse, tonic::Status> {
-    let body = message.encode_to_vec();
-    let mut framed = vec![0u8];
-    framed.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    framed.extend_from_slice(&body);
-    let mut request = stack
-        .http
-        .post(stack.at("/astro.v1.AuthService/Login"))
-        .header("content-type", "application/grpc-web+proto")
-        .header("x-grpc-web", "1")
-        .body(framed);
-    for (name, value) in extra {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.unwrap();
-    if response.status() == 429 {
-        return Err(tonic::Status::resource_exhausted("HTTP 429 at the edge"));
-    }
-    assert_eq!(response.status(), 200);
-    if let Some(status) = tonic::Status::from_header_map(response.headers()) {
-        return Err(status);
-    }
-    let bytes = response.bytes().await.unwrap();
-    let (mut at, mut reply) = (0, None);
-    while at + 5 <= bytes.len() {
-        let len = u32::from_be_bytes(bytes[at + 1..at + 5].try_into().unwrap()) as usize;
-        let frame = &bytes[at + 5..at + 5 + len];
-        if bytes[at] & 0x80 == 0 {
-            reply = Some(LoginResponse::decode(frame).unwrap());
-        } else {
-            let mut trailers = http::HeaderMap::new();
-            for line in String::from_utf8_lossy(frame).split("\r\n").filter(|l| !l.is_empty()) {
-                let (name, value) = line.split_once(':').unwrap();
-                trailers.insert(
-                    http::HeaderName::from_bytes(name.trim().as_bytes()).unwrap(),
-                    value.trim().parse().unwrap(),
-                );
-            }
-            let status = tonic::Status::from_header_map(&trailers).expect("a grpc-status trailer");
-            if status.code() != Code::Ok {
-                return Err(status);
-            }
-        }
-        at += 5 + len;
-    }
-    reply.ok_or_else(|| tonic::Status::internal("no message"))
 }
 
 fn solve(challenge: &Challenge) -> String {

@@ -224,10 +224,6 @@ impl SignIn {
         Self { accounts, guard }
     }
 
-    pub fn guard(&self) -> &Arc<SignInGuard> {
-        &self.guard
-    }
-
     /// A token for the right email and password, once the guard admits the
     /// attempt. Invalid input is refused before anything is counted.
     pub async fn login(&self, attempt: Attempt<'_>) -> DomainResult<(String, Claims)> {
