@@ -26,7 +26,7 @@ use std::{
 
 use anyhow::Context as _;
 use astro_proto::v1::{auth_service_client::AuthServiceClient, prospect_service_client::ProspectServiceClient};
-use astro_service::{RunningService, captcha::Captcha, keys::KeyRing, store::Store};
+use astro_service::{RunningService, captcha::Captcha, config::StoreKind, keys::KeyRing, store::Store};
 use axum::{
     Router,
     extract::DefaultBodyLimit,
@@ -124,8 +124,9 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
     start_with_store(config, None).await
 }
 
-/// [`start`], with the in-process service over a store opened by the caller
-/// (tests point it at their own DynamoDB table).
+/// [`start`], over a store opened by the caller (tests point it at their own
+/// DynamoDB table): the in-process service's, or with `ASTRO_SERVICE_URL`
+/// where this gateway spends captcha solutions.
 pub async fn start_with_store(config: GatewayConfig, store: Option<Arc<dyn Store>>) -> anyhow::Result<RunningGateway> {
     let captcha_config = &config.service.captcha;
     if captcha_config.provider == astro_service::config::CaptchaProvider::Off && !config.http_addr.ip().is_loopback() {
@@ -137,7 +138,16 @@ pub async fn start_with_store(config: GatewayConfig, store: Option<Arc<dyn Store
     let (service, service_url, keys, captcha) = match &config.service_url {
         Some(url) => {
             let keys = astro_service::server::live_key_ring(&config.service, None).await?;
-            let captcha = Arc::new(Captcha::from_config(captcha_config, None).await?);
+            // Several gateways behind one load balancer accept a captcha
+            // solution once between them: with `ASTRO_STORE=dynamodb` they
+            // spend it in the service's table (one conditional write, gone
+            // by TTL). On one machine, this process's memory is enough.
+            let spent = match (store, config.service.store.kind) {
+                (Some(store), _) => Some(store),
+                (None, StoreKind::Dynamodb) => Some(astro_service::server::open_store(&config.service.store).await?),
+                (None, StoreKind::Embedded) => None,
+            };
+            let captcha = Arc::new(Captcha::from_config(captcha_config, spent).await?);
             (None, url.trim_end_matches('/').to_owned(), keys, captcha)
         }
         None => {

@@ -39,7 +39,7 @@ fn init_logs() {
 
 pub struct Stack {
     pub url: String,
-    /// The in-process service's native gRPC address.
+    /// The service's native gRPC address.
     pub grpc: SocketAddr,
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
@@ -106,6 +106,29 @@ pub async fn spawn_on(backend: Backend, extra: &[&str]) -> Stack {
     Stack {
         url: format!("http://{}", running.addr),
         grpc: running.grpc_addr().expect("the service runs in-process"),
+        http: reqwest::Client::new(),
+        _dir: dir,
+        _running: running,
+    }
+}
+
+/// A gateway in front of a service running elsewhere (`--service-url`), as
+/// on AWS, spending captcha solutions in `store` when given one.
+pub async fn spawn_in_front_of(
+    service: SocketAddr,
+    store: Option<std::sync::Arc<dyn astro_service::store::Store>>,
+    extra: &[&str],
+) -> Stack {
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://{service}");
+    let mut flags = vec!["--service-url", url.as_str()];
+    flags.extend_from_slice(extra);
+    let running = astro_gateway::start_with_store(config(dir.path(), &flags), store).await.expect("the gateway starts");
+    assert_eq!(running.grpc_addr(), None, "no service in the gateway's process");
+    Stack {
+        url: format!("http://{}", running.addr),
+        grpc: service,
         http: reqwest::Client::new(),
         _dir: dir,
         _running: running,

@@ -149,3 +149,29 @@ async fn verify_recaptcha_reports_the_verdict_but_is_never_enough_to_submit() {
     assert_eq!(stack.verify_captcha(&solved).await["success"], false);
     assert_eq!(stack.stored().await, 0);
 }
+
+#[tokio::test]
+async fn two_gateways_in_front_of_one_service_accept_a_captcha_solution_once() {
+    // The cloud's split: one service on the table, gateways in front of it
+    // (`ASTRO_SERVICE_URL`), each spending solutions in the same table.
+    let (store, _table) = dynamodb_store().await;
+    let dir = tempfile::tempdir().unwrap();
+    let service = astro_service::start_with_store(config(dir.path(), &[]).service, store.clone()).await.unwrap();
+    let one = spawn_in_front_of(service.addr, Some(store.clone()), &[]).await;
+    let other = spawn_in_front_of(service.addr, Some(store.clone()), &[]).await;
+
+    let solved = one.solved().await;
+    assert_eq!(one.submit(&submission("Ada", "ada@example.com", &solved), None).await.status(), 201);
+    let replayed = other.submit(&submission("Bot", "bot@example.com", &solved), None).await;
+    assert_problem(replayed, 400, Some("captchaToken")).await;
+
+    // A challenge from one gateway is good on the other (one signing key), once.
+    let solved = one.solved().await;
+    assert_eq!(other.submit(&submission("Grace", "grace@example.com", &solved), None).await.status(), 201);
+    let replayed = one.submit(&submission("Bot", "bot@example.com", &solved), None).await;
+    assert_problem(replayed, 400, Some("captchaToken")).await;
+
+    assert_eq!(one.stored().await, 2);
+    assert_eq!(other.stored().await, 2);
+    service.stop().await.unwrap();
+}
