@@ -1,7 +1,10 @@
 //! The token secret from AWS Secrets Manager (`ASTRO_JWT_SECRET_ID`, the
 //! seed's `astro-qualif/jwt-secret-<stage>`): the `AWSCURRENT` value signs
 //! and verifies, the `AWSPREVIOUS` one still verifies, so a rotation never
-//! invalidates the tokens already issued.
+//! invalidates the tokens already issued — and nothing else verifies. The
+//! service and the edge read the same two labels with [`token_secrets`], so
+//! the three always agree; taking `AWSPREVIOUS` off a leaked secret stops it
+//! everywhere at the next read (docs/deploy.md, "Emergency rotation").
 
 use std::{
     sync::{Arc, RwLock},

@@ -4,7 +4,8 @@
 //!
 //! Read once at start and kept in memory; the token secret is read again
 //! every refresh interval, so a rotation takes effect without a restart while
-//! the previous secret (`AWSPREVIOUS`) keeps verifying the tokens it signed.
+//! the previous secret (`AWSPREVIOUS`) keeps verifying the tokens it signed
+//! (the rule is in `keys`).
 
 use std::{fmt, time::Duration};
 

@@ -224,18 +224,42 @@ pub fn grpc_web_frame(message: &impl prost::Message) -> Vec<u8> {
     out
 }
 
+/// A gateway over HTTP: one in this process or a built binary.
+pub trait Edge {
+    fn url(&self, path: &str) -> String;
+    fn http(&self) -> &reqwest::Client;
+}
+
+impl Edge for Stack {
+    fn url(&self, path: &str) -> String {
+        self.at(path)
+    }
+    fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+}
+
+impl Edge for GatewayProcess {
+    fn url(&self, path: &str) -> String {
+        self.at(path)
+    }
+    fn http(&self) -> &reqwest::Client {
+        &self.http_client
+    }
+}
+
 /// A gRPC-web call through the edge, decoded as a tonic client would: the
 /// message, or the status from the headers (trailers-only) or from the
 /// trailer frame. `headers` are added as sent (a token, forgeries…).
 pub async fn grpc_web<R: prost::Message + Default>(
-    stack: &Stack,
+    stack: &impl Edge,
     method: &str,
     message: &impl prost::Message,
     headers: &[(&str, &str)],
 ) -> Result<R, tonic::Status> {
     let mut request = stack
-        .http
-        .post(stack.at(method))
+        .http()
+        .post(stack.url(method))
         .header("content-type", "application/grpc-web+proto")
         .header("x-grpc-web", "1")
         .body(grpc_web_frame(message));
@@ -300,6 +324,7 @@ pub struct GatewayProcess {
     pub captcha: String,
     /// Every line logged after the start line.
     pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    http_client: reqwest::Client,
     _dir: tempfile::TempDir,
 }
 
@@ -345,7 +370,7 @@ impl GatewayProcess {
                 kept.lock().unwrap().push(line);
             }
         });
-        GatewayProcess { child, http, grpc, captcha, logs, _dir: dir }
+        GatewayProcess { child, http, grpc, captcha, logs, http_client: reqwest::Client::new(), _dir: dir }
     }
 
     pub fn at(&self, path: &str) -> String {

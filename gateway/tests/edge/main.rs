@@ -8,4 +8,5 @@ mod limits;
 mod providers;
 mod public_form;
 mod rest_api;
+mod secrets;
 mod sign_in;
