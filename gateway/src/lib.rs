@@ -18,11 +18,7 @@ pub mod openapi;
 pub mod problem;
 pub mod rest;
 
-use std::{
-    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
-    sync::Arc,
-    time::Duration,
-};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use astro_proto::v1::{auth_service_client::AuthServiceClient, prospect_service_client::ProspectServiceClient};
@@ -109,13 +105,16 @@ impl RunningGateway {
     }
 }
 
-/// Where to reach an address bound on a wildcard.
-fn reachable(addr: SocketAddr) -> SocketAddr {
-    match addr {
-        SocketAddr::V4(a) if a.ip().is_unspecified() => SocketAddr::from((Ipv4Addr::LOCALHOST, a.port())),
-        SocketAddr::V6(a) if a.ip().is_unspecified() => SocketAddr::from((Ipv6Addr::LOCALHOST, a.port())),
-        a => a,
-    }
+/// The container's health check (`astro-gateway health`): whether the edge
+/// at `addr` answers `/healthz` at all. A 503 (the service behind it is
+/// down) still passes: replacing the gateway would not bring the service
+/// back. Readiness is the load balancer's own check of `/healthz`.
+pub async fn probe(addr: SocketAddr) -> anyhow::Result<()> {
+    let url = format!("http://{}/healthz", astro_service::server::reachable(addr));
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?;
+    let response = client.get(&url).send().await.with_context(|| format!("GET {url}"))?;
+    println!("{url}: {}", response.status());
+    Ok(())
 }
 
 /// Starts the service in this process unless `ASTRO_SERVICE_URL` names one,
@@ -155,7 +154,7 @@ pub async fn start_with_store(config: GatewayConfig, store: Option<Arc<dyn Store
                 Some(store) => astro_service::start_with_store(config.service.clone(), store).await?,
                 None => astro_service::start(config.service.clone()).await?,
             };
-            let url = format!("http://{}", reachable(service.addr));
+            let url = format!("http://{}", astro_service::server::reachable(service.addr));
             let (keys, captcha) = (service.keys.clone(), service.captcha.clone());
             (Some(service), url, keys, captcha)
         }

@@ -5,18 +5,33 @@
 
 use astro_gateway::config::GatewayConfig;
 use astro_service::{server::serve_until_signal, telemetry};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "astro-gateway", version, about = "The Astro Qualif edge: REST API, gRPC-web, web app")]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     #[command(flatten)]
     config: GatewayConfig,
 }
 
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the edge (the default).
+    Serve,
+    /// Exit 0 when the edge at `ASTRO_HTTP_ADDR` answers (the container's
+    /// health check; `/healthz` itself says whether the service is up).
+    Health,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Cli::parse().config;
+    let cli = Cli::parse();
+    let config = cli.config;
+    if let Some(Command::Health) = cli.command {
+        return astro_gateway::probe(config.http_addr).await;
+    }
     telemetry::init(config.service.log_format);
     let mut running = astro_gateway::start(config).await?;
     let stop = running.shutdown_handle();

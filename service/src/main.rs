@@ -37,6 +37,9 @@ enum Command {
     /// Issue access tokens for internal callers and operators.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Exit 0 when the service at `ASTRO_GRPC_ADDR` answers SERVING to the
+    /// gRPC health check (the container's health check).
+    Health,
     /// Manage the DynamoDB table (`ASTRO_STORE=dynamodb`).
     #[command(subcommand)]
     Table(TableCommand),
@@ -99,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.serve).await,
+        Command::Health => server::probe(cli.serve.grpc_addr).await,
         Command::User(command) => {
             telemetry::init(LogFormat::Text);
             let services = offline_services(&cli.serve).await?;

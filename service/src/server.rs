@@ -70,6 +70,35 @@ pub async fn key_ring(config: &ServeConfig) -> anyhow::Result<KeyRing> {
 
 /// The token keys for a long-running process: as [`key_ring`], and when they
 /// come from Secrets Manager, reread every `ASTRO_SECRET_REFRESH_SECS`.
+/// Where to reach an address bound on a wildcard (`0.0.0.0:50051` in a
+/// container): the loopback address of the same family.
+pub fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, a.port())),
+        SocketAddr::V6(a) if a.ip().is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port())),
+        a => a,
+    }
+}
+
+/// The container's health check (`astro-service health`): the standard gRPC
+/// health service at `addr` answers SERVING within 3 s.
+pub async fn probe(addr: SocketAddr) -> anyhow::Result<()> {
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+    let url = format!("http://{}", reachable(addr));
+    let check = async {
+        let channel = tonic::transport::Endpoint::from_shared(url.clone())?.connect().await?;
+        let answer = HealthClient::new(channel).check(HealthCheckRequest::default()).await?;
+        anyhow::Ok(answer.into_inner().status())
+    };
+    let status = tokio::time::timeout(Duration::from_secs(3), check)
+        .await
+        .with_context(|| format!("{url}: no answer within 3 s"))?
+        .with_context(|| format!("{url}: health check"))?;
+    println!("{url}: {}", status.as_str_name());
+    anyhow::ensure!(status == ServingStatus::Serving, "{url} is {}", status.as_str_name());
+    Ok(())
+}
+
 pub async fn live_key_ring(config: &ServeConfig, secrets: Option<&SecretsManager>) -> anyhow::Result<KeyRing> {
     let Some(id) = &config.jwt_secret_id else { return local_key_ring(config) };
     let own;

@@ -150,8 +150,18 @@ async fn healthz_follows_the_service_behind_the_gateway() {
     assert_eq!(health.status(), 200);
     assert_eq!(health.json::<Value>().await.unwrap()["status"], "serving");
 
+    let addr = format!("0.0.0.0:{}", gateway.http.port());
+    let probe = || {
+        Command::new(env!("CARGO_BIN_EXE_astro-gateway")).arg("health").env("ASTRO_HTTP_ADDR", &addr).output().unwrap()
+    };
+    assert!(probe().status.success(), "the container's health check passes");
+
     service.stop().await.unwrap();
     let health = reqwest::get(gateway.at("/healthz")).await.unwrap();
     assert_eq!(health.status(), 503);
     assert_eq!(health.json::<Value>().await.unwrap()["status"], "unavailable");
+    // Liveness: the edge answers, so the container is kept.
+    assert!(probe().status.success(), "a gateway whose service is down is still alive");
+    drop(gateway);
+    assert!(!probe().status.success(), "no gateway, no health");
 }

@@ -70,3 +70,19 @@ async fn issued_service_tokens_may_create_prospects() {
     create(&mut client, "Ada", "ada@example.com").await;
     process.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_command_passes_on_a_serving_service_and_fails_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = ServiceProcess::start(dir.path());
+    // As a container checks itself: the wildcard address it binds.
+    let wildcard = format!("0.0.0.0:{}", process.addr.port());
+    let serving =
+        Command::new(binary()).args(["health"]).env_clear().env("ASTRO_GRPC_ADDR", &wildcard).output().unwrap();
+    assert!(serving.status.success(), "{}", String::from_utf8_lossy(&serving.stderr));
+    assert!(String::from_utf8_lossy(&serving.stdout).contains("SERVING"));
+    process.terminate();
+
+    let gone = Command::new(binary()).args(["health"]).env_clear().env("ASTRO_GRPC_ADDR", &wildcard).output().unwrap();
+    assert!(!gone.status.success(), "no service, no health");
+}
