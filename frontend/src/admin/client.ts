@@ -8,6 +8,7 @@ import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { AuthService } from "../gen/astro/v1/auth_pb";
 import { ProspectService } from "../gen/astro/v1/prospect_pb";
 import { sessions } from "./session";
+import { apiBase } from "../api/origin";
 
 const bearer: Interceptor = (next) => async (request) => {
   const token = sessions.current().token;
@@ -20,7 +21,7 @@ const bearer: Interceptor = (next) => async (request) => {
   }
 };
 
-const transport = createGrpcWebTransport({ baseUrl: window.location.origin, interceptors: [bearer] });
+const transport = createGrpcWebTransport({ baseUrl: apiBase || window.location.origin, interceptors: [bearer] });
 
 export const auth = createClient(AuthService, transport);
 export const prospects = createClient(ProspectService, transport);

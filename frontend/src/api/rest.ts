@@ -2,6 +2,8 @@
 // endpoints, with the gateway's camelCase JSON. The end-to-end test checks
 // these names and values against the running gateway's OpenAPI document.
 
+import { apiUrl } from "./origin";
+
 export const BUDGETS = ["under_5k", "5k_to_20k", "20k_to_50k", "over_50k"] as const;
 export const TIMELINES = ["immediate", "within_3_months", "within_6_months", "later"] as const;
 export type Budget = (typeof BUDGETS)[number];
@@ -110,7 +112,7 @@ export async function readOutcome(response: Response): Promise<SubmitOutcome> {
 /// Sends a submission. The same `idempotencyKey` on a retry returns the
 /// first answer: a flaky network never makes two cards.
 export async function submitProspect(body: ProspectSubmission, idempotencyKey: string): Promise<SubmitOutcome> {
-  const response = await fetch("/prospects", {
+  const response = await fetch(apiUrl("/prospects"), {
     method: "POST",
     headers: { "content-type": "application/json", "idempotency-key": idempotencyKey },
     body: JSON.stringify(body),
@@ -119,13 +121,13 @@ export async function submitProspect(body: ProspectSubmission, idempotencyKey: s
 }
 
 export async function captchaSettings(): Promise<CaptchaSettings> {
-  const response = await fetch("/captcha");
+  const response = await fetch(apiUrl("/captcha"));
   if (!response.ok) throw new Error(`GET /captcha: HTTP ${response.status}`);
   return (await response.json()) as CaptchaSettings;
 }
 
 export async function challenge(url: string): Promise<Challenge> {
-  const response = await fetch(url, { cache: "no-store" });
+  const response = await fetch(apiUrl(url), { cache: "no-store" });
   if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
   return (await response.json()) as Challenge;
 }
