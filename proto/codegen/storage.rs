@@ -122,7 +122,11 @@ pub fn table_definitions(pool: &DescriptorPool) -> Result<TableFiles, Error> {
          # Do not edit: `make generate` rewrites it, and `make test` fails when it is stale.\n\
          # A CloudFormation resource for the single table; the template provides `Stage`.\n",
     );
-    yaml.push_str("ProspectsTable:\n  Type: AWS::DynamoDB::Table\n  DeletionPolicy: Retain\n  UpdateReplacePolicy: Retain\n  Properties:\n");
+    yaml.push_str("ProspectsTable:\n  Type: AWS::DynamoDB::Table\n  DeletionPolicy: Retain\n  UpdateReplacePolicy: Retain\n");
+    yaml.push_str(
+        "  Metadata:\n    checkov:\n      skip:\n        - id: CKV_AWS_119\n          comment: Encrypted at rest with the AWS managed key, as the seed decides (a customer key adds cost and a key policy for no added control here).\n",
+    );
+    yaml.push_str("  Properties:\n");
     yaml.push_str(
         "    TableName: !Sub \"astro-qualif-${Stage}\"\n    BillingMode: PAY_PER_REQUEST\n    AttributeDefinitions:\n",
     );
@@ -136,7 +140,7 @@ pub fn table_definitions(pool: &DescriptorPool) -> Result<TableFiles, Error> {
             "      - IndexName: {name}\n        KeySchema:\n          - AttributeName: {partition}\n            KeyType: HASH\n          - AttributeName: {sort}\n            KeyType: RANGE\n        Projection:\n          ProjectionType: ALL\n"
         ));
     }
-    yaml.push_str("    PointInTimeRecoverySpecification:\n      PointInTimeRecoveryEnabled: true\n    SSESpecification:\n      SSEEnabled: true\n");
+    yaml.push_str("    PointInTimeRecoverySpecification:\n      PointInTimeRecoveryEnabled: true\n    SSESpecification:\n      SSEEnabled: true\n    DeletionProtectionEnabled: true\n");
     // CreateTable cannot enable TTL: it is an `UpdateTimeToLive` input of its own.
     let ttl = match expiring {
         true => {

@@ -282,6 +282,9 @@ mod tests {
         assert_eq!(Prospect::from_attributes(&bad).unwrap_err().attribute, "status");
     }
 
+    const TEMPLATE_BEGIN: &str = "  # --- generated from proto/ by `make generate` (infra/dynamodb/table.yaml): do not edit ---";
+    const TEMPLATE_END: &str = "  # --- end of the generated table ---";
+
     #[test]
     fn the_committed_table_files_are_what_proto_generates() {
         // `make generate` (ASTRO_BLESS=1) rewrites them from the build's output.
@@ -295,6 +298,27 @@ mod tests {
             let committed = std::fs::read_to_string(&path).unwrap_or_default();
             assert!(committed == generated, "{} is stale: run `make generate` and commit it", path.display());
         }
+        // The stack (infra/template.yaml) holds the same resource between two markers.
+        let template_path = dir.join("../template.yaml");
+        let template = std::fs::read_to_string(&template_path).unwrap();
+        let (begin, end) = (TEMPLATE_BEGIN, TEMPLATE_END);
+        let (head, rest) = template.split_once(begin).expect("the template's generated-table marker");
+        let (_, tail) = rest.split_once(end).expect("the template's end marker");
+        let resource: String = TABLE_YAML
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| format!("  {l}\n"))
+            .collect();
+        let expected = format!("{head}{begin}\n{resource}{end}{tail}");
+        if std::env::var_os("ASTRO_BLESS").is_some() {
+            std::fs::write(&template_path, &expected).unwrap();
+        }
+        assert!(
+            std::fs::read_to_string(&template_path).unwrap() == expected,
+            "{}: the table is stale: run `make generate` and commit it",
+            template_path.display()
+        );
+
         let table: serde_json::Value = serde_json::from_str(TABLE_JSON).unwrap();
         assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
         let names: Vec<&str> = table["GlobalSecondaryIndexes"]
