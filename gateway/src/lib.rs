@@ -173,7 +173,9 @@ pub async fn start_with_store(config: GatewayConfig, store: Option<Arc<dyn Store
         keys,
         captcha,
         limits: Limits::new(&config.limits),
-        http: reqwest::Client::builder().tcp_nodelay(true).build()?,
+        // As the gRPC channel: a service task gone (its address silent) is
+        // an UNAVAILABLE within 5 s, not a request hanging.
+        http: reqwest::Client::builder().tcp_nodelay(true).connect_timeout(Duration::from_secs(5)).build()?,
         service_url,
     });
 

@@ -240,6 +240,14 @@ def main():
 
         until("the gateway recovering", listed_again)
         step("service restarted: the gateway answers again, the card still there")
+        secret_values = [value for _, value in names.values()] + [ADMIN["password"], token, solution]
+        for name in (service, gateway):
+            logs = run("podman", "logs", name)
+            lines = (logs.stdout + logs.stderr).splitlines()
+            assert lines and all(json.loads(line) for line in lines), f"{name}: JSON log lines expected"
+            leaked = [v for v in secret_values if any(v in line for line in lines)]
+            assert not leaked, f"{name} logged a secret"
+        step("both containers' logs: JSON lines, no secret, password, token or captcha solution")
         step(f"smoke test passed in {time.monotonic() - STARTED:.0f} s")
     except BaseException:
         for name in (service, gateway):
