@@ -122,7 +122,9 @@ pub fn table_definitions(pool: &DescriptorPool) -> Result<TableFiles, Error> {
          # Do not edit: `make generate` rewrites it, and `make test` fails when it is stale.\n\
          # A CloudFormation resource for the single table; the template provides `Stage`.\n",
     );
-    yaml.push_str("ProspectsTable:\n  Type: AWS::DynamoDB::Table\n  DeletionPolicy: Retain\n  UpdateReplacePolicy: Retain\n");
+    yaml.push_str(
+        "ProspectsTable:\n  Type: AWS::DynamoDB::Table\n  DeletionPolicy: Retain\n  UpdateReplacePolicy: Retain\n",
+    );
     yaml.push_str(
         "  Metadata:\n    checkov:\n      skip:\n        - id: CKV_AWS_119\n          comment: Encrypted at rest with the AWS managed key, as the seed decides (a customer key adds cost and a key policy for no added control here).\n",
     );

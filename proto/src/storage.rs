@@ -282,7 +282,8 @@ mod tests {
         assert_eq!(Prospect::from_attributes(&bad).unwrap_err().attribute, "status");
     }
 
-    const TEMPLATE_BEGIN: &str = "  # --- generated from proto/ by `make generate` (infra/dynamodb/table.yaml): do not edit ---";
+    const TEMPLATE_BEGIN: &str =
+        "  # --- generated from proto/ by `make generate` (infra/dynamodb/table.yaml): do not edit ---";
     const TEMPLATE_END: &str = "  # --- end of the generated table ---";
 
     #[test]
@@ -304,11 +305,7 @@ mod tests {
         let (begin, end) = (TEMPLATE_BEGIN, TEMPLATE_END);
         let (head, rest) = template.split_once(begin).expect("the template's generated-table marker");
         let (_, tail) = rest.split_once(end).expect("the template's end marker");
-        let resource: String = TABLE_YAML
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .map(|l| format!("  {l}\n"))
-            .collect();
+        let resource: String = TABLE_YAML.lines().filter(|l| !l.starts_with('#')).map(|l| format!("  {l}\n")).collect();
         let expected = format!("{head}{begin}\n{resource}{end}{tail}");
         if std::env::var_os("ASTRO_BLESS").is_some() {
             std::fs::write(&template_path, &expected).unwrap();
