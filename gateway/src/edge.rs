@@ -151,27 +151,35 @@ pub async fn throttle(State(gateway): State<Arc<Gateway>>, request: Request, nex
     }
 }
 
-/// The Content-Security-Policy: scripts from this origin only (never inline),
-/// plus the captcha provider's when one is used.
-pub fn content_security_policy(provider: CaptchaProvider) -> String {
-    let (scripts, frames, connect) = match provider {
-        CaptchaProvider::RecaptchaV3 | CaptchaProvider::RecaptchaV2 => (
+/// The hosts a captcha provider's widget loads scripts, frames and calls
+/// from (each with a leading space). CloudFront's response headers policy
+/// keeps the same table (`CaptchaCsp` in infra/template.yaml; a test holds
+/// the two together).
+pub fn captcha_hosts(provider: CaptchaProvider) -> [&'static str; 3] {
+    match provider {
+        CaptchaProvider::RecaptchaV3 | CaptchaProvider::RecaptchaV2 => [
             " https://www.google.com/recaptcha/ https://www.gstatic.com/recaptcha/",
             " https://www.google.com/recaptcha/ https://recaptcha.google.com/recaptcha/",
             " https://www.google.com/recaptcha/",
-        ),
-        CaptchaProvider::Hcaptcha => (
+        ],
+        CaptchaProvider::Hcaptcha => [
             " https://hcaptcha.com https://*.hcaptcha.com",
             " https://hcaptcha.com https://*.hcaptcha.com",
             " https://hcaptcha.com https://*.hcaptcha.com",
-        ),
-        CaptchaProvider::Turnstile => (
+        ],
+        CaptchaProvider::Turnstile => [
             " https://challenges.cloudflare.com",
             " https://challenges.cloudflare.com",
             " https://challenges.cloudflare.com",
-        ),
-        CaptchaProvider::Pow | CaptchaProvider::Off => ("", "", ""),
-    };
+        ],
+        CaptchaProvider::Pow | CaptchaProvider::Off => ["", "", ""],
+    }
+}
+
+/// The Content-Security-Policy: scripts from this origin only (never inline),
+/// plus the captcha provider's when one is used.
+pub fn content_security_policy(provider: CaptchaProvider) -> String {
+    let [scripts, frames, connect] = captcha_hosts(provider);
     format!(
         "default-src 'self'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
          font-src 'self'; connect-src 'self'{connect}; frame-src 'self'{frames}; worker-src 'self' blob:; \
@@ -249,6 +257,38 @@ mod tests {
             let scripts = csp.split(';').find(|d| d.trim().starts_with("script-src")).unwrap();
             assert!(!scripts.contains("unsafe-inline") && !scripts.contains("unsafe-eval"), "{csp}");
             assert!(csp.contains("frame-ancestors 'none'"));
+        }
+    }
+
+    /// CloudFront serves the web app on AWS with the same policy as this edge
+    /// (plus the API's origin, which the app calls across origins).
+    #[test]
+    fn the_stacks_response_headers_policy_is_this_edges() {
+        let template = include_str!("../../infra/template.yaml");
+        let (_, rest) = template.split_once("            ContentSecurityPolicy: !Sub\n              - >-\n").unwrap();
+        let (folded, _) = rest.split_once("\n              - Script:").unwrap();
+        let policy = folded.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+        let api = " https://${Api}.execute-api.${AWS::Region}.amazonaws.com";
+        for provider in [
+            CaptchaProvider::Pow,
+            CaptchaProvider::RecaptchaV3,
+            CaptchaProvider::RecaptchaV2,
+            CaptchaProvider::Hcaptcha,
+            CaptchaProvider::Turnstile,
+        ] {
+            let [script, frame, connect] = captcha_hosts(provider);
+            let (_, mapping) = template.split_once(&format!("\n    {}:", provider.name())).unwrap();
+            let mapping: String = mapping.lines().take(4).collect::<Vec<_>>().join("\n");
+            for (key, hosts) in [("Script", script), ("Frame", frame), ("Connect", connect)] {
+                assert!(
+                    mapping.contains(&format!("{key}: \"{hosts}\"")),
+                    "{}: {key} in the template\n{mapping}",
+                    provider.name()
+                );
+            }
+            let rendered =
+                policy.replace("${Script}", script).replace("${Frame}", frame).replace("${Connect}", connect);
+            assert_eq!(rendered.replace(api, ""), content_security_policy(provider), "{}", provider.name());
         }
     }
 }
