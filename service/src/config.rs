@@ -84,6 +84,12 @@ pub struct ServeConfig {
     /// Log format: `json` (structured, one object a line) or `text`.
     #[arg(long, env = "ASTRO_LOG_FORMAT", default_value = "json")]
     pub log_format: LogFormat,
+
+    /// Milliseconds between two reads of the board's changes while someone
+    /// watches through this instance (changes made through this instance
+    /// are seen at once; this is for the others').
+    #[arg(long, env = "ASTRO_WATCH_POLL_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    pub watch_poll_ms: u64,
 }
 
 /// Where data lives.

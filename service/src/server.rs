@@ -189,7 +189,8 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
     let keys = live_key_ring(&config, secrets.as_ref()).await?;
     let captcha = Arc::new(Captcha::from_config(&config.captcha, Some(store.clone())).await?);
     let guard = Arc::new(SignInGuard::new(store.clone(), captcha.clone(), &config.sign_in));
-    let services = services(store, keys, config.store.bcrypt_cost);
+    let mut services = services(store, keys, config.store.bcrypt_cost);
+    services.prospects = services.prospects.with_watch_poll(Duration::from_millis(config.watch_poll_ms));
     let sign_in = SignIn::new(services.accounts.clone(), guard.clone());
 
     if let (Some(id), Some(secrets)) = (&config.admin_secret_id, &secrets) {
@@ -222,8 +223,11 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
     let (tx, rx) = oneshot::channel::<()>();
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let keys = services.keys.clone();
-    let task = tokio::spawn(serve(services, sign_in, cors, incoming, async {
+    let board = services.prospects.board().clone();
+    let task = tokio::spawn(serve(services, sign_in, cors, incoming, async move {
         let _ = rx.await;
+        // Open watch streams end first, or they would hold the shutdown up.
+        board.close();
     }));
     let swept = captcha.clone();
     let sweeper = tokio::spawn(async move {

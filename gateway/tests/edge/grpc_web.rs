@@ -119,3 +119,61 @@ async fn the_web_app_is_served_with_a_fallback_and_security_headers() {
     // The API still wins over the fallback.
     assert_eq!(stack.http.get(stack.at("/captcha")).send().await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn the_board_streams_its_changes_through_the_edge() {
+    use astro_proto::v1::{WatchProspectsRequest, WatchProspectsResponse};
+    use prost::Message as _;
+
+    let stack = spawn().await;
+    let mut response = stack
+        .http
+        .post(stack.at("/astro.v1.ProspectService/WatchProspects"))
+        .header("content-type", "application/grpc-web+proto")
+        .header("x-grpc-web", "1")
+        .bearer_auth(stack.admin())
+        .body(grpc_web_frame(&WatchProspectsRequest::default()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers().get("grpc-status"), None, "a stream, not a trailers-only refusal");
+
+    // A submission through the form, while the stream is open.
+    let r = stack.submit(&submission("Ada", "ada@example.com", &stack.solved().await), None).await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+
+    // Frames arrive as they are sent (the edge does not buffer the stream).
+    let mut buffer: Vec<u8> = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let seen = 'read: loop {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk()).await.expect("the change within 5 s");
+        buffer.extend_from_slice(&chunk.unwrap().expect("the stream stays open"));
+        while buffer.len() >= 5 {
+            let len = u32::from_be_bytes(buffer[1..5].try_into().unwrap()) as usize;
+            if buffer.len() < 5 + len {
+                break;
+            }
+            let frame: Vec<u8> = buffer.drain(..5 + len).collect();
+            assert_eq!(frame[0], 0, "a data frame, not trailers");
+            let message = WatchProspectsResponse::decode(&frame[5..]).unwrap();
+            if let Some(change) = message.changes.into_iter().next() {
+                break 'read change;
+            }
+        }
+    };
+    assert_eq!(seen.prospect_id, id);
+    assert_eq!(seen.actor, astro_gateway::rest::prospects::FORM_IDENTITY);
+
+    // Without a token, the edge refuses it before the service.
+    let refused = stack
+        .http
+        .post(stack.at("/astro.v1.ProspectService/WatchProspects"))
+        .header("content-type", "application/grpc-web+proto")
+        .body(grpc_web_frame(&WatchProspectsRequest::default()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.headers()["grpc-status"], "16");
+}

@@ -36,6 +36,11 @@ pub fn status(error: DomainError, metadata: &MetadataMap) -> Status {
         DomainError::NotFound(what) => Status::not_found(format!("{what} not found")),
         DomainError::Conflict(message) => Status::aborted(message),
         DomainError::AlreadyExists(message) => Status::already_exists(message),
+        DomainError::Expired(message) => {
+            let details =
+                ErrorDetails::with_error_info("CURSOR_EXPIRED", ERROR_DOMAIN, std::collections::HashMap::new());
+            Status::with_error_details(Code::FailedPrecondition, message, details)
+        }
         DomainError::Unauthenticated(message) => Status::unauthenticated(message),
         DomainError::PermissionDenied(message) => Status::permission_denied(message),
         DomainError::CaptchaNeeded(needed) => {

@@ -1,8 +1,10 @@
 use astro_authorizer::policy::{ADMINS, PROSPECT_CREATORS};
 use astro_proto::v1::{
-    CreateProspectRequest, DeleteProspectRequest, DeleteProspectResponse, GetProspectRequest, ListProspectsRequest,
-    ListProspectsResponse, Prospect, UpdateProspectRequest, prospect_service_server::ProspectService,
+    CreateProspectRequest, DeleteProspectRequest, DeleteProspectResponse, GetProspectRequest,
+    ListProspectChangesRequest, ListProspectChangesResponse, ListProspectsRequest, ListProspectsResponse, Prospect,
+    UpdateProspectRequest, WatchProspectsRequest, WatchProspectsResponse, prospect_service_server::ProspectService,
 };
+use tokio_stream::{StreamExt as _, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
 use super::{Guard, status};
@@ -57,12 +59,35 @@ impl ProspectService for ProspectApi {
         &self,
         request: Request<DeleteProspectRequest>,
     ) -> Result<Response<DeleteProspectResponse>, Status> {
-        self.guard.caller(&request, ADMINS)?;
+        let caller = self.guard.caller(&request, ADMINS)?;
         let (metadata, _, body) = request.into_parts();
         self.prospects
-            .delete(&body.id, body.version)
+            .delete(&caller, &body.id, body.version)
             .await
             .map(|()| Response::new(DeleteProspectResponse {}))
             .map_err(|e| status(e, &metadata))
+    }
+
+    type WatchProspectsStream =
+        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<WatchProspectsResponse, Status>> + Send + 'static>>;
+
+    async fn watch_prospects(
+        &self,
+        request: Request<WatchProspectsRequest>,
+    ) -> Result<Response<Self::WatchProspectsStream>, Status> {
+        self.guard.caller(&request, ADMINS)?;
+        let (metadata, _, body) = request.into_parts();
+        let changes = self.prospects.watch(&body.cursor).map_err(|e| status(e, &metadata))?;
+        let stream = ReceiverStream::new(changes).map(move |item| item.map_err(|e| status(e, &metadata)));
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn list_prospect_changes(
+        &self,
+        request: Request<ListProspectChangesRequest>,
+    ) -> Result<Response<ListProspectChangesResponse>, Status> {
+        self.guard.caller(&request, ADMINS)?;
+        let (metadata, _, body) = request.into_parts();
+        self.prospects.changes(body).await.map(Response::new).map_err(|e| status(e, &metadata))
     }
 }

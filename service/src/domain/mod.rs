@@ -2,6 +2,7 @@
 //! may sign in. Transport-agnostic: the gRPC layer maps its errors to statuses.
 
 pub mod auth;
+pub mod board;
 pub mod page_token;
 pub mod prospects;
 pub mod sign_in;
@@ -34,6 +35,9 @@ pub enum DomainError {
     Conflict(String),
     #[error("{0}")]
     AlreadyExists(String),
+    /// A board cursor older than the changes kept: reload the board.
+    #[error("{0}")]
+    Expired(String),
     #[error("{0}")]
     Unauthenticated(&'static str),
     #[error("{0}")]

@@ -7,13 +7,16 @@ use astro_authorizer::Claims;
 use astro_proto::{
     storage::{KeyText, timestamp_key},
     v1::{
-        Consent, CreateProspectRecord, ListProspectsRequest, ListProspectsResponse, Prospect, ProspectEvent,
-        ProspectEventKind, ProspectStatus, ProspectStatusCount, ProspectView,
+        BoardChangeKind, Consent, CreateProspectRecord, ListProspectChangesRequest, ListProspectChangesResponse,
+        ListProspectsRequest, ListProspectsResponse, Prospect, ProspectEvent, ProspectEventKind, ProspectStatus,
+        ProspectStatusCount, ProspectView, WatchProspectsResponse,
     },
 };
 
 use super::{
-    DomainError, DomainResult, now,
+    DomainError, DomainResult,
+    board::{self, Board, Cursor},
+    now,
     page_token::PagePosition,
     validation::{self, Violations},
 };
@@ -56,7 +59,12 @@ pub const UPDATABLE_FIELDS: [&str; 11] = [
 pub struct Prospects {
     store: Arc<dyn Store>,
     keys: KeyRing,
+    board: Arc<Board>,
 }
+
+/// How often an instance with watchers reads the board's changes made
+/// through other instances (its own are seen at once).
+pub const DEFAULT_WATCH_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 fn invalid(field: &str, description: &str) -> DomainError {
     DomainError::Invalid(vec![super::FieldViolation::new(field, description)])
@@ -90,7 +98,19 @@ fn prospect_id(field: &str, id: &str) -> DomainResult<String> {
 
 impl Prospects {
     pub fn new(store: Arc<dyn Store>, keys: KeyRing) -> Self {
-        Self { store, keys }
+        let board = Arc::new(Board::new(store.clone(), DEFAULT_WATCH_POLL));
+        Self { store, keys, board }
+    }
+
+    /// Reads other instances' changes every `poll` while someone watches.
+    pub fn with_watch_poll(self, poll: std::time::Duration) -> Self {
+        let board = Arc::new(Board::new(self.store.clone(), poll));
+        Self { board, ..self }
+    }
+
+    /// The live board of this instance.
+    pub fn board(&self) -> &Arc<Board> {
+        &self.board
     }
 
     /// Creates a card in NEW. Output-only fields of `input` are ignored
@@ -133,8 +153,19 @@ impl Prospects {
             prospect_id: prospect.id.clone(),
             expires_at: Some(prost_types::Timestamp { seconds: at.seconds + REQUEST_ID_LIFETIME_SECS, nanos: 0 }),
         });
-        match self.store.create_prospect(NewProspect { prospect: prospect.clone(), created, request }).await? {
-            CreateOutcome::Created => Ok(prospect),
+        let change = board::change(
+            BoardChangeKind::Created,
+            &prospect.id,
+            Some(&prospect),
+            ProspectStatus::Unspecified,
+            &caller.email,
+            at,
+        );
+        match self.store.create_prospect(NewProspect { prospect: prospect.clone(), created, request, change }).await? {
+            CreateOutcome::Created => {
+                self.board.changed();
+                Ok(prospect)
+            }
             CreateOutcome::Replayed(id) => self.store.get_prospect(&id, false).await?.ok_or_else(|| not_found(&id)),
         }
     }
@@ -150,6 +181,9 @@ impl Prospects {
     }
 
     pub async fn list(&self, request: ListProspectsRequest) -> DomainResult<ListProspectsResponse> {
+        // Taken before the page is read: a change racing with the read comes
+        // to the watcher (maybe twice, and then dropped by its version).
+        let watch_cursor = Cursor::now().encode();
         let mut v = Violations::default();
         if request.page_size < 0 {
             v.add("page_size", "must not be negative");
@@ -191,6 +225,7 @@ impl Prospects {
                 prospects: found?,
                 next_page_token: String::new(),
                 status_counts: counts?,
+                watch_cursor,
             });
         }
 
@@ -218,7 +253,7 @@ impl Prospects {
         } else {
             String::new()
         };
-        Ok(ListProspectsResponse { prospects, next_page_token, status_counts: counts? })
+        Ok(ListProspectsResponse { prospects, next_page_token, status_counts: counts?, watch_cursor })
     }
 
     /// Up to `limit` cards after `after`, newest first.
@@ -365,31 +400,71 @@ impl Prospects {
             e.changed_fields = changed;
             events.push(e);
         }
+        let kind = if before != after { BoardChangeKind::Moved } else { BoardChangeKind::Edited };
         let change = ProspectChange {
             prospect: next.clone(),
             expected_version: stored.version,
             previous_status: before,
             events,
+            board: board::change(kind, &next.id, Some(&next), before, &caller.email, at),
         };
         match self.store.update_prospect(change).await {
-            Ok(()) => Ok(next),
+            Ok(()) => {
+                self.board.changed();
+                Ok(next)
+            }
             Err(StoreError::Conflict(_)) => Err(stale(&stored, input.version)),
             Err(StoreError::NotFound) => Err(not_found(&id)),
             Err(e) => Err(e.into()),
         }
     }
 
-    pub async fn delete(&self, id: &str, version: i64) -> DomainResult<()> {
+    pub async fn delete(&self, caller: &Claims, id: &str, version: i64) -> DomainResult<()> {
         let id = prospect_id("id", id)?;
         if version < 0 {
             return Err(invalid("version", "must not be negative"));
         }
-        match self.store.delete_prospect(&id, (version > 0).then_some(version)).await {
-            Ok(_) => Ok(()),
+        let change =
+            board::change(BoardChangeKind::Deleted, &id, None, ProspectStatus::Unspecified, &caller.email, now());
+        match self.store.delete_prospect(&id, (version > 0).then_some(version), change).await {
+            Ok(_) => {
+                self.board.changed();
+                Ok(())
+            }
             Err(StoreError::NotFound) => Err(not_found(&id)),
             Err(StoreError::Conflict(m)) => Err(DomainError::Conflict(m)),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+impl Prospects {
+    /// The board's changes after `request.cursor`, once (the polling twin of
+    /// [`Prospects::watch`]).
+    pub async fn changes(&self, request: ListProspectChangesRequest) -> DomainResult<ListProspectChangesResponse> {
+        if request.cursor.trim().is_empty() {
+            return Err(invalid("cursor", "is required: the watch_cursor of ListProspects, or the last cursor"));
+        }
+        let limit = match request.page_size {
+            0 => 100,
+            n @ 1..=500 => n as usize,
+            _ => return Err(invalid("page_size", "must be between 1 and 500")),
+        };
+        let mut cursor = Cursor::decode(&request.cursor, "cursor")?;
+        let changes = self.board.since(&mut cursor, limit).await?;
+        Ok(ListProspectChangesResponse { changes, cursor: cursor.encode() })
+    }
+
+    /// Streams the board's changes after `cursor` (empty: from now).
+    pub fn watch(
+        &self,
+        cursor: &str,
+    ) -> DomainResult<tokio::sync::mpsc::Receiver<DomainResult<WatchProspectsResponse>>> {
+        let cursor = match cursor.trim() {
+            "" => Cursor::now(),
+            text => Cursor::decode(text, "cursor")?,
+        };
+        Ok(self.board.watch(cursor))
     }
 }
 

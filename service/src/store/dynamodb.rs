@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use astro_proto::{
     storage::{self, Attr, Item, ItemMap, KeyText, StoredEntity, timestamp_key},
     v1::{
-        CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, ProspectStatusCounter,
-        SignInFailures, SpentCaptcha, User,
+        BoardChange, CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount,
+        ProspectStatusCounter, SignInFailures, SpentCaptcha, User,
     },
 };
 use async_trait::async_trait;
@@ -25,7 +25,7 @@ use aws_sdk_dynamodb::{
 
 use super::{
     ColumnPosition, CreateOutcome, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey, Store, StoreError,
-    StoreResult, counter_shard, sum_counters,
+    StoreResult, board_hours, counter_shard, expired, sum_counters,
 };
 
 type Av = HashMap<String, AttributeValue>;
@@ -327,6 +327,7 @@ impl Store for DynamoStore {
         }
         items.push(self.put(&new.prospect, Some("attribute_not_exists(PK)")));
         items.push(self.put(&new.created, Some("attribute_not_exists(PK)")));
+        items.push(self.put(&new.change, None));
         items.push(self.bump(status, 1));
         match self.transact(items).await {
             Ok(()) => Ok(CreateOutcome::Created),
@@ -375,6 +376,7 @@ impl Store for DynamoStore {
         for event in &change.events {
             items.push(self.put(event, Some("attribute_not_exists(PK)")));
         }
+        items.push(self.put(&change.board, None));
         if change.previous_status != after {
             items.push(self.bump(change.previous_status, -1));
             items.push(self.bump(after, 1));
@@ -395,7 +397,12 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn delete_prospect(&self, id: &str, expected_version: Option<i64>) -> StoreResult<Prospect> {
+    async fn delete_prospect(
+        &self,
+        id: &str,
+        expected_version: Option<i64>,
+        mut change: BoardChange,
+    ) -> StoreResult<Prospect> {
         let items = self.partition(&storage::prospect::pk(id)).await?;
         let card_item = items.iter().find(|i| sk_of(i) == storage::prospect::sk()).ok_or(StoreError::NotFound)?;
         let stored: Prospect = decode(card_item)?;
@@ -421,9 +428,12 @@ impl Store for DynamoStore {
             .expression_attribute_values(":version", AttributeValue::N(stored.version.to_string()))
             .build()
             .expect("table and key are set");
+        change.version = stored.version + 1;
+        change.from_status = stored.status;
         let mut transaction = vec![
             TransactWriteItem::builder().delete(card).build(),
             self.bump(ProspectStatus::try_from(stored.status).unwrap_or_default(), -1),
+            self.put(&change, None),
         ];
         let event_keys: Vec<&str> = items.iter().map(sk_of).filter(|sk| *sk != storage::prospect::sk()).collect();
         let (now, later) = event_keys.split_at(event_keys.len().min(MAX_TRANSACTION_ITEMS - transaction.len()));
@@ -496,6 +506,47 @@ impl Store for DynamoStore {
         }
         all.truncate(limit);
         Ok(all)
+    }
+
+    async fn board_changes(&self, since: &prost_types::Timestamp, limit: usize) -> StoreResult<Vec<BoardChange>> {
+        let now = prost_types::Timestamp::from(std::time::SystemTime::now());
+        let from = format!("{}{}", storage::board_change::SK_PREFIX, timestamp_key(since));
+        let mut out = Vec::new();
+        for hour in board_hours(since, &now) {
+            let mut start: Option<Av> = None;
+            loop {
+                let left = limit.saturating_sub(out.len());
+                if left == 0 {
+                    return Ok(out);
+                }
+                let page = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("#pk = :pk AND #sk >= :from")
+                    .expression_attribute_names("#pk", storage::PK)
+                    .expression_attribute_names("#sk", storage::SK)
+                    .expression_attribute_values(":pk", AttributeValue::S(storage::board_change::pk(&hour)))
+                    .expression_attribute_values(":from", AttributeValue::S(from.clone()))
+                    .scan_index_forward(true)
+                    .limit(left.min(1000) as i32)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                for item in page.items.unwrap_or_default() {
+                    let change: BoardChange = decode(&item)?;
+                    if !expired(&change, &now) {
+                        out.push(change);
+                    }
+                }
+                match page.last_evaluated_key.filter(|k| !k.is_empty()) {
+                    Some(key) => start = Some(key),
+                    None => break,
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn search(&self, key: SearchKey, prefix: &str, limit: usize) -> StoreResult<Vec<Prospect>> {

@@ -22,8 +22,8 @@ use std::{
 use astro_proto::{
     storage::{self, INDEXES, KeyText, StoredEntity},
     v1::{
-        CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, ProspectStatusCounter,
-        SignInFailures, SpentCaptcha, User,
+        BoardChange, CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount,
+        ProspectStatusCounter, SignInFailures, SpentCaptcha, User,
     },
 };
 use async_trait::async_trait;
@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     ColumnPosition, CreateOutcome, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey, Store, StoreError,
-    StoreResult, sum_counters,
+    StoreResult, board_hours, expired, sum_counters,
 };
 
 /// Most writes committed together.
@@ -470,6 +470,7 @@ impl Store for EmbeddedStore {
             }
             put(conn, &new.prospect, true)?;
             put(conn, &new.created, true)?;
+            put(conn, &new.change, true)?;
             bump(conn, status_of(&new.prospect), 1)?;
             Ok(CreateOutcome::Created)
         })
@@ -521,6 +522,7 @@ impl Store for EmbeddedStore {
             for event in &change.events {
                 put(conn, event, true)?;
             }
+            put(conn, &change.board, true)?;
             if before != after {
                 bump(conn, before, -1)?;
                 bump(conn, after, 1)?;
@@ -530,7 +532,12 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn delete_prospect(&self, id: &str, expected_version: Option<i64>) -> StoreResult<Prospect> {
+    async fn delete_prospect(
+        &self,
+        id: &str,
+        expected_version: Option<i64>,
+        mut change: BoardChange,
+    ) -> StoreResult<Prospect> {
         let (pk, sk) = (storage::prospect::pk(id), storage::prospect::sk());
         self.write(move |conn| {
             let stored: Prospect = get(conn, &pk, &sk)?.ok_or(StoreError::NotFound)?;
@@ -544,7 +551,40 @@ impl Store for EmbeddedStore {
                 .and_then(|mut s| s.execute(params![pk]))
                 .map_err(internal)?;
             bump(conn, status_of(&stored), -1)?;
+            change.version = stored.version + 1;
+            change.from_status = stored.status;
+            put(conn, &change, true)?;
             Ok(stored)
+        })
+        .await
+    }
+
+    async fn board_changes(&self, since: &prost_types::Timestamp, limit: usize) -> StoreResult<Vec<BoardChange>> {
+        let now = now();
+        let from = format!("{}{}", storage::board_change::SK_PREFIX, storage::timestamp_key(since));
+        let partitions: Vec<String> =
+            board_hours(since, &now).iter().map(|hour| storage::board_change::pk(hour)).collect();
+        self.read(move |conn| {
+            let mut statement = conn
+                .prepare_cached("SELECT body FROM items WHERE pk = ?1 AND sk >= ?2 ORDER BY sk LIMIT ?3")
+                .map_err(internal)?;
+            let mut out = Vec::new();
+            for pk in partitions {
+                let left = limit.saturating_sub(out.len());
+                if left == 0 {
+                    break;
+                }
+                let rows = statement
+                    .query_map(params![pk, from, left as i64], |r| r.get::<_, Vec<u8>>(0))
+                    .map_err(internal)?;
+                for body in rows {
+                    let change: BoardChange = decode(&body.map_err(internal)?)?;
+                    if !expired(&change, &now) {
+                        out.push(change);
+                    }
+                }
+            }
+            Ok(out)
         })
         .await
     }

@@ -7,7 +7,7 @@ pub mod dynamodb;
 pub mod embedded;
 
 use astro_proto::v1::{
-    Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, SignInFailures, SpentCaptcha, User,
+    BoardChange, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, SignInFailures, SpentCaptcha, User,
 };
 use async_trait::async_trait;
 
@@ -40,6 +40,8 @@ pub struct ColumnPosition {
 pub struct NewProspect {
     pub prospect: Prospect,
     pub created: ProspectEvent,
+    /// The board's record of it, for the watchers.
+    pub change: BoardChange,
     /// Set when the caller gave a request id: a replay returns the first prospect.
     pub request: Option<astro_proto::v1::CreateProspectRecord>,
 }
@@ -58,6 +60,8 @@ pub struct ProspectChange {
     pub expected_version: i64,
     pub previous_status: ProspectStatus,
     pub events: Vec<ProspectEvent>,
+    /// The board's record of it, for the watchers.
+    pub board: BoardChange,
 }
 
 /// The partition key of every card in the search indexes.
@@ -100,8 +104,20 @@ pub trait Store: Send + Sync + 'static {
     /// `Conflict` when the stored version is not the expected one, `NotFound`
     /// when it is gone; counters follow a status change in the same transaction.
     async fn update_prospect(&self, change: ProspectChange) -> StoreResult<()>;
-    /// Deletes the card and its events; returns what was deleted.
-    async fn delete_prospect(&self, id: &str, expected_version: Option<i64>) -> StoreResult<Prospect>;
+    /// Deletes the card and its events, and records `change` (completed with
+    /// the deleted card's version + 1 and column) in the same transaction;
+    /// returns what was deleted.
+    async fn delete_prospect(
+        &self,
+        id: &str,
+        expected_version: Option<i64>,
+        change: BoardChange,
+    ) -> StoreResult<Prospect>;
+
+    /// The board's changes made at or after `since` and not expired, oldest
+    /// first, at most `limit`: one read of each hour's partition from
+    /// `since`'s to the current one (see [`board_hours`]).
+    async fn board_changes(&self, since: &prost_types::Timestamp, limit: usize) -> StoreResult<Vec<BoardChange>>;
 
     /// One column, newest first, strictly after `after`.
     async fn list_column(
@@ -156,4 +172,28 @@ pub fn sum_counters(
         }
     }
     counts
+}
+
+/// The partition (`BoardChange.hour`) of a change made at `at`: its UTC hour.
+pub fn board_hour(at: &prost_types::Timestamp) -> String {
+    // The key timestamp's first 13 characters: "2026-11-26T02".
+    astro_proto::storage::timestamp_key(at)[..13].to_owned()
+}
+
+/// The partitions to read for the changes since `since`: every hour from
+/// its own to `now`'s (at most a day's worth, the caller's retention being
+/// shorter).
+pub fn board_hours(since: &prost_types::Timestamp, now: &prost_types::Timestamp) -> Vec<String> {
+    const HOUR: i64 = 3600;
+    let (first, last) = (since.seconds.div_euclid(HOUR), now.seconds.div_euclid(HOUR));
+    (first..=last.max(first))
+        .take(24)
+        .map(|h| board_hour(&prost_types::Timestamp { seconds: h * HOUR, nanos: 0 }))
+        .collect()
+}
+
+/// Whether a stored change is past its time to live (stores may keep an
+/// expired item a while: readers skip it).
+pub fn expired(change: &BoardChange, now: &prost_types::Timestamp) -> bool {
+    change.expires_at.as_ref().is_some_and(|at| (at.seconds, at.nanos) <= (now.seconds, now.nanos))
 }

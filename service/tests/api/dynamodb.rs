@@ -121,7 +121,7 @@ async fn each_call_costs_the_requests_the_design_allows_and_never_a_scan() {
     assert_eq!(full.events.len(), 2);
     assert_eq!(counter.take(), ["Query"], "a card with its history is one Query");
 
-    prospects.delete(&created.id, 0).await.unwrap();
+    prospects.delete(&admin(), &created.id, 0).await.unwrap();
     assert_eq!(counter.take(), ["Query", "TransactWriteItems"]);
 }
 

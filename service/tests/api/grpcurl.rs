@@ -106,3 +106,24 @@ async fn grpcurl_lists_checks_health_logs_in_and_lists_prospects() {
     assert_eq!(listed["prospects"][0]["email"], "ada@example.com");
     assert!(listed["prospects"][0]["createdAt"].is_string());
 }
+
+#[tokio::test]
+async fn grpcurl_watches_the_board() {
+    let app = spawn_app().await;
+    let addr = app.addr.to_string();
+    let bearer = format!("authorization: Bearer {}", token(ADMIN_EMAIL, astro_authorizer::Role::Admin));
+    // Watch for 3 s (grpcurl then stops with DeadlineExceeded, having printed
+    // what it received); a card is created meanwhile.
+    let watching = std::process::Command::new(grpcurl())
+        .args(["-plaintext", "-max-time", "3", "-H", &bearer, "-d", "{}", &addr, "astro.v1.ProspectService/WatchProspects"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let card = create(&mut app.admin().await, "Ada", "ada@example.com").await;
+    let out = tokio::task::spawn_blocking(move || watching.wait_with_output().unwrap()).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&card.id), "grpcurl printed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("BOARD_CHANGE_KIND_CREATED"), "{text}");
+}

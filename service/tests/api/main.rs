@@ -13,3 +13,4 @@ mod prospects;
 mod secrets;
 mod store_contract;
 mod validation;
+mod watch;

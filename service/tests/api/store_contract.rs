@@ -6,10 +6,11 @@ use std::sync::Arc;
 use astro_proto::{
     storage::{StoredEntity, timestamp_key},
     v1::{
-        CreateProspectRecord, Prospect, ProspectEvent, ProspectEventKind, ProspectStatus, SignInFailures,
-        SignInSubjectKind,
+        BoardChangeKind, CreateProspectRecord, Prospect, ProspectEvent, ProspectEventKind, ProspectStatus,
+        SignInFailures, SignInSubjectKind,
     },
 };
+use astro_service::domain::board;
 use astro_service::store::{
     ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, StoreError, dynamodb::DynamoStore,
     embedded::EmbeddedStore,
@@ -57,7 +58,20 @@ fn new_prospect(seconds: i64) -> NewProspect {
         created_at: Some(at(seconds, 0)),
         ..Default::default()
     };
-    NewProspect { prospect, created, request: None }
+    let change = board::change(
+        BoardChangeKind::Created,
+        &prospect.id,
+        Some(&prospect),
+        ProspectStatus::Unspecified,
+        "admin@example.com",
+        prost_types::Timestamp::from(std::time::SystemTime::now()),
+    );
+    NewProspect { prospect, created, request: None, change }
+}
+
+fn deletion(id: &str) -> astro_proto::v1::BoardChange {
+    let now = prost_types::Timestamp::from(std::time::SystemTime::now());
+    board::change(BoardChangeKind::Deleted, id, None, ProspectStatus::Unspecified, "admin@example.com", now)
 }
 
 fn move_to(p: &Prospect, status: ProspectStatus, second: i64) -> ProspectChange {
@@ -72,7 +86,9 @@ fn move_to(p: &Prospect, status: ProspectStatus, second: i64) -> ProspectChange 
         created_at: Some(at(second, 0)),
         ..Default::default()
     };
-    ProspectChange { prospect: next, expected_version: p.version, previous_status: before, events: vec![event] }
+    let now = prost_types::Timestamp::from(std::time::SystemTime::now());
+    let board = board::change(BoardChangeKind::Moved, &next.id, Some(&next), before, "admin@example.com", now);
+    ProspectChange { prospect: next, expected_version: p.version, previous_status: before, events: vec![event], board }
 }
 
 async fn count(store: &Arc<dyn Store>, status: ProspectStatus) -> i64 {
@@ -163,12 +179,12 @@ async fn a_column_pages_newest_first(store: Arc<dyn Store>) {
 async fn delete_removes_the_card_its_history_and_its_count(store: Arc<dyn Store>) {
     let p = create(&store, 1_000).await;
     store.update_prospect(move_to(&p, ProspectStatus::Qualified, 1_001)).await.unwrap();
-    assert!(matches!(store.delete_prospect(&p.id, Some(1)).await, Err(StoreError::Conflict(_))));
-    let deleted = store.delete_prospect(&p.id, Some(2)).await.unwrap();
+    assert!(matches!(store.delete_prospect(&p.id, Some(1), deletion(&p.id)).await, Err(StoreError::Conflict(_))));
+    let deleted = store.delete_prospect(&p.id, Some(2), deletion(&p.id)).await.unwrap();
     assert_eq!(deleted.id, p.id);
     assert_eq!(store.get_prospect(&p.id, true).await.unwrap(), None);
     assert_eq!(count(&store, ProspectStatus::Qualified).await, 0);
-    assert!(matches!(store.delete_prospect(&p.id, None).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.delete_prospect(&p.id, None, deletion(&p.id)).await, Err(StoreError::NotFound)));
 }
 
 async fn a_request_id_replays_the_first_create(store: Arc<dyn Store>) {
@@ -303,7 +319,41 @@ macro_rules! contract {
     };
 }
 
+async fn every_write_records_its_board_change_in_order(store: Arc<dyn Store>) {
+    let since = prost_types::Timestamp::from(std::time::SystemTime::now());
+    let p = create(&store, 1_000).await;
+    store.update_prospect(move_to(&p, ProspectStatus::Qualified, 1_001)).await.unwrap();
+    // A refused write records nothing.
+    assert!(store.update_prospect(move_to(&p, ProspectStatus::Won, 1_002)).await.is_err());
+    store.delete_prospect(&p.id, None, deletion(&p.id)).await.unwrap();
+
+    let changes = store.board_changes(&since, 100).await.unwrap();
+    let seen: Vec<(i32, i64, i32)> = changes.iter().map(|c| (c.kind, c.version, c.from_status)).collect();
+    assert_eq!(
+        seen,
+        [
+            (BoardChangeKind::Created as i32, 1, ProspectStatus::Unspecified as i32),
+            (BoardChangeKind::Moved as i32, 2, ProspectStatus::New as i32),
+            (BoardChangeKind::Deleted as i32, 3, ProspectStatus::Qualified as i32),
+        ],
+        "created, moved, deleted (the deleted version + 1, from its column)"
+    );
+    assert!(changes.iter().all(|c| c.prospect_id == p.id));
+    assert_eq!(changes[1].prospect.as_ref().unwrap().status, ProspectStatus::Qualified as i32, "the card after");
+    assert_eq!(changes[2].prospect, None);
+    assert_eq!(store.board_changes(&since, 2).await.unwrap().len(), 2, "at most the limit");
+    let later = changes[1].changed_at.unwrap();
+    assert_eq!(store.board_changes(&later, 100).await.unwrap().len(), 2, "from a time on, inclusive");
+
+    // Expired but not yet swept: skipped.
+    let mut old = new_prospect(1_000);
+    old.change.expires_at = Some(prost_types::Timestamp::from(std::time::SystemTime::now()));
+    store.create_prospect(old).await.unwrap();
+    assert_eq!(store.board_changes(&since, 100).await.unwrap().len(), 3);
+}
+
 contract!(
+    every_write_records_its_board_change_in_order,
     a_card_reads_back_with_its_history,
     a_stale_version_conflicts_and_changes_nothing,
     concurrent_moves_let_one_win_and_counters_stay_true,
