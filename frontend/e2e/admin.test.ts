@@ -1,7 +1,8 @@
 // The board in Debian's Chromium against the whole stack: sign in over
 // gRPC-web, a form submission appears in NEW with its count, a move by mouse
 // and one by keyboard that survive a reload, search, the drawer (edit,
-// history, delete), a move that someone else made first rolled back and said so, an
+// history, delete), a second admin seeing all of it live, a move that
+// someone else made first rolled back and said so, an
 // expired session that returns to the open card with its edits, HTML typed
 // by a prospect shown as text, and axe on the sign-in and the board.
 
@@ -146,6 +147,11 @@ describe("the admin board", () => {
     const first = await browser.newContext({ locale: "en-US", viewport: { width: 1440, height: 900 } });
     const second = await browser.newContext({ locale: "en-US", viewport: { width: 1440, height: 900 } });
     const [a, b] = [await first.newPage(), await second.newPage()];
+    // The first admin's live board is cut off (a network that drops its
+    // stream), so the second's move has not reached it yet.
+    for (const method of ["WatchProspects", "ListProspectChanges"]) {
+      await a.route(`**/astro.v1.ProspectService/${method}`, (route) => route.abort());
+    }
     await signIn(a);
     await signIn(b);
     await cardOf(a, "Grace Hopper").waitFor();
@@ -160,6 +166,42 @@ describe("the admin board", () => {
     await a.getByText("Someone else changed Grace Hopper meanwhile: the card is shown as it is now.").waitFor();
     await column(a, "Won").getByRole("button", { name: /^Grace Hopper/ }).waitFor();
     expect(await column(a, "Lost").getByRole("button", { name: /^Grace Hopper/ }).count()).toBe(0);
+    await first.close();
+    await second.close();
+  });
+
+  it("shows a second admin the first one's submission, move and edit live, without a reload", async () => {
+    const first = await browser.newContext({ locale: "en-US", viewport: { width: 1440, height: 900 } });
+    const second = await browser.newContext({ locale: "en-US", viewport: { width: 1440, height: 900 } });
+    const [a, b] = [await first.newPage(), await second.newPage()];
+    await signIn(a);
+    await signIn(b);
+    let navigations = 0;
+    b.on("framenavigated", () => navigations++);
+    const before = await countOf(b, "New");
+
+    // A prospect submits the form: on both boards, in New, with the count.
+    await submit({ firstName: "Dorothy", lastName: "Vaughan", email: "dorothy.live@example.com" });
+    await column(b, "New").getByRole("button", { name: /^Dorothy Vaughan/ }).waitFor({ timeout: 5_000 });
+    expect(await countOf(b, "New")).toBe(before + 1);
+    await column(a, "New").getByRole("button", { name: /^Dorothy Vaughan/ }).waitFor({ timeout: 5_000 });
+
+    // The first admin moves it: the second sees it move.
+    await dragTo(a, "Dorothy Vaughan", "Contacted");
+    await column(b, "Contacted").getByRole("button", { name: /^Dorothy Vaughan/ }).waitFor({ timeout: 5_000 });
+    expect(await countOf(b, "New")).toBe(before);
+    // The first admin's own move is not undone by its echo.
+    await a.waitForTimeout(1_000);
+    expect(await column(a, "Contacted").getByRole("button", { name: /^Dorothy Vaughan/ }).count()).toBe(1);
+
+    // And edits it: the second sees the new company on the card.
+    await cardOf(a, "Dorothy Vaughan").click();
+    const drawer = a.getByRole("dialog", { name: "Dorothy Vaughan" });
+    await drawer.getByLabel("Company").fill("West Area Computing");
+    await drawer.getByRole("button", { name: "Save" }).click();
+    await drawer.getByText("Saved.").waitFor();
+    await cardOf(b, "Dorothy Vaughan").getByText("West Area Computing").waitFor({ timeout: 5_000 });
+    expect(navigations).toBe(0);
     await first.close();
     await second.close();
   });

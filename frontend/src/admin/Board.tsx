@@ -20,9 +20,11 @@ import { useCallback, useEffect, useId, useRef, useState } from "react";
 import { type Prospect, ProspectStatus, ProspectView } from "../gen/astro/v1/prospect_pb";
 import { CardDrawer } from "./CardDrawer";
 import { prospects } from "./client";
+import { watchBoard } from "./live";
 import {
   type Board as BoardState,
   COLUMNS,
+  applyChanges,
   type ColumnKey,
   STATUS,
   columnOf,
@@ -76,22 +78,52 @@ export function Board() {
   const [notice, setNotice] = useState<string | null>(null);
   const [open, setOpen] = useState<string | null>(null);
 
+  // Moves of one card go to the server one after the other, each with the
+  // version the previous one got back: a quick second move never races the
+  // first. Only the last answer is drawn, so a move is not undone by the
+  // answer to an earlier one.
+  const versions = useRef(new Map<string, bigint>());
+  const queues = useRef(new Map<string, { done: Promise<void>; last: number }>());
+  const tickets = useRef(0);
+
   const loadPage = useCallback(async (column: ColumnKey, pageToken: string) => {
     const page = await prospects.listProspects({ status: STATUS[column], pageSize: PAGE_SIZE, pageToken });
     setBoard((b) => withPage(b, column, page, pageToken !== ""));
   }, []);
 
-  // Every column's first page at once.
+  // Every column's first page at once; then the board's changes, live, from
+  // the cursor of the first page asked for (the other pages were read after
+  // it, so nothing between is missed; what they show already is dropped by
+  // version). A cursor too old for the server reloads it all.
+  const [generation, setGeneration] = useState(0);
   useEffect(() => {
-    for (const column of COLUMNS) {
-      prospects.listProspects({ status: STATUS[column], pageSize: PAGE_SIZE }).then(
+    const stop = new AbortController();
+    COLUMNS.forEach((column, i) => {
+      prospects.listProspects({ status: STATUS[column], pageSize: PAGE_SIZE }, { signal: stop.signal }).then(
         (page) => {
           setBoard((b) => withPage(b, column, page, false));
+          if (i !== 0) return;
+          void watchBoard(
+            page.watchCursor,
+            {
+              changes: (changes) => {
+                setBoard((b) => applyChanges(b, changes, (id) => queues.current.has(id)));
+              },
+              expired: () => {
+                setBoard(emptyBoard());
+                setGeneration((g) => g + 1);
+              },
+            },
+            stop.signal,
+          );
         },
         () => undefined,
       );
-    }
-  }, []);
+    });
+    return () => {
+      stop.abort();
+    };
+  }, [generation]);
 
   const sensors = useSensors(
     useSensor(PointerSensor, { activationConstraint: { distance: 6 } }),
@@ -101,13 +133,6 @@ export function Board() {
     }),
   );
 
-  // Moves of one card go to the server one after the other, each with the
-  // version the previous one got back: a quick second move never races the
-  // first. Only the last answer is drawn, so a move is not undone by the
-  // answer to an earlier one.
-  const versions = useRef(new Map<string, bigint>());
-  const queues = useRef(new Map<string, { done: Promise<void>; last: number }>());
-  const tickets = useRef(0);
 
   function move(id: string, to: ColumnKey) {
     const before = findCard(board, id);

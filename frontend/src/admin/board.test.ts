@@ -1,8 +1,15 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 
-import { type Prospect, ProspectSchema, ProspectStatus } from "../gen/astro/v1/prospect_pb";
-import { emptyBoard, findCard, moveCard, placeCard, removeCard, withPage } from "./board";
+import {
+  type BoardChange,
+  BoardChangeKind,
+  BoardChangeSchema,
+  type Prospect,
+  ProspectSchema,
+  ProspectStatus,
+} from "../gen/astro/v1/prospect_pb";
+import { applyChanges, emptyBoard, findCard, moveCard, placeCard, removeCard, withPage } from "./board";
 
 function card(id: string, seconds: number, status = ProspectStatus.NEW, version = 1n): Prospect {
   return create(ProspectSchema, { id, firstName: id, status, version, createdAt: { seconds: BigInt(seconds), nanos: 0 } });
@@ -54,5 +61,59 @@ describe("the board's state", () => {
     expect(after.columns.NEW.cards).toEqual([]);
     expect(after.counts.NEW).toBe(0);
     expect(removeCard(after, "a")).toBe(after);
+  });
+});
+
+function change(kind: BoardChangeKind, prospect: Prospect | undefined, version: bigint, fromStatus = ProspectStatus.UNSPECIFIED, id = prospect?.id ?? ""): BoardChange {
+  return create(BoardChangeSchema, { kind, prospectId: id, version, fromStatus, ...(prospect === undefined ? {} : { prospect }) });
+}
+
+describe("the live board", () => {
+  const none = () => false;
+  const opened = () => {
+    let board = withPage(emptyBoard(), "NEW", { prospects: [card("b", 2), card("a", 1)], nextPageToken: "", statusCounts: counts(2, 1) }, false);
+    board = withPage(board, "QUALIFIED", { prospects: [card("q", 5, ProspectStatus.QUALIFIED)], nextPageToken: "", statusCounts: counts(2, 1) }, false);
+    return board;
+  };
+
+  it("shows a new card on top of its column, moves and edits, removes, with the counts", () => {
+    let board = applyChanges(opened(), [change(BoardChangeKind.CREATED, card("c", 9), 1n)], none);
+    expect(board.columns.NEW.cards.map((c) => c.id)).toEqual(["c", "b", "a"]);
+    expect(board.counts.NEW).toBe(3);
+    board = applyChanges(board, [change(BoardChangeKind.MOVED, card("c", 9, ProspectStatus.QUALIFIED, 2n), 2n, ProspectStatus.NEW)], none);
+    expect(board.columns.QUALIFIED.cards.map((c) => c.id)).toEqual(["c", "q"]);
+    expect([board.counts.NEW, board.counts.QUALIFIED]).toEqual([2, 2]);
+    const edited = { ...card("c", 9, ProspectStatus.QUALIFIED, 3n), company: "Engines" };
+    board = applyChanges(board, [change(BoardChangeKind.EDITED, edited, 3n)], none);
+    expect(findCard(board, "c")?.company).toBe("Engines");
+    board = applyChanges(board, [change(BoardChangeKind.DELETED, undefined, 4n, ProspectStatus.QUALIFIED, "c")], none);
+    expect(findCard(board, "c")).toBeUndefined();
+    expect(board.counts.QUALIFIED).toBe(1);
+  });
+
+  it("drops what it shows already: its own echo, a change a page had", () => {
+    const board = opened();
+    const echo = change(BoardChangeKind.CREATED, card("a", 1), 1n);
+    expect(applyChanges(board, [echo], none)).toEqual(board);
+    const older = change(BoardChangeKind.MOVED, card("q", 5, ProspectStatus.WON, 1n), 1n, ProspectStatus.QUALIFIED);
+    expect(applyChanges(board, [older], none)).toEqual(board);
+  });
+
+  it("never undoes a move in flight with the echo of an earlier one", () => {
+    // Moved to QUALIFIED then on to WON; the echo of the first move comes
+    // back while the second is being sent.
+    const optimistic = moveCard(moveCard(opened(), "a", "QUALIFIED"), "a", "WON");
+    const echo = change(BoardChangeKind.MOVED, card("a", 1, ProspectStatus.QUALIFIED, 2n), 2n, ProspectStatus.NEW);
+    const board = applyChanges(optimistic, [echo], (id) => id === "a");
+    expect(findCard(board, "a")?.status).toBe(ProspectStatus.WON);
+  });
+
+  it("counts the moves and deletions of cards it does not show", () => {
+    let board = applyChanges(opened(), [change(BoardChangeKind.DELETED, undefined, 3n, ProspectStatus.NEW, "unseen")], none);
+    expect(board.counts.NEW).toBe(1);
+    board = applyChanges(board, [change(BoardChangeKind.MOVED, card("old", 0, ProspectStatus.QUALIFIED, 2n), 2n, ProspectStatus.NEW)], none);
+    expect([board.counts.NEW, board.counts.QUALIFIED]).toEqual([0, 2]);
+    board = applyChanges(board, [change(BoardChangeKind.EDITED, card("other", 0, ProspectStatus.LOST, 2n), 2n)], none);
+    expect(board.counts.LOST).toBe(0);
   });
 });

@@ -1,9 +1,10 @@
 // The board's state and its changes, as pure functions: pages arriving,
-// an optimistic move, a card put where the server says it is, a removal.
+// an optimistic move, a card put where the server says it is, a removal,
+// the live changes of everyone else.
 // Columns stay newest first; counts follow every change until the next
 // page brings the server's.
 
-import { type Prospect, ProspectStatus } from "../gen/astro/v1/prospect_pb";
+import { type BoardChange, BoardChangeKind, type Prospect, ProspectStatus } from "../gen/astro/v1/prospect_pb";
 
 export const COLUMNS = ["NEW", "CONTACTED", "QUALIFIED", "WON", "LOST"] as const;
 export type ColumnKey = (typeof COLUMNS)[number];
@@ -102,4 +103,45 @@ export function moveCard(board: Board, id: string, to: ColumnKey): Board {
   const card = findCard(board, id);
   if (card === undefined || columnOf(card.status) === to) return board;
   return placeCard(board, { ...card, status: STATUS[to] });
+}
+
+/// Applies the live board's changes (`WatchProspects`). A change for a card
+/// shown at its version or a later one is dropped (the echo of our own
+/// write, or a change a page already showed); so is any change for a card
+/// with a move of ours in flight (`pending`): the answer to that move puts
+/// it where the server has it, so an optimistic move is never undone by the
+/// echo of an earlier one. Cards not shown still move the counts.
+export function applyChanges(board: Board, changes: BoardChange[], pending: (id: string) => boolean): Board {
+  let next = board;
+  for (const change of changes) {
+    if (pending(change.prospectId)) continue;
+    const shown = findCard(next, change.prospectId);
+    if (shown !== undefined && shown.version >= change.version) continue;
+    switch (change.kind) {
+      case BoardChangeKind.CREATED:
+      case BoardChangeKind.MOVED:
+      case BoardChangeKind.EDITED: {
+        const card = change.prospect;
+        if (card === undefined) break;
+        if (shown !== undefined || change.kind !== BoardChangeKind.EDITED) {
+          next = placeCard(shown === undefined ? withoutCount(next, change) : next, card);
+        }
+        break;
+      }
+      case BoardChangeKind.DELETED: {
+        next = shown !== undefined ? removeCard(next, change.prospectId) : withoutCount(next, change);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return next;
+}
+
+/// The count of the column a card not shown leaves (a move or a deletion).
+function withoutCount(board: Board, change: BoardChange): Board {
+  const from = change.kind === BoardChangeKind.CREATED ? undefined : columnOf(change.fromStatus);
+  if (from === undefined) return board;
+  return { ...board, counts: { ...board.counts, [from]: Math.max(0, board.counts[from] - 1) } };
 }
