@@ -10,7 +10,9 @@
 //!   throttles raised, over `BENCH_CONNECTIONS` HTTP/1.1 connections;
 //! - the same creates sent straight to the service's native gRPC, so the
 //!   edge's share shows: under the same load, and one call at a time;
-//! - the CPU cost of checking one proof-of-work solution, and of one challenge.
+//! - the CPU cost of checking one proof-of-work solution, and of one challenge;
+//! - the live board: from a submission's 201 to a watcher's change
+//!   (`WatchProspects` on native gRPC), one submission at a time.
 
 use std::{
     io::{BufRead, BufReader},
@@ -270,4 +272,45 @@ fn main() {
         median_figures(&rest).p50_ms - median_figures(&grpc).p50_ms,
         median_figures(&rest_one).p50_ms - median_figures(&grpc_one).p50_ms
     );
+
+    let live: Vec<Figures> = (0..runs)
+        .map(|run| {
+            let f = runtime.block_on(live_run(&stack, 200, (run + 1) * 1_000_000 + 900_000));
+            print(&format!("run {run}: 201 → watcher's change"), &f);
+            f
+        })
+        .collect();
+    print("median: a submission's 201 → the watcher's change", &median_figures(&live));
+}
+
+/// `n` submissions one at a time, each timed from its 201 to the moment a
+/// watcher of the board receives its change.
+async fn live_run(stack: &Stack, n: usize, offset: usize) -> Figures {
+    use astro_proto::v1::WatchProspectsRequest;
+    let admin = TokenIssuer::new(&TokenSecret::new(SECRET.as_bytes().to_vec()).unwrap())
+        .issue("bench@example.com", Role::Admin, SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64)
+        .unwrap()
+        .0;
+    let channel = Channel::from_shared(format!("http://{}", stack.grpc)).unwrap().connect().await.unwrap();
+    let mut request = tonic::Request::new(WatchProspectsRequest::default());
+    request.metadata_mut().insert("authorization", format!("Bearer {admin}").parse().unwrap());
+    let mut stream = ProspectServiceClient::new(channel).watch_prospects(request).await.unwrap().into_inner();
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/prospects", stack.http);
+    let started = Instant::now();
+    let mut delays = Vec::with_capacity(n);
+    for i in 0..n {
+        let response = http.post(&url).json(&form(offset + i)).send().await.unwrap();
+        let acknowledged = Instant::now();
+        assert_eq!(response.status(), 201);
+        let id = response.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        'seen: loop {
+            let message = stream.message().await.unwrap().expect("the stream stays open");
+            if message.changes.iter().any(|c| c.prospect_id == id) {
+                delays.push(acknowledged.elapsed());
+                break 'seen;
+            }
+        }
+    }
+    figures(delays, started.elapsed())
 }

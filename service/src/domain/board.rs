@@ -321,13 +321,21 @@ async fn poll(board: Arc<Board>) {
             _ = board.wake.notified() => {}
             _ = tokio::time::sleep(board.poll) => {}
         }
-        match board.since(&mut cursor, MAX_BATCH).await {
-            Ok(changes) => {
-                failures = 0;
-                for change in changes {
-                    let _ = board.changes.send(Arc::new(change));
-                }
+        // Read until the store has no more (a burst is passed on at once,
+        // not one batch per poll).
+        let mut read = board.since(&mut cursor, MAX_BATCH).await;
+        while let Ok(changes) = &read {
+            let full = changes.len() == MAX_BATCH;
+            for change in changes {
+                let _ = board.changes.send(Arc::new(change.clone()));
             }
+            if !full {
+                break;
+            }
+            read = board.since(&mut cursor, MAX_BATCH).await;
+        }
+        match read {
+            Ok(_) => failures = 0,
             Err(DomainError::Expired(_)) => cursor = Cursor::now(),
             Err(e) => {
                 failures += 1;

@@ -115,7 +115,17 @@ async fn grpcurl_watches_the_board() {
     // Watch for 3 s (grpcurl then stops with DeadlineExceeded, having printed
     // what it received); a card is created meanwhile.
     let watching = std::process::Command::new(grpcurl())
-        .args(["-plaintext", "-max-time", "3", "-H", &bearer, "-d", "{}", &addr, "astro.v1.ProspectService/WatchProspects"])
+        .args([
+            "-plaintext",
+            "-max-time",
+            "3",
+            "-H",
+            &bearer,
+            "-d",
+            "{}",
+            &addr,
+            "astro.v1.ProspectService/WatchProspects",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
