@@ -215,7 +215,8 @@ mod tests {
         assert_eq!(STATUS_INDEX, status, "a column reads newest first");
         assert_eq!(EMAIL_INDEX.partition_attribute, "email");
         assert_eq!(EMAIL_INDEX.sort_attribute, "SK");
-        assert_eq!(INDEXES.len(), 5);
+        assert_eq!(INDEXES.len(), 6);
+        assert_eq!((OUTBOX_INDEX.partition_attribute, OUTBOX_INDEX.sort_attribute), ("queue", "dueAt"));
         for search in [FIRST_NAME_INDEX, LAST_NAME_INDEX, COMPANY_INDEX] {
             assert_eq!(search.partition_attribute, "searchPartition");
             assert!(!search.newest_first);
@@ -324,7 +325,10 @@ mod tests {
             .iter()
             .map(|i| i["IndexName"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["CompanyIndex", "EmailIndex", "FirstNameIndex", "LastNameIndex", "StatusIndex"]);
+        assert_eq!(
+            names,
+            ["CompanyIndex", "EmailIndex", "FirstNameIndex", "LastNameIndex", "OutboxIndex", "StatusIndex"]
+        );
         let ttl: serde_json::Value = serde_json::from_str(TTL_JSON).unwrap();
         assert_eq!(ttl["TimeToLiveSpecification"]["AttributeName"], TTL);
         assert!(TABLE_YAML.contains("TimeToLiveSpecification:\n      AttributeName: ttl\n      Enabled: true"));

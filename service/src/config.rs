@@ -44,6 +44,9 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub captcha: CaptchaConfig,
 
+    #[command(flatten)]
+    pub notify: NotifyConfig,
+
     /// Email of an admin created at start when no user has it.
     #[arg(long, env = "ASTRO_ADMIN_EMAIL")]
     pub admin_email: Option<String>,
@@ -230,4 +233,41 @@ pub struct CaptchaConfig {
     /// Proof of work: seconds a challenge stays valid.
     #[arg(long, env = "ASTRO_POW_EXPIRES_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(10..=86_400))]
     pub pow_expires_secs: u64,
+}
+
+/// Who is told of each new prospect, and how hard the worker tries.
+#[derive(Debug, Clone, Args)]
+pub struct NotifyConfig {
+    /// Webhook URLs (comma-separated): each new prospect is POSTed to each,
+    /// as signed JSON (docs/notifications.md).
+    #[arg(long, env = "ASTRO_WEBHOOK_URLS", value_delimiter = ',')]
+    pub webhook_urls: Vec<String>,
+
+    /// The key webhook bodies are signed with (HMAC-SHA256).
+    #[arg(long, env = "ASTRO_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<Secret>,
+
+    /// Secrets Manager id of that key; takes precedence.
+    #[arg(long, env = "ASTRO_WEBHOOK_SECRET_ID")]
+    pub webhook_secret_id: Option<String>,
+
+    /// Allow webhook targets on loopback, link-local or private addresses
+    /// (a receiver inside the network). The instance metadata address is
+    /// refused anyway.
+    #[arg(long, env = "ASTRO_WEBHOOK_ALLOW_PRIVATE", default_value_t = false)]
+    pub webhook_allow_private: bool,
+
+    /// Tries of one notification before it is kept as failed.
+    #[arg(long, env = "ASTRO_NOTIFY_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub notify_attempts: u32,
+
+    /// The first retry's delay in milliseconds; each next one doubles (up to
+    /// an hour), with jitter.
+    #[arg(long, env = "ASTRO_NOTIFY_RETRY_MS", default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    pub notify_retry_ms: u64,
+
+    /// Milliseconds between two looks at the outbox (a local submission
+    /// wakes the worker at once).
+    #[arg(long, env = "ASTRO_NOTIFY_POLL_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub notify_poll_ms: u64,
 }

@@ -142,6 +142,8 @@ pub struct RunningService {
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     sweeper: JoinHandle<()>,
+    /// The notifications worker, when a channel is configured.
+    worker: Option<JoinHandle<()>>,
 }
 
 impl RunningService {
@@ -157,6 +159,9 @@ impl RunningService {
     pub async fn wait(mut self) -> anyhow::Result<()> {
         let served = (&mut self.task).await.context("server task")?.context("server");
         self.sweeper.abort();
+        if let Some(worker) = &self.worker {
+            worker.abort();
+        }
         served
     }
 
@@ -189,8 +194,22 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
     let keys = live_key_ring(&config, secrets.as_ref()).await?;
     let captcha = Arc::new(Captcha::from_config(&config.captcha, Some(store.clone())).await?);
     let guard = Arc::new(SignInGuard::new(store.clone(), captcha.clone(), &config.sign_in));
+    let webhook_key = match (&config.notify.webhook_secret_id, &config.notify.webhook_secret) {
+        (Some(id), _) => {
+            let secrets = match &secrets {
+                Some(s) => s.clone(),
+                None => SecretsManager::from_environment().await,
+            };
+            Some(secrets.string(id).await?)
+        }
+        (None, Some(key)) => Some(key.expose().to_owned()),
+        (None, None) => None,
+    };
+    let notifier = Arc::new(crate::notify::Notifier::new(store.clone(), &config.notify, webhook_key)?);
+    let worker = notifier.enabled().then(|| notifier.spawn());
     let mut services = services(store, keys, config.store.bcrypt_cost);
-    services.prospects = services.prospects.with_watch_poll(Duration::from_millis(config.watch_poll_ms));
+    services.prospects =
+        services.prospects.with_watch_poll(Duration::from_millis(config.watch_poll_ms)).with_notifier(notifier);
     let sign_in = SignIn::new(services.accounts.clone(), guard.clone());
 
     if let (Some(id), Some(secrets)) = (&config.admin_secret_id, &secrets) {
@@ -239,7 +258,7 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
         }
     });
     tracing::info!(%addr, captcha = config.captcha.provider.name(), "serving native gRPC and gRPC-web");
-    Ok(RunningService { addr, keys, captcha, shutdown: Some(tx), task, sweeper })
+    Ok(RunningService { addr, keys, captcha, shutdown: Some(tx), task, sweeper, worker })
 }
 
 /// The browser origins of `ASTRO_CORS_ORIGINS`, checked.

@@ -36,6 +36,7 @@ pub fn status(error: DomainError, metadata: &MetadataMap) -> Status {
         DomainError::NotFound(what) => Status::not_found(format!("{what} not found")),
         DomainError::Conflict(message) => Status::aborted(message),
         DomainError::AlreadyExists(message) => Status::already_exists(message),
+        DomainError::FailedPrecondition(message) => Status::failed_precondition(message),
         DomainError::Expired(message) => {
             let details =
                 ErrorDetails::with_error_info("CURSOR_EXPIRED", ERROR_DOMAIN, std::collections::HashMap::new());

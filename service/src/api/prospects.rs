@@ -1,8 +1,9 @@
 use astro_authorizer::policy::{ADMINS, PROSPECT_CREATORS};
 use astro_proto::v1::{
-    CreateProspectRequest, DeleteProspectRequest, DeleteProspectResponse, GetProspectRequest,
-    ListProspectChangesRequest, ListProspectChangesResponse, ListProspectsRequest, ListProspectsResponse, Prospect,
-    UpdateProspectRequest, WatchProspectsRequest, WatchProspectsResponse, prospect_service_server::ProspectService,
+    CreateProspectRequest, DeleteProspectRequest, DeleteProspectResponse, GetProspectRequest, ListNotificationsRequest,
+    ListNotificationsResponse, ListProspectChangesRequest, ListProspectChangesResponse, ListProspectsRequest,
+    ListProspectsResponse, Notification, Prospect, RetryNotificationRequest, UpdateProspectRequest,
+    WatchProspectsRequest, WatchProspectsResponse, prospect_service_server::ProspectService,
 };
 use tokio_stream::{StreamExt as _, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
@@ -89,5 +90,23 @@ impl ProspectService for ProspectApi {
         self.guard.caller(&request, ADMINS)?;
         let (metadata, _, body) = request.into_parts();
         self.prospects.changes(body).await.map(Response::new).map_err(|e| status(e, &metadata))
+    }
+
+    async fn list_notifications(
+        &self,
+        request: Request<ListNotificationsRequest>,
+    ) -> Result<Response<ListNotificationsResponse>, Status> {
+        self.guard.caller(&request, ADMINS)?;
+        let (metadata, _, body) = request.into_parts();
+        self.prospects.notifications(body).await.map(Response::new).map_err(|e| status(e, &metadata))
+    }
+
+    async fn retry_notification(
+        &self,
+        request: Request<RetryNotificationRequest>,
+    ) -> Result<Response<Notification>, Status> {
+        self.guard.caller(&request, ADMINS)?;
+        let (metadata, _, body) = request.into_parts();
+        self.prospects.retry_notification(&body.id).await.map(Response::new).map_err(|e| status(e, &metadata))
     }
 }

@@ -38,6 +38,9 @@ pub enum DomainError {
     /// A board cursor older than the changes kept: reload the board.
     #[error("{0}")]
     Expired(String),
+    /// The resource is not in a state that allows this.
+    #[error("{0}")]
+    FailedPrecondition(String),
     #[error("{0}")]
     Unauthenticated(&'static str),
     #[error("{0}")]

@@ -7,8 +7,9 @@ use astro_authorizer::Claims;
 use astro_proto::{
     storage::{KeyText, timestamp_key},
     v1::{
-        BoardChangeKind, Consent, CreateProspectRecord, ListProspectChangesRequest, ListProspectChangesResponse,
-        ListProspectsRequest, ListProspectsResponse, Prospect, ProspectEvent, ProspectEventKind, ProspectStatus,
+        BoardChangeKind, Consent, CreateProspectRecord, ListNotificationsRequest, ListNotificationsResponse,
+        ListProspectChangesRequest, ListProspectChangesResponse, ListProspectsRequest, ListProspectsResponse,
+        Notification, NotificationState, Prospect, ProspectEvent, ProspectEventKind, ProspectStatus,
         ProspectStatusCount, ProspectView, WatchProspectsResponse,
     },
 };
@@ -21,6 +22,7 @@ use super::{
     validation::{self, Violations},
 };
 use crate::keys::KeyRing;
+use crate::notify::Notifier;
 use crate::store::{ColumnPosition, CreateOutcome, NewProspect, ProspectChange, SearchKey, Store, StoreError};
 
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -60,6 +62,7 @@ pub struct Prospects {
     store: Arc<dyn Store>,
     keys: KeyRing,
     board: Arc<Board>,
+    notifier: Arc<Notifier>,
 }
 
 /// How often an instance with watchers reads the board's changes made
@@ -99,7 +102,13 @@ fn prospect_id(field: &str, id: &str) -> DomainResult<String> {
 impl Prospects {
     pub fn new(store: Arc<dyn Store>, keys: KeyRing) -> Self {
         let board = Arc::new(Board::new(store.clone(), DEFAULT_WATCH_POLL));
-        Self { store, keys, board }
+        let notifier = Arc::new(Notifier::disabled(store.clone()));
+        Self { store, keys, board, notifier }
+    }
+
+    /// Records and sends the team's notifications of new prospects.
+    pub fn with_notifier(self, notifier: Arc<Notifier>) -> Self {
+        Self { notifier, ..self }
     }
 
     /// Reads other instances' changes every `poll` while someone watches.
@@ -161,9 +170,12 @@ impl Prospects {
             &caller.email,
             at,
         );
-        match self.store.create_prospect(NewProspect { prospect: prospect.clone(), created, request, change }).await? {
+        let notifications = self.notifier.outbox(&prospect, at);
+        let new = NewProspect { prospect: prospect.clone(), created, request, change, notifications };
+        match self.store.create_prospect(new).await? {
             CreateOutcome::Created => {
                 self.board.changed();
+                self.notifier.wake();
                 Ok(prospect)
             }
             CreateOutcome::Replayed(id) => self.store.get_prospect(&id, false).await?.ok_or_else(|| not_found(&id)),
@@ -453,6 +465,34 @@ impl Prospects {
         let mut cursor = Cursor::decode(&request.cursor, "cursor")?;
         let changes = self.board.since(&mut cursor, limit).await?;
         Ok(ListProspectChangesResponse { changes, cursor: cursor.encode() })
+    }
+
+    /// Notifications in one state (FAILED by default), oldest due first.
+    pub async fn notifications(&self, request: ListNotificationsRequest) -> DomainResult<ListNotificationsResponse> {
+        let state = match NotificationState::try_from(request.state) {
+            Ok(NotificationState::Unspecified | NotificationState::Failed) => NotificationState::Failed,
+            Ok(NotificationState::Pending) => NotificationState::Pending,
+            _ => return Err(invalid("state", "FAILED or PENDING")),
+        };
+        let limit = match request.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n @ 1..=200 => n as usize,
+            _ => return Err(invalid("page_size", "must be between 1 and 200")),
+        };
+        Ok(ListNotificationsResponse { notifications: self.store.notifications(state, limit).await? })
+    }
+
+    /// Sends a FAILED notification again, with a fresh set of tries.
+    pub async fn retry_notification(&self, id: &str) -> DomainResult<Notification> {
+        let id = uuid::Uuid::parse_str(id.trim())
+            .map(|u| u.to_string())
+            .map_err(|_| invalid("id", "must be a notification id (UUID)"))?;
+        match self.notifier.retry(&id).await {
+            Ok(n) => Ok(n),
+            Err(StoreError::NotFound) => Err(DomainError::NotFound(format!("notification {id}"))),
+            Err(StoreError::Conflict(m)) => Err(DomainError::FailedPrecondition(m)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Streams the board's changes after `cursor` (empty: from now).

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use astro_proto::{
     storage::{self, Attr, Item, ItemMap, KeyText, StoredEntity, timestamp_key},
     v1::{
-        BoardChange, CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount,
-        ProspectStatusCounter, SignInFailures, SpentCaptcha, User,
+        BoardChange, CreateProspectRecord, Notification, NotificationState, Prospect, ProspectEvent, ProspectStatus,
+        ProspectStatusCount, ProspectStatusCounter, SignInFailures, SpentCaptcha, User,
     },
 };
 use async_trait::async_trait;
@@ -182,6 +182,31 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// One queue of the outbox (`OutboxIndex`), soonest due first, up to `until`.
+    async fn outbox(&self, queue: &str, until: Option<String>, limit: usize) -> StoreResult<Vec<Notification>> {
+        let index = &storage::OUTBOX_INDEX;
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .expression_attribute_names("#q", index.partition_attribute)
+            .expression_attribute_values(":q", AttributeValue::S(queue.to_owned()))
+            .scan_index_forward(true)
+            .limit(limit.min(1000) as i32);
+        query = match until {
+            Some(until) => query
+                .key_condition_expression("#q = :q AND #d <= :until")
+                .expression_attribute_names("#d", index.sort_attribute)
+                .expression_attribute_values(":until", AttributeValue::S(until)),
+            None => query.key_condition_expression("#q = :q"),
+        };
+        let out = query.send().await.map_err(sdk_error)?;
+        out.items.unwrap_or_default().iter().map(decode).collect()
+    }
+}
+
 enum TransactionFailure {
     /// The condition of the transaction's item at this index failed.
     Condition(usize),
@@ -328,6 +353,9 @@ impl Store for DynamoStore {
         items.push(self.put(&new.prospect, Some("attribute_not_exists(PK)")));
         items.push(self.put(&new.created, Some("attribute_not_exists(PK)")));
         items.push(self.put(&new.change, None));
+        for notification in &new.notifications {
+            items.push(self.put(notification, Some("attribute_not_exists(PK)")));
+        }
         items.push(self.bump(status, 1));
         match self.transact(items).await {
             Ok(()) => Ok(CreateOutcome::Created),
@@ -547,6 +575,38 @@ impl Store for DynamoStore {
             }
         }
         Ok(out)
+    }
+
+    async fn due_notifications(&self, now: &prost_types::Timestamp, limit: usize) -> StoreResult<Vec<Notification>> {
+        self.outbox(super::queue_of(NotificationState::Pending), Some(timestamp_key(now)), limit).await
+    }
+
+    async fn notifications(&self, state: NotificationState, limit: usize) -> StoreResult<Vec<Notification>> {
+        self.outbox(super::queue_of(state), None, limit).await
+    }
+
+    async fn get_notification(&self, id: &str) -> StoreResult<Option<Notification>> {
+        self.get(storage::notification::pk(id), storage::notification::sk()).await
+    }
+
+    async fn save_notification(&self, n: &Notification, expected_version: i64) -> StoreResult<()> {
+        let put = with_condition(
+            self.put(n, None),
+            VERSION_CONDITION,
+            &[("#version", storage::notification::attribute::VERSION)],
+            vec![(":version", AttributeValue::N(expected_version.to_string()))],
+        );
+        match self.transact(vec![put]).await {
+            Ok(()) => Ok(()),
+            Err(TransactionFailure::Condition(_)) => match self.get_notification(&n.id).await? {
+                None => Err(StoreError::NotFound),
+                Some(stored) => Err(StoreError::Conflict(format!(
+                    "notification {} is at version {}, not {expected_version}",
+                    n.id, stored.version
+                ))),
+            },
+            Err(TransactionFailure::Other(e)) => Err(e),
+        }
     }
 
     async fn search(&self, key: SearchKey, prefix: &str, limit: usize) -> StoreResult<Vec<Prospect>> {

@@ -22,8 +22,8 @@ use std::{
 use astro_proto::{
     storage::{self, INDEXES, KeyText, StoredEntity},
     v1::{
-        BoardChange, CreateProspectRecord, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount,
-        ProspectStatusCounter, SignInFailures, SpentCaptcha, User,
+        BoardChange, CreateProspectRecord, Notification, NotificationState, Prospect, ProspectEvent, ProspectStatus,
+        ProspectStatusCount, ProspectStatusCounter, SignInFailures, SpentCaptcha, User,
     },
 };
 use async_trait::async_trait;
@@ -428,6 +428,14 @@ impl ReadPool {
 }
 
 fn query_prospects(conn: &Connection, sql: &str, values: &[&dyn rusqlite::ToSql]) -> StoreResult<Vec<Prospect>> {
+    query_items(conn, sql, values)
+}
+
+fn query_items<E: Message + Default>(
+    conn: &Connection,
+    sql: &str,
+    values: &[&dyn rusqlite::ToSql],
+) -> StoreResult<Vec<E>> {
     let mut statement = conn.prepare_cached(sql).map_err(internal)?;
     let rows = statement.query_map(values, |r| r.get::<_, Vec<u8>>(0)).map_err(internal)?;
     let mut out = Vec::new();
@@ -471,6 +479,9 @@ impl Store for EmbeddedStore {
             put(conn, &new.prospect, true)?;
             put(conn, &new.created, true)?;
             put(conn, &new.change, true)?;
+            for notification in &new.notifications {
+                put(conn, notification, true)?;
+            }
             bump(conn, status_of(&new.prospect), 1)?;
             Ok(CreateOutcome::Created)
         })
@@ -585,6 +596,55 @@ impl Store for EmbeddedStore {
                 }
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn due_notifications(&self, now: &prost_types::Timestamp, limit: usize) -> StoreResult<Vec<Notification>> {
+        let index = &storage::OUTBOX_INDEX;
+        let (partition, sort) = (column(index.partition_attribute), column(index.sort_attribute));
+        let (queue, now, limit) =
+            (super::queue_of(NotificationState::Pending), storage::timestamp_key(now), limit as i64);
+        self.read(move |conn| {
+            query_items(
+                conn,
+                &format!("SELECT body FROM items WHERE {partition} = ?1 AND {sort} <= ?2 ORDER BY {sort}, pk LIMIT ?3"),
+                &[&queue, &now, &limit],
+            )
+        })
+        .await
+    }
+
+    async fn notifications(&self, state: NotificationState, limit: usize) -> StoreResult<Vec<Notification>> {
+        let index = &storage::OUTBOX_INDEX;
+        let (partition, sort) = (column(index.partition_attribute), column(index.sort_attribute));
+        let (queue, limit) = (super::queue_of(state), limit as i64);
+        self.read(move |conn| {
+            query_items(
+                conn,
+                &format!("SELECT body FROM items WHERE {partition} = ?1 ORDER BY {sort}, pk LIMIT ?2"),
+                &[&queue, &limit],
+            )
+        })
+        .await
+    }
+
+    async fn get_notification(&self, id: &str) -> StoreResult<Option<Notification>> {
+        let (pk, sk) = (storage::notification::pk(id), storage::notification::sk());
+        self.read(move |conn| get(conn, &pk, &sk)).await
+    }
+
+    async fn save_notification(&self, n: &Notification, expected_version: i64) -> StoreResult<()> {
+        let n = n.clone();
+        self.write(move |conn| {
+            let stored: Notification = get(conn, &n.pk(), &n.sk())?.ok_or(StoreError::NotFound)?;
+            if stored.version != expected_version {
+                return Err(StoreError::Conflict(format!(
+                    "notification {} is at version {}, not {expected_version}",
+                    n.id, stored.version
+                )));
+            }
+            put(conn, &n, false)
         })
         .await
     }

@@ -7,7 +7,8 @@ pub mod dynamodb;
 pub mod embedded;
 
 use astro_proto::v1::{
-    BoardChange, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, SignInFailures, SpentCaptcha, User,
+    BoardChange, Notification, NotificationState, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount,
+    SignInFailures, SpentCaptcha, User,
 };
 use async_trait::async_trait;
 
@@ -42,6 +43,8 @@ pub struct NewProspect {
     pub created: ProspectEvent,
     /// The board's record of it, for the watchers.
     pub change: BoardChange,
+    /// The team's notifications of it (the outbox), pending.
+    pub notifications: Vec<Notification>,
     /// Set when the caller gave a request id: a replay returns the first prospect.
     pub request: Option<astro_proto::v1::CreateProspectRecord>,
 }
@@ -146,6 +149,15 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets a window's failures.
     async fn clear_sign_in_failures(&self, window: &SignInFailures) -> StoreResult<()>;
 
+    /// Pending notifications due at `now` or before, soonest first.
+    async fn due_notifications(&self, now: &prost_types::Timestamp, limit: usize) -> StoreResult<Vec<Notification>>;
+    /// Notifications in `state` (PENDING or FAILED), oldest due first.
+    async fn notifications(&self, state: NotificationState, limit: usize) -> StoreResult<Vec<Notification>>;
+    async fn get_notification(&self, id: &str) -> StoreResult<Option<Notification>>;
+    /// Writes `n` if the stored one is still at `expected_version`
+    /// (`Conflict` otherwise: someone else claimed or changed it).
+    async fn save_notification(&self, n: &Notification, expected_version: i64) -> StoreResult<()>;
+
     /// Records a captcha solution as used, unless it already is (and has not
     /// expired): then returns the idempotency key it was first used with.
     /// Atomic: of two instances spending one solution, one wins.
@@ -196,4 +208,14 @@ pub fn board_hours(since: &prost_types::Timestamp, now: &prost_types::Timestamp)
 /// expired item a while: readers skip it).
 pub fn expired(change: &BoardChange, now: &prost_types::Timestamp) -> bool {
     change.expires_at.as_ref().is_some_and(|at| (at.seconds, at.nanos) <= (now.seconds, now.nanos))
+}
+
+/// The `Notification.queue` of a state: listed in `OutboxIndex` while
+/// pending or failed, out of it once delivered.
+pub fn queue_of(state: NotificationState) -> &'static str {
+    match state {
+        NotificationState::Pending => "PENDING",
+        NotificationState::Failed => "FAILED",
+        NotificationState::Delivered | NotificationState::Unspecified => "",
+    }
 }

@@ -91,9 +91,15 @@ pub fn on_dynamodb() -> bool {
 /// Starts the service in this process on a free port with a fresh data dir
 /// (and, on DynamoDB, a fresh table).
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`], with the configuration changed by `configure`.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
     init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let config = test_config(dir.path());
+    let mut config = test_config(dir.path());
+    configure(&mut config);
     let running = if on_dynamodb() {
         let client = astro_testkit::moto::dynamodb_client(None);
         let table = fresh_table(&client).await;

@@ -66,7 +66,7 @@ fn new_prospect(seconds: i64) -> NewProspect {
         "admin@example.com",
         prost_types::Timestamp::from(std::time::SystemTime::now()),
     );
-    NewProspect { prospect, created, request: None, change }
+    NewProspect { prospect, created, request: None, change, notifications: Vec::new() }
 }
 
 fn deletion(id: &str) -> astro_proto::v1::BoardChange {

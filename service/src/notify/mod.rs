@@ -1,0 +1,292 @@
+//! Telling the team of new prospects, without losing one.
+//!
+//! The outbox: a create writes one `Notification` per configured channel in
+//! the same transaction as the prospect, so an acknowledged submission
+//! always has its notifications. A worker in every instance looks at the
+//! outbox (at once after a local create, else every `ASTRO_NOTIFY_POLL_MS`),
+//! claims a due notification with a lease (a conditional write on its
+//! version: of two instances, one wins), sends it, and records the outcome:
+//! delivered; or due again after an exponential backoff with jitter; or,
+//! after the last try, failed — listed for admins, who may retry it. A worker
+//! killed mid-send leaves a lease that runs out: another try follows. So
+//! delivery is at least once; receivers deduplicate by the event id.
+
+pub mod webhook;
+
+use std::{sync::Arc, time::Duration};
+
+use astro_proto::v1::{Notification, NotificationChannel, NotificationState, Prospect};
+use tokio::sync::Notify;
+
+use crate::{
+    config::NotifyConfig,
+    domain::now,
+    store::{Store, StoreError, queue_of},
+};
+
+/// How long a claim holds a notification (longer than one send may take).
+pub const LEASE: Duration = Duration::from_secs(30);
+/// Delivered notifications leave the table after this.
+pub const KEEP_DELIVERED: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// The longest wait between two tries.
+const MAX_BACKOFF: Duration = Duration::from_secs(60 * 60);
+/// Notifications one look at the outbox takes.
+const BATCH: usize = 16;
+
+fn after(at: &prost_types::Timestamp, d: Duration) -> prost_types::Timestamp {
+    let nanos = i64::from(at.nanos) + i64::from(d.subsec_nanos());
+    prost_types::Timestamp {
+        seconds: at.seconds + d.as_secs() as i64 + nanos / 1_000_000_000,
+        nanos: (nanos % 1_000_000_000) as i32,
+    }
+}
+
+fn later(a: &prost_types::Timestamp, b: &prost_types::Timestamp) -> bool {
+    (a.seconds, a.nanos) > (b.seconds, b.nanos)
+}
+
+/// The delay before try `attempt + 1`: the base doubled per try, capped, and
+/// jittered down to half so that failed receivers are not hit in waves.
+pub fn backoff(base: Duration, attempt: u32) -> Duration {
+    let full = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20)).min(MAX_BACKOFF);
+    full.mul_f64(0.5 + rand::random::<f64>() / 2.0)
+}
+
+/// Why a send failed, and whether trying again could help.
+#[derive(Debug)]
+pub struct SendError {
+    pub message: String,
+    pub permanent: bool,
+}
+
+/// The configured channels and the worker.
+pub struct Notifier {
+    store: Arc<dyn Store>,
+    webhooks: Vec<webhook::Target>,
+    signer: Option<webhook::Signer>,
+    attempts: u32,
+    retry: Duration,
+    poll: Duration,
+    /// Who holds a lease (this instance).
+    worker: String,
+    wake: Notify,
+    http: reqwest::Client,
+}
+
+impl Notifier {
+    /// Checks the configuration (`secret`: the webhook key, from Secrets
+    /// Manager when configured so).
+    pub fn new(store: Arc<dyn Store>, config: &NotifyConfig, secret: Option<String>) -> anyhow::Result<Self> {
+        let webhooks = config
+            .webhook_urls
+            .iter()
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| webhook::Target::parse(u.trim(), config.webhook_allow_private))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let signer = secret.map(|s| webhook::Signer::new(s.into_bytes())).transpose()?;
+        anyhow::ensure!(
+            webhooks.is_empty() || signer.is_some(),
+            "ASTRO_WEBHOOK_URLS needs a signing key: ASTRO_WEBHOOK_SECRET or ASTRO_WEBHOOK_SECRET_ID"
+        );
+        Ok(Self {
+            store,
+            webhooks,
+            signer,
+            attempts: config.notify_attempts,
+            retry: Duration::from_millis(config.notify_retry_ms),
+            poll: Duration::from_millis(config.notify_poll_ms),
+            worker: uuid::Uuid::now_v7().to_string(),
+            wake: Notify::new(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+        })
+    }
+
+    /// No channel: nothing to record or send.
+    pub fn disabled(store: Arc<dyn Store>) -> Self {
+        Self::new(
+            store,
+            &NotifyConfig {
+                webhook_urls: Vec::new(),
+                webhook_secret: None,
+                webhook_secret_id: None,
+                webhook_allow_private: false,
+                notify_attempts: 1,
+                notify_retry_ms: 1_000,
+                notify_poll_ms: 1_000,
+            },
+            None,
+        )
+        .expect("no channel is a valid configuration")
+    }
+
+    pub fn enabled(&self) -> bool {
+        !self.webhooks.is_empty()
+    }
+
+    /// The notifications of a new prospect, to write with it.
+    pub fn outbox(&self, prospect: &Prospect, at: prost_types::Timestamp) -> Vec<Notification> {
+        let card = Prospect { events: Vec::new(), ..prospect.clone() };
+        self.webhooks
+            .iter()
+            .map(|target| Notification {
+                id: uuid::Uuid::now_v7().to_string(),
+                prospect_id: prospect.id.clone(),
+                channel: NotificationChannel::Webhook as i32,
+                target: target.url().to_owned(),
+                state: NotificationState::Pending as i32,
+                queue: queue_of(NotificationState::Pending).to_owned(),
+                due_at: Some(at),
+                prospect: Some(card.clone()),
+                created_at: Some(at),
+                version: 1,
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    /// A local create committed: look at the outbox now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs the worker until the process ends.
+    pub fn spawn(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let notifier = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match notifier.work().await {
+                    Ok(0) => {
+                        tokio::select! {
+                            _ = notifier.wake.notified() => {}
+                            _ = tokio::time::sleep(notifier.poll) => {}
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not read the outbox; retrying");
+                        tokio::time::sleep(notifier.poll).await;
+                    }
+                }
+            }
+        })
+    }
+
+    /// One look at the outbox: claims and sends what is due; returns how
+    /// many it handled.
+    pub async fn work(&self) -> Result<usize, StoreError> {
+        let now = now();
+        let due = self.store.due_notifications(&now, BATCH).await?;
+        let mut handled = 0;
+        let mut sends = tokio::task::JoinSet::new();
+        for n in due {
+            // Held by a worker (maybe one that died: its lease runs out).
+            if n.lease_until.as_ref().is_some_and(|until| later(until, &now)) {
+                continue;
+            }
+            let mut claimed = n.clone();
+            claimed.attempts += 1;
+            claimed.lease_until = Some(after(&now, LEASE));
+            claimed.leased_by = self.worker.clone();
+            claimed.version = n.version + 1;
+            match self.store.save_notification(&claimed, n.version).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_) | StoreError::NotFound) => continue,
+                Err(e) => return Err(e),
+            }
+            handled += 1;
+            let send = self.send(&claimed);
+            sends.spawn(async move { (claimed, send.await) });
+        }
+        while let Some(done) = sends.join_next().await {
+            let Ok((claimed, outcome)) = done else { continue };
+            self.record(claimed, outcome).await;
+        }
+        Ok(handled)
+    }
+
+    fn send(&self, n: &Notification) -> impl Future<Output = Result<(), SendError>> + Send + 'static {
+        let (http, signer) = (self.http.clone(), self.signer.clone());
+        let target = self.webhooks.iter().find(|t| t.url() == n.target).cloned();
+        let n = n.clone();
+        async move {
+            match (NotificationChannel::try_from(n.channel), target, signer) {
+                (Ok(NotificationChannel::Webhook), Some(target), Some(signer)) => {
+                    webhook::send(&http, &target, &signer, &n).await
+                }
+                (Ok(NotificationChannel::Webhook), None, _) => {
+                    Err(SendError { message: "this webhook is no longer configured".into(), permanent: true })
+                }
+                _ => Err(SendError { message: "no configured channel sends this".into(), permanent: true }),
+            }
+        }
+    }
+
+    /// Records a send's outcome, if the claim still holds.
+    async fn record(&self, claimed: Notification, outcome: Result<(), SendError>) {
+        let now = now();
+        let mut next = Notification {
+            lease_until: None,
+            leased_by: String::new(),
+            version: claimed.version + 1,
+            ..claimed.clone()
+        };
+        match &outcome {
+            Ok(()) => {
+                next.state = NotificationState::Delivered as i32;
+                next.delivered_at = Some(now);
+                next.last_error.clear();
+                next.expires_at = Some(after(&now, KEEP_DELIVERED));
+            }
+            Err(e) if e.permanent || claimed.attempts >= self.attempts as i32 => {
+                next.state = NotificationState::Failed as i32;
+                next.due_at = Some(now);
+                next.last_error = e.message.clone();
+            }
+            Err(e) => {
+                next.due_at = Some(after(&now, backoff(self.retry, claimed.attempts as u32)));
+                next.last_error = e.message.clone();
+            }
+        }
+        next.queue = queue_of(next.state()).to_owned();
+        let state = next.state();
+        match self.store.save_notification(&next, claimed.version).await {
+            Ok(()) => match outcome {
+                Ok(()) => {
+                    tracing::info!(id = %next.id, prospect = %next.prospect_id, attempts = next.attempts, "notification delivered")
+                }
+                Err(e) => tracing::warn!(
+                    id = %next.id, attempts = next.attempts, error = %e.message, state = state.as_str_name(),
+                    "notification not delivered"
+                ),
+            },
+            Err(e) => {
+                tracing::warn!(id = %next.id, error = %e, "could not record a notification's outcome (its lease ran out?)")
+            }
+        }
+    }
+
+    /// Puts a failed notification back in the queue with a fresh set of tries.
+    pub async fn retry(&self, id: &str) -> Result<Notification, StoreError> {
+        let stored = self.store.get_notification(id).await?.ok_or(StoreError::NotFound)?;
+        if stored.state() != NotificationState::Failed {
+            return Err(StoreError::Conflict(format!(
+                "notification {id} is {}: only a FAILED one can be retried",
+                stored.state().as_str_name()
+            )));
+        }
+        let next = Notification {
+            state: NotificationState::Pending as i32,
+            queue: queue_of(NotificationState::Pending).to_owned(),
+            due_at: Some(now()),
+            attempts: 0,
+            version: stored.version + 1,
+            ..stored.clone()
+        };
+        self.store.save_notification(&next, stored.version).await?;
+        self.wake();
+        Ok(next)
+    }
+}

@@ -1,0 +1,272 @@
+//! Notifications of new prospects (webhooks): recorded with the prospect,
+//! delivered signed by the worker, retried with backoff, kept as failed
+//! after the last try and retried on demand; internal targets refused.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU16, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use astro_proto::v1::{ListNotificationsRequest, Notification, NotificationState, RetryNotificationRequest};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::helpers::*;
+
+const KEY: &str = "webhook-test-key-0123456789";
+
+/// What the receiver got: headers of interest and the body.
+#[derive(Debug, Clone)]
+struct Received {
+    event_id: String,
+    signature: String,
+    body: Vec<u8>,
+}
+
+/// A local webhook receiver answering `status` (changeable).
+struct Receiver {
+    url: String,
+    status: Arc<AtomicU16>,
+    got: Arc<Mutex<Vec<Received>>>,
+}
+
+async fn receiver(status: u16) -> Receiver {
+    let status = Arc::new(AtomicU16::new(status));
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let (answer, seen) = (status.clone(), got.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let (answer, seen) = (answer.clone(), seen.clone());
+            async move {
+                let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                seen.lock().unwrap().push(Received {
+                    event_id: header("astro-event-id"),
+                    signature: header("astro-signature"),
+                    body: body.to_vec(),
+                });
+                axum::http::StatusCode::from_u16(answer.load(Ordering::SeqCst)).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Receiver { url, status, got }
+}
+
+impl Receiver {
+    fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    async fn until(&self, n: usize) -> Vec<Received> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let got = self.received();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(Instant::now() < deadline, "{} of {n} deliveries within 10 s", got.len());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// What a receiver does (docs/notifications.md): recompute the signature
+/// over `t.body` and compare.
+fn verifies(signature: &str, body: &[u8], key: &str) -> bool {
+    let Some((t, v1)) = signature.split_once(',') else { return false };
+    let (Some(t), Some(v1)) = (t.strip_prefix("t="), v1.strip_prefix("v1=")) else { return false };
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    mac.verify_slice(&hex::decode(v1).unwrap_or_default()).is_ok()
+}
+
+/// Runs the Python snippet of docs/notifications.md on a delivery.
+fn documented_snippet_verifies(signature: &str, body: &[u8]) -> bool {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/notifications.md")).unwrap();
+    let (_, rest) = doc.split_once("```python\n").expect("the snippet");
+    let (snippet, _) = rest.split_once("```").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("body"), body).unwrap();
+    let program = format!(
+        "{snippet}\nimport sys\nbody = open(sys.argv[1], 'rb').read()\nsys.exit(0 if verify({KEY:?}.encode(), sys.argv[2], body) else 1)\n"
+    );
+    let status = std::process::Command::new("python3")
+        .args(["-c", &program, dir.path().join("body").to_str().unwrap(), signature])
+        .status()
+        .expect("python3 runs");
+    status.success()
+}
+
+async fn app_notifying(url: &str, allow_private: bool, attempts: u32) -> TestApp {
+    let url = url.to_owned();
+    spawn_app_with(move |c| {
+        c.notify.webhook_urls = vec![url];
+        c.notify.webhook_secret = Some(KEY.parse().unwrap());
+        c.notify.webhook_allow_private = allow_private;
+        c.notify.notify_attempts = attempts;
+        c.notify.notify_retry_ms = 20;
+        c.notify.notify_poll_ms = 50;
+    })
+    .await
+}
+
+async fn listed(app: &TestApp, state: NotificationState) -> Vec<Notification> {
+    let request = ListNotificationsRequest { state: state as i32, page_size: 0 };
+    app.admin().await.list_notifications(request).await.unwrap().into_inner().notifications
+}
+
+async fn until_listed(app: &TestApp, state: NotificationState, n: usize) -> Vec<Notification> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = listed(app, state).await;
+        if found.len() >= n {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{} of {n} notifications {state:?} within 10 s", found.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_new_prospect_is_posted_to_the_webhook_signed_once() {
+    let hook = receiver(200).await;
+    let app = app_notifying(&hook.url, true, 8).await;
+    let card = create(&mut app.admin().await, "Ada", "ada@example.com").await;
+    let got = hook.until(1).await;
+    let body: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(body["type"], "prospect.created");
+    assert_eq!(body["prospect"]["id"], card.id);
+    assert_eq!(body["prospect"]["firstName"], "Ada");
+    assert_eq!(body["id"], got[0].event_id, "the event id, for deduplication");
+    assert!(verifies(&got[0].signature, &got[0].body, KEY), "{}", got[0].signature);
+    let mut changed = got[0].body.clone();
+    changed[10] ^= 1;
+    assert!(!verifies(&got[0].signature, &changed, KEY), "a changed body fails");
+    assert!(!verifies(&got[0].signature, &got[0].body, "another key"));
+    // The snippet docs/notifications.md gives receivers says the same.
+    assert!(documented_snippet_verifies(&got[0].signature, &got[0].body));
+    assert!(!documented_snippet_verifies(&got[0].signature, &changed));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hook.received().len(), 1, "delivered once");
+    assert!(listed(&app, NotificationState::Pending).await.is_empty());
+    assert!(listed(&app, NotificationState::Failed).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_receiver_down_for_a_while_gets_it_when_back() {
+    let hook = receiver(503).await;
+    let app = app_notifying(&hook.url, true, 8).await;
+    create(&mut app.admin().await, "Ada", "ada@example.com").await;
+    hook.until(2).await;
+    hook.status.store(200, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !listed(&app, NotificationState::Pending).await.is_empty() {
+        assert!(Instant::now() < deadline, "still pending");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let got = hook.received();
+    assert!(got.len() >= 3, "tried while down, then delivered: {}", got.len());
+    assert!(got.windows(2).all(|w| w[0].event_id == w[1].event_id), "one event id on every try");
+    assert!(listed(&app, NotificationState::Failed).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_receiver_failing_forever_ends_in_the_failed_list_and_a_retry_delivers_it() {
+    let hook = receiver(500).await;
+    let app = app_notifying(&hook.url, true, 3).await;
+    let card = create(&mut app.admin().await, "Ada", "ada@example.com").await;
+    let failed = until_listed(&app, NotificationState::Failed, 1).await;
+    assert_eq!(failed[0].prospect_id, card.id);
+    assert_eq!(failed[0].attempts, 3, "every try spent");
+    assert!(failed[0].last_error.contains("HTTP 500"), "{}", failed[0].last_error);
+    assert_eq!(hook.received().len(), 3);
+
+    hook.status.store(200, Ordering::SeqCst);
+    let retried = app
+        .admin()
+        .await
+        .retry_notification(RetryNotificationRequest { id: failed[0].id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(retried.state(), NotificationState::Pending);
+    let got = hook.until(4).await;
+    assert_eq!(got[3].event_id, failed[0].id, "the same event id as before");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !listed(&app, NotificationState::Pending).await.is_empty() {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(listed(&app, NotificationState::Failed).await.is_empty());
+    // Only a failed one can be retried.
+    let again = app.admin().await.retry_notification(RetryNotificationRequest { id: failed[0].id.clone() }).await;
+    assert_code(again, tonic::Code::FailedPrecondition);
+}
+
+#[tokio::test]
+async fn a_target_inside_our_network_is_refused_unless_allowed() {
+    let hook = receiver(200).await;
+    let app = app_notifying(&hook.url, false, 8).await;
+    create(&mut app.admin().await, "Ada", "ada@example.com").await;
+    let failed = until_listed(&app, NotificationState::Failed, 1).await;
+    assert_eq!(failed[0].attempts, 1, "not tried again: the target is refused");
+    assert!(failed[0].last_error.contains("loopback"), "{}", failed[0].last_error);
+    assert!(hook.received().is_empty(), "nothing sent");
+    // Admins only.
+    assert_code(
+        app.service().await.list_notifications(ListNotificationsRequest::default()).await,
+        tonic::Code::PermissionDenied,
+    );
+}
+
+#[tokio::test]
+async fn two_instances_on_one_table_deliver_each_notification_once() {
+    let hook = receiver(200).await;
+    let client = astro_testkit::moto::dynamodb_client(None);
+    let table = fresh_table(&client).await;
+    let mut running = Vec::new();
+    let mut dirs = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        config.notify.webhook_urls = vec![hook.url.clone()];
+        config.notify.webhook_secret = Some(KEY.parse().unwrap());
+        config.notify.webhook_allow_private = true;
+        config.notify.notify_poll_ms = 20;
+        let store = Arc::new(astro_service::store::dynamodb::DynamoStore::new(
+            astro_testkit::moto::dynamodb_client(None),
+            table.clone(),
+        ));
+        running.push(astro_service::start_with_store(config, store).await.unwrap());
+        dirs.push(dir);
+    }
+    for (i, instance) in running.iter().enumerate().cycle().take(10) {
+        let channel = tonic::transport::Channel::from_shared(format!("http://{}", instance.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut admin = astro_proto::v1::prospect_service_client::ProspectServiceClient::with_interceptor(
+            channel,
+            Bearer(Some(token(ADMIN_EMAIL, astro_authorizer::Role::Admin))),
+        );
+        create(&mut admin, &format!("Ada{i}"), &format!("ada{}@example.com", uuid::Uuid::new_v4().simple())).await;
+    }
+    let got = hook.until(10).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut ids: Vec<String> = hook.received().into_iter().map(|r| r.event_id).collect();
+    let all = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((all, ids.len()), (10, 10), "each of the 10 once: {got:?}");
+    for instance in running {
+        instance.stop().await.unwrap();
+    }
+}
