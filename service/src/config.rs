@@ -257,6 +257,38 @@ pub struct NotifyConfig {
     #[arg(long, env = "ASTRO_WEBHOOK_ALLOW_PRIVATE", default_value_t = false)]
     pub webhook_allow_private: bool,
 
+    /// Email recipients told of every new prospect (comma-separated).
+    #[arg(long, env = "ASTRO_NOTIFY_EMAILS", value_delimiter = ',')]
+    pub notify_emails: Vec<String>,
+
+    /// The emails' sender, e.g. `Astro Qualif <leads@example.com>`.
+    #[arg(long, env = "ASTRO_NOTIFY_FROM")]
+    pub notify_from: Option<String>,
+
+    /// The SMTP server: `smtp://host:25` (plain, a local relay),
+    /// `smtp://host:587?tls=required` (STARTTLS, e.g. SES's SMTP interface)
+    /// or `smtps://host:465`.
+    #[arg(long, env = "ASTRO_SMTP_URL")]
+    pub smtp_url: Option<String>,
+
+    /// SMTP user name (SES: the SMTP credentials' user name).
+    #[arg(long, env = "ASTRO_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+
+    /// SMTP password.
+    #[arg(long, env = "ASTRO_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<Secret>,
+
+    /// Secrets Manager id of that password; takes precedence.
+    #[arg(long, env = "ASTRO_SMTP_PASSWORD_ID")]
+    pub smtp_password_id: Option<String>,
+
+    /// How long a worker holds a notification it sends (one send may take a
+    /// third of it); a worker that dies mid-send is followed by another try
+    /// after this.
+    #[arg(long, env = "ASTRO_NOTIFY_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub notify_lease_secs: u64,
+
     /// Tries of one notification before it is kept as failed.
     #[arg(long, env = "ASTRO_NOTIFY_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub notify_attempts: u32,

@@ -194,18 +194,24 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
     let keys = live_key_ring(&config, secrets.as_ref()).await?;
     let captcha = Arc::new(Captcha::from_config(&config.captcha, Some(store.clone())).await?);
     let guard = Arc::new(SignInGuard::new(store.clone(), captcha.clone(), &config.sign_in));
-    let webhook_key = match (&config.notify.webhook_secret_id, &config.notify.webhook_secret) {
-        (Some(id), _) => {
-            let secrets = match &secrets {
-                Some(s) => s.clone(),
-                None => SecretsManager::from_environment().await,
-            };
-            Some(secrets.string(id).await?)
-        }
-        (None, Some(key)) => Some(key.expose().to_owned()),
-        (None, None) => None,
+    let notify = &config.notify;
+    let mut channel_secrets = crate::notify::ChannelSecrets {
+        webhook_key: notify.webhook_secret.as_ref().map(|s| s.expose().to_owned()),
+        smtp_password: notify.smtp_password.as_ref().map(|s| s.expose().to_owned()),
     };
-    let notifier = Arc::new(crate::notify::Notifier::new(store.clone(), &config.notify, webhook_key)?);
+    if notify.webhook_secret_id.is_some() || notify.smtp_password_id.is_some() {
+        let secrets = match &secrets {
+            Some(s) => s.clone(),
+            None => SecretsManager::from_environment().await,
+        };
+        if let Some(id) = &notify.webhook_secret_id {
+            channel_secrets.webhook_key = Some(secrets.string(id).await?);
+        }
+        if let Some(id) = &notify.smtp_password_id {
+            channel_secrets.smtp_password = Some(secrets.string(id).await?);
+        }
+    }
+    let notifier = Arc::new(crate::notify::Notifier::new(store.clone(), notify, channel_secrets)?);
     let worker = notifier.enabled().then(|| notifier.spawn());
     let mut services = services(store, keys, config.store.bcrypt_cost);
     services.prospects =

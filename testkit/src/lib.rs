@@ -1,6 +1,7 @@
 //! What several crates' tests and benchmarks share, written once: a moto
-//! server (DynamoDB and Secrets Manager) with clients on it, and the
-//! figures of a load run. A dev-dependency only: nothing here ships.
+//! server (DynamoDB and Secrets Manager) with clients on it, an SMTP sink,
+//! and the figures of a load run. A dev-dependency only: nothing here ships.
 
 pub mod bench;
 pub mod moto;
+pub mod smtp;

@@ -25,9 +25,9 @@ pub struct Moto {
     pub url: String,
 }
 
-/// The Python with moto: `$MOTO_PYTHON`, else the project's `.tools/venv`
-/// (`make deps`), else `python3`.
-fn moto_python() -> PathBuf {
+/// The Python with moto (and aiosmtpd): `$MOTO_PYTHON`, else the project's
+/// `.tools/venv` (`make deps`), else `python3`.
+pub(crate) fn moto_python() -> PathBuf {
     if let Some(path) = std::env::var_os("MOTO_PYTHON") {
         return path.into();
     }

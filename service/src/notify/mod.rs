@@ -11,6 +11,7 @@
 //! killed mid-send leaves a lease that runs out: another try follows. So
 //! delivery is at least once; receivers deduplicate by the event id.
 
+pub mod email;
 pub mod webhook;
 
 use std::{sync::Arc, time::Duration};
@@ -24,8 +25,6 @@ use crate::{
     store::{Store, StoreError, queue_of},
 };
 
-/// How long a claim holds a notification (longer than one send may take).
-pub const LEASE: Duration = Duration::from_secs(30);
 /// Delivered notifications leave the table after this.
 pub const KEEP_DELIVERED: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// The longest wait between two tries.
@@ -52,6 +51,14 @@ pub fn backoff(base: Duration, attempt: u32) -> Duration {
     full.mul_f64(0.5 + rand::random::<f64>() / 2.0)
 }
 
+/// Secrets of the channels, read by the caller (from the environment or
+/// Secrets Manager).
+#[derive(Default)]
+pub struct ChannelSecrets {
+    pub webhook_key: Option<String>,
+    pub smtp_password: Option<String>,
+}
+
 /// Why a send failed, and whether trying again could help.
 #[derive(Debug)]
 pub struct SendError {
@@ -64,6 +71,9 @@ pub struct Notifier {
     store: Arc<dyn Store>,
     webhooks: Vec<webhook::Target>,
     signer: Option<webhook::Signer>,
+    mailer: Option<email::Mailer>,
+    /// How long a claim holds a notification; a send may take a third of it.
+    lease: Duration,
     attempts: u32,
     retry: Duration,
     poll: Duration,
@@ -74,33 +84,42 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// Checks the configuration (`secret`: the webhook key, from Secrets
-    /// Manager when configured so).
-    pub fn new(store: Arc<dyn Store>, config: &NotifyConfig, secret: Option<String>) -> anyhow::Result<Self> {
+    /// Checks the configuration. `secrets`: the webhook key and the SMTP
+    /// password, from Secrets Manager when configured so.
+    pub fn new(store: Arc<dyn Store>, config: &NotifyConfig, secrets: ChannelSecrets) -> anyhow::Result<Self> {
         let webhooks = config
             .webhook_urls
             .iter()
             .filter(|u| !u.trim().is_empty())
             .map(|u| webhook::Target::parse(u.trim(), config.webhook_allow_private))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let signer = secret.map(|s| webhook::Signer::new(s.into_bytes())).transpose()?;
+        let signer = secrets.webhook_key.map(|s| webhook::Signer::new(s.into_bytes())).transpose()?;
         anyhow::ensure!(
             webhooks.is_empty() || signer.is_some(),
             "ASTRO_WEBHOOK_URLS needs a signing key: ASTRO_WEBHOOK_SECRET or ASTRO_WEBHOOK_SECRET_ID"
         );
+        let lease = Duration::from_secs(config.notify_lease_secs);
+        let recipients: Vec<String> = config.notify_emails.iter().filter(|e| !e.trim().is_empty()).cloned().collect();
+        let mailer = match (recipients.is_empty(), &config.smtp_url, &config.notify_from) {
+            (true, _, _) => None,
+            (false, Some(url), Some(from)) => {
+                let credentials = config.smtp_username.clone().map(|u| (u, secrets.smtp_password.unwrap_or_default()));
+                Some(email::Mailer::new(url, credentials, from, &recipients, lease / 3)?)
+            }
+            (false, _, _) => anyhow::bail!("ASTRO_NOTIFY_EMAILS needs ASTRO_SMTP_URL and ASTRO_NOTIFY_FROM"),
+        };
         Ok(Self {
             store,
             webhooks,
             signer,
+            mailer,
+            lease,
             attempts: config.notify_attempts,
             retry: Duration::from_millis(config.notify_retry_ms),
             poll: Duration::from_millis(config.notify_poll_ms),
             worker: uuid::Uuid::now_v7().to_string(),
             wake: Notify::new(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?,
+            http: reqwest::Client::builder().timeout(lease / 3).redirect(reqwest::redirect::Policy::none()).build()?,
         })
     }
 
@@ -113,38 +132,49 @@ impl Notifier {
                 webhook_secret: None,
                 webhook_secret_id: None,
                 webhook_allow_private: false,
+                notify_emails: Vec::new(),
+                notify_from: None,
+                smtp_url: None,
+                smtp_username: None,
+                smtp_password: None,
+                smtp_password_id: None,
+                notify_lease_secs: 30,
                 notify_attempts: 1,
                 notify_retry_ms: 1_000,
                 notify_poll_ms: 1_000,
             },
-            None,
+            ChannelSecrets::default(),
         )
         .expect("no channel is a valid configuration")
     }
 
     pub fn enabled(&self) -> bool {
-        !self.webhooks.is_empty()
+        !self.webhooks.is_empty() || self.mailer.is_some()
     }
 
-    /// The notifications of a new prospect, to write with it.
+    /// The notifications of a new prospect, to write with it: one per
+    /// webhook, and one email to every recipient.
     pub fn outbox(&self, prospect: &Prospect, at: prost_types::Timestamp) -> Vec<Notification> {
         let card = Prospect { events: Vec::new(), ..prospect.clone() };
-        self.webhooks
-            .iter()
-            .map(|target| Notification {
-                id: uuid::Uuid::now_v7().to_string(),
-                prospect_id: prospect.id.clone(),
-                channel: NotificationChannel::Webhook as i32,
-                target: target.url().to_owned(),
-                state: NotificationState::Pending as i32,
-                queue: queue_of(NotificationState::Pending).to_owned(),
-                due_at: Some(at),
-                prospect: Some(card.clone()),
-                created_at: Some(at),
-                version: 1,
-                ..Default::default()
-            })
-            .collect()
+        let one = |channel: NotificationChannel, target: String| Notification {
+            id: uuid::Uuid::now_v7().to_string(),
+            prospect_id: prospect.id.clone(),
+            channel: channel as i32,
+            target,
+            state: NotificationState::Pending as i32,
+            queue: queue_of(NotificationState::Pending).to_owned(),
+            due_at: Some(at),
+            prospect: Some(card.clone()),
+            created_at: Some(at),
+            version: 1,
+            ..Default::default()
+        };
+        let mut out: Vec<Notification> =
+            self.webhooks.iter().map(|t| one(NotificationChannel::Webhook, t.url().to_owned())).collect();
+        if let Some(mailer) = &self.mailer {
+            out.push(one(NotificationChannel::Email, mailer.target()));
+        }
+        out
     }
 
     /// A local create committed: look at the outbox now.
@@ -188,7 +218,7 @@ impl Notifier {
             }
             let mut claimed = n.clone();
             claimed.attempts += 1;
-            claimed.lease_until = Some(after(&now, LEASE));
+            claimed.lease_until = Some(after(&now, self.lease));
             claimed.leased_by = self.worker.clone();
             claimed.version = n.version + 1;
             match self.store.save_notification(&claimed, n.version).await {
@@ -208,18 +238,21 @@ impl Notifier {
     }
 
     fn send(&self, n: &Notification) -> impl Future<Output = Result<(), SendError>> + Send + 'static {
-        let (http, signer) = (self.http.clone(), self.signer.clone());
+        let (http, signer, mailer) = (self.http.clone(), self.signer.clone(), self.mailer.clone());
         let target = self.webhooks.iter().find(|t| t.url() == n.target).cloned();
         let n = n.clone();
         async move {
-            match (NotificationChannel::try_from(n.channel), target, signer) {
-                (Ok(NotificationChannel::Webhook), Some(target), Some(signer)) => {
-                    webhook::send(&http, &target, &signer, &n).await
-                }
-                (Ok(NotificationChannel::Webhook), None, _) => {
-                    Err(SendError { message: "this webhook is no longer configured".into(), permanent: true })
-                }
-                _ => Err(SendError { message: "no configured channel sends this".into(), permanent: true }),
+            let gone = |what: &str| SendError { message: format!("{what} is no longer configured"), permanent: true };
+            match NotificationChannel::try_from(n.channel) {
+                Ok(NotificationChannel::Webhook) => match (target, signer) {
+                    (Some(target), Some(signer)) => webhook::send(&http, &target, &signer, &n).await,
+                    _ => Err(gone("this webhook")),
+                },
+                Ok(NotificationChannel::Email) => match mailer {
+                    Some(mailer) => mailer.send(&n).await,
+                    None => Err(gone("email")),
+                },
+                _ => Err(SendError { message: "no channel sends this".into(), permanent: true }),
             }
         }
     }

@@ -293,6 +293,11 @@ pub fn wait_for_address(child: &mut Child) -> SocketAddr {
 impl ServiceProcess {
     /// Starts the binary on a free port over `dir`; returns once it serves.
     pub fn start(dir: &Path) -> ServiceProcess {
+        Self::start_with(dir, &[])
+    }
+
+    /// [`ServiceProcess::start`] with more environment.
+    pub fn start_with(dir: &Path, extra: &[(&str, &str)]) -> ServiceProcess {
         let mut child = Command::new(binary())
             .env_clear()
             .env("ASTRO_GRPC_ADDR", "127.0.0.1:0")
@@ -302,6 +307,7 @@ impl ServiceProcess {
             .env("ASTRO_JWT_SECRET", JWT_SECRET)
             .env("ASTRO_BCRYPT_COST", "10")
             .env("ASTRO_LOG_FORMAT", "json")
+            .envs(extra.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

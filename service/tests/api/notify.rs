@@ -34,6 +34,11 @@ struct Receiver {
 }
 
 async fn receiver(status: u16) -> Receiver {
+    receiver_taking(status, Duration::ZERO).await
+}
+
+/// A receiver that takes `delay` to answer each delivery.
+async fn receiver_taking(status: u16, delay: Duration) -> Receiver {
     let status = Arc::new(AtomicU16::new(status));
     let got = Arc::new(Mutex::new(Vec::new()));
     let (answer, seen) = (status.clone(), got.clone());
@@ -42,6 +47,7 @@ async fn receiver(status: u16) -> Receiver {
         axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
             let (answer, seen) = (answer.clone(), seen.clone());
             async move {
+                tokio::time::sleep(delay).await;
                 let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
                 seen.lock().unwrap().push(Received {
                     event_id: header("astro-event-id"),
@@ -269,4 +275,91 @@ async fn two_instances_on_one_table_deliver_each_notification_once() {
     for instance in running {
         instance.stop().await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn the_team_gets_an_email_even_from_an_smtp_server_that_comes_up_late() {
+    use astro_testkit::smtp::{SmtpSink, free_port};
+    let port = free_port();
+    let app = spawn_app_with(move |c| {
+        c.notify.notify_emails = vec!["sales@example.com".into(), "ceo@example.com".into()];
+        c.notify.notify_from = Some("Astro Qualif <leads@example.com>".into());
+        c.notify.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+        c.notify.notify_retry_ms = 50;
+        c.notify.notify_poll_ms = 50;
+    })
+    .await;
+    let mut admin = app.admin().await;
+    let first = create(&mut admin, "Ada", "ada@example.com").await;
+    // The SMTP server is down: tries fail and are retried.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(listed(&app, NotificationState::Pending).await.len(), 1, "still pending, not lost");
+    let sink = SmtpSink::start_on(port);
+    let second = create(&mut admin, "Grace", "grace@example.com").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sink.messages().len() < 2 {
+        assert!(Instant::now() < deadline, "{} of 2 emails within 10 s", sink.messages().len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let messages = sink.messages();
+    for (card, name) in [(&first, "Ada"), (&second, "Grace")] {
+        let message = messages.iter().find(|m| m.contains(&card.id)).expect("an email per prospect");
+        assert!(message.contains(&format!("Subject: New prospect: {name} ")), "{message}");
+        assert!(message.contains("sales@example.com") && message.contains("ceo@example.com"));
+        assert!(
+            message.contains("From: \"Astro Qualif\" <leads@example.com>")
+                || message.contains("From: Astro Qualif <leads@example.com>"),
+            "{message}"
+        );
+        assert!(message.contains("Content-Type: text/plain"), "text only, never HTML from user data");
+        assert!(message.contains("@astro-qualif>"), "the Message-ID comes from the event id");
+    }
+    assert!(listed(&app, NotificationState::Pending).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_service_killed_in_the_middle_of_deliveries_delivers_everything_after_a_restart() {
+    // A slow receiver, so the kill lands while sends are in flight.
+    let hook = receiver_taking(200, Duration::from_millis(150)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("ASTRO_WEBHOOK_URLS", hook.url.as_str()),
+        ("ASTRO_WEBHOOK_SECRET", KEY),
+        ("ASTRO_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("ASTRO_NOTIFY_POLL_MS", "50"),
+        ("ASTRO_NOTIFY_RETRY_MS", "50"),
+        ("ASTRO_NOTIFY_LEASE_SECS", "2"),
+    ];
+    let process = ServiceProcess::start_with(dir.path(), &env);
+    let mut admin = process.prospects(Some(token(ADMIN_EMAIL, astro_authorizer::Role::Admin))).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(create(&mut admin, &format!("Ada{i}"), &format!("ada{i}@example.com")).await.id);
+    }
+    // Every create was acknowledged; some deliveries are under way.
+    hook.until(1).await;
+    process.kill_9();
+    let before = hook.received().len();
+    assert!(before < 20, "killed before it delivered everything ({before})");
+
+    let restarted = ServiceProcess::start_with(dir.path(), &env);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut delivered: Vec<String> = hook
+            .received()
+            .iter()
+            .filter_map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+            .filter_map(|b| b["prospect"]["id"].as_str().map(str::to_owned))
+            .collect();
+        delivered.sort();
+        delivered.dedup();
+        if delivered.len() == ids.len() {
+            ids.sort();
+            assert_eq!(delivered, ids, "every prospect's notification, at least once");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{} of {} delivered after the restart", delivered.len(), ids.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    restarted.terminate();
 }

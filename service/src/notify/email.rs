@@ -1,0 +1,110 @@
+//! Email: a plain-text message to the configured recipients over SMTP
+//! (`lettre`) — a local relay, or SES's SMTP interface on AWS. The
+//! `Message-ID` is made from the event id, so a repeated try is the same
+//! message to mail clients that deduplicate.
+
+use astro_proto::v1::{Notification, Prospect};
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, header::ContentType},
+    transport::smtp::authentication::Credentials,
+};
+
+use super::SendError;
+
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    to: Vec<Mailbox>,
+}
+
+impl Mailer {
+    pub fn new(
+        url: &str,
+        credentials: Option<(String, String)>,
+        from: &str,
+        to: &[String],
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<Self> {
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| anyhow::anyhow!("ASTRO_SMTP_URL {url:?}: {e}"))?
+            .timeout(Some(timeout));
+        if let Some((user, password)) = credentials {
+            builder = builder.credentials(Credentials::new(user, password));
+        }
+        let from: Mailbox = from.parse().map_err(|e| anyhow::anyhow!("ASTRO_NOTIFY_FROM {from:?}: {e}"))?;
+        let to = to
+            .iter()
+            .map(|a| a.trim().parse::<Mailbox>().map_err(|e| anyhow::anyhow!("ASTRO_NOTIFY_EMAILS {a:?}: {e}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        anyhow::ensure!(!to.is_empty(), "ASTRO_NOTIFY_EMAILS is empty");
+        Ok(Self { transport: builder.build(), from, to })
+    }
+
+    /// The recipients, as the notification's target.
+    pub fn target(&self) -> String {
+        self.to.iter().map(|m| m.email.to_string()).collect::<Vec<_>>().join(",")
+    }
+
+    pub async fn send(&self, n: &Notification) -> Result<(), SendError> {
+        let card = n.prospect.clone().unwrap_or_default();
+        let mut message = Message::builder()
+            .from(self.from.clone())
+            .message_id(Some(format!("<{}@astro-qualif>", n.id)))
+            .subject(subject(&card));
+        for to in &self.to {
+            message = message.to(to.clone());
+        }
+        let message = message
+            .header(ContentType::TEXT_PLAIN)
+            .body(text(&card, &n.id))
+            .map_err(|e| SendError { message: format!("building the email: {e}"), permanent: true })?;
+        self.transport.send(message).await.map(|_| ()).map_err(|e| SendError {
+            message: format!("SMTP: {e}"),
+            // A permanent SMTP refusal (5xx) will not change on a retry.
+            permanent: e.is_permanent(),
+        })
+    }
+}
+
+/// One line: no line breaks from user data reach a header.
+fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_owned()
+}
+
+fn subject(p: &Prospect) -> String {
+    let name = one_line(&format!("{} {}", p.first_name, p.last_name));
+    match p.company.is_empty() {
+        true => format!("New prospect: {name}"),
+        false => format!("New prospect: {name} ({})", one_line(&p.company)),
+    }
+}
+
+fn text(p: &Prospect, event_id: &str) -> String {
+    let source = p.source.clone().unwrap_or_default();
+    let mut lines = vec![
+        format!("{} {} wants to hear from us.", p.first_name, p.last_name),
+        String::new(),
+        format!("Email:     {}", p.email),
+    ];
+    for (label, value) in [
+        ("Phone:    ", p.phone.as_str()),
+        ("Company:  ", p.company.as_str()),
+        ("Job title:", p.job_title.as_str()),
+        ("UTM source:", source.utm_source.as_str()),
+    ] {
+        if !value.is_empty() {
+            lines.push(format!("{label} {value}"));
+        }
+    }
+    lines.push(format!("Budget:    {}", p.budget().as_str_name()));
+    lines.push(format!("Timeline:  {}", p.timeline().as_str_name()));
+    if !p.message.is_empty() {
+        lines.push(String::new());
+        lines.push(p.message.clone());
+    }
+    lines.push(String::new());
+    lines.push(format!("Prospect {} · event {event_id}", p.id));
+    lines.join("\n")
+}
