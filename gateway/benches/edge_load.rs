@@ -12,7 +12,9 @@
 //!   edge's share shows: under the same load, and one call at a time;
 //! - the CPU cost of checking one proof-of-work solution, and of one challenge;
 //! - the live board: from a submission's 201 to a watcher's change
-//!   (`WatchProspects` on native gRPC), one submission at a time.
+//!   (`WatchProspects` on native gRPC), one submission at a time;
+//! - notifications: from a submission's 201 to a local webhook receiver's
+//!   receipt, on a second stack with a webhook configured.
 
 use std::{
     io::{BufRead, BufReader},
@@ -46,6 +48,10 @@ struct Stack {
 
 impl Stack {
     fn start() -> Stack {
+        Self::start_with(&[])
+    }
+
+    fn start_with(extra: &[(&str, &str)]) -> Stack {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_astro-gateway"))
             .env("ASTRO_HTTP_ADDR", "127.0.0.1:0")
@@ -58,6 +64,7 @@ impl Stack {
             .env("ASTRO_THROTTLE_BURST", "1000000")
             .env("ASTRO_PUBLIC_PER_IP_PER_MIN", "100000000")
             .env("ASTRO_LOG_FORMAT", "json")
+            .envs(extra.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
             .expect("start astro-gateway (built by cargo bench)");
@@ -281,6 +288,73 @@ fn main() {
         })
         .collect();
     print("median: a submission's 201 → the watcher's change", &median_figures(&live));
+    drop(stack);
+
+    let (hook, arrivals) = runtime.block_on(webhook_receiver());
+    let notifying = Stack::start_with(&[
+        ("ASTRO_WEBHOOK_URLS", &hook),
+        ("ASTRO_WEBHOOK_SECRET", "bench-webhook-key-0123456789"),
+        ("ASTRO_WEBHOOK_ALLOW_PRIVATE", "true"),
+    ]);
+    let webhooks: Vec<Figures> = (0..runs)
+        .map(|run| {
+            let f = runtime.block_on(webhook_run(&notifying, &arrivals, 200, (run + 1) * 1_000_000 + 950_000));
+            print(&format!("run {run}: 201 → webhook received"), &f);
+            f
+        })
+        .collect();
+    print("median: a submission's 201 → the webhook's receipt", &median_figures(&webhooks));
+}
+
+type Arrivals = Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>>;
+
+/// A webhook receiver on loopback noting when each prospect's notification arrives.
+async fn webhook_receiver() -> (String, Arrivals) {
+    let arrivals: Arrivals = Arc::default();
+    let noted = arrivals.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let noted = noted.clone();
+            async move {
+                let at = Instant::now();
+                if let Ok(event) = serde_json::from_slice::<serde_json::Value>(&body)
+                    && let Some(id) = event["prospect"]["id"].as_str()
+                {
+                    noted.lock().unwrap().insert(id.to_owned(), at);
+                }
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, arrivals)
+}
+
+/// `n` submissions one at a time, each timed from its 201 to its webhook.
+async fn webhook_run(stack: &Stack, arrivals: &Arrivals, n: usize, offset: usize) -> Figures {
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/prospects", stack.http);
+    let started = Instant::now();
+    let mut delays = Vec::with_capacity(n);
+    for i in 0..n {
+        let response = http.post(&url).json(&form(offset + i)).send().await.unwrap();
+        let acknowledged = Instant::now();
+        assert_eq!(response.status(), 201);
+        let id = response.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        let deadline = acknowledged + Duration::from_secs(10);
+        loop {
+            if let Some(at) = arrivals.lock().unwrap().get(&id) {
+                delays.push(at.saturating_duration_since(acknowledged));
+                break;
+            }
+            assert!(Instant::now() < deadline, "no webhook within 10 s");
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+    }
+    figures(delays, started.elapsed())
 }
 
 /// `n` submissions one at a time, each timed from its 201 to the moment a

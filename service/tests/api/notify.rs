@@ -363,3 +363,30 @@ async fn a_service_killed_in_the_middle_of_deliveries_delivers_everything_after_
     }
     restarted.terminate();
 }
+
+#[tokio::test]
+async fn a_submission_reaches_the_email_and_the_webhook_within_a_second() {
+    use astro_testkit::smtp::SmtpSink;
+    let hook = receiver(200).await;
+    let sink = SmtpSink::start();
+    let (url, smtp) = (hook.url.clone(), sink.url());
+    let app = spawn_app_with(move |c| {
+        c.notify.webhook_urls = vec![url];
+        c.notify.webhook_secret = Some(KEY.parse().unwrap());
+        c.notify.webhook_allow_private = true;
+        c.notify.notify_emails = vec!["sales@example.com".into()];
+        c.notify.notify_from = Some("leads@example.com".into());
+        c.notify.smtp_url = Some(smtp);
+    })
+    .await;
+    let mut admin = app.admin().await;
+    let card = create(&mut admin, "Ada", "ada@example.com").await;
+    // The worker is woken by the create itself: no polling interval to wait.
+    let acknowledged = Instant::now();
+    while hook.received().is_empty() || sink.messages().is_empty() {
+        assert!(acknowledged.elapsed() < Duration::from_secs(1), "both channels within 1 s of the answer");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(hook.received()[0].body.windows(card.id.len()).any(|w| w == card.id.as_bytes()));
+    assert!(sink.messages()[0].contains(&card.id));
+}
