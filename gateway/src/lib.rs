@@ -22,7 +22,9 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use astro_proto::v1::{auth_service_client::AuthServiceClient, prospect_service_client::ProspectServiceClient};
-use astro_service::{RunningService, captcha::Captcha, config::StoreKind, keys::KeyRing, store::Store};
+use astro_service::{
+    RunningService, captcha::Captcha, config::StoreKind, keys::KeyRing, server::GrpcService, store::Store,
+};
 use axum::{
     Router,
     extract::DefaultBodyLimit,
@@ -32,7 +34,7 @@ use axum::{
 };
 use http::{HeaderName, HeaderValue, Method};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use tower_http::{
     LatencyUnit,
     cors::CorsLayer,
@@ -48,9 +50,9 @@ const MAX_BODY: usize = 64 * 1024;
 
 /// What the handlers share.
 pub struct Gateway {
-    pub prospects: ProspectServiceClient<Channel>,
-    pub health: tonic_health::pb::health_client::HealthClient<Channel>,
-    pub auth: AuthServiceClient<Channel>,
+    pub prospects: ProspectServiceClient<GrpcService>,
+    pub health: tonic_health::pb::health_client::HealthClient<GrpcService>,
+    pub auth: AuthServiceClient<GrpcService>,
     /// The service's token keys: the edge verifies with them and signs the
     /// public form's service identity.
     pub keys: KeyRing,
@@ -159,12 +161,21 @@ pub async fn start_with_store(config: GatewayConfig, store: Option<Arc<dyn Store
             (Some(service), url, keys, captcha)
         }
     };
-    let channel = Endpoint::from_shared(service_url.clone())
-        .with_context(|| format!("ASTRO_SERVICE_URL: {service_url:?}"))?
-        .tcp_nodelay(true)
-        .connect_timeout(Duration::from_secs(5))
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .connect_lazy();
+    // The service in this process is called directly (no socket); one
+    // elsewhere over an HTTP/2 channel. Both are the same tower service type.
+    let channel: GrpcService = match &service {
+        Some(running) => running.in_process.clone(),
+        None => {
+            use tower::ServiceExt as _;
+            let channel = Endpoint::from_shared(service_url.clone())
+                .with_context(|| format!("ASTRO_SERVICE_URL: {service_url:?}"))?
+                .tcp_nodelay(true)
+                .connect_timeout(Duration::from_secs(5))
+                .http2_keep_alive_interval(Duration::from_secs(30))
+                .connect_lazy();
+            tower::util::BoxCloneSyncService::new(channel.map_err(|e| astro_service::server::CallError(e.into())))
+        }
+    };
     let csp = HeaderValue::try_from(edge::content_security_policy(captcha.provider()))?;
     let gateway = Arc::new(Gateway {
         prospects: ProspectServiceClient::new(channel.clone()),

@@ -139,6 +139,8 @@ pub struct RunningService {
     /// The captcha of sign-ins; an in-process edge uses the same for the
     /// form, so a solution is good for one use across both.
     pub captcha: Arc<Captcha>,
+    /// The service itself, to call with no socket (an in-process gateway).
+    pub in_process: GrpcService,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     sweeper: JoinHandle<()>,
@@ -249,7 +251,9 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let keys = services.keys.clone();
     let board = services.prospects.board().clone();
-    let task = tokio::spawn(serve(services, sign_in, cors, incoming, async move {
+    let service = layered(routes(&services, sign_in).await, cors);
+    let in_process = service.clone();
+    let task = tokio::spawn(serve(service, incoming, async move {
         let _ = rx.await;
         // Open watch streams end first, or they would hold the shutdown up.
         board.close();
@@ -264,7 +268,7 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
         }
     });
     tracing::info!(%addr, captcha = config.captcha.provider.name(), "serving native gRPC and gRPC-web");
-    Ok(RunningService { addr, keys, captcha, shutdown: Some(tx), task, sweeper, worker })
+    Ok(RunningService { addr, keys, captcha, in_process, shutdown: Some(tx), task, sweeper, worker })
 }
 
 /// The browser origins of `ASTRO_CORS_ORIGINS`, checked.
@@ -299,13 +303,32 @@ fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
         .max_age(Duration::from_secs(24 * 60 * 60)))
 }
 
-async fn serve(
-    services: Services,
-    sign_in: SignIn,
-    cors: CorsLayer,
-    incoming: TcpIncoming,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), tonic::transport::Error> {
+/// The whole service as one tower service: its gRPC routes (and health and
+/// reflection) inside its layers (request id, tracing, CORS, gRPC-web). The
+/// listener serves it; a gateway in the same process calls it directly —
+/// the same guards, validation and layers, with no socket in between.
+pub type GrpcService =
+    tower::util::BoxCloneSyncService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, CallError>;
+
+/// Why a call through [`GrpcService`] failed before any answer: a transport
+/// failure (networked), or a layer's (in-process). A concrete type, so that
+/// clients' futures stay `Send` for any caller.
+#[derive(Debug)]
+pub struct CallError(pub tower::BoxError);
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for CallError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.0.as_ref())
+    }
+}
+
+async fn routes(services: &Services, sign_in: SignIn) -> tonic::service::Routes {
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<ProspectServiceServer<ProspectApi>>().await;
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
@@ -324,7 +347,16 @@ async fn serve(
         .expect("the contract's descriptors are valid");
 
     let guard = Guard::new(services.keys.clone());
-    let layers = tower::ServiceBuilder::new()
+    tonic::service::Routes::new(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(ProspectServiceServer::new(ProspectApi { prospects: services.prospects.clone(), guard }))
+        .add_service(AuthServiceServer::new(AuthApi { sign_in, keys: services.keys.clone() }))
+}
+
+fn layered(routes: tonic::service::Routes, cors: CorsLayer) -> GrpcService {
+    use tower::ServiceExt as _;
+    let service = tower::ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(
             TraceLayer::new_for_grpc()
@@ -339,17 +371,24 @@ async fn serve(
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(cors)
-        .layer(tonic_web::GrpcWebLayer::new());
+        .layer(tonic_web::GrpcWebLayer::new())
+        .service(routes);
+    tower::util::BoxCloneSyncService::new(
+        service.map_response(|response| response.map(tonic::body::Body::new)).map_err(|e| CallError(e.into())),
+    )
+}
 
+async fn serve(
+    service: GrpcService,
+    incoming: TcpIncoming,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
     Server::builder()
         .accept_http1(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .layer(layers)
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(ProspectServiceServer::new(ProspectApi { prospects: services.prospects.clone(), guard }))
-        .add_service(AuthServiceServer::new(AuthApi { sign_in, keys: services.keys.clone() }))
+        // Every route is inside `service`: the listener hands each request to it.
+        .layer(tower::layer::layer_fn(move |_: tonic::service::Routes| service.clone()))
+        .add_routes(tonic::service::Routes::default())
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }

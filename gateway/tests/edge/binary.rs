@@ -160,6 +160,16 @@ async fn healthz_follows_the_service_behind_the_gateway() {
     let health = reqwest::get(gateway.at("/healthz")).await.unwrap();
     assert_eq!(health.status(), 503);
     assert_eq!(health.json::<Value>().await.unwrap()["status"], "unavailable");
+    // The API answers a 503 problem at once rather than hanging.
+    let listed = reqwest::Client::new()
+        .get(gateway.at("/prospects"))
+        .bearer_auth(token(ADMIN_EMAIL, Role::Admin))
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 503);
+    assert_eq!(listed.headers()["content-type"], "application/problem+json");
     // Liveness: the edge answers, so the container is kept.
     assert!(probe().status.success(), "a gateway whose service is down is still alive");
     drop(gateway);
