@@ -74,14 +74,15 @@ pub async fn grpc_web(
     }
 
     let (parts, body) = request.into_parts();
-    let url = format!("{}{}", gateway.service_url, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or(&path));
-    let mut forward = gateway.http.post(url);
+    let uri = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or(&path).to_owned();
+    let mut forward = http::Request::builder().method(Method::POST).uri(uri);
     for (name, value) in &parts.headers {
         // The edge answers CORS itself; the service must not add its own.
         // Only the edge speaks for the client (`x-astro-*`).
         if !hop_by_hop(name)
             && name != header::ORIGIN
             && name != header::CONTENT_LENGTH
+            && name != header::HOST
             && !astro_service::api::edge::is_edge_header(name.as_str())
         {
             forward = forward.header(name, value);
@@ -93,18 +94,24 @@ pub async fn grpc_web(
             forward = forward.header(name, value);
         }
     }
-    let answer = match forward.body(reqwest::Body::wrap_stream(body.into_data_stream())).send().await {
+    let Ok(forward) = forward.body(tonic::body::Body::new(body)) else {
+        return grpc_status(tonic::Status::invalid_argument("malformed request headers"), &content_type);
+    };
+    // Straight into the service's stack (its gRPC-web layer translates):
+    // in this process with no socket, or over the channel to a remote one.
+    let answer = match tower::ServiceExt::oneshot(gateway.grpc.clone(), forward).await {
         Ok(answer) => answer,
         Err(e) => {
             tracing::warn!(error = %e, %path, "service unreachable");
             return grpc_status(tonic::Status::unavailable("the service is unreachable: retry shortly"), &content_type);
         }
     };
-    let mut response = Response::builder().status(answer.status());
+    let (head, body) = answer.into_parts();
+    let mut response = Response::builder().status(head.status);
     if let Some(headers) = response.headers_mut() {
-        copy_headers(answer.headers(), headers);
+        copy_headers(&head.headers, headers);
     }
-    response.body(Body::from_stream(answer.bytes_stream())).unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+    response.body(Body::new(body)).unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
 }
 
 fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {

@@ -53,15 +53,14 @@ pub struct Gateway {
     pub prospects: ProspectServiceClient<GrpcService>,
     pub health: tonic_health::pb::health_client::HealthClient<GrpcService>,
     pub auth: AuthServiceClient<GrpcService>,
+    /// The service itself (gRPC-web calls are forwarded into it).
+    pub grpc: GrpcService,
     /// The service's token keys: the edge verifies with them and signs the
     /// public form's service identity.
     pub keys: KeyRing,
     /// The form's captcha: the in-process service's own, else one of ours.
     pub captcha: Arc<Captcha>,
     pub limits: Limits,
-    /// HTTP client of gRPC-web forwarding.
-    pub http: reqwest::Client,
-    pub service_url: String,
 }
 
 /// A running gateway (and the service, when it runs in this process).
@@ -180,14 +179,11 @@ pub async fn start_with_store(config: GatewayConfig, store: Option<Arc<dyn Store
     let gateway = Arc::new(Gateway {
         prospects: ProspectServiceClient::new(channel.clone()),
         health: tonic_health::pb::health_client::HealthClient::new(channel.clone()),
-        auth: AuthServiceClient::new(channel),
+        auth: AuthServiceClient::new(channel.clone()),
+        grpc: channel,
         keys,
         captcha,
         limits: Limits::new(&config.limits),
-        // As the gRPC channel: a service task gone (its address silent) is
-        // an UNAVAILABLE within 5 s, not a request hanging.
-        http: reqwest::Client::builder().tcp_nodelay(true).connect_timeout(Duration::from_secs(5)).build()?,
-        service_url,
     });
 
     let app = router(gateway.clone(), &config, csp)?;
