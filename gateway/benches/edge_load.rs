@@ -10,6 +10,10 @@
 //!   throttles raised, over `BENCH_CONNECTIONS` HTTP/1.1 connections;
 //! - the same creates sent straight to the service's native gRPC, so the
 //!   edge's share shows: under the same load, and one call at a time;
+//! - the column page (`status=new`, 50 cards and the five counts) on a column
+//!   of more than 10,000 cards: over REST and over gRPC-web through the edge,
+//!   and over gRPC straight to the service, at `BENCH_CONNECTIONS` and at 1,
+//!   each figure printed against its goal (issue 12's pass lines);
 //! - the CPU cost of checking one proof-of-work solution, and of one challenge;
 //! - the live board: from a submission's 201 to a watcher's change
 //!   (`WatchProspects` on native gRPC), one submission at a time;
@@ -206,6 +210,114 @@ async fn grpc_run(stack: &Stack, connections: usize, seconds: u64, offset: usize
     .await
 }
 
+fn admin_token() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let secret = TokenSecret::new(SECRET.as_bytes().to_vec()).unwrap();
+    TokenIssuer::new(&secret).issue("bench@example.com", Role::Admin, now).unwrap().0
+}
+
+/// The New column's first page over REST, `connections` at once.
+async fn column_rest_run(stack: &Stack, connections: usize, seconds: u64) -> Figures {
+    let clients: Arc<Vec<reqwest::Client>> = Arc::new(
+        (0..connections).map(|_| reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap()).collect(),
+    );
+    let url = format!("http://{}/prospects?status=new&pageSize=50", stack.http);
+    let bearer = format!("Bearer {}", admin_token());
+    drive(connections, seconds, move |caller, _| {
+        let (clients, url, bearer) = (clients.clone(), url.clone(), bearer.clone());
+        async move {
+            let response = clients[caller].get(&url).header("authorization", bearer).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let body = response.bytes().await.unwrap();
+            assert!(body.len() > 1_000, "a page of cards");
+        }
+    })
+    .await
+}
+
+/// The same page over gRPC-web through the edge (what the board sends).
+async fn column_grpc_web_run(stack: &Stack, connections: usize, seconds: u64) -> Figures {
+    use prost::Message as _;
+    let clients: Arc<Vec<reqwest::Client>> = Arc::new(
+        (0..connections).map(|_| reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap()).collect(),
+    );
+    let url = format!("http://{}/astro.v1.ProspectService/ListProspects", stack.http);
+    let bearer = format!("Bearer {}", admin_token());
+    let message = astro_proto::v1::ListProspectsRequest {
+        status: astro_proto::v1::ProspectStatus::New as i32,
+        page_size: 50,
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&message);
+    drive(connections, seconds, move |caller, _| {
+        let (clients, url, bearer, frame) = (clients.clone(), url.clone(), bearer.clone(), frame.clone());
+        async move {
+            let response = clients[caller]
+                .post(&url)
+                .header("authorization", bearer)
+                .header("content-type", "application/grpc-web+proto")
+                .header("x-grpc-web", "1")
+                .body(frame)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            let body = response.bytes().await.unwrap();
+            assert!(body.len() > 1_000 && body[0] == 0, "a data frame with the page");
+        }
+    })
+    .await
+}
+
+/// The same page over native gRPC, straight to the service.
+async fn column_grpc_run(stack: &Stack, connections: usize, seconds: u64) -> Figures {
+    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {}", admin_token()).parse().unwrap();
+    let mut clients = Vec::new();
+    for _ in 0..connections {
+        let channel = Channel::from_shared(format!("http://{}", stack.grpc)).unwrap().connect().await.unwrap();
+        clients.push(ProspectServiceClient::new(channel));
+    }
+    let clients = Arc::new(clients);
+    drive(connections, seconds, move |caller, _| {
+        let (clients, bearer) = (clients.clone(), bearer.clone());
+        async move {
+            let mut request = tonic::Request::new(astro_proto::v1::ListProspectsRequest {
+                status: astro_proto::v1::ProspectStatus::New as i32,
+                page_size: 50,
+                ..Default::default()
+            });
+            request.metadata_mut().insert("authorization", bearer);
+            let page = clients[caller].clone().list_prospects(request).await.unwrap().into_inner();
+            assert_eq!(page.prospects.len(), 50);
+        }
+    })
+    .await
+}
+
+/// A figure against its goal: `min_per_second`, `max_p50_ms`, `max_p99_ms`.
+fn against(label: &str, f: &Figures, goal: (Option<f64>, Option<f64>, Option<f64>)) {
+    let mut verdicts = Vec::new();
+    if let Some(rate) = goal.0 {
+        verdicts.push(format!("≥ {rate:.0}/s {}", if f.per_second >= rate { "met" } else { "NOT MET" }));
+    }
+    if let Some(p50) = goal.1 {
+        verdicts.push(format!("p50 ≤ {p50} ms {}", if f.p50_ms <= p50 { "met" } else { "NOT MET" }));
+    }
+    if let Some(p99) = goal.2 {
+        verdicts.push(format!("p99 ≤ {p99} ms {}", if f.p99_ms <= p99 { "met" } else { "NOT MET" }));
+    }
+    println!(
+        "{label:<44} {:>8.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms   goal: {}",
+        f.per_second,
+        f.p50_ms,
+        f.p99_ms,
+        if verdicts.is_empty() { "reported".to_owned() } else { verdicts.join(", ") }
+    );
+}
+
 /// CPU time of `f`, median of 5 rounds of `n`, in microseconds.
 fn cpu_micros(n: usize, mut f: impl FnMut(usize)) -> f64 {
     let mut rounds: Vec<f64> = (0..5)
@@ -279,6 +391,42 @@ fn main() {
         median_figures(&rest).p50_ms - median_figures(&grpc).p50_ms,
         median_figures(&rest_one).p50_ms - median_figures(&grpc_one).p50_ms
     );
+
+    // The New column now holds every card the runs above created (> 10,000).
+    type Run = fn(&Stack, usize, u64) -> std::pin::Pin<Box<dyn Future<Output = Figures> + '_>>;
+    let paths: [(&str, Run); 3] = [
+        ("REST GET /prospects?status=new (column page)", |s, c, t| Box::pin(column_rest_run(s, c, t))),
+        ("gRPC-web ListProspects through the edge", |s, c, t| Box::pin(column_grpc_web_run(s, c, t))),
+        ("gRPC ListProspects (service direct)", |s, c, t| Box::pin(column_grpc_run(s, c, t))),
+    ];
+    let mut column: Vec<(String, Vec<Figures>, Vec<Figures>)> = Vec::new();
+    runtime.block_on(async {
+        for (label, run) in &paths {
+            run(&stack, connections, 1).await;
+            let (mut many, mut one) = (Vec::new(), Vec::new());
+            for r in 0..runs {
+                let f = run(&stack, connections, seconds).await;
+                print(&format!("run {r}: {label}"), &f);
+                many.push(f);
+                let f1 = run(&stack, 1, 2).await;
+                print(&format!("run {r}: {label}, one at a time"), &f1);
+                one.push(f1);
+            }
+            column.push(((*label).to_owned(), many, one));
+        }
+    });
+    println!("\nagainst the goals (medians of {runs} runs; {connections} connections, then 1):");
+    against("REST POST /prospects (submit)", &median_figures(&rest), (Some(6_000.0), None, None));
+    against("REST submit, one at a time", &median_figures(&rest_one), (None, Some(0.3), None));
+    for (label, many, one) in &column {
+        let rest_page = label.starts_with("REST");
+        against(label, &median_figures(many), (rest_page.then_some(8_000.0), None, None));
+        against(
+            &format!("{label}, one at a time"),
+            &median_figures(one),
+            if rest_page { (None, Some(0.3), Some(1.0)) } else { (None, None, None) },
+        );
+    }
 
     let live: Vec<Figures> = (0..runs)
         .map(|run| {
