@@ -415,6 +415,11 @@ fn main() {
             column.push(((*label).to_owned(), many, one));
         }
     });
+    // Memory the gateway keeps once the load is over.
+    std::thread::sleep(Duration::from_secs(2));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", stack.child.id())).unwrap_or_default();
+    let rss = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or("VmRSS: ?").trim().to_owned();
+    println!("\ngateway (with its service) idle after the load: {rss}");
     println!("\nagainst the goals (medians of {runs} runs; {connections} connections, then 1):");
     against("REST POST /prospects (submit)", &median_figures(&rest), (Some(6_000.0), None, None));
     against("REST submit, one at a time", &median_figures(&rest_one), (None, Some(0.3), None));
