@@ -170,10 +170,7 @@ where
 }
 
 async fn rest_run(stack: &Stack, connections: usize, seconds: u64, offset: usize) -> Figures {
-    // One client (so one keep-alive connection) per caller.
-    let clients: Arc<Vec<reqwest::Client>> = Arc::new(
-        (0..connections).map(|_| reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap()).collect(),
-    );
+    let clients = http_clients(connections);
     let url = format!("http://{}/prospects", stack.http);
     drive(connections, seconds, move |caller, i| {
         let (clients, url) = (clients.clone(), url.clone());
@@ -186,16 +183,9 @@ async fn rest_run(stack: &Stack, connections: usize, seconds: u64, offset: usize
 }
 
 async fn grpc_run(stack: &Stack, connections: usize, seconds: u64, offset: usize) -> Figures {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
-    let secret = TokenSecret::new(SECRET.as_bytes().to_vec()).unwrap();
-    let (token, _) = TokenIssuer::new(&secret).issue("bench@example.com", Role::Service, now).unwrap();
+    let token = bench_token(Role::Service);
     let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
-    let mut clients = Vec::new();
-    for _ in 0..connections {
-        let channel = Channel::from_shared(format!("http://{}", stack.grpc)).unwrap().connect().await.unwrap();
-        clients.push(ProspectServiceClient::new(channel));
-    }
-    let clients = Arc::new(clients);
+    let clients = grpc_clients(stack, connections).await;
     drive(connections, seconds, move |caller, i| {
         let (clients, bearer) = (clients.clone(), bearer.clone());
         async move {
@@ -210,17 +200,38 @@ async fn grpc_run(stack: &Stack, connections: usize, seconds: u64, offset: usize
     .await
 }
 
-fn admin_token() -> String {
+/// A token for the bench's calls, signed with the stack's secret.
+fn bench_token(role: Role) -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
     let secret = TokenSecret::new(SECRET.as_bytes().to_vec()).unwrap();
-    TokenIssuer::new(&secret).issue("bench@example.com", Role::Admin, now).unwrap().0
+    TokenIssuer::new(&secret).issue("bench@example.com", role, now).unwrap().0
+}
+
+fn admin_token() -> String {
+    bench_token(Role::Admin)
+}
+
+/// One HTTP client (so one keep-alive connection) per caller.
+fn http_clients(connections: usize) -> Arc<Vec<reqwest::Client>> {
+    Arc::new((0..connections).map(|_| reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap()).collect())
+}
+
+/// One gRPC channel to the service per caller.
+async fn grpc_clients(stack: &Stack, connections: usize) -> Arc<Vec<ProspectServiceClient<Channel>>> {
+    let mut clients = Vec::new();
+    for _ in 0..connections {
+        clients.push(ProspectServiceClient::new(grpc_channel(stack).await));
+    }
+    Arc::new(clients)
+}
+
+async fn grpc_channel(stack: &Stack) -> Channel {
+    Channel::from_shared(format!("http://{}", stack.grpc)).unwrap().connect().await.unwrap()
 }
 
 /// The New column's first page over REST, `connections` at once.
 async fn column_rest_run(stack: &Stack, connections: usize, seconds: u64) -> Figures {
-    let clients: Arc<Vec<reqwest::Client>> = Arc::new(
-        (0..connections).map(|_| reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap()).collect(),
-    );
+    let clients = http_clients(connections);
     let url = format!("http://{}/prospects?status=new&pageSize=50", stack.http);
     let bearer = format!("Bearer {}", admin_token());
     drive(connections, seconds, move |caller, _| {
@@ -238,9 +249,7 @@ async fn column_rest_run(stack: &Stack, connections: usize, seconds: u64) -> Fig
 /// The same page over gRPC-web through the edge (what the board sends).
 async fn column_grpc_web_run(stack: &Stack, connections: usize, seconds: u64) -> Figures {
     use prost::Message as _;
-    let clients: Arc<Vec<reqwest::Client>> = Arc::new(
-        (0..connections).map(|_| reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap()).collect(),
-    );
+    let clients = http_clients(connections);
     let url = format!("http://{}/astro.v1.ProspectService/ListProspects", stack.http);
     let bearer = format!("Bearer {}", admin_token());
     let message = astro_proto::v1::ListProspectsRequest {
@@ -275,12 +284,7 @@ async fn column_grpc_web_run(stack: &Stack, connections: usize, seconds: u64) ->
 /// The same page over native gRPC, straight to the service.
 async fn column_grpc_run(stack: &Stack, connections: usize, seconds: u64) -> Figures {
     let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {}", admin_token()).parse().unwrap();
-    let mut clients = Vec::new();
-    for _ in 0..connections {
-        let channel = Channel::from_shared(format!("http://{}", stack.grpc)).unwrap().connect().await.unwrap();
-        clients.push(ProspectServiceClient::new(channel));
-    }
-    let clients = Arc::new(clients);
+    let clients = grpc_clients(stack, connections).await;
     drive(connections, seconds, move |caller, _| {
         let (clients, bearer) = (clients.clone(), bearer.clone());
         async move {
@@ -514,11 +518,8 @@ async fn webhook_run(stack: &Stack, arrivals: &Arrivals, n: usize, offset: usize
 /// watcher of the board receives its change.
 async fn live_run(stack: &Stack, n: usize, offset: usize) -> Figures {
     use astro_proto::v1::WatchProspectsRequest;
-    let admin = TokenIssuer::new(&TokenSecret::new(SECRET.as_bytes().to_vec()).unwrap())
-        .issue("bench@example.com", Role::Admin, SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64)
-        .unwrap()
-        .0;
-    let channel = Channel::from_shared(format!("http://{}", stack.grpc)).unwrap().connect().await.unwrap();
+    let admin = admin_token();
+    let channel = grpc_channel(stack).await;
     let mut request = tonic::Request::new(WatchProspectsRequest::default());
     request.metadata_mut().insert("authorization", format!("Bearer {admin}").parse().unwrap());
     let mut stream = ProspectServiceClient::new(channel).watch_prospects(request).await.unwrap().into_inner();

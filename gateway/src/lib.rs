@@ -135,7 +135,9 @@ pub async fn start_with_store(config: GatewayConfig, store: Option<Arc<dyn Store
             config.http_addr
         );
     }
-    let (service, service_url, keys, captcha) = match &config.service_url {
+    // The service in this process is called directly (no socket); one
+    // elsewhere over an HTTP/2 channel. Both are the same tower service type.
+    let (service, channel, keys, captcha): (_, GrpcService, _, _) = match &config.service_url {
         Some(url) => {
             let keys = astro_service::server::live_key_ring(&config.service, None).await?;
             // Several gateways behind one load balancer accept a captcha
@@ -148,31 +150,25 @@ pub async fn start_with_store(config: GatewayConfig, store: Option<Arc<dyn Store
                 (None, StoreKind::Embedded) => None,
             };
             let captcha = Arc::new(Captcha::from_config(captcha_config, spent).await?);
-            (None, url.trim_end_matches('/').to_owned(), keys, captcha)
+            use tower::ServiceExt as _;
+            let url = url.trim_end_matches('/').to_owned();
+            let channel = Endpoint::from_shared(url.clone())
+                .with_context(|| format!("ASTRO_SERVICE_URL: {url:?}"))?
+                .tcp_nodelay(true)
+                .connect_timeout(Duration::from_secs(5))
+                .http2_keep_alive_interval(Duration::from_secs(30))
+                .connect_lazy();
+            let channel =
+                tower::util::BoxCloneSyncService::new(channel.map_err(|e| astro_service::server::CallError(e.into())));
+            (None, channel, keys, captcha)
         }
         None => {
             let service = match store {
                 Some(store) => astro_service::start_with_store(config.service.clone(), store).await?,
                 None => astro_service::start(config.service.clone()).await?,
             };
-            let url = format!("http://{}", astro_service::server::reachable(service.addr));
-            let (keys, captcha) = (service.keys.clone(), service.captcha.clone());
-            (Some(service), url, keys, captcha)
-        }
-    };
-    // The service in this process is called directly (no socket); one
-    // elsewhere over an HTTP/2 channel. Both are the same tower service type.
-    let channel: GrpcService = match &service {
-        Some(running) => running.in_process.clone(),
-        None => {
-            use tower::ServiceExt as _;
-            let channel = Endpoint::from_shared(service_url.clone())
-                .with_context(|| format!("ASTRO_SERVICE_URL: {service_url:?}"))?
-                .tcp_nodelay(true)
-                .connect_timeout(Duration::from_secs(5))
-                .http2_keep_alive_interval(Duration::from_secs(30))
-                .connect_lazy();
-            tower::util::BoxCloneSyncService::new(channel.map_err(|e| astro_service::server::CallError(e.into())))
+            let (channel, keys, captcha) = (service.in_process.clone(), service.keys.clone(), service.captcha.clone());
+            (Some(service), channel, keys, captcha)
         }
     };
     let csp = HeaderValue::try_from(edge::content_security_policy(captcha.provider()))?;

@@ -169,11 +169,6 @@ impl Board {
         }
     }
 
-    /// How many clients watch through this instance.
-    pub fn watchers(&self) -> usize {
-        self.watchers.load(Ordering::Relaxed)
-    }
-
     /// The changes after `cursor` (at most `limit`), advancing it.
     pub async fn since(&self, cursor: &mut Cursor, limit: usize) -> DomainResult<Vec<BoardChange>> {
         if cursor.expired() {

@@ -125,27 +125,19 @@ impl Notifier {
 
     /// No channel: nothing to record or send.
     pub fn disabled(store: Arc<dyn Store>) -> Self {
-        Self::new(
+        Self {
             store,
-            &NotifyConfig {
-                webhook_urls: Vec::new(),
-                webhook_secret: None,
-                webhook_secret_id: None,
-                webhook_allow_private: false,
-                notify_emails: Vec::new(),
-                notify_from: None,
-                smtp_url: None,
-                smtp_username: None,
-                smtp_password: None,
-                smtp_password_id: None,
-                notify_lease_secs: 30,
-                notify_attempts: 1,
-                notify_retry_ms: 1_000,
-                notify_poll_ms: 1_000,
-            },
-            ChannelSecrets::default(),
-        )
-        .expect("no channel is a valid configuration")
+            webhooks: Vec::new(),
+            signer: None,
+            mailer: None,
+            lease: Duration::from_secs(30),
+            attempts: 1,
+            retry: Duration::from_secs(1),
+            poll: Duration::from_secs(1),
+            worker: uuid::Uuid::now_v7().to_string(),
+            wake: Notify::new(),
+            http: reqwest::Client::new(),
+        }
     }
 
     pub fn enabled(&self) -> bool {
@@ -239,13 +231,14 @@ impl Notifier {
 
     fn send(&self, n: &Notification) -> impl Future<Output = Result<(), SendError>> + Send + 'static {
         let (http, signer, mailer) = (self.http.clone(), self.signer.clone(), self.mailer.clone());
+        let timeout = self.lease / 3;
         let target = self.webhooks.iter().find(|t| t.url() == n.target).cloned();
         let n = n.clone();
         async move {
             let gone = |what: &str| SendError { message: format!("{what} is no longer configured"), permanent: true };
             match NotificationChannel::try_from(n.channel) {
                 Ok(NotificationChannel::Webhook) => match (target, signer) {
-                    (Some(target), Some(signer)) => webhook::send(&http, &target, &signer, &n).await,
+                    (Some(target), Some(signer)) => webhook::send(&http, timeout, &target, &signer, &n).await,
                     _ => Err(gone("this webhook")),
                 },
                 Ok(NotificationChannel::Email) => match mailer {

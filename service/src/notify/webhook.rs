@@ -134,7 +134,15 @@ pub fn body(n: &Notification) -> Vec<u8> {
 
 /// One try: resolve and check the target, POST the signed body; a 2xx
 /// answer is a delivery.
-pub async fn send(http: &reqwest::Client, target: &Target, signer: &Signer, n: &Notification) -> Result<(), SendError> {
+/// `http` serves IP-literal targets; a named one gets a client pinned to the
+/// checked address, with the same `timeout`.
+pub async fn send(
+    http: &reqwest::Client,
+    timeout: std::time::Duration,
+    target: &Target,
+    signer: &Signer,
+    n: &Notification,
+) -> Result<(), SendError> {
     let host = target.url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
     let port = target.url.port_or_known_default().unwrap_or(443);
     let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
@@ -160,7 +168,7 @@ pub async fn send(http: &reqwest::Client, target: &Target, signer: &Signer, n: &
     let pinned = match host.parse::<IpAddr>() {
         Ok(_) => http.clone(),
         Err(_) => reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
+            .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .resolve(&host, addr)
             .build()

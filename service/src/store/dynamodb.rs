@@ -414,10 +414,9 @@ impl Store for DynamoStore {
             Err(TransactionFailure::Condition(0)) => {
                 match self.get::<Prospect>(change.prospect.pk(), change.prospect.sk()).await? {
                     None => Err(StoreError::NotFound),
-                    Some(stored) => Err(StoreError::Conflict(format!(
-                        "prospect {} is at version {}, not {}",
-                        stored.id, stored.version, change.expected_version
-                    ))),
+                    Some(stored) => {
+                        Err(StoreError::stale("prospect", &stored.id, stored.version, change.expected_version))
+                    }
                 }
             }
             Err(TransactionFailure::Condition(_)) => Err(StoreError::Conflict("event already exists".into())),
@@ -435,10 +434,7 @@ impl Store for DynamoStore {
         let card_item = items.iter().find(|i| sk_of(i) == storage::prospect::sk()).ok_or(StoreError::NotFound)?;
         let stored: Prospect = decode(card_item)?;
         if let Some(expected) = expected_version.filter(|v| *v != stored.version) {
-            return Err(StoreError::Conflict(format!(
-                "prospect {} is at version {}, not {expected}",
-                stored.id, stored.version
-            )));
+            return Err(StoreError::stale("prospect", &stored.id, stored.version, expected));
         }
         let key = |sk: &str| {
             HashMap::from([
@@ -600,10 +596,7 @@ impl Store for DynamoStore {
             Ok(()) => Ok(()),
             Err(TransactionFailure::Condition(_)) => match self.get_notification(&n.id).await? {
                 None => Err(StoreError::NotFound),
-                Some(stored) => Err(StoreError::Conflict(format!(
-                    "notification {} is at version {}, not {expected_version}",
-                    n.id, stored.version
-                ))),
+                Some(stored) => Err(StoreError::stale("notification", &n.id, stored.version, expected_version)),
             },
             Err(TransactionFailure::Other(e)) => Err(e),
         }

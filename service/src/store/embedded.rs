@@ -523,10 +523,7 @@ impl Store for EmbeddedStore {
             let stored: Prospect =
                 get(conn, &change.prospect.pk(), &change.prospect.sk())?.ok_or(StoreError::NotFound)?;
             if stored.version != change.expected_version {
-                return Err(StoreError::Conflict(format!(
-                    "prospect {} is at version {}, not {}",
-                    stored.id, stored.version, change.expected_version
-                )));
+                return Err(StoreError::stale("prospect", &stored.id, stored.version, change.expected_version));
             }
             let (before, after) = (status_of(&stored), status_of(&change.prospect));
             put(conn, &change.prospect, false)?;
@@ -553,10 +550,7 @@ impl Store for EmbeddedStore {
         self.write(move |conn| {
             let stored: Prospect = get(conn, &pk, &sk)?.ok_or(StoreError::NotFound)?;
             if let Some(expected) = expected_version.filter(|v| *v != stored.version) {
-                return Err(StoreError::Conflict(format!(
-                    "prospect {} is at version {}, not {expected}",
-                    stored.id, stored.version
-                )));
+                return Err(StoreError::stale("prospect", &stored.id, stored.version, expected));
             }
             conn.prepare_cached("DELETE FROM items WHERE pk = ?1")
                 .and_then(|mut s| s.execute(params![pk]))
@@ -639,10 +633,7 @@ impl Store for EmbeddedStore {
         self.write(move |conn| {
             let stored: Notification = get(conn, &n.pk(), &n.sk())?.ok_or(StoreError::NotFound)?;
             if stored.version != expected_version {
-                return Err(StoreError::Conflict(format!(
-                    "notification {} is at version {}, not {expected_version}",
-                    n.id, stored.version
-                )));
+                return Err(StoreError::stale("notification", &n.id, stored.version, expected_version));
             }
             put(conn, &n, false)
         })

@@ -28,6 +28,13 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+impl StoreError {
+    /// A versioned item (`what` `id`) moved on from the version a write expected.
+    pub fn stale(what: &str, id: &str, stored: i64, expected: i64) -> Self {
+        StoreError::Conflict(format!("{what} {id} is at version {stored}, not {expected}"))
+    }
+}
+
 /// Where a newest-first page of a column stops: the last card returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnPosition {
