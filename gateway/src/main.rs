@@ -25,8 +25,12 @@ enum Command {
     Health,
 }
 
+#[global_allocator]
+static ALLOCATOR: astro_service::memory::Allocator = astro_service::memory::Allocator;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    astro_service::memory::return_freed_memory();
     let cli = Cli::parse();
     let config = cli.config;
     if let Some(Command::Health) = cli.command {

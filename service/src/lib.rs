@@ -9,6 +9,7 @@ pub mod captcha;
 pub mod config;
 pub mod domain;
 pub mod keys;
+pub mod memory;
 pub mod notify;
 pub mod secrets;
 pub mod server;

@@ -97,8 +97,12 @@ fn describe(error: DomainError) -> anyhow::Error {
     anyhow::anyhow!("{error}")
 }
 
+#[global_allocator]
+static ALLOCATOR: astro_service::memory::Allocator = astro_service::memory::Allocator;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    astro_service::memory::return_freed_memory();
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.serve).await,

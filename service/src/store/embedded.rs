@@ -9,15 +9,17 @@
 //! acknowledged. To keep throughput with one fsync per commit, one writer
 //! thread takes every write waiting in its queue and commits them together
 //! (group commit), each in its own savepoint so a failed condition undoes only
-//! its own write. Reads run on a small pool of connections on Tokio's
-//! blocking threads, never on the async workers.
+//! its own write. Reads run on a fixed set of reader threads, each with its
+//! own connection, taking reads from one queue: never on the async workers,
+//! and never more SQLite work at once than the machine has cores for (a
+//! thread per waiting read only adds switches and memory).
+//!
+//! The column counts are the one read that needs no SQLite call: every write
+//! goes through the writer, so after each commit the writer reads the counter
+//! items once and publishes their sums; `status_counts` answers from that
+//! snapshot (exact, as of the last commit; the file belongs to one process).
 
-use std::{
-    collections::BTreeSet,
-    path::{Path, PathBuf},
-    sync::{Arc, Mutex},
-    time::SystemTime,
-};
+use std::{collections::BTreeSet, path::Path, sync::Arc, time::SystemTime};
 
 use astro_proto::{
     storage::{self, INDEXES, KeyText, StoredEntity},
@@ -39,8 +41,8 @@ use super::{
 /// Most writes committed together.
 const MAX_BATCH: usize = 256;
 const DB_FILE: &str = "astro.sqlite3";
-/// Read connections kept open between reads.
-const MAX_IDLE_READERS: usize = 16;
+/// Reader threads at least (more on machines with more cores).
+const MIN_READERS: usize = 2;
 /// 1: items and the index columns; 2: the `ttl` column of expiring items;
 /// 3: sparse SQL indexes (only the items that carry the index's keys).
 const SCHEMA_VERSION: i64 = 3;
@@ -55,8 +57,15 @@ type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Completion) + Send>;
 
 pub struct EmbeddedStore {
     jobs: mpsc::Sender<Job>,
-    readers: Arc<ReadPool>,
+    reads: crossbeam_channel::Sender<Read>,
+    counts: Counts,
 }
+
+/// A read: runs on a reader thread's connection and answers its caller.
+type Read = Box<dyn FnOnce(&Connection) + Send>;
+
+/// The column counts as of the last commit, published by the writer.
+type Counts = Arc<std::sync::RwLock<Vec<ProspectStatusCount>>>;
 
 impl EmbeddedStore {
     /// Opens (creating if needed) the store in `dir`.
@@ -67,18 +76,34 @@ impl EmbeddedStore {
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")
             .map_err(internal)?;
         migrate(&conn)?;
+        let counts: Counts = Arc::new(std::sync::RwLock::new(read_counts(&conn)?));
 
         let (jobs, queue) = mpsc::channel::<Job>(4 * MAX_BATCH);
+        let published = counts.clone();
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || write_loop(conn, queue))
+            .spawn(move || write_loop(conn, queue, &published))
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         let sweeps = jobs.downgrade();
         std::thread::Builder::new()
             .name("store-ttl".into())
             .spawn(move || sweep_loop(sweeps))
             .map_err(|e| StoreError::Internal(e.to_string()))?;
-        Ok(Self { jobs, readers: Arc::new(ReadPool { path, idle: Mutex::new(Vec::new()) }) })
+        let readers = std::thread::available_parallelism().map_or(MIN_READERS, |n| n.get().max(MIN_READERS));
+        let (reads, queue) = crossbeam_channel::unbounded::<Read>();
+        for n in 0..readers {
+            let (conn, queue) = (open_reader(&path)?, queue.clone());
+            std::thread::Builder::new()
+                .name(format!("store-reader-{n}"))
+                .spawn(move || {
+                    // Ends when the store (the queue's sender) is dropped.
+                    for read in queue {
+                        read(&conn);
+                    }
+                })
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+        }
+        Ok(Self { jobs, reads, counts })
     }
 
     /// Runs `op` in the writer's transaction and resolves once it is durable.
@@ -112,10 +137,12 @@ impl EmbeddedStore {
         &self,
         op: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let pool = self.readers.clone();
-        tokio::task::spawn_blocking(move || pool.with(op))
-            .await
-            .map_err(|e| StoreError::Internal(format!("read task: {e}")))?
+        let (reply, answer) = oneshot::channel();
+        let read: Read = Box::new(move |conn| {
+            let _ = reply.send(op(conn));
+        });
+        self.reads.send(read).map_err(|_| StoreError::Unavailable("the store readers stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Unavailable("a store reader stopped".into()))?
     }
 }
 
@@ -265,7 +292,7 @@ fn delete_expired(conn: &Connection) -> StoreResult<usize> {
 
 // ---------------------------------------------------------------- writes
 
-fn write_loop(conn: Connection, mut queue: mpsc::Receiver<Job>) {
+fn write_loop(conn: Connection, mut queue: mpsc::Receiver<Job>, counts: &Counts) {
     while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -295,9 +322,17 @@ fn write_loop(conn: Connection, mut queue: mpsc::Receiver<Job>) {
             completions.push(complete);
         }
         let committed = conn.execute_batch("COMMIT").map_err(internal);
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, "commit failed; the batch is rolled back");
-            let _ = conn.execute_batch("ROLLBACK");
+        match &committed {
+            // Published before any caller hears of its write: a list made
+            // after an acknowledged create counts it.
+            Ok(()) => match read_counts(&conn) {
+                Ok(now) => *counts.write().unwrap_or_else(|p| p.into_inner()) = now,
+                Err(e) => tracing::error!(error = %e, "could not read the column counts"),
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "commit failed; the batch is rolled back");
+                let _ = conn.execute_batch("ROLLBACK");
+            }
         }
         for complete in completions {
             complete(committed.clone());
@@ -370,6 +405,15 @@ fn decode<E: Message + Default>(body: &[u8]) -> StoreResult<E> {
     E::decode(body).map_err(|e| StoreError::Internal(format!("corrupt item: {e}")))
 }
 
+/// The columns' counts: the sums of the counter items.
+fn read_counts(conn: &Connection) -> StoreResult<Vec<ProspectStatusCount>> {
+    let pk = storage::prospect_status_counter::pk();
+    let mut statement = conn.prepare_cached("SELECT body FROM items WHERE pk = ?1").map_err(internal)?;
+    let rows = statement.query_map(params![pk], |r| r.get::<_, Vec<u8>>(0)).map_err(internal)?;
+    let shards = rows.map(|b| decode(&b.map_err(internal)?)).collect::<StoreResult<Vec<_>>>()?;
+    Ok(sum_counters(shards))
+}
+
 /// Adds `delta` to a column's counter. One writer means no contention: the
 /// embedded store keeps a single shard per column.
 fn bump(conn: &Connection, status: ProspectStatus, delta: i64) -> StoreResult<()> {
@@ -395,36 +439,13 @@ fn now() -> prost_types::Timestamp {
 
 // ---------------------------------------------------------------- reads
 
-struct ReadPool {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
-}
-
-impl ReadPool {
-    fn with<T>(&self, op: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let conn = match idle {
-            Some(conn) => conn,
-            None => {
-                let conn = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(internal)?;
-                // A small page cache per reader: the OS page cache holds the file.
-                conn.execute_batch("PRAGMA busy_timeout=5000; PRAGMA query_only=ON; PRAGMA cache_size=-512;")
-                    .map_err(internal)?;
-                conn
-            }
-        };
-        let result = op(&conn);
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        // Keep a few for the next reads; a burst's extra connections close.
-        if idle.len() < MAX_IDLE_READERS {
-            idle.push(conn);
-        }
-        result
-    }
+/// A read-only connection for a reader thread.
+fn open_reader(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(internal)?;
+    // A small page cache per reader: the OS page cache holds the file.
+    conn.execute_batch("PRAGMA busy_timeout=5000; PRAGMA query_only=ON; PRAGMA cache_size=-512;").map_err(internal)?;
+    Ok(conn)
 }
 
 fn query_prospects(conn: &Connection, sql: &str, values: &[&dyn rusqlite::ToSql]) -> StoreResult<Vec<Prospect>> {
@@ -727,14 +748,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn status_counts(&self) -> StoreResult<Vec<ProspectStatusCount>> {
-        let pk = storage::prospect_status_counter::pk();
-        self.read(move |conn| {
-            let mut statement = conn.prepare_cached("SELECT body FROM items WHERE pk = ?1").map_err(internal)?;
-            let rows = statement.query_map(params![pk], |r| r.get::<_, Vec<u8>>(0)).map_err(internal)?;
-            let shards = rows.map(|b| decode(&b.map_err(internal)?)).collect::<StoreResult<Vec<_>>>()?;
-            Ok(sum_counters(shards))
-        })
-        .await
+        Ok(self.counts.read().unwrap_or_else(|p| p.into_inner()).clone())
     }
 
     async fn sign_in_failures(&self, windows: &[SignInFailures]) -> StoreResult<Vec<i64>> {
