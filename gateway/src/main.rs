@@ -4,7 +4,7 @@
 //! `ASTRO_GRPC_ADDR`, default 127.0.0.1:50051): the whole system, one command.
 
 use astro_gateway::config::GatewayConfig;
-use astro_service::{server::serve_until_signal, telemetry};
+use astro_service::{config::StoreKind, process, server::serve_until_signal, telemetry};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -26,12 +26,18 @@ enum Command {
 }
 
 #[global_allocator]
-static ALLOCATOR: astro_service::memory::Allocator = astro_service::memory::Allocator;
+static ALLOCATOR: process::Allocator = process::Allocator;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    astro_service::memory::return_freed_memory();
+fn main() -> anyhow::Result<()> {
+    process::return_freed_memory();
     let cli = Cli::parse();
+    let config = &cli.config;
+    // The embedded store runs here only with the service in this process.
+    let embedded = config.service_url.is_none() && config.service.store.kind == StoreKind::Embedded;
+    process::runtime(config.service.worker_threads, embedded)?.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config;
     if let Some(Command::Health) = cli.command {
         return astro_gateway::probe(config.http_addr).await;

@@ -38,6 +38,11 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub store: StoreConfig,
 
+    /// Async worker threads (default: one per core, less one with the
+    /// embedded store, whose own threads do the SQLite work).
+    #[arg(long, env = "ASTRO_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub worker_threads: Option<u16>,
+
     #[command(flatten)]
     pub sign_in: SignInConfig,
 

@@ -12,9 +12,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::Context as _;
 use astro_authorizer::Role;
 use astro_service::{
-    config::{LogFormat, ServeConfig, StoreConfig},
+    config::{LogFormat, ServeConfig, StoreConfig, StoreKind},
     domain::DomainError,
-    server, telemetry,
+    process, server, telemetry,
 };
 use clap::{Parser, Subcommand};
 
@@ -98,12 +98,16 @@ fn describe(error: DomainError) -> anyhow::Error {
 }
 
 #[global_allocator]
-static ALLOCATOR: astro_service::memory::Allocator = astro_service::memory::Allocator;
+static ALLOCATOR: process::Allocator = process::Allocator;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    astro_service::memory::return_freed_memory();
+fn main() -> anyhow::Result<()> {
+    process::return_freed_memory();
     let cli = Cli::parse();
+    let embedded = cli.serve.store.kind == StoreKind::Embedded;
+    process::runtime(cli.serve.worker_threads, embedded)?.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.serve).await,
         Command::Health => server::probe(cli.serve.grpc_addr).await,

@@ -149,7 +149,6 @@ impl Prospects {
             created_at: Some(at),
             updated_at: Some(at),
             version: 1,
-            duplicate_of: self.store.first_with_email(&input.email).await?.unwrap_or_default(),
             events: Vec::new(),
             ..input
         };
@@ -171,12 +170,12 @@ impl Prospects {
             at,
         );
         let notifications = self.notifier.outbox(&prospect, at);
-        let new = NewProspect { prospect: prospect.clone(), created, request, change, notifications };
+        let new = NewProspect { prospect, created, request, change, notifications };
         match self.store.create_prospect(new).await? {
-            CreateOutcome::Created => {
+            CreateOutcome::Created(prospect) => {
                 self.board.changed();
                 self.notifier.wake();
-                Ok(prospect)
+                Ok(*prospect)
             }
             CreateOutcome::Replayed(id) => self.store.get_prospect(&id, false).await?.ok_or_else(|| not_found(&id)),
         }

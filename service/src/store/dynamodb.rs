@@ -183,6 +183,13 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
+    /// The id of the first card created with this address, if any (ids are
+    /// time-ordered: the smallest of the address's cards).
+    async fn first_with_email(&self, email: &str) -> StoreResult<Option<String>> {
+        let (page, _) = self.email_page(email, None, Some(100)).await?;
+        Ok(page.into_iter().map(|p| p.id).min())
+    }
+
     /// One queue of the outbox (`OutboxIndex`), soonest due first, up to `until`.
     async fn outbox(&self, queue: &str, until: Option<String>, limit: usize) -> StoreResult<Vec<Notification>> {
         let index = &storage::OUTBOX_INDEX;
@@ -337,7 +344,10 @@ impl Store for DynamoStore {
         Ok(())
     }
 
-    async fn create_prospect(&self, new: NewProspect) -> StoreResult<CreateOutcome> {
+    async fn create_prospect(&self, mut new: NewProspect) -> StoreResult<CreateOutcome> {
+        if let Some(first) = self.first_with_email(&new.prospect.email).await? {
+            new.link_duplicate(first);
+        }
         let mut items = Vec::new();
         let status = ProspectStatus::try_from(new.prospect.status).unwrap_or_default();
         if let Some(request) = &new.request {
@@ -358,7 +368,7 @@ impl Store for DynamoStore {
         }
         items.push(self.bump(status, 1));
         match self.transact(items).await {
-            Ok(()) => Ok(CreateOutcome::Created),
+            Ok(()) => Ok(CreateOutcome::Created(Box::new(new.prospect))),
             Err(TransactionFailure::Condition(0)) if new.request.is_some() => {
                 let request = new.request.as_ref().expect("checked");
                 let earlier: CreateProspectRecord = self
@@ -619,11 +629,6 @@ impl Store for DynamoStore {
             .await
             .map_err(sdk_error)?;
         out.items.unwrap_or_default().iter().map(decode).collect()
-    }
-
-    async fn first_with_email(&self, email: &str) -> StoreResult<Option<String>> {
-        let (page, _) = self.email_page(email, None, Some(100)).await?;
-        Ok(page.into_iter().map(|p| p.id).min())
     }
 
     async fn status_counts(&self) -> StoreResult<Vec<ProspectStatusCount>> {

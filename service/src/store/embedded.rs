@@ -168,16 +168,33 @@ fn column(attribute: &str) -> String {
 }
 
 /// Index attributes other than the table keys, in a stable order.
-fn index_attributes() -> Vec<&'static str> {
-    let mut set = BTreeSet::new();
-    for index in INDEXES {
-        for attribute in [index.partition_attribute, index.sort_attribute] {
-            if attribute != storage::PK && attribute != storage::SK {
-                set.insert(attribute);
+fn index_attributes() -> &'static [&'static str] {
+    static ATTRIBUTES: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        let mut set = BTreeSet::new();
+        for index in INDEXES {
+            for attribute in [index.partition_attribute, index.sort_attribute] {
+                if attribute != storage::PK && attribute != storage::SK {
+                    set.insert(attribute);
+                }
             }
         }
-    }
-    set.into_iter().collect()
+        set.into_iter().collect()
+    });
+    &ATTRIBUTES
+}
+
+/// The statement writing an item (`INSERT`, or with `replace` `INSERT OR
+/// REPLACE`): the keys, entity, body, `ttl`, then every index attribute.
+/// Made once: a write only binds its values.
+fn put_sql(replace: bool) -> &'static str {
+    static SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+        let columns: String = index_attributes().iter().map(|a| format!(", {}", column(a))).collect();
+        let placeholders: String = (6..6 + index_attributes().len()).map(|i| format!(", ?{i}")).collect();
+        ["INSERT", "INSERT OR REPLACE"].map(|verb| {
+            format!("{verb} INTO items (pk, sk, entity, body, {TTL_COLUMN}{columns}) VALUES (?1, ?2, ?3, ?4, ?5{placeholders})")
+        })
+    });
+    &SQL[usize::from(replace)]
 }
 
 fn migrate(conn: &Connection) -> StoreResult<()> {
@@ -350,8 +367,7 @@ struct Item {
 }
 
 fn item<E: StoredEntity + Message>(message: &E) -> Item {
-    let mut attributes: Vec<(&'static str, Option<String>)> =
-        index_attributes().into_iter().map(|a| (a, None)).collect();
+    let mut attributes: Vec<(&'static str, Option<String>)> = index_attributes().iter().map(|a| (*a, None)).collect();
     for value in message.index_values() {
         if !value.is_present() {
             continue;
@@ -370,17 +386,7 @@ fn item<E: StoredEntity + Message>(message: &E) -> Item {
 /// Writes an item; with `must_be_new`, fails with `Conflict` if the key exists.
 fn put<E: StoredEntity + Message>(conn: &Connection, message: &E, must_be_new: bool) -> StoreResult<()> {
     let item = item(message);
-    let columns: Vec<String> = item.attributes.iter().map(|(a, _)| column(a)).collect();
-    let verb = if must_be_new { "INSERT" } else { "INSERT OR REPLACE" };
-    let placeholders: Vec<String> = (6..6 + columns.len()).map(|i| format!("?{i}")).collect();
-    let sql = format!(
-        "{verb} INTO items (pk, sk, entity, body, {TTL_COLUMN}{}{}) VALUES (?1, ?2, ?3, ?4, ?5{}{})",
-        if columns.is_empty() { "" } else { ", " },
-        columns.join(", "),
-        if columns.is_empty() { "" } else { ", " },
-        placeholders.join(", ")
-    );
-    let mut statement = conn.prepare_cached(&sql).map_err(internal)?;
+    let mut statement = conn.prepare_cached(put_sql(!must_be_new)).map_err(internal)?;
     let expires = message.expires();
     let mut values: Vec<&dyn rusqlite::ToSql> = vec![&item.pk, &item.sk, &item.entity, &item.body, &expires];
     for (_, value) in &item.attributes {
@@ -403,6 +409,18 @@ fn get<E: Message + Default>(conn: &Connection, pk: &str, sk: &str) -> StoreResu
 
 fn decode<E: Message + Default>(body: &[u8]) -> StoreResult<E> {
     E::decode(body).map_err(|e| StoreError::Internal(format!("corrupt item: {e}")))
+}
+
+/// The id of the first card created with this address, if any.
+fn first_with_email(conn: &Connection, email: &str) -> StoreResult<Option<String>> {
+    let index = &storage::EMAIL_INDEX;
+    let (partition, sort) = (column(index.partition_attribute), column(index.sort_attribute));
+    let first = query_prospects(
+        conn,
+        &format!("SELECT body FROM items WHERE {partition} = ?1 AND {sort} = ?2 ORDER BY pk ASC LIMIT 1"),
+        &[&email, &storage::prospect::sk()],
+    )?;
+    Ok(first.into_iter().next().map(|p| p.id))
 }
 
 /// The columns' counts: the sums of the counter items.
@@ -487,7 +505,7 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn create_prospect(&self, new: NewProspect) -> StoreResult<CreateOutcome> {
+    async fn create_prospect(&self, mut new: NewProspect) -> StoreResult<CreateOutcome> {
         self.write(move |conn| {
             if let Some(request) = &new.request {
                 let earlier: Option<CreateProspectRecord> = get(conn, &request.pk(), &request.sk())?;
@@ -497,6 +515,9 @@ impl Store for EmbeddedStore {
                 }
                 put(conn, request, false)?;
             }
+            if let Some(first) = first_with_email(conn, &new.prospect.email)? {
+                new.link_duplicate(first);
+            }
             put(conn, &new.prospect, true)?;
             put(conn, &new.created, true)?;
             put(conn, &new.change, true)?;
@@ -504,7 +525,7 @@ impl Store for EmbeddedStore {
                 put(conn, notification, true)?;
             }
             bump(conn, status_of(&new.prospect), 1)?;
-            Ok(CreateOutcome::Created)
+            Ok(CreateOutcome::Created(Box::new(new.prospect)))
         })
         .await
     }
@@ -728,21 +749,6 @@ impl Store for EmbeddedStore {
                 ),
                 &[&SEARCH_PARTITION, &from, &to, &limit],
             )
-        })
-        .await
-    }
-
-    async fn first_with_email(&self, email: &str) -> StoreResult<Option<String>> {
-        let index = &storage::EMAIL_INDEX;
-        let (partition, sort) = (column(index.partition_attribute), column(index.sort_attribute));
-        let (email, sk) = (email.to_owned(), storage::prospect::sk());
-        self.read(move |conn| {
-            let first = query_prospects(
-                conn,
-                &format!("SELECT body FROM items WHERE {partition} = ?1 AND {sort} = ?2 ORDER BY pk ASC LIMIT 1"),
-                &[&email, &sk],
-            )?;
-            Ok(first.into_iter().next().map(|p| p.id))
         })
         .await
     }

@@ -56,9 +56,24 @@ pub struct NewProspect {
     pub request: Option<astro_proto::v1::CreateProspectRecord>,
 }
 
+impl NewProspect {
+    /// Marks the card a duplicate of `first` (the first card created with its
+    /// address), in the card and in every copy written with it.
+    pub fn link_duplicate(&mut self, first: String) {
+        for card in [Some(&mut self.prospect), self.change.prospect.as_mut()]
+            .into_iter()
+            .chain(self.notifications.iter_mut().map(|n| n.prospect.as_mut()))
+            .flatten()
+        {
+            card.duplicate_of.clone_from(&first);
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateOutcome {
-    Created,
+    /// The card as written (with its duplicate link).
+    Created(Box<Prospect>),
     /// The request id was used before, for this prospect id.
     Replayed(String),
 }
@@ -107,7 +122,11 @@ pub trait Store: Send + Sync + 'static {
     async fn set_password_hash(&self, email: &str, password_hash: String) -> StoreResult<()>;
 
     /// Writes the prospect, its creation event, its column's counter and the
-    /// request record in one transaction.
+    /// request record in one transaction, first linking it to the first card
+    /// created with its address ([`NewProspect::link_duplicate`]): the
+    /// embedded store looks inside its write transaction (no second hop, and
+    /// two creates with one address cannot both miss each other), DynamoDB
+    /// with one `Query` on `EmailIndex` before its transaction.
     async fn create_prospect(&self, new: NewProspect) -> StoreResult<CreateOutcome>;
     /// The prospect, with its events (oldest first) when `with_events`.
     async fn get_prospect(&self, id: &str, with_events: bool) -> StoreResult<Option<Prospect>>;
@@ -141,8 +160,6 @@ pub trait Store: Send + Sync + 'static {
     /// Up to `limit` cards whose `key` starts with `prefix`, in key order:
     /// one read of that index.
     async fn search(&self, key: SearchKey, prefix: &str, limit: usize) -> StoreResult<Vec<Prospect>>;
-    /// The id of the first prospect created with this email, if any.
-    async fn first_with_email(&self, email: &str) -> StoreResult<Option<String>>;
     /// The kept counts: one per column that ever had a card (its shards summed).
     async fn status_counts(&self) -> StoreResult<Vec<ProspectStatusCount>>;
 
@@ -224,5 +241,28 @@ pub fn queue_of(state: NotificationState) -> &'static str {
         NotificationState::Pending => "PENDING",
         NotificationState::Failed => "FAILED",
         NotificationState::Delivered | NotificationState::Unspecified => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use astro_proto::v1::{BoardChange, Notification, Prospect, ProspectEvent};
+
+    use super::NewProspect;
+
+    #[test]
+    fn a_duplicate_link_reaches_every_copy_written_with_the_card() {
+        let card = Prospect { id: "b".into(), ..Default::default() };
+        let mut new = NewProspect {
+            prospect: card.clone(),
+            created: ProspectEvent::default(),
+            change: BoardChange { prospect: Some(card.clone()), ..Default::default() },
+            notifications: vec![Notification { prospect: Some(card.clone()), ..Default::default() }; 2],
+            request: None,
+        };
+        new.link_duplicate("a".into());
+        assert_eq!(new.prospect.duplicate_of, "a");
+        assert_eq!(new.change.prospect.unwrap().duplicate_of, "a");
+        assert!(new.notifications.iter().all(|n| n.prospect.as_ref().unwrap().duplicate_of == "a"));
     }
 }

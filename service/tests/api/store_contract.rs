@@ -97,7 +97,10 @@ async fn count(store: &Arc<dyn Store>, status: ProspectStatus) -> i64 {
 
 async fn create(store: &Arc<dyn Store>, seconds: i64) -> Prospect {
     let new = new_prospect(seconds);
-    assert_eq!(store.create_prospect(new.clone()).await.unwrap(), CreateOutcome::Created);
+    assert_eq!(
+        store.create_prospect(new.clone()).await.unwrap(),
+        CreateOutcome::Created(Box::new(new.prospect.clone()))
+    );
     new.prospect
 }
 
@@ -196,7 +199,7 @@ async fn a_request_id_replays_the_first_create(store: Arc<dyn Store>) {
         expires_at: Some(at(i64::from(u32::MAX), 0)),
     };
     first.request = Some(record.clone());
-    assert_eq!(store.create_prospect(first.clone()).await.unwrap(), CreateOutcome::Created);
+    assert!(matches!(store.create_prospect(first.clone()).await.unwrap(), CreateOutcome::Created(_)));
     let mut second = new_prospect(1_001);
     second.request = Some(CreateProspectRecord { prospect_id: second.prospect.id.clone(), ..record });
     assert_eq!(
@@ -212,15 +215,19 @@ async fn email_search_finds_every_card_and_the_first(store: Arc<dyn Store>) {
     a.prospect.email = "same@example.com".into();
     let mut b = new_prospect(1_001);
     b.prospect.email = "same@example.com".into();
-    store.create_prospect(a.clone()).await.unwrap();
-    store.create_prospect(b.clone()).await.unwrap();
+    let CreateOutcome::Created(first) = store.create_prospect(a.clone()).await.unwrap() else { panic!("created") };
+    let CreateOutcome::Created(second) = store.create_prospect(b.clone()).await.unwrap() else { panic!("created") };
     create(&store, 1_002).await;
     let found = store.list_by_email("same@example.com", None, 10).await.unwrap();
     assert_eq!(found.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), [b.prospect.id.clone(), a.prospect.id.clone()]);
     let after = store.list_by_email("same@example.com", Some(b.prospect.id.clone()), 10).await.unwrap();
     assert_eq!(after.len(), 1);
-    assert_eq!(store.first_with_email("same@example.com").await.unwrap(), Some(a.prospect.id.clone()));
-    assert_eq!(store.first_with_email("nobody@example.com").await.unwrap(), None);
+    // The create links a card to the first with its address, as stored.
+    assert_eq!(first.duplicate_of, "");
+    assert_eq!(second.duplicate_of, a.prospect.id);
+    let stored = store.get_prospect(&b.prospect.id, false).await.unwrap().unwrap();
+    assert_eq!(stored.duplicate_of, a.prospect.id);
+    assert_eq!(store.get_prospect(&a.prospect.id, false).await.unwrap().unwrap().duplicate_of, "");
 }
 
 async fn users_are_unique_and_their_hash_can_change(store: Arc<dyn Store>) {
