@@ -14,10 +14,12 @@
 //! and never more SQLite work at once than the machine has cores for (a
 //! thread per waiting read only adds switches and memory).
 //!
-//! The column counts are the one read that needs no SQLite call: every write
-//! goes through the writer, so after each commit the writer reads the counter
-//! items once and publishes their sums; `status_counts` answers from that
-//! snapshot (exact, as of the last commit; the file belongs to one process).
+//! The column counts need no SQLite call, and no counter items: every write
+//! goes through the writer, so the store counts each column once at open (on
+//! its index) and the writer applies each committed write's changes to a
+//! published snapshot before telling its caller; `status_counts` answers from
+//! that snapshot (exact, as of the last commit; the file belongs to one
+//! process). DynamoDB, with many writers, keeps counter items instead.
 
 use std::{collections::BTreeSet, path::Path, sync::Arc, time::SystemTime};
 
@@ -25,7 +27,7 @@ use astro_proto::{
     storage::{self, INDEXES, KeyText, StoredEntity},
     v1::{
         BoardChange, CreateProspectRecord, Notification, NotificationState, Prospect, ProspectEvent, ProspectStatus,
-        ProspectStatusCount, ProspectStatusCounter, SignInFailures, SpentCaptcha, User,
+        ProspectStatusCount, SignInFailures, SpentCaptcha, User,
     },
 };
 use async_trait::async_trait;
@@ -35,17 +37,21 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     ColumnPosition, CreateOutcome, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey, Store, StoreError,
-    StoreResult, board_hours, expired, sum_counters,
+    StoreResult, board_hours, expired,
 };
 
 /// Most writes committed together.
 const MAX_BATCH: usize = 256;
 const DB_FILE: &str = "astro.sqlite3";
+/// Prepared statements kept per connection: more than the store has, so
+/// none is ever prepared twice.
+const STATEMENT_CACHE: usize = 64;
 /// Reader threads at least (more on machines with more cores).
 const MIN_READERS: usize = 2;
 /// 1: items and the index columns; 2: the `ttl` column of expiring items;
-/// 3: sparse SQL indexes (only the items that carry the index's keys).
-const SCHEMA_VERSION: i64 = 3;
+/// 3: sparse SQL indexes (only the items that carry the index's keys);
+/// 4: no counter items (the counts come from the status index).
+const SCHEMA_VERSION: i64 = 4;
 /// How often expired items are deleted.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -76,7 +82,8 @@ impl EmbeddedStore {
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")
             .map_err(internal)?;
         migrate(&conn)?;
-        let counts: Counts = Arc::new(std::sync::RwLock::new(read_counts(&conn)?));
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let counts: Counts = Arc::new(std::sync::RwLock::new(count_columns(&conn)?));
 
         let (jobs, queue) = mpsc::channel::<Job>(4 * MAX_BATCH);
         let published = counts.clone();
@@ -237,10 +244,16 @@ fn upgrade(conn: &Connection, version: i64) -> StoreResult<()> {
              CREATE INDEX IF NOT EXISTS items_ttl ON items ({TTL_COLUMN}) WHERE {TTL_COLUMN} IS NOT NULL;\n"
         ));
     }
-    // Version 3 makes the GSI indexes sparse: dropped here, made again by
-    // `index_columns` right after.
-    for index in INDEXES {
-        ddl.push_str(&format!("DROP INDEX IF EXISTS \"{}\";\n", index.name));
+    if version < 3 {
+        // Version 3 makes the GSI indexes sparse: dropped here, made again by
+        // `index_columns` right after.
+        for index in INDEXES {
+            ddl.push_str(&format!("DROP INDEX IF EXISTS \"{}\";\n", index.name));
+        }
+    }
+    if version < 4 {
+        // The counts are now counted at open and kept by the writer.
+        ddl.push_str(&format!("DELETE FROM items WHERE pk = '{}';\n", storage::prospect_status_counter::pk()));
     }
     ddl.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"));
     conn.execute_batch(&ddl).map_err(internal)
@@ -318,7 +331,7 @@ fn write_loop(conn: Connection, mut queue: mpsc::Receiver<Job>, counts: &Counts)
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = run(&conn, "BEGIN IMMEDIATE") {
             tracing::error!(error = %e, "could not begin a write transaction");
             for job in batch {
                 let (_, complete) = job(None);
@@ -326,35 +339,57 @@ fn write_loop(conn: Connection, mut queue: mpsc::Receiver<Job>, counts: &Counts)
             }
             continue;
         }
-        let mut completions = Vec::with_capacity(batch.len());
+        // A write alone needs no savepoint: if it fails, the whole
+        // transaction is rolled back instead.
+        let alone = batch.len() == 1;
+        let (mut completions, mut wrote) = (Vec::with_capacity(batch.len()), false);
         for job in batch {
-            let savepoint = conn.execute_batch("SAVEPOINT op");
+            let savepoint = if alone { Ok(()) } else { run(&conn, "SAVEPOINT op") };
+            let changes = COUNT_CHANGES.with_borrow(Vec::len);
             let (ok, complete) = job(Some(&conn));
-            if savepoint.is_ok() {
-                let end = if ok { "RELEASE op" } else { "ROLLBACK TO op; RELEASE op" };
-                if let Err(e) = conn.execute_batch(end) {
+            if !ok {
+                // Its changes are rolled back, its counts with them.
+                COUNT_CHANGES.with_borrow_mut(|c| c.truncate(changes));
+            }
+            wrote |= ok;
+            if savepoint.is_ok() && !alone {
+                let end = if ok { run(&conn, "RELEASE op") } else { rollback_to_savepoint(&conn) };
+                if let Err(e) = end {
                     tracing::error!(error = %e, "savepoint");
                 }
             }
             completions.push(complete);
         }
-        let committed = conn.execute_batch("COMMIT").map_err(internal);
+        let committed =
+            if wrote { run(&conn, "COMMIT").map_err(internal) } else { run(&conn, "ROLLBACK").map_err(internal) };
+        let changes = COUNT_CHANGES.take();
         match &committed {
             // Published before any caller hears of its write: a list made
             // after an acknowledged create counts it.
-            Ok(()) => match read_counts(&conn) {
-                Ok(now) => *counts.write().unwrap_or_else(|p| p.into_inner()) = now,
-                Err(e) => tracing::error!(error = %e, "could not read the column counts"),
-            },
+            Ok(()) => {
+                if !changes.is_empty() {
+                    add_counts(&mut counts.write().unwrap_or_else(|p| p.into_inner()), &changes);
+                }
+            }
             Err(e) => {
                 tracing::error!(error = %e, "commit failed; the batch is rolled back");
-                let _ = conn.execute_batch("ROLLBACK");
+                let _ = run(&conn, "ROLLBACK");
             }
         }
         for complete in completions {
             complete(committed.clone());
         }
     }
+}
+
+/// Runs one statement without parameters, prepared once per connection.
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+fn rollback_to_savepoint(conn: &Connection) -> rusqlite::Result<()> {
+    run(conn, "ROLLBACK TO op")?;
+    run(conn, "RELEASE op")
 }
 
 /// An item as stored: its keys, entity name, encoded message and index attributes.
@@ -423,28 +458,43 @@ fn first_with_email(conn: &Connection, email: &str) -> StoreResult<Option<String
     Ok(first.into_iter().next().map(|p| p.id))
 }
 
-/// The columns' counts: the sums of the counter items.
-fn read_counts(conn: &Connection) -> StoreResult<Vec<ProspectStatusCount>> {
-    let pk = storage::prospect_status_counter::pk();
-    let mut statement = conn.prepare_cached("SELECT body FROM items WHERE pk = ?1").map_err(internal)?;
-    let rows = statement.query_map(params![pk], |r| r.get::<_, Vec<u8>>(0)).map_err(internal)?;
-    let shards = rows.map(|b| decode(&b.map_err(internal)?)).collect::<StoreResult<Vec<_>>>()?;
-    Ok(sum_counters(shards))
+/// Each column's count, from the status index (one entry per card).
+fn count_columns(conn: &Connection) -> StoreResult<Vec<ProspectStatusCount>> {
+    let index = &storage::STATUS_INDEX;
+    let status = column(index.partition_attribute);
+    let mut statement = conn
+        .prepare(&format!("SELECT {status}, COUNT(*) FROM items WHERE {status} IS NOT NULL GROUP BY {status}"))
+        .map_err(internal)?;
+    let rows = statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(internal)?;
+    let mut counts = Vec::new();
+    for row in rows {
+        let (text, count) = row.map_err(internal)?;
+        let status = ProspectStatus::from_key_text(&text)
+            .ok_or_else(|| StoreError::Internal(format!("corrupt item: status {text:?}")))?;
+        counts.push(ProspectStatusCount { status: status as i32, count });
+    }
+    Ok(counts)
 }
 
-/// Adds `delta` to a column's counter. One writer means no contention: the
-/// embedded store keeps a single shard per column.
-fn bump(conn: &Connection, status: ProspectStatus, delta: i64) -> StoreResult<()> {
-    const SHARD: &str = "00";
-    let pk = storage::prospect_status_counter::pk();
-    let sk = storage::prospect_status_counter::sk(status, SHARD);
-    let mut counter: ProspectStatusCounter = get(conn, &pk, &sk)?.unwrap_or(ProspectStatusCounter {
-        status: status as i32,
-        shard: SHARD.to_owned(),
-        count: 0,
-    });
-    counter.count += delta;
-    put(conn, &counter, false)
+thread_local! {
+    /// The column-count changes of the writer's open transaction (only the
+    /// writer thread writes): published once it commits, dropped with a
+    /// write that is rolled back.
+    static COUNT_CHANGES: std::cell::RefCell<Vec<(i32, i64)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Adds `delta` to a column's count when the write commits.
+fn bump(status: ProspectStatus, delta: i64) {
+    COUNT_CHANGES.with_borrow_mut(|c| c.push((status as i32, delta)));
+}
+
+fn add_counts(counts: &mut Vec<ProspectStatusCount>, changes: &[(i32, i64)]) {
+    for &(status, delta) in changes {
+        match counts.iter_mut().find(|c| c.status == status) {
+            Some(count) => count.count += delta,
+            None => counts.push(ProspectStatusCount { status, count: delta }),
+        }
+    }
 }
 
 fn status_of(prospect: &Prospect) -> ProspectStatus {
@@ -463,6 +513,7 @@ fn open_reader(path: &Path) -> StoreResult<Connection> {
         .map_err(internal)?;
     // A small page cache per reader: the OS page cache holds the file.
     conn.execute_batch("PRAGMA busy_timeout=5000; PRAGMA query_only=ON; PRAGMA cache_size=-512;").map_err(internal)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 
@@ -524,7 +575,7 @@ impl Store for EmbeddedStore {
             for notification in &new.notifications {
                 put(conn, notification, true)?;
             }
-            bump(conn, status_of(&new.prospect), 1)?;
+            bump(status_of(&new.prospect), 1);
             Ok(CreateOutcome::Created(Box::new(new.prospect)))
         })
         .await
@@ -574,8 +625,8 @@ impl Store for EmbeddedStore {
             }
             put(conn, &change.board, true)?;
             if before != after {
-                bump(conn, before, -1)?;
-                bump(conn, after, 1)?;
+                bump(before, -1);
+                bump(after, 1);
             }
             Ok(())
         })
@@ -597,7 +648,7 @@ impl Store for EmbeddedStore {
             conn.prepare_cached("DELETE FROM items WHERE pk = ?1")
                 .and_then(|mut s| s.execute(params![pk]))
                 .map_err(internal)?;
-            bump(conn, status_of(&stored), -1)?;
+            bump(status_of(&stored), -1);
             change.version = stored.version + 1;
             change.from_status = stored.status;
             put(conn, &change, true)?;

@@ -386,3 +386,23 @@ async fn the_embedded_store_deletes_expired_items() {
     assert_eq!(store.delete_expired().await.unwrap(), 1);
     assert_eq!(store.sign_in_failures(&[old, current]).await.unwrap(), [0, 1]);
 }
+
+#[tokio::test]
+async fn the_embedded_stores_counts_survive_a_restart() {
+    // Kept in memory by the writer, counted again from the index at open.
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let p = create(&store, 1_000).await;
+    create(&store, 1_001).await;
+    store.update_prospect(move_to(&p, ProspectStatus::Contacted, 1_002)).await.unwrap();
+    let stale = store.update_prospect(move_to(&p, ProspectStatus::Lost, 1_003)).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    drop(store);
+    let reopened: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let counts = [ProspectStatus::New, ProspectStatus::Contacted, ProspectStatus::Lost];
+    let mut found = Vec::new();
+    for status in counts {
+        found.push(count(&reopened, status).await);
+    }
+    assert_eq!(found, [1, 1, 0]);
+}
