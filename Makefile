@@ -13,7 +13,7 @@ export GRPCURL := $(CURDIR)/$(TOOLS)/bin/grpcurl
 export ASTRO_ADMIN_EMAIL ?= admin@example.com
 export ASTRO_ADMIN_PASSWORD ?= astro-local-admin
 
-.PHONY: help run test deps lint bench generate lambda clean web web-test chromium infra-check images images-smoke
+.PHONY: help run test deps lint bench generate lambda clean web web-test chromium wrk infra-check images images-smoke
 
 # The web app's sources: a change to any of them (or to the contract) rebuilds it.
 WEB_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig.json \
@@ -48,6 +48,9 @@ web-test: web chromium ## The web app's lint, types, unit tests, then its browse
 	@# The gateway binary as `cargo test --workspace` builds it (same features: no rebuild after it).
 	$(CARGO) test --workspace --locked --no-run
 	cd frontend && npm run e2e
+
+wrk: ## Debian's wrk, the HTTP load generator of `make bench` (apt-get, when missing)
+	command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 
 chromium: ## Debian's Chromium for the browser tests (apt-get, when missing)
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
@@ -107,7 +110,7 @@ images: ## Build the service and gateway images with podman (infra/containers): 
 images-smoke: deps images ## The cloud's split in containers: service on DynamoDB + Secrets Manager (moto), gateway in front; kill and recover
 	$(VENV)/bin/python infra/containers/smoke.py
 
-bench: deps ## Load benchmarks: the service (embedded, then DynamoDB on moto), the edge, the authorizer, the board's opening time
+bench: deps wrk ## Load benchmarks: the service (embedded, then DynamoDB on moto), the edge, the authorizer, the board's opening time
 	$(CARGO) bench -p astro-service --bench grpc_load
 	$(CARGO) bench -p astro-gateway --bench edge_load
 	$(CARGO) bench -p astro-authorizer --bench verify

@@ -5,6 +5,10 @@
 //! Environment: `BENCH_RUNS` (3), `BENCH_CONNECTIONS` (16), `BENCH_SECONDS`
 //! per run (5).
 //!
+//! The HTTP paths (REST, gRPC-web) are loaded by `wrk` (one thread, as issue
+//! 12 measured them: a generator in C leaves the two cores to the gateway);
+//! native gRPC by tonic clients in this process.
+//!
 //! Measures, each run and their median:
 //! - the public `POST /prospects` path (REST → gRPC → store), captcha off and
 //!   throttles raised, over `BENCH_CONNECTIONS` HTTP/1.1 connections;
@@ -34,7 +38,7 @@ use std::{
 use astro_authorizer::{Role, TokenIssuer, TokenSecret};
 use astro_proto::v1::{Consent, CreateProspectRequest, Prospect, prospect_service_client::ProspectServiceClient};
 use astro_service::captcha::pow::{self, ProofOfWork};
-use astro_testkit::bench::{Figures, figures, median, median_figures};
+use astro_testkit::bench::{Figures, figures, median, median_figures, wrk};
 use tonic::transport::Channel;
 
 const SECRET: &str = "bench-secret-bench-secret-bench-secret-42";
@@ -47,7 +51,7 @@ struct Stack {
     child: Child,
     http: SocketAddr,
     grpc: SocketAddr,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Stack {
@@ -92,7 +96,16 @@ impl Stack {
             }
         });
         let (http, grpc) = rx.recv_timeout(Duration::from_secs(60)).expect("the gateway starts");
-        Stack { child, http, grpc, _dir: dir }
+        Stack { child, http, grpc, dir }
+    }
+}
+
+impl Stack {
+    /// Writes a wrk script into the stack's directory; returns its path.
+    fn script(&self, name: &str, text: &str) -> std::path::PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
     }
 }
 
@@ -169,18 +182,27 @@ where
     figures(all, start.elapsed())
 }
 
-async fn rest_run(stack: &Stack, connections: usize, seconds: u64, offset: usize) -> Figures {
-    let clients = http_clients(connections);
+/// The public form over REST, loaded by wrk: every submission a new address.
+fn rest_run(stack: &Stack, connections: usize, seconds: u64, offset: usize) -> Figures {
     let url = format!("http://{}/prospects", stack.http);
-    drive(connections, seconds, move |caller, i| {
-        let (clients, url) = (clients.clone(), url.clone());
-        async move {
-            let response = clients[caller].post(&url).json(&form(offset + i)).send().await.unwrap();
-            assert_eq!(response.status(), 201, "{:?}", response.text().await);
-        }
-    })
-    .await
+    wrk(&url, connections, seconds, &[], Some(&stack.script("submit.lua", SUBMIT_LUA)), &[offset.to_string()])
 }
+
+/// wrk's requests for the form: `form(i)` with `i` counting from the run's offset.
+const SUBMIT_LUA: &str = r#"
+local n, base = 0, 0
+function init(args) base = tonumber(args[1]) or 0 end
+function request()
+  n = n + 1
+  local i = base + n
+  local body = string.format('{"firstName":"First%d","lastName":"Prospect","email":"prospect%d@example.com",'
+    .. '"phone":"+33 6 12 34 56 78","company":"Example SAS","jobTitle":"Head of Sales",'
+    .. '"message":"We would like to qualify our inbound leads faster and with less manual work.",'
+    .. '"budget":"5k_to_20k","consent":true,"source":{"utmSource":"newsletter","utmMedium":"email"},'
+    .. '"captchaToken":""}', i, i)
+  return wrk.format("POST", "/prospects", {["Content-Type"] = "application/json"}, body)
+end
+"#;
 
 async fn grpc_run(stack: &Stack, connections: usize, seconds: u64, offset: usize) -> Figures {
     let token = bench_token(Role::Service);
@@ -211,11 +233,6 @@ fn admin_token() -> String {
     bench_token(Role::Admin)
 }
 
-/// One HTTP client (so one keep-alive connection) per caller.
-fn http_clients(connections: usize) -> Arc<Vec<reqwest::Client>> {
-    Arc::new((0..connections).map(|_| reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap()).collect())
-}
-
 /// One gRPC channel to the service per caller.
 async fn grpc_clients(stack: &Stack, connections: usize) -> Arc<Vec<ProspectServiceClient<Channel>>> {
     let mut clients = Vec::new();
@@ -229,27 +246,16 @@ async fn grpc_channel(stack: &Stack) -> Channel {
     Channel::from_shared(format!("http://{}", stack.grpc)).unwrap().connect().await.unwrap()
 }
 
-/// The New column's first page over REST, `connections` at once.
-async fn column_rest_run(stack: &Stack, connections: usize, seconds: u64) -> Figures {
-    let clients = http_clients(connections);
+/// The New column's first page over REST, `connections` at once (wrk).
+fn column_rest_run(stack: &Stack, connections: usize, seconds: u64) -> Figures {
     let url = format!("http://{}/prospects?status=new&pageSize=50", stack.http);
     let bearer = format!("Bearer {}", admin_token());
-    drive(connections, seconds, move |caller, _| {
-        let (clients, url, bearer) = (clients.clone(), url.clone(), bearer.clone());
-        async move {
-            let response = clients[caller].get(&url).header("authorization", bearer).send().await.unwrap();
-            assert_eq!(response.status(), 200);
-            let body = response.bytes().await.unwrap();
-            assert!(body.len() > 1_000, "a page of cards");
-        }
-    })
-    .await
+    wrk(&url, connections, seconds, &[("authorization", &bearer)], None, &[])
 }
 
-/// The same page over gRPC-web through the edge (what the board sends).
-async fn column_grpc_web_run(stack: &Stack, connections: usize, seconds: u64) -> Figures {
+/// The same page over gRPC-web through the edge (what the board sends), by wrk.
+fn column_grpc_web_run(stack: &Stack, connections: usize, seconds: u64) -> Figures {
     use prost::Message as _;
-    let clients = http_clients(connections);
     let url = format!("http://{}/astro.v1.ProspectService/ListProspects", stack.http);
     let bearer = format!("Bearer {}", admin_token());
     let message = astro_proto::v1::ListProspectsRequest {
@@ -261,24 +267,13 @@ async fn column_grpc_web_run(stack: &Stack, connections: usize, seconds: u64) ->
     let mut frame = vec![0u8];
     frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
     frame.extend_from_slice(&message);
-    drive(connections, seconds, move |caller, _| {
-        let (clients, url, bearer, frame) = (clients.clone(), url.clone(), bearer.clone(), frame.clone());
-        async move {
-            let response = clients[caller]
-                .post(&url)
-                .header("authorization", bearer)
-                .header("content-type", "application/grpc-web+proto")
-                .header("x-grpc-web", "1")
-                .body(frame)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200);
-            let body = response.bytes().await.unwrap();
-            assert!(body.len() > 1_000 && body[0] == 0, "a data frame with the page");
-        }
-    })
-    .await
+    // The frame's bytes as Lua decimal escapes.
+    let body: String = frame.iter().map(|b| format!("\\{b}")).collect();
+    let script = format!(
+        "wrk.method = \"POST\"\nwrk.body = \"{body}\"\n\
+         wrk.headers[\"content-type\"] = \"application/grpc-web+proto\"\nwrk.headers[\"x-grpc-web\"] = \"1\"\n"
+    );
+    wrk(&url, connections, seconds, &[("authorization", &bearer)], Some(&stack.script("grpc-web.lua", &script)), &[])
 }
 
 /// The same page over native gRPC, straight to the service.
@@ -361,26 +356,24 @@ fn main() {
         stack.http, stack.grpc
     );
     let (mut rest, mut grpc, mut rest_one, mut grpc_one) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    runtime.block_on(async {
-        // Warm up connections, caches and the store file.
-        rest_run(&stack, connections, 1, 10_000_000).await;
-        grpc_run(&stack, connections, 1, 20_000_000).await;
-        for run in 0..runs {
-            let base = (run + 1) * 1_000_000;
-            let r = rest_run(&stack, connections, seconds, base).await;
-            print(&format!("run {run}: REST POST /prospects"), &r);
-            let g = grpc_run(&stack, connections, seconds, base + 300_000).await;
-            print(&format!("run {run}: gRPC CreateProspect (direct)"), &g);
-            let r1 = rest_run(&stack, 1, 2, base + 600_000).await;
-            print(&format!("run {run}: REST, one call at a time"), &r1);
-            let g1 = grpc_run(&stack, 1, 2, base + 800_000).await;
-            print(&format!("run {run}: gRPC, one call at a time"), &g1);
-            rest.push(r);
-            grpc.push(g);
-            rest_one.push(r1);
-            grpc_one.push(g1);
-        }
-    });
+    // Warm up connections, caches and the store file.
+    rest_run(&stack, connections, 1, 10_000_000);
+    runtime.block_on(grpc_run(&stack, connections, 1, 20_000_000));
+    for run in 0..runs {
+        let base = (run + 1) * 1_000_000;
+        let r = rest_run(&stack, connections, seconds, base);
+        print(&format!("run {run}: REST POST /prospects"), &r);
+        let g = runtime.block_on(grpc_run(&stack, connections, seconds, base + 300_000));
+        print(&format!("run {run}: gRPC CreateProspect (direct)"), &g);
+        let r1 = rest_run(&stack, 1, 2, base + 600_000);
+        print(&format!("run {run}: REST, one call at a time"), &r1);
+        let g1 = runtime.block_on(grpc_run(&stack, 1, 2, base + 800_000));
+        print(&format!("run {run}: gRPC, one call at a time"), &g1);
+        rest.push(r);
+        grpc.push(g);
+        rest_one.push(r1);
+        grpc_one.push(g1);
+    }
     println!("\nmedians of {runs} runs:");
     for (label, v) in [
         ("REST POST /prospects (edge → service)", &rest),
@@ -397,33 +390,39 @@ fn main() {
     );
 
     // The New column now holds every card the runs above created (> 10,000).
-    type Run = fn(&Stack, usize, u64) -> std::pin::Pin<Box<dyn Future<Output = Figures> + '_>>;
+    type Run<'a> = Box<dyn Fn(&Stack, usize, u64) -> Figures + 'a>;
     let paths: [(&str, Run); 3] = [
-        ("REST GET /prospects?status=new (column page)", |s, c, t| Box::pin(column_rest_run(s, c, t))),
-        ("gRPC-web ListProspects through the edge", |s, c, t| Box::pin(column_grpc_web_run(s, c, t))),
-        ("gRPC ListProspects (service direct)", |s, c, t| Box::pin(column_grpc_run(s, c, t))),
+        ("REST GET /prospects?status=new (column page)", Box::new(column_rest_run)),
+        ("gRPC-web ListProspects through the edge", Box::new(column_grpc_web_run)),
+        ("gRPC ListProspects (service direct)", Box::new(|s, c, t| runtime.block_on(column_grpc_run(s, c, t)))),
     ];
     let mut column: Vec<(String, Vec<Figures>, Vec<Figures>)> = Vec::new();
-    runtime.block_on(async {
-        for (label, run) in &paths {
-            run(&stack, connections, 1).await;
-            let (mut many, mut one) = (Vec::new(), Vec::new());
-            for r in 0..runs {
-                let f = run(&stack, connections, seconds).await;
-                print(&format!("run {r}: {label}"), &f);
-                many.push(f);
-                let f1 = run(&stack, 1, 2).await;
-                print(&format!("run {r}: {label}, one at a time"), &f1);
-                one.push(f1);
-            }
-            column.push(((*label).to_owned(), many, one));
+    for (label, run) in &paths {
+        run(&stack, connections, 1);
+        let (mut many, mut one) = (Vec::new(), Vec::new());
+        for r in 0..runs {
+            let f = run(&stack, connections, seconds);
+            print(&format!("run {r}: {label}"), &f);
+            many.push(f);
+            let f1 = run(&stack, 1, 2);
+            print(&format!("run {r}: {label}, one at a time"), &f1);
+            one.push(f1);
         }
-    });
+        column.push(((*label).to_owned(), many, one));
+    }
+    drop(paths);
     // Memory the gateway keeps once the load is over.
     std::thread::sleep(Duration::from_secs(2));
     let status = std::fs::read_to_string(format!("/proc/{}/status", stack.child.id())).unwrap_or_default();
-    let rss = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or("VmRSS: ?").trim().to_owned();
-    println!("\ngateway (with its service) idle after the load: {rss}");
+    let field = |name: &str| {
+        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).unwrap_or("?").to_owned()
+    };
+    println!(
+        "\ngateway (with its service) idle after the load: VmRSS {} kB (anonymous {} kB: heap, stacks, caches; file {} kB: the binary's pages)",
+        field("VmRSS:"),
+        field("RssAnon:"),
+        field("RssFile:")
+    );
     println!("\nagainst the goals (medians of {runs} runs; {connections} connections, then 1):");
     against("REST POST /prospects (submit)", &median_figures(&rest), (Some(6_000.0), None, None));
     against("REST submit, one at a time", &median_figures(&rest_one), (None, Some(0.3), None));
