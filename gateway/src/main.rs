@@ -4,7 +4,12 @@
 //! `ASTRO_GRPC_ADDR`, default 127.0.0.1:50051): the whole system, one command.
 
 use astro_gateway::config::GatewayConfig;
-use astro_service::{config::StoreKind, process, server::serve_until_signal, telemetry};
+use astro_service::{
+    config::StoreKind,
+    process,
+    server::{serve_until_signal, shutdown_signal},
+    telemetry,
+};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -43,7 +48,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return astro_gateway::probe(config.http_addr).await;
     }
     telemetry::init(config.service.log_format);
+    let signal = shutdown_signal();
     let mut running = astro_gateway::start(config).await?;
     let stop = running.shutdown_handle();
-    serve_until_signal(running.wait(), stop).await
+    serve_until_signal(running.wait(), stop, signal).await
 }

@@ -153,7 +153,8 @@ async fn offline_services(config: &ServeConfig) -> anyhow::Result<server::Servic
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     telemetry::init(config.log_format);
+    let signal = server::shutdown_signal();
     let mut running = astro_service::start(config).await?;
     let stop = running.shutdown_handle();
-    server::serve_until_signal(running.wait(), stop).await
+    server::serve_until_signal(running.wait(), stop, signal).await
 }

@@ -397,15 +397,17 @@ async fn serve(
 /// client connections do not hold the shutdown up longer.
 const DRAIN: Duration = Duration::from_secs(10);
 
-/// Awaits `server` until it ends, or until SIGTERM/Ctrl-C: then sends `stop`
-/// and gives in-flight calls [`DRAIN`] to finish.
+/// Awaits `server` until it ends, or until `signal` (a [`shutdown_signal`],
+/// taken before the server started): then sends `stop` and gives in-flight
+/// calls [`DRAIN`] to finish.
 pub async fn serve_until_signal(
     server: impl Future<Output = anyhow::Result<()>>,
     stop: Option<oneshot::Sender<()>>,
+    signal: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stopping_tx, stopping) = oneshot::channel::<()>();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signal.await;
         tracing::info!("shutting down");
         if let Some(stop) = stop {
             let _ = stop.send(());
@@ -422,18 +424,22 @@ pub async fn serve_until_signal(
     }
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Listens for SIGTERM from the moment it is called, and for Ctrl-C once
+/// awaited; resolves on the first. Take it before the server says it is
+/// serving: a SIGTERM sent right after that line must stop it gracefully,
+/// not kill it (the default action while nothing listens).
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    async move {
+        let interrupt = tokio::signal::ctrl_c();
+        #[cfg(unix)]
         tokio::select! {
             _ = interrupt => {},
             _ = terminate.recv() => {},
         }
+        #[cfg(not(unix))]
+        let _ = interrupt.await;
     }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }
