@@ -489,6 +489,15 @@ async fn webhook_receiver() -> (String, Arrivals) {
     (url, arrivals)
 }
 
+/// Submits `form(i)`; returns the new card's id and when its 201 came.
+async fn submit(http: &reqwest::Client, url: &str, i: usize) -> (String, Instant) {
+    let response = http.post(url).json(&form(i)).send().await.unwrap();
+    let acknowledged = Instant::now();
+    assert_eq!(response.status(), 201);
+    let id = response.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    (id, acknowledged)
+}
+
 /// `n` submissions one at a time, each timed from its 201 to its webhook.
 async fn webhook_run(stack: &Stack, arrivals: &Arrivals, n: usize, offset: usize) -> Figures {
     let http = reqwest::Client::new();
@@ -496,10 +505,7 @@ async fn webhook_run(stack: &Stack, arrivals: &Arrivals, n: usize, offset: usize
     let started = Instant::now();
     let mut delays = Vec::with_capacity(n);
     for i in 0..n {
-        let response = http.post(&url).json(&form(offset + i)).send().await.unwrap();
-        let acknowledged = Instant::now();
-        assert_eq!(response.status(), 201);
-        let id = response.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        let (id, acknowledged) = submit(&http, &url, offset + i).await;
         let deadline = acknowledged + Duration::from_secs(10);
         loop {
             if let Some(at) = arrivals.lock().unwrap().get(&id) {
@@ -527,10 +533,7 @@ async fn live_run(stack: &Stack, n: usize, offset: usize) -> Figures {
     let started = Instant::now();
     let mut delays = Vec::with_capacity(n);
     for i in 0..n {
-        let response = http.post(&url).json(&form(offset + i)).send().await.unwrap();
-        let acknowledged = Instant::now();
-        assert_eq!(response.status(), 201);
-        let id = response.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        let (id, acknowledged) = submit(&http, &url, offset + i).await;
         'seen: loop {
             let message = stream.message().await.unwrap().expect("the stream stays open");
             if message.changes.iter().any(|c| c.prospect_id == id) {

@@ -37,7 +37,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     ColumnPosition, CreateOutcome, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey, Store, StoreError,
-    StoreResult, board_hours, expired,
+    StoreResult, add_count, board_hours, expired,
 };
 
 /// Most writes committed together.
@@ -344,7 +344,7 @@ fn write_loop(conn: Connection, mut queue: mpsc::Receiver<Job>, counts: &Counts)
         let alone = batch.len() == 1;
         let (mut completions, mut wrote) = (Vec::with_capacity(batch.len()), false);
         for job in batch {
-            let savepoint = if alone { Ok(()) } else { run(&conn, "SAVEPOINT op") };
+            let savepoint = !alone && run(&conn, "SAVEPOINT op").is_ok();
             let changes = COUNT_CHANGES.with_borrow(Vec::len);
             let (ok, complete) = job(Some(&conn));
             if !ok {
@@ -352,7 +352,7 @@ fn write_loop(conn: Connection, mut queue: mpsc::Receiver<Job>, counts: &Counts)
                 COUNT_CHANGES.with_borrow_mut(|c| c.truncate(changes));
             }
             wrote |= ok;
-            if savepoint.is_ok() && !alone {
+            if savepoint {
                 let end = if ok { run(&conn, "RELEASE op") } else { rollback_to_savepoint(&conn) };
                 if let Err(e) = end {
                     tracing::error!(error = %e, "savepoint");
@@ -368,7 +368,10 @@ fn write_loop(conn: Connection, mut queue: mpsc::Receiver<Job>, counts: &Counts)
             // after an acknowledged create counts it.
             Ok(()) => {
                 if !changes.is_empty() {
-                    add_counts(&mut counts.write().unwrap_or_else(|p| p.into_inner()), &changes);
+                    let mut counts = counts.write().unwrap_or_else(|p| p.into_inner());
+                    for (status, delta) in changes {
+                        add_count(&mut counts, status, delta);
+                    }
                 }
             }
             Err(e) => {
@@ -486,15 +489,6 @@ thread_local! {
 /// Adds `delta` to a column's count when the write commits.
 fn bump(status: ProspectStatus, delta: i64) {
     COUNT_CHANGES.with_borrow_mut(|c| c.push((status as i32, delta)));
-}
-
-fn add_counts(counts: &mut Vec<ProspectStatusCount>, changes: &[(i32, i64)]) {
-    for &(status, delta) in changes {
-        match counts.iter_mut().find(|c| c.status == status) {
-            Some(count) => count.count += delta,
-            None => counts.push(ProspectStatusCount { status, count: delta }),
-        }
-    }
 }
 
 fn status_of(prospect: &Prospect) -> ProspectStatus {

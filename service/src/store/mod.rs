@@ -202,12 +202,17 @@ pub fn sum_counters(
 ) -> Vec<ProspectStatusCount> {
     let mut counts: Vec<ProspectStatusCount> = Vec::new();
     for shard in shards {
-        match counts.iter_mut().find(|c| c.status == shard.status) {
-            Some(count) => count.count += shard.count,
-            None => counts.push(ProspectStatusCount { status: shard.status, count: shard.count }),
-        }
+        add_count(&mut counts, shard.status, shard.count);
     }
     counts
+}
+
+/// Adds `delta` to the count of the column `status` (a new entry if none).
+pub fn add_count(counts: &mut Vec<ProspectStatusCount>, status: i32, delta: i64) {
+    match counts.iter_mut().find(|c| c.status == status) {
+        Some(count) => count.count += delta,
+        None => counts.push(ProspectStatusCount { status, count: delta }),
+    }
 }
 
 /// The partition (`BoardChange.hour`) of a change made at `at`: its UTC hour.

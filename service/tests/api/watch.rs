@@ -48,9 +48,11 @@ fn kinds(changes: &[BoardChange]) -> Vec<(BoardChangeKind, String, i64)> {
     changes.iter().map(|c| (c.kind(), c.prospect_id.clone(), c.version)).collect()
 }
 
-async fn move_to(client: &mut Prospects, card: &Prospect, status: ProspectStatus) -> Prospect {
-    let update = Prospect { id: card.id.clone(), version: card.version, status: status as i32, ..Default::default() };
-    let mask = prost_types::FieldMask { paths: vec!["status".into()] };
+/// Sets the field `path` of `card` (as `set` writes it) at its version.
+async fn update(client: &mut Prospects, card: &Prospect, path: &str, set: impl FnOnce(&mut Prospect)) -> Prospect {
+    let mut update = Prospect { id: card.id.clone(), version: card.version, ..Default::default() };
+    set(&mut update);
+    let mask = prost_types::FieldMask { paths: vec![path.into()] };
     client
         .update_prospect(UpdateProspectRequest { prospect: Some(update), update_mask: Some(mask) })
         .await
@@ -58,14 +60,12 @@ async fn move_to(client: &mut Prospects, card: &Prospect, status: ProspectStatus
         .into_inner()
 }
 
+async fn move_to(client: &mut Prospects, card: &Prospect, status: ProspectStatus) -> Prospect {
+    update(client, card, "status", |p| p.status = status as i32).await
+}
+
 async fn edit_company(client: &mut Prospects, card: &Prospect, company: &str) -> Prospect {
-    let update = Prospect { id: card.id.clone(), version: card.version, company: company.into(), ..Default::default() };
-    let mask = prost_types::FieldMask { paths: vec!["company".into()] };
-    client
-        .update_prospect(UpdateProspectRequest { prospect: Some(update), update_mask: Some(mask) })
-        .await
-        .unwrap()
-        .into_inner()
+    update(client, card, "company", |p| p.company = company.into()).await
 }
 
 /// Create, move, edit, delete through `writer`; each watcher sees all four,
