@@ -78,9 +78,10 @@ impl EmbeddedStore {
     pub fn open(dir: &Path) -> StoreResult<Self> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Internal(format!("data dir {}: {e}", dir.display())))?;
         let path = dir.join(DB_FILE);
-        let conn = Connection::open(&path).map_err(internal)?;
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")
-            .map_err(internal)?;
+        // The writer's connection: WAL, `synchronous=FULL`, each commit's log
+        // written in one call (see `wal_vfs`).
+        let conn = super::wal_vfs::open(&path).map_err(StoreError::Internal)?;
+        conn.execute_batch("PRAGMA busy_timeout=5000;").map_err(internal)?;
         migrate(&conn)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let counts: Counts = Arc::new(std::sync::RwLock::new(count_columns(&conn)?));

@@ -5,6 +5,7 @@
 
 pub mod dynamodb;
 pub mod embedded;
+mod wal_vfs;
 
 use astro_proto::v1::{
     BoardChange, Notification, NotificationState, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount,
