@@ -13,7 +13,12 @@ pub mod policy;
 #[cfg(feature = "aws")]
 pub mod secrets;
 
-use std::{fmt, time::Duration};
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime},
+};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
@@ -105,13 +110,25 @@ pub enum TokenError {
     Signing,
 }
 
+/// Tokens one verifier remembers having verified, at most.
+const VERIFIED_TOKENS: usize = 1024;
+
 /// Verifies tokens. Holds the current secret and, during a rotation, the
 /// previous ones, so tokens signed before the rotation keep working until
 /// they expire.
+///
+/// A token verified once verifies the same way until it expires (nothing in
+/// it but `exp` depends on the time), so the verifier remembers the claims
+/// of the tokens it accepted, by their exact text, and answers a repeat
+/// (a session's every call, the gateway's own token) without the HMAC and
+/// the JSON. Only accepted tokens are remembered, a remembered one only
+/// while `exp` is ahead (no leeway), and a verifier is made anew with its
+/// secrets at every rotation, so the memory never outlives a secret.
 #[derive(Clone)]
 pub struct TokenVerifier {
     keys: Vec<DecodingKey>,
     validation: Validation,
+    verified: Arc<Mutex<HashMap<String, Claims>>>,
 }
 
 impl TokenVerifier {
@@ -122,16 +139,35 @@ impl TokenVerifier {
         validation.validate_exp = true;
         validation.leeway = 30;
         validation.set_required_spec_claims(&["exp"]);
-        Self { keys: secrets.iter().map(|s| DecodingKey::from_secret(s.expose())).collect(), validation }
+        Self {
+            keys: secrets.iter().map(|s| DecodingKey::from_secret(s.expose())).collect(),
+            validation,
+            verified: Arc::default(),
+        }
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        for key in &self.keys {
-            if let Ok(data) = decode::<Claims>(token, key, &self.validation) {
-                return Ok(data.claims);
+        let now = unix_now();
+        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(claims) = verified.get(token).filter(|c| c.exp > now) {
+            return Ok(claims.clone());
+        }
+        drop(verified);
+        let claims = self
+            .keys
+            .iter()
+            .find_map(|key| decode::<Claims>(token, key, &self.validation).ok())
+            .ok_or(TokenError::Invalid)?
+            .claims;
+        verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if verified.len() >= VERIFIED_TOKENS {
+            verified.retain(|_, c| c.exp > now);
+            if verified.len() >= VERIFIED_TOKENS {
+                verified.clear();
             }
         }
-        Err(TokenError::Invalid)
+        verified.insert(token.to_owned(), claims.clone());
+        Ok(claims)
     }
 
     /// Verifies the value of an `Authorization: Bearer <token>` header.
@@ -167,11 +203,28 @@ pub enum Refusal {
 #[derive(Clone)]
 pub struct TokenIssuer {
     key: EncodingKey,
+    /// The last token [`TokenIssuer::reusable`] signed.
+    reusable: Arc<Mutex<Option<(String, Claims)>>>,
 }
 
 impl TokenIssuer {
     pub fn new(secret: &TokenSecret) -> Self {
-        Self { key: EncodingKey::from_secret(secret.expose()) }
+        Self { key: EncodingKey::from_secret(secret.expose()), reusable: Arc::default() }
+    }
+
+    /// A token for `email` with `role` for a caller that sends many (the
+    /// gateway's own identity): the one this issuer signed last while it has
+    /// more than half its lifetime left, else a new one. An issuer is made
+    /// anew at every rotation, so the token is always of the current secret.
+    pub fn reusable(&self, email: &str, role: Role, now: i64) -> Result<String, TokenError> {
+        let mut last = self.reusable.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = |c: &Claims| c.email == email && c.role == role && c.iat <= now && now - c.iat < c.exp - now;
+        if let Some((token, _)) = last.as_ref().filter(|(_, c)| fresh(c)) {
+            return Ok(token.clone());
+        }
+        let (token, claims) = self.issue(email, role, now)?;
+        *last = Some((token.clone(), claims));
+        Ok(token)
     }
 
     /// A token for `email` with `role`, issued at `now` (seconds since the
@@ -181,6 +234,10 @@ impl TokenIssuer {
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.key).map_err(|_| TokenError::Signing)?;
         Ok((token, claims))
     }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The token of an `Authorization` header value, if it is a bearer token.
@@ -241,6 +298,52 @@ mod tests {
 
         assert_eq!(verifier.verify(""), Err(TokenError::Invalid));
         assert_eq!(verifier.verify("garbage"), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn a_remembered_token_is_refused_once_it_expires_and_never_by_another_verifier() {
+        let issuer = TokenIssuer::new(&secret(1));
+        let verifier = TokenVerifier::new(&[secret(1)]);
+        // Valid for one more second, the leeway included.
+        let lifetime = TOKEN_LIFETIME.as_secs() as i64;
+        let (ending, claims) = issuer.issue("ada@example.com", Role::Admin, now() - lifetime - 29).unwrap();
+        assert_eq!(verifier.verify(&ending), Ok(claims.clone()));
+        assert_eq!(verifier.verify(&ending), Ok(claims));
+        std::thread::sleep(Duration::from_millis(2_100));
+        assert_eq!(verifier.verify(&ending), Err(TokenError::Invalid));
+
+        let (good, _) = issuer.issue("ada@example.com", Role::Admin, now()).unwrap();
+        assert!(verifier.verify(&good).is_ok());
+        // A rotation makes a verifier without the old secret: it does not
+        // know the token, whatever the old one remembered.
+        assert_eq!(TokenVerifier::new(&[secret(2)]).verify(&good), Err(TokenError::Invalid));
+        // Remembering is bounded: many tokens later, the first still verifies.
+        for n in 0..(VERIFIED_TOKENS as i64 + 10) {
+            let (token, _) = issuer.issue("ada@example.com", Role::Admin, now() - n).unwrap();
+            assert!(verifier.verify(&token).is_ok());
+        }
+        assert!(verifier.verified.lock().unwrap().len() <= VERIFIED_TOKENS);
+        assert!(verifier.verify(&good).is_ok());
+    }
+
+    #[test]
+    fn a_reusable_token_is_reused_for_half_its_lifetime_then_renewed() {
+        let issuer = TokenIssuer::new(&secret(1));
+        let verifier = TokenVerifier::new(&[secret(1)]);
+        let start = now();
+        let first = issuer.reusable("form@astro", Role::Service, start).unwrap();
+        assert_eq!(issuer.clone().reusable("form@astro", Role::Service, start + 60).unwrap(), first);
+        let half = TOKEN_LIFETIME.as_secs() as i64 / 2;
+        let renewed = issuer.reusable("form@astro", Role::Service, start + half).unwrap();
+        assert_ne!(renewed, first);
+        assert_eq!(verifier.verify(&renewed).unwrap().iat, start + half);
+        // Another identity or role never gets it.
+        let other = issuer.reusable("other@astro", Role::Service, start + half).unwrap();
+        assert_eq!(verifier.verify(&other).unwrap().email, "other@astro");
+        // A new issuer (a rotation) signs its own.
+        let rotated = TokenIssuer::new(&secret(2)).reusable("form@astro", Role::Service, start + half).unwrap();
+        assert_eq!(TokenVerifier::new(&[secret(2)]).verify(&rotated).unwrap().role, Role::Service);
+        assert_eq!(verifier.verify(&rotated), Err(TokenError::Invalid));
     }
 
     #[test]

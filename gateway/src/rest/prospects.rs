@@ -77,7 +77,7 @@ pub async fn submit(
     }
 
     let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
-    let (token, _) = gateway.keys.issuer().issue(FORM_IDENTITY, Role::Service, now).map_err(|e| {
+    let token = gateway.keys.issuer().reusable(FORM_IDENTITY, Role::Service, now).map_err(|e| {
         tracing::error!(error = %e, "could not sign the gateway's service token");
         Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     })?;
