@@ -3,11 +3,16 @@
 //! Items, keys, index names and attribute names all come from the layout
 //! generated from `proto/` (`astro_proto::storage`). Cost per call:
 //! a column page is one `Query` on `StatusIndex`; the board's counts one
-//! `Query` on the counter partition; a create one `TransactWriteItems`; a move
-//! or an edit one `TransactWriteItems`; a card with its history one `Query` on
-//! its partition. No `Scan`.
+//! `Query` on the counter partition, at most once a second per instance (see
+//! [`COUNTS_FRESH`]); a create one `TransactWriteItems`; a move or an edit
+//! one `TransactWriteItems`; a card with its history one `Query` on its
+//! partition. No `Scan`.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use astro_proto::{
     storage::{self, Attr, Item, ItemMap, KeyText, StoredEntity, timestamp_key},
@@ -25,7 +30,7 @@ use aws_sdk_dynamodb::{
 
 use super::{
     ColumnPosition, CreateOutcome, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey, Store, StoreError,
-    StoreResult, board_hours, counter_shard, expired, sum_counters,
+    StoreResult, add_count, board_hours, counter_shard, expired, sum_counters,
 };
 
 type Av = HashMap<String, AttributeValue>;
@@ -36,15 +41,35 @@ const TRANSACTION_ATTEMPTS: u32 = 8;
 /// Items one `TransactWriteItems` may hold.
 const MAX_TRANSACTION_ITEMS: usize = 100;
 
+/// How long the board's counts, once read, answer column pages without
+/// another read: a column page is then one request. The page itself comes
+/// from `StatusIndex`, a global secondary index, itself eventually
+/// consistent (typically well under a second); this instance's own writes
+/// are applied to the counts as they commit, so only other instances' moves
+/// can show up to this late.
+pub const COUNTS_FRESH: Duration = Duration::from_secs(1);
+
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// The counts as last read (and when), with this instance's writes since.
+    counts: Arc<Mutex<Option<(Instant, Vec<ProspectStatusCount>)>>>,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), counts: Arc::default() }
+    }
+
+    /// Applies a committed write's column changes to the counts as read.
+    fn counted(&self, changes: &[(ProspectStatus, i64)]) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, counts)) = counts.as_mut() {
+            for (status, delta) in changes {
+                add_count(counts, *status as i32, *delta);
+            }
+        }
     }
 
     async fn get<E: ItemMap>(&self, pk: String, sk: String) -> StoreResult<Option<E>> {
@@ -368,7 +393,10 @@ impl Store for DynamoStore {
         }
         items.push(self.bump(status, 1));
         match self.transact(items).await {
-            Ok(()) => Ok(CreateOutcome::Created(Box::new(new.prospect))),
+            Ok(()) => {
+                self.counted(&[(status, 1)]);
+                Ok(CreateOutcome::Created(Box::new(new.prospect)))
+            }
             Err(TransactionFailure::Condition(0)) if new.request.is_some() => {
                 let request = new.request.as_ref().expect("checked");
                 let earlier: CreateProspectRecord = self
@@ -415,12 +443,16 @@ impl Store for DynamoStore {
             items.push(self.put(event, Some("attribute_not_exists(PK)")));
         }
         items.push(self.put(&change.board, None));
-        if change.previous_status != after {
-            items.push(self.bump(change.previous_status, -1));
-            items.push(self.bump(after, 1));
-        }
+        let moves = match change.previous_status != after {
+            true => vec![(change.previous_status, -1), (after, 1)],
+            false => Vec::new(),
+        };
+        items.extend(moves.iter().map(|&(status, delta)| self.bump(status, delta)));
         match self.transact(items).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.counted(&moves);
+                Ok(())
+            }
             Err(TransactionFailure::Condition(0)) => {
                 match self.get::<Prospect>(change.prospect.pk(), change.prospect.sk()).await? {
                     None => Err(StoreError::NotFound),
@@ -464,11 +496,9 @@ impl Store for DynamoStore {
             .expect("table and key are set");
         change.version = stored.version + 1;
         change.from_status = stored.status;
-        let mut transaction = vec![
-            TransactWriteItem::builder().delete(card).build(),
-            self.bump(ProspectStatus::try_from(stored.status).unwrap_or_default(), -1),
-            self.put(&change, None),
-        ];
+        let column = ProspectStatus::try_from(stored.status).unwrap_or_default();
+        let mut transaction =
+            vec![TransactWriteItem::builder().delete(card).build(), self.bump(column, -1), self.put(&change, None)];
         let event_keys: Vec<&str> = items.iter().map(sk_of).filter(|sk| *sk != storage::prospect::sk()).collect();
         let (now, later) = event_keys.split_at(event_keys.len().min(MAX_TRANSACTION_ITEMS - transaction.len()));
         for sk in now {
@@ -476,7 +506,7 @@ impl Store for DynamoStore {
             transaction.push(TransactWriteItem::builder().delete(delete).build());
         }
         match self.transact(transaction).await {
-            Ok(()) => {}
+            Ok(()) => self.counted(&[(column, -1)]),
             Err(TransactionFailure::Condition(_)) => {
                 return Err(StoreError::Conflict(format!("prospect {} changed while being deleted", stored.id)));
             }
@@ -632,13 +662,21 @@ impl Store for DynamoStore {
     }
 
     async fn status_counts(&self) -> StoreResult<Vec<ProspectStatusCount>> {
+        if let Some((read, counts)) = self.counts.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && read.elapsed() < COUNTS_FRESH
+        {
+            return Ok(counts.clone());
+        }
+        let read = Instant::now();
         let shards = self
             .partition(&storage::prospect_status_counter::pk())
             .await?
             .iter()
             .map(decode::<ProspectStatusCounter>)
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(sum_counters(shards))
+        let counts = sum_counters(shards);
+        *self.counts.lock().unwrap_or_else(|p| p.into_inner()) = Some((read, counts.clone()));
+        Ok(counts)
     }
 
     async fn sign_in_failures(&self, windows: &[SignInFailures]) -> StoreResult<Vec<i64>> {
