@@ -49,12 +49,14 @@ const MAX_TRANSACTION_ITEMS: usize = 100;
 /// can show up to this late.
 pub const COUNTS_FRESH: Duration = Duration::from_secs(1);
 
+/// The board's counts as last read (and when), with this instance's writes since.
+type ReadCounts = Arc<Mutex<Option<(Instant, Vec<ProspectStatusCount>)>>>;
+
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
-    /// The counts as last read (and when), with this instance's writes since.
-    counts: Arc<Mutex<Option<(Instant, Vec<ProspectStatusCount>)>>>,
+    counts: ReadCounts,
 }
 
 impl DynamoStore {
