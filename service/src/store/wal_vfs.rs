@@ -199,111 +199,87 @@ unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, data: *const c_void, am
     }
 }
 
-unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    // SAFETY: a log file handle (see `write`).
-    unsafe {
-        let (log, real, methods) = log(file);
-        match flush(log, real, methods) {
-            ffi::SQLITE_OK => methods.xSync.expect("the platform file syncs")(real, flags),
-            rc => rc,
-        }
+/// Writes the buffer, then calls `then` with the platform's file and methods.
+///
+/// # Safety
+/// As [`log`].
+unsafe fn flushed(
+    file: *mut ffi::sqlite3_file,
+    then: impl FnOnce(*mut ffi::sqlite3_file, &ffi::sqlite3_io_methods) -> c_int,
+) -> c_int {
+    // SAFETY: per the contract.
+    let (log, real, methods) = unsafe { log(file) };
+    match flush(log, real, methods) {
+        ffi::SQLITE_OK => then(real, methods),
+        rc => rc,
     }
 }
 
+/// Calls `then` with the platform's file and methods (no bytes involved).
+///
+/// # Safety
+/// As [`log`].
+unsafe fn direct(
+    file: *mut ffi::sqlite3_file,
+    then: impl FnOnce(*mut ffi::sqlite3_file, &ffi::sqlite3_io_methods) -> c_int,
+) -> c_int {
+    // SAFETY: per the contract.
+    let (_, real, methods) = unsafe { log(file) };
+    then(real, methods)
+}
+
+// SQLite calls each of these only on a handle `open_file` made a log file,
+// with the pointers its VFS contract promises; the platform's method is
+// present (the unix VFS has them all) and called with the same arguments.
+
+unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
+    unsafe { flushed(file, |real, m| m.xSync.expect("xSync")(real, flags)) }
+}
+
+unsafe extern "C" fn read(file: *mut ffi::sqlite3_file, data: *mut c_void, amount: c_int, offset: i64) -> c_int {
+    unsafe { flushed(file, |real, m| m.xRead.expect("xRead")(real, data, amount, offset)) }
+}
+
+unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int {
+    unsafe { flushed(file, |real, m| m.xTruncate.expect("xTruncate")(real, size)) }
+}
+
+unsafe extern "C" fn file_size(file: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
+    unsafe { flushed(file, |real, m| m.xFileSize.expect("xFileSize")(real, size)) }
+}
+
+unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, argument: *mut c_void) -> c_int {
+    unsafe { flushed(file, |real, m| m.xFileControl.expect("xFileControl")(real, op, argument)) }
+}
+
 unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
-    // SAFETY: a log file handle; after this SQLite never uses it again, so
-    // the buffer is dropped here.
+    // After this SQLite never uses the handle again: the buffer is dropped.
     unsafe {
-        let (log, real, methods) = log(file);
-        let flushed = flush(log, real, methods);
-        let closed = methods.xClose.expect("the platform file closes")(real);
-        std::ptr::drop_in_place(&mut log.buffer);
+        let flushed = flushed(file, |_, _| ffi::SQLITE_OK);
+        let closed = direct(file, |real, m| m.xClose.expect("xClose")(real));
+        std::ptr::drop_in_place(&mut (*file.cast::<LogFile>()).buffer);
         if flushed != ffi::SQLITE_OK { flushed } else { closed }
     }
 }
 
-unsafe extern "C" fn read(file: *mut ffi::sqlite3_file, data: *mut c_void, amount: c_int, offset: i64) -> c_int {
-    // SAFETY: a log file handle (see `write`).
-    unsafe {
-        let (log, real, methods) = log(file);
-        match flush(log, real, methods) {
-            ffi::SQLITE_OK => methods.xRead.expect("the platform file reads")(real, data, amount, offset),
-            rc => rc,
-        }
-    }
-}
-
-unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int {
-    // SAFETY: a log file handle (see `write`).
-    unsafe {
-        let (log, real, methods) = log(file);
-        match flush(log, real, methods) {
-            ffi::SQLITE_OK => methods.xTruncate.expect("the platform file truncates")(real, size),
-            rc => rc,
-        }
-    }
-}
-
-unsafe extern "C" fn file_size(file: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
-    // SAFETY: a log file handle (see `write`).
-    unsafe {
-        let (log, real, methods) = log(file);
-        match flush(log, real, methods) {
-            ffi::SQLITE_OK => methods.xFileSize.expect("the platform file has a size")(real, size),
-            rc => rc,
-        }
-    }
-}
-
-unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, argument: *mut c_void) -> c_int {
-    // SAFETY: a log file handle (see `write`).
-    unsafe {
-        let (log, real, methods) = log(file);
-        match flush(log, real, methods) {
-            ffi::SQLITE_OK => methods.xFileControl.expect("the platform file takes controls")(real, op, argument),
-            rc => rc,
-        }
-    }
-}
-
 unsafe extern "C" fn lock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    // SAFETY: a log file handle (see `write`).
-    unsafe {
-        let (_, real, methods) = log(file);
-        methods.xLock.expect("the platform file locks")(real, level)
-    }
+    unsafe { direct(file, |real, m| m.xLock.expect("xLock")(real, level)) }
 }
 
 unsafe extern "C" fn unlock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    // SAFETY: a log file handle (see `write`).
-    unsafe {
-        let (_, real, methods) = log(file);
-        methods.xUnlock.expect("the platform file unlocks")(real, level)
-    }
+    unsafe { direct(file, |real, m| m.xUnlock.expect("xUnlock")(real, level)) }
 }
 
 unsafe extern "C" fn check_reserved_lock(file: *mut ffi::sqlite3_file, out: *mut c_int) -> c_int {
-    // SAFETY: a log file handle (see `write`).
-    unsafe {
-        let (_, real, methods) = log(file);
-        methods.xCheckReservedLock.expect("the platform file checks locks")(real, out)
-    }
+    unsafe { direct(file, |real, m| m.xCheckReservedLock.expect("xCheckReservedLock")(real, out)) }
 }
 
 unsafe extern "C" fn sector_size(file: *mut ffi::sqlite3_file) -> c_int {
-    // SAFETY: a log file handle (see `write`).
-    unsafe {
-        let (_, real, methods) = log(file);
-        methods.xSectorSize.expect("the platform file has a sector size")(real)
-    }
+    unsafe { direct(file, |real, m| m.xSectorSize.expect("xSectorSize")(real)) }
 }
 
 unsafe extern "C" fn device_characteristics(file: *mut ffi::sqlite3_file) -> c_int {
-    // SAFETY: a log file handle (see `write`).
-    unsafe {
-        let (_, real, methods) = log(file);
-        methods.xDeviceCharacteristics.expect("the platform file has characteristics")(real)
-    }
+    unsafe { direct(file, |real, m| m.xDeviceCharacteristics.expect("xDeviceCharacteristics")(real)) }
 }
 
 #[cfg(test)]
