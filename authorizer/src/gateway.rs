@@ -135,7 +135,7 @@ mod tests {
     }
 
     fn now() -> i64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+        crate::unix_now()
     }
 
     /// An event exactly as API Gateway sends it.

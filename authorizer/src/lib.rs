@@ -159,6 +159,10 @@ impl TokenVerifier {
             .find_map(|key| decode::<Claims>(token, key, &self.validation).ok())
             .ok_or(TokenError::Invalid)?
             .claims;
+        if claims.exp <= now {
+            // Accepted within the leeway: not worth remembering.
+            return Ok(claims);
+        }
         verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
         if verified.len() >= VERIFIED_TOKENS {
             verified.retain(|_, c| c.exp > now);
@@ -203,8 +207,8 @@ pub enum Refusal {
 #[derive(Clone)]
 pub struct TokenIssuer {
     key: EncodingKey,
-    /// The last token [`TokenIssuer::reusable`] signed.
-    reusable: Arc<Mutex<Option<(String, Claims)>>>,
+    /// The last token [`TokenIssuer::reusable`] signed for each identity.
+    reusable: Arc<Mutex<Vec<(String, Claims)>>>,
 }
 
 impl TokenIssuer {
@@ -212,18 +216,25 @@ impl TokenIssuer {
         Self { key: EncodingKey::from_secret(secret.expose()), reusable: Arc::default() }
     }
 
-    /// A token for `email` with `role` for a caller that sends many (the
-    /// gateway's own identity): the one this issuer signed last while it has
-    /// more than half its lifetime left, else a new one. An issuer is made
-    /// anew at every rotation, so the token is always of the current secret.
+    /// A token for one of the process's own fixed identities (the edge's,
+    /// the form's), which it sends with every call: the one this issuer
+    /// signed last for `email` and `role` while it has more than half its
+    /// lifetime left, else a new one. An issuer is made anew at every
+    /// rotation, so the token is always of the current secret.
     pub fn reusable(&self, email: &str, role: Role, now: i64) -> Result<String, TokenError> {
-        let mut last = self.reusable.lock().unwrap_or_else(|p| p.into_inner());
-        let fresh = |c: &Claims| c.email == email && c.role == role && c.iat <= now && now - c.iat < c.exp - now;
-        if let Some((token, _)) = last.as_ref().filter(|(_, c)| fresh(c)) {
+        let mut signed = self.reusable.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = signed.iter().position(|(_, c)| c.email == email && c.role == role);
+        if let Some((token, c)) = slot.map(|i| &signed[i])
+            && c.iat <= now
+            && now - c.iat < c.exp - now
+        {
             return Ok(token.clone());
         }
         let (token, claims) = self.issue(email, role, now)?;
-        *last = Some((token.clone(), claims));
+        match slot {
+            Some(i) => signed[i] = (token.clone(), claims),
+            None => signed.push((token.clone(), claims)),
+        }
         Ok(token)
     }
 
@@ -236,7 +247,9 @@ impl TokenIssuer {
     }
 }
 
-fn unix_now() -> i64 {
+/// Seconds since the Unix epoch (0 if the clock is set before it): the
+/// clock of `iat` and `exp`.
+pub fn unix_now() -> i64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
@@ -258,7 +271,7 @@ mod tests {
     }
 
     fn now() -> i64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+        unix_now()
     }
 
     #[test]
@@ -337,9 +350,15 @@ mod tests {
         let renewed = issuer.reusable("form@astro", Role::Service, start + half).unwrap();
         assert_ne!(renewed, first);
         assert_eq!(verifier.verify(&renewed).unwrap().iat, start + half);
-        // Another identity or role never gets it.
+        // Another identity or role never gets it, and each keeps its own.
         let other = issuer.reusable("other@astro", Role::Service, start + half).unwrap();
         assert_eq!(verifier.verify(&other).unwrap().email, "other@astro");
+        assert_eq!(issuer.reusable("form@astro", Role::Service, start + half + 1).unwrap(), renewed);
+        assert_eq!(issuer.reusable("other@astro", Role::Service, start + half + 1).unwrap(), other);
+        assert_eq!(
+            verifier.verify(&issuer.reusable("form@astro", Role::Admin, start).unwrap()).unwrap().role,
+            Role::Admin
+        );
         // A new issuer (a rotation) signs its own.
         let rotated = TokenIssuer::new(&secret(2)).reusable("form@astro", Role::Service, start + half).unwrap();
         assert_eq!(TokenVerifier::new(&[secret(2)]).verify(&rotated).unwrap().role, Role::Service);

@@ -1,7 +1,7 @@
 //! `/prospects`: the public form's submission, and the cards for REST clients
 //! holding an admin token.
 
-use std::{net::SocketAddr, sync::Arc, time::SystemTime};
+use std::{net::SocketAddr, sync::Arc};
 
 use astro_authorizer::Role;
 use astro_proto::v1 as pb;
@@ -76,11 +76,11 @@ pub async fn submit(
         return Err(Problem::field("website", "must be left empty"));
     }
 
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
-    let token = gateway.keys.issuer().reusable(FORM_IDENTITY, Role::Service, now).map_err(|e| {
-        tracing::error!(error = %e, "could not sign the gateway's service token");
-        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-    })?;
+    let token =
+        gateway.keys.issuer().reusable(FORM_IDENTITY, Role::Service, astro_authorizer::unix_now()).map_err(|e| {
+            tracing::error!(error = %e, "could not sign the gateway's service token");
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        })?;
     let request = pb::CreateProspectRequest { prospect: Some(body.to_proto()), request_id: key.unwrap_or_default() };
     let created = gateway
         .prospects

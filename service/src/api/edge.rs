@@ -28,9 +28,8 @@ pub fn is_edge_header(name: &str) -> bool {
 
 /// The headers the edge adds to a call it makes for `address`.
 pub fn headers(keys: &KeyRing, address: IpAddr, transport: Transport) -> Vec<(&'static str, String)> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let mut out = vec![(CLIENT_ADDRESS, address.to_string()), (CLIENT_TRANSPORT, transport.as_str().to_owned())];
-    if let Ok((token, _)) = keys.issuer().issue(EDGE_EMAIL, Role::Service, now) {
+    if let Ok(token) = keys.issuer().reusable(EDGE_EMAIL, Role::Service, astro_authorizer::unix_now()) {
         out.push((IDENTITY, token));
     }
     out

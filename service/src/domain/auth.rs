@@ -5,10 +5,9 @@ use std::{
     io::Write as _,
     path::Path,
     sync::{Arc, mpsc},
-    time::{SystemTime, UNIX_EPOCH},
 };
 
-use astro_authorizer::{Claims, Role, TokenSecret};
+use astro_authorizer::{Claims, Role, TokenSecret, unix_now};
 use astro_proto::v1::User;
 use tokio::sync::oneshot;
 
@@ -102,10 +101,6 @@ fn lower_this_thread_priority() {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
         libc::setpriority(libc::PRIO_PROCESS, tid, 10);
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Checks a new password against the policy.

@@ -12,10 +12,10 @@ use std::{
     net::{IpAddr, Ipv4Addr},
     num::NonZeroU32,
     sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
-use astro_authorizer::Claims;
+use astro_authorizer::{Claims, unix_now};
 use astro_proto::v1::{SignInFailures, SignInSubjectKind};
 use governor::{
     DefaultKeyedRateLimiter, Quota, RateLimiter,
@@ -110,10 +110,6 @@ pub struct SignInGuard {
     per_address: i64,
     window_secs: i64,
     attempts: DefaultKeyedRateLimiter<IpAddr>,
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 fn timestamp(seconds: i64) -> prost_types::Timestamp {
