@@ -30,7 +30,7 @@ use aws_sdk_dynamodb::{
 
 use super::{
     ColumnPosition, CreateOutcome, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey, Store, StoreError,
-    StoreResult, add_count, board_hours, counter_shard, expired, sum_counters,
+    StoreResult, add_counts, board_hours, counter_shard, expired, sum_counters,
 };
 
 type Av = HashMap<String, AttributeValue>;
@@ -68,9 +68,7 @@ impl DynamoStore {
     fn counted(&self, changes: &[(ProspectStatus, i64)]) {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((_, counts)) = counts.as_mut() {
-            for (status, delta) in changes {
-                add_count(counts, *status as i32, *delta);
-            }
+            add_counts(counts, changes.iter().map(|&(status, delta)| (status as i32, delta)));
         }
     }
 

@@ -37,7 +37,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     ColumnPosition, CreateOutcome, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey, Store, StoreError,
-    StoreResult, add_count, board_hours, expired,
+    StoreResult, add_counts, board_hours, expired,
 };
 
 /// Most writes committed together.
@@ -315,7 +315,7 @@ fn sweep_loop(jobs: mpsc::WeakSender<Job>) {
 }
 
 fn delete_expired(conn: &Connection) -> StoreResult<usize> {
-    let now = SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let now = astro_authorizer::unix_now();
     conn.prepare_cached(&format!("DELETE FROM items WHERE {TTL_COLUMN} IS NOT NULL AND {TTL_COLUMN} < ?1"))
         .and_then(|mut s| s.execute(params![now]))
         .map_err(internal)
@@ -369,10 +369,7 @@ fn write_loop(conn: Connection, mut queue: mpsc::Receiver<Job>, counts: &Counts)
             // after an acknowledged create counts it.
             Ok(()) => {
                 if !changes.is_empty() {
-                    let mut counts = counts.write().unwrap_or_else(|p| p.into_inner());
-                    for (status, delta) in changes {
-                        add_count(&mut counts, status, delta);
-                    }
+                    add_counts(&mut counts.write().unwrap_or_else(|p| p.into_inner()), changes);
                 }
             }
             Err(e) => {

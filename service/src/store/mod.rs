@@ -202,17 +202,18 @@ pub fn sum_counters(
     shards: impl IntoIterator<Item = astro_proto::v1::ProspectStatusCounter>,
 ) -> Vec<ProspectStatusCount> {
     let mut counts: Vec<ProspectStatusCount> = Vec::new();
-    for shard in shards {
-        add_count(&mut counts, shard.status, shard.count);
-    }
+    add_counts(&mut counts, shards.into_iter().map(|shard| (shard.status, shard.count)));
     counts
 }
 
-/// Adds `delta` to the count of the column `status` (a new entry if none).
-pub fn add_count(counts: &mut Vec<ProspectStatusCount>, status: i32, delta: i64) {
-    match counts.iter_mut().find(|c| c.status == status) {
-        Some(count) => count.count += delta,
-        None => counts.push(ProspectStatusCount { status, count: delta }),
+/// Adds each `(status, delta)` to its column's count (a new entry if none):
+/// shards summed, or a committed write's changes applied to counts as read.
+pub fn add_counts(counts: &mut Vec<ProspectStatusCount>, changes: impl IntoIterator<Item = (i32, i64)>) {
+    for (status, delta) in changes {
+        match counts.iter_mut().find(|c| c.status == status) {
+            Some(count) => count.count += delta,
+            None => counts.push(ProspectStatusCount { status, count: delta }),
+        }
     }
 }
 
