@@ -1,7 +1,10 @@
 //! Compiles `astro/**/*.proto` without a system `protoc` (protox), generates the
 //! prost messages and tonic stubs, and — from the `astro.storage.v1.entity`
-//! options — the storage layout (see `codegen/storage.rs`).
+//! options — the storage layout (see `codegen/storage.rs`) and, from the
+//! `astro.access.v1.rule` options, the permission table (`codegen/access.rs`).
 
+#[path = "codegen/access.rs"]
+mod access;
 #[path = "codegen/storage.rs"]
 mod storage;
 
@@ -9,7 +12,7 @@ use std::{env, fs, path::PathBuf};
 
 use prost::Message as _;
 
-const PROTO_FILES: &[&str] = &["astro/v1/prospect.proto", "astro/v1/auth.proto"];
+const PROTO_FILES: &[&str] = &["astro/v1/prospect.proto", "astro/v1/auth.proto", "astro/v1/member.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=astro");
@@ -24,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // drop the extension values.
     let pool = compiler.descriptor_pool();
     fs::write(out.join("astro_storage.rs"), storage::generate(&pool)?)?;
+    fs::write(out.join("astro_access.rs"), access::generate(&pool)?)?;
     let table = storage::table_definitions(&pool)?;
     fs::write(out.join("table.json"), table.json)?;
     fs::write(out.join("table.yaml"), table.yaml)?;

@@ -4,13 +4,15 @@
 //! API Gateway caches the returned policy per token (300 s) and evaluates
 //! every later request of that token against it, whatever its route. The
 //! policy therefore depends on the caller's role, never on the route of the
-//! first request: an admin gets the whole stage; a service identity gets
-//! `POST /prospects` only, and an explicit `Deny` of the route it asked for
-//! when that route is not its own.
+//! first request: it allows exactly what the contract's permission table
+//! (`astro_proto::access::METHODS`) gives that role — each method's gRPC-web
+//! route (`POST /astro.v1.Service/Method`) and its REST twins — and nothing
+//! else, so a viewer's token is refused every writing route at the edge.
 
+use astro_proto::access::METHODS;
 use serde::{Deserialize, Serialize};
 
-use crate::{Role, TokenVerifier};
+use crate::{Claims, Role, TokenVerifier};
 
 /// The event API Gateway sends a TOKEN authorizer.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -66,15 +68,9 @@ pub struct AuthorizerContext {
 #[error("Unauthorized")]
 pub struct Unauthorized;
 
-/// The parts of a method ARN.
-struct MethodArn<'a> {
-    /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}`
-    stage: &'a str,
-    method: &'a str,
-    path: &'a str,
-}
-
-fn parse_arn(arn: &str) -> Option<MethodArn<'_>> {
+/// The stage of a method ARN, `arn:aws:execute-api:{region}:{account}:{api}/{stage}`,
+/// when the ARN is one.
+fn stage_of(arn: &str) -> Option<&str> {
     let (prefix, rest) = arn.split_once(":execute-api:")?;
     if !prefix.starts_with("arn:") {
         return None;
@@ -84,43 +80,52 @@ fn parse_arn(arn: &str) -> Option<MethodArn<'_>> {
     let (first, second) = (slashes.next()?, slashes.next()?);
     let stage_end = prefix.len() + ":execute-api:".len() + second;
     let after = &rest[second + 1..];
-    let (method, path) = after.split_once('/').unwrap_or((after, ""));
-    (first > 0 && !method.is_empty()).then_some(MethodArn { stage: &arn[..stage_end], method, path })
+    let method = after.split_once('/').map_or(after, |(method, _)| method);
+    (first > 0 && !method.is_empty()).then_some(&arn[..stage_end])
 }
 
-/// The route a service identity may call: the public form's create.
-const SERVICE_ROUTE: (&str, &str) = ("POST", "prospects");
+/// The resources a role may invoke on a stage, from the permission table:
+/// each allowed method's gRPC-web route and REST routes (`{id}` → `*`).
+pub fn allowed_resources(stage: &str, role: Role) -> Vec<String> {
+    let mut resources = Vec::new();
+    for rule in METHODS.iter().filter(|m| m.allows(role)) {
+        resources.push(format!("{stage}/POST{}", rule.path));
+        for route in rule.http {
+            let path: Vec<&str> =
+                route.path.split('/').map(|part| if part.starts_with('{') { "*" } else { part }).collect();
+            resources.push(format!("{stage}/{}{}", route.method, path.join("/")));
+        }
+    }
+    resources
+}
 
-/// Decides for one event: a valid token gets a role-shaped policy; anything
-/// else is [`Unauthorized`].
-pub fn authorize(event: &TokenAuthorizerEvent, verifier: &TokenVerifier) -> Result<AuthorizerResponse, Unauthorized> {
+/// Verifies the event's token: its claims, or [`Unauthorized`].
+pub fn verify(event: &TokenAuthorizerEvent, verifier: &TokenVerifier) -> Result<Claims, Unauthorized> {
     if !event.kind.eq_ignore_ascii_case("TOKEN") {
         return Err(Unauthorized);
     }
-    let claims = verifier.verify_bearer(&event.authorization_token).map_err(|_| Unauthorized)?;
-    let arn = parse_arn(&event.method_arn).ok_or(Unauthorized)?;
-    let allow =
-        |resource: String| Statement { action: "execute-api:Invoke", effect: Effect::Allow, resource: vec![resource] };
-    let statement = match claims.role {
-        Role::Admin => vec![allow(format!("{}/*", arn.stage))],
-        Role::Service => {
-            let (method, path) = SERVICE_ROUTE;
-            let mut statements = vec![allow(format!("{}/{method}/{path}", arn.stage))];
-            if !(arn.method == method && arn.path == path) {
-                statements.push(Statement {
-                    action: "execute-api:Invoke",
-                    effect: Effect::Deny,
-                    resource: vec![event.method_arn.clone()],
-                });
-            }
-            statements
-        }
-    };
+    verifier.verify_bearer(&event.authorization_token).map_err(|_| Unauthorized)
+}
+
+/// The policy of a verified caller (whose session is still open, see
+/// [`crate::session`]): an `Allow` of exactly its role's resources.
+pub fn policy(event: &TokenAuthorizerEvent, claims: Claims) -> Result<AuthorizerResponse, Unauthorized> {
+    let stage = stage_of(&event.method_arn).ok_or(Unauthorized)?;
+    let statement = vec![Statement {
+        action: "execute-api:Invoke",
+        effect: Effect::Allow,
+        resource: allowed_resources(stage, claims.role),
+    }];
     Ok(AuthorizerResponse {
         principal_id: claims.email.clone(),
         policy_document: PolicyDocument { version: "2012-10-17", statement },
-        context: AuthorizerContext { email: claims.email, role: claims.role.as_str().to_owned() },
+        context: AuthorizerContext { email: claims.email, role: claims.role.claim().to_owned() },
     })
+}
+
+/// [`verify`] then [`policy`], for callers that check no session.
+pub fn authorize(event: &TokenAuthorizerEvent, verifier: &TokenVerifier) -> Result<AuthorizerResponse, Unauthorized> {
+    policy(event, verify(event, verifier)?)
 }
 
 #[cfg(test)]
@@ -152,40 +157,64 @@ mod tests {
         format!("Bearer {}", TokenIssuer::new(&secret()).issue("ada@example.com", role, issued).unwrap().0)
     }
 
+    const STAGE: &str = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/production";
+
     #[test]
-    fn an_admin_is_allowed_the_whole_stage_with_its_identity_in_the_context() {
+    fn an_admin_is_allowed_every_method_with_its_identity_in_the_context() {
         let response = authorize(&event(&bearer(Role::Admin, now()), ARN), &TokenVerifier::new(&[secret()])).unwrap();
         let json = serde_json::to_value(&response).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({
-                "principalId": "ada@example.com",
-                "policyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Action": "execute-api:Invoke",
-                        "Effect": "Allow",
-                        "Resource": ["arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/production/*"]
-                    }]
-                },
-                "context": {"email": "ada@example.com", "role": "admin"}
-            })
-        );
+        assert_eq!(json["principalId"], "ada@example.com");
+        assert_eq!(json["context"], serde_json::json!({"email": "ada@example.com", "role": "admin"}));
+        assert_eq!(json["policyDocument"]["Version"], "2012-10-17");
+        let statements = json["policyDocument"]["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 1);
+        assert_eq!(statements[0]["Effect"], "Allow");
+        assert_eq!(statements[0]["Action"], "execute-api:Invoke");
+        let resources: Vec<&str> =
+            statements[0]["Resource"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+        for expected in [
+            "POST/astro.v1.MemberService/UpdateMember",
+            "POST/astro.v1.ProspectService/DeleteProspect",
+            "DELETE/prospects/*",
+            "GET/prospects",
+            "PATCH/prospects/*",
+        ] {
+            assert!(resources.contains(&format!("{STAGE}/{expected}").as_str()), "{expected}: {resources:?}");
+        }
+    }
+
+    fn resources(role: Role) -> Vec<String> {
+        let response = authorize(&event(&bearer(role, now()), ARN), &TokenVerifier::new(&[secret()])).unwrap();
+        response.policy_document.statement.into_iter().flat_map(|s| s.resource).collect()
     }
 
     #[test]
-    fn a_service_identity_may_create_prospects_and_is_denied_other_routes() {
-        let verifier = TokenVerifier::new(&[secret()]);
-        let create = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/production/POST/prospects";
-        let allowed = authorize(&event(&bearer(Role::Service, now()), create), &verifier).unwrap();
-        assert_eq!(allowed.policy_document.statement.len(), 1);
-        assert_eq!(allowed.policy_document.statement[0].effect, Effect::Allow);
-        assert_eq!(allowed.policy_document.statement[0].resource, [create]);
+    fn a_viewer_is_allowed_the_reading_routes_only() {
+        let allowed = resources(Role::Viewer);
+        for read in ["GET/prospects", "GET/prospects/*", "POST/astro.v1.ProspectService/WatchProspects"] {
+            assert!(allowed.contains(&format!("{STAGE}/{read}")), "{read}");
+        }
+        for write in [
+            "PATCH/prospects/*",
+            "DELETE/prospects/*",
+            "POST/astro.v1.ProspectService/UpdateProspect",
+            "POST/astro.v1.ProspectService/CreateProspect",
+            "POST/astro.v1.MemberService/UpdateMember",
+        ] {
+            assert!(!allowed.contains(&format!("{STAGE}/{write}")), "{write}");
+        }
+        assert!(allowed.iter().all(|r| !r.contains("/PATCH/") && !r.contains("/DELETE/")));
+    }
 
-        let denied = authorize(&event(&bearer(Role::Service, now()), ARN), &verifier).unwrap();
-        let effects: Vec<_> =
-            denied.policy_document.statement.iter().map(|s| (s.effect, s.resource[0].as_str())).collect();
-        assert_eq!(effects, [(Effect::Allow, create), (Effect::Deny, ARN)], "cached, it still allows only the create");
+    #[test]
+    fn sales_work_the_board_but_not_the_team_and_a_service_creates_only() {
+        let sales = resources(Role::Sales);
+        assert!(sales.contains(&format!("{STAGE}/PATCH/prospects/*")));
+        assert!(!sales.contains(&format!("{STAGE}/POST/astro.v1.MemberService/UpdateMember")));
+        assert!(!sales.contains(&format!("{STAGE}/POST/astro.v1.ProspectService/RetryNotification")));
+        let service = resources(Role::Service);
+        assert!(service.contains(&format!("{STAGE}/POST/astro.v1.ProspectService/CreateProspect")));
+        assert!(!service.contains(&format!("{STAGE}/GET/prospects")), "cached, it still allows only the create");
     }
 
     #[test]

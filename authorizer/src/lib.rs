@@ -9,9 +9,12 @@
 //! authorizer Lambda, so the three can never disagree on what a valid token is.
 
 pub mod gateway;
+#[cfg(feature = "aws")]
+pub mod members;
 pub mod policy;
 #[cfg(feature = "aws")]
 pub mod secrets;
+pub mod session;
 
 use std::{
     collections::HashMap,
@@ -29,36 +32,23 @@ pub const TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 /// Shortest secret accepted: HS256 wants at least the hash size.
 pub const MIN_SECRET_BYTES: usize = 32;
 
-/// What a caller may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// A member of the sales team: every prospect operation.
-    Admin,
-    /// An internal caller such as the gateway: creates prospects only.
-    Service,
-}
+/// What a caller may do: declared in the contract (`astro.access.v1.Role`),
+/// written in a token's `role` claim as its lower-cased name (`"sales"`).
+pub use astro_proto::access::Role;
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Service => "service",
-        }
+/// The `role` claim: a role's lower-cased name; anything else is refused.
+mod role_claim {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    use super::Role;
+
+    pub fn serialize<S: Serializer>(role: &Role, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(role.claim())
     }
 
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "admin" => Some(Role::Admin),
-            "service" => Some(Role::Service),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Role, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Role::from_claim(&text).ok_or_else(|| D::Error::custom(format!("unknown role {text:?}")))
     }
 }
 
@@ -67,6 +57,7 @@ impl fmt::Display for Role {
 #[serde(deny_unknown_fields)]
 pub struct Claims {
     pub email: String,
+    #[serde(with = "role_claim")]
     pub role: Role,
     /// Issued at, seconds since the Unix epoch.
     pub iat: i64,
@@ -199,7 +190,7 @@ pub enum Refusal {
     #[error("invalid or expired token")]
     Invalid,
     /// A valid token whose role may not do this.
-    #[error("role {0} may not call this")]
+    #[error("role {} may not call this", .0.claim())]
     Forbidden(Role),
 }
 

@@ -1,14 +1,10 @@
-//! Who may call which gRPC method: one table for the service's own checks
-//! and the local edge's. (The API Gateway authorizer gives the same service
-//! identity the REST twin of `CreateProspect`, `POST /prospects`, only.)
+//! Who may call which gRPC method: the contract's permission table
+//! (`astro_proto::access`, generated from the `astro.access.v1.rule`
+//! options), plus the two standard services that are not in the contract.
+
+use astro_proto::access::{self, MethodRule};
 
 use crate::Role;
-
-/// Reading, moving, editing, deleting prospects.
-pub const ADMINS: &[Role] = &[Role::Admin];
-
-/// Creating a prospect: admins, and the public form's service identity.
-pub const PROSPECT_CREATORS: &[Role] = &[Role::Admin, Role::Service];
 
 /// Who may call a gRPC method, by its path (`/package.Service/Method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,17 +13,33 @@ pub enum Access {
     Public,
     /// A valid token whose role is listed.
     Roles(&'static [Role]),
-    /// Not served at the edge (reflection: native gRPC only).
+    /// Not served here: reflection at the edge (native gRPC only), and any
+    /// method the contract does not declare.
     Closed,
 }
 
-pub fn grpc_method(path: &str) -> Access {
-    match path.trim_start_matches('/').split_once('/') {
-        Some(("astro.v1.AuthService" | "grpc.health.v1.Health", _)) => Access::Public,
-        Some(("astro.v1.ProspectService", "CreateProspect")) => Access::Roles(PROSPECT_CREATORS),
-        Some(("astro.v1.ProspectService", _)) => Access::Roles(ADMINS),
-        _ => Access::Closed,
+impl From<&MethodRule> for Access {
+    fn from(rule: &MethodRule) -> Self {
+        match rule.public {
+            true => Access::Public,
+            false => Access::Roles(rule.roles),
+        }
     }
+}
+
+/// At the edge: the contract's methods by their rules, health public,
+/// everything else (reflection included) closed.
+pub fn grpc_method(path: &str) -> Access {
+    match access::rule(path) {
+        Some(rule) => rule.into(),
+        None if path.starts_with("/grpc.health.v1.Health/") => Access::Public,
+        None => Access::Closed,
+    }
+}
+
+/// The REST twin of a method (`"GET"`, `"/prospects/{id}"` as routed): who may call it.
+pub fn rest_route(method: &str, route: &str) -> Access {
+    access::rest_rule(method, route).map_or(Access::Closed, Access::from)
 }
 
 #[cfg(test)]
@@ -35,11 +47,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_create_is_open_to_the_service_identity() {
+    fn the_edge_reads_the_contracts_table() {
         assert_eq!(grpc_method("/astro.v1.AuthService/Login"), Access::Public);
         assert_eq!(grpc_method("/grpc.health.v1.Health/Check"), Access::Public);
-        assert_eq!(grpc_method("/astro.v1.ProspectService/CreateProspect"), Access::Roles(PROSPECT_CREATORS));
-        assert_eq!(grpc_method("/astro.v1.ProspectService/ListProspects"), Access::Roles(ADMINS));
+        assert_eq!(
+            grpc_method("/astro.v1.ProspectService/CreateProspect"),
+            Access::Roles(&[Role::Admin, Role::Sales, Role::Service])
+        );
+        assert_eq!(
+            grpc_method("/astro.v1.ProspectService/ListProspects"),
+            Access::Roles(&[Role::Admin, Role::Sales, Role::Viewer])
+        );
+        assert_eq!(grpc_method("/astro.v1.ProspectService/Undeclared"), Access::Closed);
         assert_eq!(grpc_method("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"), Access::Closed);
+        assert_eq!(rest_route("DELETE", "/prospects/{id}"), Access::Roles(&[Role::Admin, Role::Sales]));
+        assert_eq!(rest_route("DELETE", "/prospects"), Access::Closed);
     }
 }

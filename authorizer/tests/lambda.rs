@@ -11,6 +11,10 @@ use std::{
 };
 
 use astro_authorizer::{Role, TokenIssuer, TokenSecret};
+use astro_proto::{
+    storage::{self, StoredEntity},
+    v1::{MemberState, User},
+};
 
 const SECRET: &str = "lambda-test-secret-lambda-test-secret-0123";
 const ARN: &str = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/production/GET/prospects";
@@ -99,23 +103,80 @@ fn serve(stream: TcpStream, queue: &Mutex<VecDeque<(usize, serde_json::Value)>>,
     }
 }
 
-fn bearer(role: Role) -> String {
+fn bearer(email: &str, role: Role) -> String {
     let secret = TokenSecret::new(SECRET.as_bytes().to_vec()).unwrap();
-    format!("Bearer {}", TokenIssuer::new(&secret).issue("ada@example.com", role, now()).unwrap().0)
+    format!("Bearer {}", TokenIssuer::new(&secret).issue(email, role, now()).unwrap().0)
 }
 
 fn event(token: &str) -> serde_json::Value {
     serde_json::json!({"type": "TOKEN", "authorizationToken": token, "methodArn": ARN})
 }
 
+fn member(email: &str, role: &str, state: MemberState, tokens_not_before: i64) -> User {
+    User {
+        email: email.into(),
+        role: role.into(),
+        state: state as i32,
+        tokens_not_before,
+        member_partition: "MEMBER".into(),
+        ..Default::default()
+    }
+}
+
+/// A table in the tests' moto holding these member records (the key schema
+/// is all the authorizer reads).
+fn table_with(members: &[User]) -> String {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    let table = astro_testkit::moto::table_name();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = astro_testkit::moto::dynamodb_client(None);
+        let attribute = |name: &str| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
+        };
+        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
+        client
+            .create_table()
+            .table_name(&table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attribute(storage::PK))
+            .attribute_definitions(attribute(storage::SK))
+            .key_schema(key(storage::PK, KeyType::Hash))
+            .key_schema(key(storage::SK, KeyType::Range))
+            .send()
+            .await
+            .unwrap();
+        for m in members {
+            let item = storage::dynamodb::av_item(&m.to_item());
+            client.put_item().table_name(&table).set_item(Some(item)).send().await.unwrap();
+        }
+    });
+    table
+}
+
 #[test]
-fn the_lambda_allows_denies_and_refuses_through_the_runtime_api() {
+fn the_lambda_allows_by_role_and_ends_sessions_through_the_runtime_api() {
     let id = format!("astro-qualif/jwt-secret-{}", std::process::id());
     create_secret(&id, SECRET);
+    let later = now() + 60;
+    let table = table_with(&[
+        member("ada@example.com", "admin", MemberState::Active, 0),
+        member("vera@example.com", "viewer", MemberState::Active, 0),
+        member("gone@example.com", "sales", MemberState::Deactivated, 0),
+        member("left@example.com", "service", MemberState::Removed, 0),
+        member("out@example.com", "sales", MemberState::Active, later),
+        member("moved@example.com", "viewer", MemberState::Active, 0),
+    ]);
     let (port, outcomes) = runtime_api(vec![
-        event(&bearer(Role::Admin)),
+        event(&bearer("ada@example.com", Role::Admin)),
         event("Bearer forged.token.value"),
-        event(&bearer(Role::Service)),
+        event(&bearer("crm@example.com", Role::Service)),
+        event(&bearer("vera@example.com", Role::Viewer)),
+        event(&bearer("gone@example.com", Role::Sales)),
+        event(&bearer("left@example.com", Role::Service)),
+        event(&bearer("out@example.com", Role::Sales)),
+        event(&bearer("moved@example.com", Role::Sales)),
+        event(&bearer("stranger@example.com", Role::Admin)),
     ]);
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_astro-authorizer"))
@@ -128,32 +189,50 @@ fn the_lambda_allows_denies_and_refuses_through_the_runtime_api() {
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/astro-authorizer")
         .envs(astro_testkit::moto::aws_env())
         .env("ASTRO_JWT_SECRET_ID", &id)
+        .env("ASTRO_DYNAMODB_TABLE", &table)
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     let next = || outcomes.recv_timeout(Duration::from_secs(30)).expect("the function answers");
-    let (admin, forged, service) = (next(), next(), next());
+    let (admin, forged, service, viewer) = (next(), next(), next(), next());
+    let ended: Vec<Outcome> = (0..5).map(|_| next()).collect();
     let _ = child.kill();
     let _ = child.wait();
 
-    assert_eq!(admin.kind, "response", "{admin:?}");
+    let stage = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/production";
+    let resources = |o: &Outcome| -> Vec<String> {
+        assert_eq!(o.kind, "response", "{o:?}");
+        let statements = o.body["policyDocument"]["Statement"].as_array().unwrap().clone();
+        assert!(statements.iter().all(|s| s["Effect"] == "Allow"));
+        statements
+            .iter()
+            .flat_map(|s| s["Resource"].as_array().unwrap().clone())
+            .map(|r| r.as_str().unwrap().strip_prefix(stage).unwrap().to_owned())
+            .collect()
+    };
+
     assert_eq!(admin.body["principalId"], "ada@example.com");
-    assert_eq!(admin.body["policyDocument"]["Statement"][0]["Effect"], "Allow");
-    assert_eq!(
-        admin.body["policyDocument"]["Statement"][0]["Resource"][0],
-        "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/production/*"
-    );
     assert_eq!(admin.body["context"]["role"], "admin");
+    let admin = resources(&admin);
+    assert!(admin.contains(&"/PATCH/prospects/*".to_owned()) && admin.contains(&"/GET/prospects".to_owned()));
+    assert!(admin.contains(&"/POST/astro.v1.MemberService/UpdateMember".to_owned()));
 
     assert_eq!(forged.kind, "error", "{forged:?}");
     assert_eq!(forged.body["errorMessage"], "Unauthorized", "API Gateway answers 401 on exactly this message");
 
-    assert_eq!(service.kind, "response");
-    let effects: Vec<&str> = service.body["policyDocument"]["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["Effect"].as_str().unwrap())
-        .collect();
-    assert_eq!(effects, ["Allow", "Deny"], "a service token may not read prospects");
+    // A machine identity (no member record) creates prospects and reads nothing.
+    let service = resources(&service);
+    assert!(service.contains(&"/POST/astro.v1.ProspectService/CreateProspect".to_owned()));
+    assert!(service.iter().all(|r| !r.starts_with("/GET") && !r.contains("ProspectService/List")), "{service:?}");
+
+    let viewer = resources(&viewer);
+    assert!(viewer.contains(&"/GET/prospects/*".to_owned()));
+    assert!(viewer.iter().all(|r| !r.starts_with("/PATCH") && !r.starts_with("/DELETE")), "{viewer:?}");
+    assert!(!viewer.contains(&"/POST/astro.v1.ProspectService/UpdateProspect".to_owned()));
+
+    // Deactivated, removed, signed out everywhere, role changed, not a member.
+    for outcome in ended {
+        assert_eq!(outcome.kind, "error", "{outcome:?}");
+        assert_eq!(outcome.body["errorMessage"], "Unauthorized");
+    }
 }

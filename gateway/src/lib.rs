@@ -92,6 +92,12 @@ impl RunningGateway {
         self.service.as_ref().map(|s| s.addr)
     }
 
+    /// The in-process service's member accounts (as `astro-service user add`
+    /// reaches them), when the service runs in this process.
+    pub fn accounts(&self) -> Option<&astro_service::domain::auth::Accounts> {
+        self.service.as_ref().map(|s| &s.accounts)
+    }
+
     pub fn shutdown_handle(&mut self) -> Option<oneshot::Sender<()>> {
         self.shutdown.take()
     }
@@ -223,6 +229,7 @@ fn router(gateway: Arc<Gateway>, config: &GatewayConfig, csp: HeaderValue) -> an
         .route("/captcha", get(rest::captcha::settings))
         .route("/captcha/challenge", get(rest::captcha::challenge).layer(public(Public::Captcha)))
         .route("/astro.v1.ProspectService/{method}", post(edge::grpc_web))
+        .route("/astro.v1.MemberService/{method}", post(edge::grpc_web))
         // Sign-in over gRPC-web has the same per-address budget as over REST.
         .route("/astro.v1.AuthService/{method}", post(edge::grpc_web).layer(public(Public::Login)))
         .route("/grpc.health.v1.Health/{method}", post(edge::grpc_web))

@@ -100,19 +100,19 @@ pub mod responses {
         NotJson(Problem),
     }
 
-    /// What an operation reserved to admins may answer about the token.
+    /// What an operation for members may answer about the token and role.
     #[derive(IntoResponses)]
     pub enum AdminErrors {
         #[response(
             status = 401,
-            description = "Missing, invalid or expired token",
+            description = "Missing, invalid or expired token, or a session that has ended",
             content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))
         )]
         Unauthenticated(Problem),
         #[response(
             status = 403,
-            description = "The token's role is not admin",
+            description = "The token's role may not do this (viewers only read; salespeople delete only their own cards)",
             content_type = "application/problem+json"
         )]
         Forbidden(Problem),

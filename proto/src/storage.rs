@@ -167,6 +167,56 @@ pub fn parse_timestamp_key(text: &str) -> Option<prost_types::Timestamp> {
     Some(prost_types::Timestamp { seconds: at.unix_timestamp(), nanos: at.nanosecond() as i32 })
 }
 
+/// Items as the DynamoDB SDK types them.
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb {
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    use super::{Attr, Item, ItemError, ItemMap};
+
+    /// A whole item as the SDK writes it.
+    pub type Av = HashMap<String, AttributeValue>;
+
+    pub fn av(attr: &Attr) -> AttributeValue {
+        match attr {
+            Attr::S(s) => AttributeValue::S(s.clone()),
+            Attr::N(n) => AttributeValue::N(n.clone()),
+            Attr::Bool(b) => AttributeValue::Bool(*b),
+            Attr::M(m) => AttributeValue::M(av_item(m)),
+            Attr::L(l) => AttributeValue::L(l.iter().map(av).collect()),
+        }
+    }
+
+    pub fn av_item(item: &Item) -> Av {
+        item.iter().map(|(k, v)| (k.clone(), av(v))).collect()
+    }
+
+    /// The attribute, unless of a type the layout never writes.
+    pub fn attr(value: &AttributeValue) -> Option<Attr> {
+        Some(match value {
+            AttributeValue::S(s) => Attr::S(s.clone()),
+            AttributeValue::N(n) => Attr::N(n.clone()),
+            AttributeValue::Bool(b) => Attr::Bool(*b),
+            AttributeValue::M(m) => Attr::M(m.iter().filter_map(|(k, v)| Some((k.clone(), attr(v)?))).collect()),
+            AttributeValue::L(l) => Attr::L(l.iter().filter_map(attr).collect()),
+            _ => return None,
+        })
+    }
+
+    /// The message an SDK item holds.
+    pub fn decode<E: ItemMap>(item: &Av) -> Result<E, ItemError> {
+        let item: Item = item.iter().filter_map(|(k, v)| Some((k.clone(), attr(v)?))).collect();
+        E::from_attributes(&item)
+    }
+
+    /// The table key of an item.
+    pub fn key(pk: String, sk: String) -> Av {
+        HashMap::from([(super::PK.to_owned(), AttributeValue::S(pk)), (super::SK.to_owned(), AttributeValue::S(sk))])
+    }
+}
+
 #[allow(clippy::all, clippy::pedantic)]
 mod generated {
     use super::*;
@@ -215,7 +265,8 @@ mod tests {
         assert_eq!(STATUS_INDEX, status, "a column reads newest first");
         assert_eq!(EMAIL_INDEX.partition_attribute, "email");
         assert_eq!(EMAIL_INDEX.sort_attribute, "SK");
-        assert_eq!(INDEXES.len(), 6);
+        assert_eq!(INDEXES.len(), 7);
+        assert_eq!((MEMBER_INDEX.partition_attribute, MEMBER_INDEX.sort_attribute), ("memberPartition", "email"));
         assert_eq!((OUTBOX_INDEX.partition_attribute, OUTBOX_INDEX.sort_attribute), ("queue", "dueAt"));
         for search in [FIRST_NAME_INDEX, LAST_NAME_INDEX, COMPANY_INDEX] {
             assert_eq!(search.partition_attribute, "searchPartition");
@@ -327,7 +378,15 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["CompanyIndex", "EmailIndex", "FirstNameIndex", "LastNameIndex", "OutboxIndex", "StatusIndex"]
+            [
+                "CompanyIndex",
+                "EmailIndex",
+                "FirstNameIndex",
+                "LastNameIndex",
+                "MemberIndex",
+                "OutboxIndex",
+                "StatusIndex"
+            ]
         );
         let ttl: serde_json::Value = serde_json::from_str(TTL_JSON).unwrap();
         assert_eq!(ttl["TimeToLiveSpecification"]["AttributeName"], TTL);

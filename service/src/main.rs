@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! astro-service                         # serve (same as `astro-service serve`)
-//! astro-service user add --email E --role admin   # password on stdin
+//! astro-service user add --email E --role admin|sales|viewer|service [--name N]   # password on stdin
 //! astro-service user reset-password --email E     # password on stdin
 //! astro-service token issue --email E --role service
 //! ```
@@ -53,14 +53,18 @@ enum TableCommand {
 
 #[derive(Subcommand)]
 enum UserCommand {
-    /// Add a user; reads the password from standard input.
+    /// Add a member; reads the password from standard input.
     Add {
         #[arg(long)]
         email: String,
+        /// admin, sales, viewer or service.
         #[arg(long, value_parser = parse_role, default_value = "admin")]
         role: Role,
+        /// How the team sees them (the board, the history).
+        #[arg(long, default_value = "")]
+        name: String,
     },
-    /// Set a user's password; reads the new password from standard input.
+    /// Set a member's password, ending their sessions; reads the new password from standard input.
     ResetPassword {
         #[arg(long)]
         email: String,
@@ -79,7 +83,7 @@ enum TokenCommand {
 }
 
 fn parse_role(text: &str) -> Result<Role, String> {
-    Role::parse(text).ok_or_else(|| format!("unknown role {text:?}: admin or service"))
+    Role::from_claim(text).ok_or_else(|| format!("unknown role {text:?}: admin, sales, viewer or service"))
 }
 
 fn read_password() -> anyhow::Result<String> {
@@ -115,10 +119,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(LogFormat::Text);
             let services = offline_services(&cli.serve).await?;
             match command {
-                UserCommand::Add { email, role } => {
+                UserCommand::Add { email, role, name } => {
                     let password = read_password()?;
-                    services.accounts.add_user(&email, &password, role).await.map_err(describe)?;
-                    println!("added {role} {}", email.trim().to_lowercase());
+                    services.accounts.add_user(&email, &password, role, &name).await.map_err(describe)?;
+                    println!("added {} {}", role.claim(), email.trim().to_lowercase());
                 }
                 UserCommand::ResetPassword { email } => {
                     let password = read_password()?;

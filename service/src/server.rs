@@ -5,7 +5,10 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use astro_authorizer::TokenSecret;
-use astro_proto::v1::{auth_service_server::AuthServiceServer, prospect_service_server::ProspectServiceServer};
+use astro_proto::v1::{
+    auth_service_server::AuthServiceServer, member_service_server::MemberServiceServer,
+    prospect_service_server::ProspectServiceServer,
+};
 use http::{HeaderName, HeaderValue, Method};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::transport::{Server, server::TcpIncoming};
@@ -18,11 +21,12 @@ use tower_http::{
 use tracing::Level;
 
 use crate::{
-    api::{Guard, auth::AuthApi, prospects::ProspectApi},
+    api::{access::AccessLayer, auth::AuthApi, members::MemberApi, prospects::ProspectApi},
     captcha::Captcha,
     config::{CaptchaProvider, ServeConfig, StoreConfig, StoreKind},
     domain::{
         auth::{Accounts, PasswordHasher, load_or_create_secret},
+        members::Members,
         prospects::Prospects,
         sign_in::{self, SignIn, SignInGuard},
     },
@@ -36,6 +40,7 @@ use crate::{
 pub struct Services {
     pub prospects: Prospects,
     pub accounts: Accounts,
+    pub members: Members,
     pub keys: KeyRing,
 }
 
@@ -125,7 +130,8 @@ fn local_key_ring(config: &ServeConfig) -> anyhow::Result<KeyRing> {
 pub fn services(store: Arc<dyn Store>, keys: KeyRing, bcrypt_cost: u32) -> Services {
     Services {
         prospects: Prospects::new(store.clone(), keys.clone()),
-        accounts: Accounts::new(store, PasswordHasher::new(bcrypt_cost), keys.clone()),
+        accounts: Accounts::new(store.clone(), PasswordHasher::new(bcrypt_cost), keys.clone()),
+        members: Members::new(store, keys.clone()),
         keys,
     }
 }
@@ -141,6 +147,8 @@ pub struct RunningService {
     pub captcha: Arc<Captcha>,
     /// The service itself, to call with no socket (an in-process gateway).
     pub in_process: GrpcService,
+    /// The members' accounts (adding one, as the command line does).
+    pub accounts: Accounts,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     sweeper: JoinHandle<()>,
@@ -251,7 +259,8 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let keys = services.keys.clone();
     let board = services.prospects.board().clone();
-    let service = layered(routes(&services, sign_in).await, cors);
+    let access = AccessLayer::new(services.keys.clone(), services.members.clone());
+    let service = layered(routes(&services, sign_in).await, cors, access);
     let in_process = service.clone();
     let task = tokio::spawn(serve(service, incoming, async move {
         let _ = rx.await;
@@ -268,7 +277,8 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
         }
     });
     tracing::info!(%addr, captcha = config.captcha.provider.name(), "serving native gRPC and gRPC-web");
-    Ok(RunningService { addr, keys, captcha, in_process, shutdown: Some(tx), task, sweeper, worker })
+    let accounts = services.accounts.clone();
+    Ok(RunningService { addr, keys, captcha, in_process, accounts, shutdown: Some(tx), task, sweeper, worker })
 }
 
 /// The browser origins of `ASTRO_CORS_ORIGINS`, checked.
@@ -332,6 +342,7 @@ async fn routes(services: &Services, sign_in: SignIn) -> tonic::service::Routes 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<ProspectServiceServer<ProspectApi>>().await;
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
+    health.set_serving::<MemberServiceServer<MemberApi>>().await;
 
     let reflection = |b: tonic_reflection::server::Builder<'static>| {
         // google.rpc too, so grpcurl can print error details (BadRequest…).
@@ -346,15 +357,19 @@ async fn routes(services: &Services, sign_in: SignIn) -> tonic::service::Routes 
         .build_v1alpha()
         .expect("the contract's descriptors are valid");
 
-    let guard = Guard::new(services.keys.clone());
     tonic::service::Routes::new(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(ProspectServiceServer::new(ProspectApi { prospects: services.prospects.clone(), guard }))
-        .add_service(AuthServiceServer::new(AuthApi { sign_in, keys: services.keys.clone() }))
+        .add_service(ProspectServiceServer::new(ProspectApi { prospects: services.prospects.clone() }))
+        .add_service(AuthServiceServer::new(AuthApi {
+            sign_in,
+            members: services.members.clone(),
+            keys: services.keys.clone(),
+        }))
+        .add_service(MemberServiceServer::new(MemberApi { members: services.members.clone() }))
 }
 
-fn layered(routes: tonic::service::Routes, cors: CorsLayer) -> GrpcService {
+fn layered(routes: tonic::service::Routes, cors: CorsLayer, access: AccessLayer) -> GrpcService {
     use tower::ServiceExt as _;
     let service = tower::ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -372,6 +387,8 @@ fn layered(routes: tonic::service::Routes, cors: CorsLayer) -> GrpcService {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(cors)
         .layer(tonic_web::GrpcWebLayer::new())
+        // Inside gRPC-web: a refusal reaches a browser as gRPC-web.
+        .layer(access)
         .service(routes);
     tower::util::BoxCloneSyncService::new(
         service.map_response(|response| response.map(tonic::body::Body::new)).map_err(|e| CallError(e.into())),

@@ -186,17 +186,37 @@ pub fn call<T>(message: T, token: Option<&str>, headers: &HeaderMap) -> tonic::R
     request
 }
 
-/// The edge's token check for the REST routes reserved to admins: the
-/// caller's claims and token, which is passed on to the service.
-pub fn admin(gateway: &Gateway, headers: &HeaderMap) -> Result<(Claims, String), Problem> {
-    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let claims = gateway.keys.verifier().authorize(header, policy::ADMINS).map_err(|refusal| match refusal {
-        Refusal::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, refusal.to_string()),
-        Refusal::Missing | Refusal::Invalid => Problem::unauthenticated(refusal.to_string()),
-    })?;
-    // Valid, so the header holds a bearer token.
-    let token = header.and_then(astro_authorizer::bearer_token).unwrap_or_default().to_owned();
-    Ok((claims, token))
+/// The caller of a REST route that needs a token: the edge's check of the
+/// route's rule in the contract's permission table (the rule of the method
+/// whose REST twin it is, found by the route as matched and the HTTP
+/// method). Its token is passed on to the service, which checks again. A
+/// route the table does not declare admits nobody.
+pub struct Caller {
+    pub claims: Claims,
+    pub token: String,
+}
+
+impl FromRequestParts<std::sync::Arc<Gateway>> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, gateway: &std::sync::Arc<Gateway>) -> Result<Self, Problem> {
+        let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|p| p.as_str()).unwrap_or_default();
+        let roles = match policy::rest_route(parts.method.as_str(), route) {
+            policy::Access::Roles(roles) => roles,
+            policy::Access::Public | policy::Access::Closed => {
+                tracing::error!(route, method = %parts.method, "a REST route without a rule in the contract");
+                return Err(Problem::new(StatusCode::FORBIDDEN, "this route is not open to any role"));
+            }
+        };
+        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let claims = gateway.keys.verifier().authorize(header, roles).map_err(|refusal| match refusal {
+            Refusal::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, refusal.to_string()),
+            Refusal::Missing | Refusal::Invalid => Problem::unauthenticated(refusal.to_string()),
+        })?;
+        // Valid, so the header holds a bearer token.
+        let token = header.and_then(astro_authorizer::bearer_token).unwrap_or_default().to_owned();
+        Ok(Caller { claims, token })
+    }
 }
 
 /// Minimal media-type parsing: the essence (`type/subtype`) of a header value.

@@ -203,6 +203,14 @@ impl Stack {
         token(ADMIN_EMAIL, Role::Admin)
     }
 
+    /// Adds a member to the in-process service's team (as `astro-service
+    /// user add` does) and returns a token of theirs.
+    pub async fn member(&self, email: &str, role: Role) -> String {
+        let accounts = self._running.accounts().expect("the service runs in this process");
+        accounts.add_user(email, "a long team password", role, "").await.expect("the member is added");
+        token(email, role)
+    }
+
     /// GET with the admin's token.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http.get(self.at(path)).bearer_auth(self.admin()).send().await.unwrap()

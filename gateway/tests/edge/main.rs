@@ -10,3 +10,4 @@ mod public_form;
 mod rest_api;
 mod secrets;
 mod sign_in;
+mod team;

@@ -1,14 +1,20 @@
-use astro_proto::v1::{LoginRequest, LoginResponse, auth_service_server::AuthService};
+use astro_proto::v1::{
+    LoginRequest, LoginResponse, SignOutEverywhereRequest, SignOutEverywhereResponse, auth_service_server::AuthService,
+};
 use tonic::{Request, Response, Status};
 
-use super::{edge, status};
+use super::{access::caller, edge, status};
 use crate::{
-    domain::sign_in::{Attempt, SignIn},
+    domain::{
+        members::Members,
+        sign_in::{Attempt, SignIn},
+    },
     keys::KeyRing,
 };
 
 pub struct AuthApi {
     pub sign_in: SignIn,
+    pub members: Members,
     /// To recognise the edge's identity.
     pub keys: KeyRing,
 }
@@ -25,7 +31,20 @@ impl AuthService for AuthApi {
             token,
             expires_at: Some(prost_types::Timestamp { seconds: claims.exp, nanos: 0 }),
             email: claims.email,
-            role: claims.role.as_str().to_owned(),
+            role: claims.role.claim().to_owned(),
         }))
+    }
+
+    async fn sign_out_everywhere(
+        &self,
+        request: Request<SignOutEverywhereRequest>,
+    ) -> Result<Response<SignOutEverywhereResponse>, Status> {
+        let caller = caller(&request)?;
+        let metadata = request.metadata().clone();
+        self.members
+            .sign_out_everywhere(&caller)
+            .await
+            .map(|()| Response::new(SignOutEverywhereResponse {}))
+            .map_err(|e| status(e, &metadata))
     }
 }

@@ -1,15 +1,16 @@
 //! The gRPC face of the domain: request → domain call → response, and domain
 //! errors → gRPC statuses with machine-readable details.
 
+pub mod access;
 pub mod auth;
 pub mod edge;
+pub mod members;
 pub mod prospects;
 
-use astro_authorizer::{Claims, Refusal, Role};
-use tonic::{Code, Request, Status, metadata::MetadataMap};
+use tonic::{Code, Status, metadata::MetadataMap};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::{domain::DomainError, keys::KeyRing};
+use crate::domain::DomainError;
 
 /// The request id the edge layer put on the request, for logs and errors.
 fn request_id(metadata: &MetadataMap) -> String {
@@ -62,26 +63,5 @@ pub fn status(error: DomainError, metadata: &MetadataMap) -> Status {
             tracing::error!(request_id = %id, %cause, "internal error");
             Status::internal(format!("internal error (request id {id})"))
         }
-    }
-}
-
-/// Checks the caller's bearer token and role. The edge checks too; the
-/// service never relies on it.
-#[derive(Clone)]
-pub struct Guard {
-    keys: KeyRing,
-}
-
-impl Guard {
-    pub fn new(keys: KeyRing) -> Self {
-        Self { keys }
-    }
-
-    pub fn caller<T>(&self, request: &Request<T>, allowed: &[Role]) -> Result<Claims, Status> {
-        let header = request.metadata().get("authorization").and_then(|v| v.to_str().ok());
-        self.keys.verifier().authorize(header, allowed).map_err(|refusal| match refusal {
-            Refusal::Forbidden(_) => Status::permission_denied(refusal.to_string()),
-            Refusal::Missing | Refusal::Invalid => Status::unauthenticated(refusal.to_string()),
-        })
     }
 }

@@ -1,4 +1,3 @@
-use astro_authorizer::policy::{ADMINS, PROSPECT_CREATORS};
 use astro_proto::v1::{
     CreateProspectRequest, DeleteProspectRequest, DeleteProspectResponse, GetProspectRequest, ListNotificationsRequest,
     ListNotificationsResponse, ListProspectChangesRequest, ListProspectChangesResponse, ListProspectsRequest,
@@ -8,12 +7,11 @@ use astro_proto::v1::{
 use tokio_stream::{StreamExt as _, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
-use super::{Guard, status};
+use super::{access::caller, status};
 use crate::domain::{DomainError, FieldViolation, prospects::Prospects};
 
 pub struct ProspectApi {
     pub prospects: Prospects,
-    pub guard: Guard,
 }
 
 fn missing(field: &str) -> DomainError {
@@ -23,7 +21,7 @@ fn missing(field: &str) -> DomainError {
 #[tonic::async_trait]
 impl ProspectService for ProspectApi {
     async fn create_prospect(&self, request: Request<CreateProspectRequest>) -> Result<Response<Prospect>, Status> {
-        let caller = self.guard.caller(&request, PROSPECT_CREATORS)?;
+        let caller = caller(&request)?;
         let (metadata, _, body) = request.into_parts();
         let prospect = body.prospect.ok_or_else(|| status(missing("prospect"), &metadata))?;
         self.prospects
@@ -34,7 +32,6 @@ impl ProspectService for ProspectApi {
     }
 
     async fn get_prospect(&self, request: Request<GetProspectRequest>) -> Result<Response<Prospect>, Status> {
-        self.guard.caller(&request, ADMINS)?;
         let (metadata, _, body) = request.into_parts();
         self.prospects.get(&body.id, body.view).await.map(Response::new).map_err(|e| status(e, &metadata))
     }
@@ -43,13 +40,12 @@ impl ProspectService for ProspectApi {
         &self,
         request: Request<ListProspectsRequest>,
     ) -> Result<Response<ListProspectsResponse>, Status> {
-        self.guard.caller(&request, ADMINS)?;
         let (metadata, _, body) = request.into_parts();
         self.prospects.list(body).await.map(Response::new).map_err(|e| status(e, &metadata))
     }
 
     async fn update_prospect(&self, request: Request<UpdateProspectRequest>) -> Result<Response<Prospect>, Status> {
-        let caller = self.guard.caller(&request, ADMINS)?;
+        let caller = caller(&request)?;
         let (metadata, _, body) = request.into_parts();
         let prospect = body.prospect.ok_or_else(|| status(missing("prospect"), &metadata))?;
         let paths = body.update_mask.map(|m| m.paths).unwrap_or_default();
@@ -60,7 +56,7 @@ impl ProspectService for ProspectApi {
         &self,
         request: Request<DeleteProspectRequest>,
     ) -> Result<Response<DeleteProspectResponse>, Status> {
-        let caller = self.guard.caller(&request, ADMINS)?;
+        let caller = caller(&request)?;
         let (metadata, _, body) = request.into_parts();
         self.prospects
             .delete(&caller, &body.id, body.version)
@@ -76,7 +72,6 @@ impl ProspectService for ProspectApi {
         &self,
         request: Request<WatchProspectsRequest>,
     ) -> Result<Response<Self::WatchProspectsStream>, Status> {
-        self.guard.caller(&request, ADMINS)?;
         let (metadata, _, body) = request.into_parts();
         let changes = self.prospects.watch(&body.cursor).map_err(|e| status(e, &metadata))?;
         let stream = ReceiverStream::new(changes).map(move |item| item.map_err(|e| status(e, &metadata)));
@@ -87,7 +82,6 @@ impl ProspectService for ProspectApi {
         &self,
         request: Request<ListProspectChangesRequest>,
     ) -> Result<Response<ListProspectChangesResponse>, Status> {
-        self.guard.caller(&request, ADMINS)?;
         let (metadata, _, body) = request.into_parts();
         self.prospects.changes(body).await.map(Response::new).map_err(|e| status(e, &metadata))
     }
@@ -96,7 +90,6 @@ impl ProspectService for ProspectApi {
         &self,
         request: Request<ListNotificationsRequest>,
     ) -> Result<Response<ListNotificationsResponse>, Status> {
-        self.guard.caller(&request, ADMINS)?;
         let (metadata, _, body) = request.into_parts();
         self.prospects.notifications(body).await.map(Response::new).map_err(|e| status(e, &metadata))
     }
@@ -105,7 +98,6 @@ impl ProspectService for ProspectApi {
         &self,
         request: Request<RetryNotificationRequest>,
     ) -> Result<Response<Notification>, Status> {
-        self.guard.caller(&request, ADMINS)?;
         let (metadata, _, body) = request.into_parts();
         self.prospects.retry_notification(&body.id).await.map(Response::new).map_err(|e| status(e, &metadata))
     }

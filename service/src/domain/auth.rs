@@ -7,14 +7,18 @@ use std::{
     sync::{Arc, mpsc},
 };
 
-use astro_authorizer::{Claims, Role, TokenSecret, unix_now};
-use astro_proto::v1::User;
+use astro_authorizer::{Claims, Role, TokenSecret, session, unix_now};
+use astro_proto::v1::{MemberState, User};
 use tokio::sync::oneshot;
 
-use super::{DomainError, DomainResult, FieldViolation, now, validation};
+use super::{
+    DomainError, DomainResult, FieldViolation,
+    members::{MAX_DISPLAY_NAME, end_sessions, new_member},
+    now, validation,
+};
 use crate::{
     keys::KeyRing,
-    store::{Store, StoreError},
+    store::{MEMBER_PARTITION, Store, StoreError},
 };
 
 /// bcrypt ignores bytes past 72: a longer password would be silently cut.
@@ -146,48 +150,83 @@ impl Accounts {
         }
     }
 
-    /// A token when `password` is the account's. Unknown emails and wrong
-    /// passwords fail alike, after the same bcrypt work.
+    /// A token when `password` is the account's and the member is active.
+    /// Unknown emails, wrong passwords and members who may no longer sign in
+    /// fail alike, after the same bcrypt work.
     pub async fn verify_password(&self, account: &str, password: &str) -> DomainResult<(String, Claims)> {
         let user = self.store.get_user(account).await?;
-        let role = user.as_ref().and_then(|u| Role::parse(&u.role));
+        let role = user.as_ref().and_then(|u| Role::from_claim(&u.role));
         let matched = self.passwords.verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
-        match (matched, role) {
-            (true, Some(role)) => {
-                self.keys.issuer().issue(account, role, unix_now()).map_err(|e| DomainError::Internal(e.to_string()))
-            }
-            _ => Err(DomainError::Unauthenticated("wrong email or password")),
+        let (Some(user), Some(role), true) = (user, role, matched) else {
+            return Err(DomainError::Unauthenticated("wrong email or password"));
+        };
+        if session::state_of(&user) != MemberState::Active {
+            return Err(DomainError::Unauthenticated("wrong email or password"));
+        }
+        if user.member_partition.is_empty() {
+            self.backfill(user.clone()).await;
+        }
+        // Never before the sessions' restart: a sign-in in the very second
+        // of "sign out everywhere" still gets a token that is honoured.
+        let issued = unix_now().max(user.tokens_not_before);
+        self.keys.issuer().issue(account, role, issued).map_err(|e| DomainError::Internal(e.to_string()))
+    }
+
+    /// Records written before the team existed gain what a member has (a
+    /// place in `MemberIndex`, a version) at their first sign-in.
+    async fn backfill(&self, before: User) {
+        let mut after = before.clone();
+        after.member_partition = MEMBER_PARTITION.to_owned();
+        after.state = MemberState::Active as i32;
+        after.version = before.version + 1;
+        if let Err(e) = self.store.save_user(&after, before.version, None).await {
+            tracing::warn!(account = %before.email, error = %e, "could not add the account to the team listing");
         }
     }
 
-    /// Adds a user; `AlreadyExists` if the email is taken.
-    pub async fn add_user(&self, email: &str, password: &str, role: Role) -> DomainResult<()> {
+    /// Adds a member; `AlreadyExists` if the email is taken (by a member
+    /// not removed).
+    pub async fn add_user(&self, email: &str, password: &str, role: Role, display_name: &str) -> DomainResult<()> {
         let mut v = validation::Violations::default();
         let email = validation::email(&mut v, "email", email);
+        let display_name = validation::text(&mut v, "display_name", display_name, false, MAX_DISPLAY_NAME, false);
+        if role == Role::Unspecified {
+            v.add("role", "is required");
+        }
         if !v.is_empty() {
             return Err(DomainError::Invalid(v.0));
         }
         check_new_password("password", password)?;
-        let user = User {
-            email: email.clone(),
-            password_hash: self.passwords.hash(password).await?,
-            role: role.as_str().to_owned(),
-            created_at: Some(now()),
-        };
-        match self.store.create_user(user).await {
-            Err(StoreError::Conflict(_)) => Err(DomainError::AlreadyExists(format!("user {email} already exists"))),
+        let user = new_member(email.clone(), self.passwords.hash(password).await?, role, display_name);
+        let taken = || DomainError::AlreadyExists(format!("user {email} already exists"));
+        match self.store.create_user(user.clone()).await {
+            Err(StoreError::Conflict(_)) => {
+                // A removed member's email makes a new member.
+                let Some(removed) =
+                    self.store.get_user(&email).await?.filter(|u| session::state_of(u) == MemberState::Removed)
+                else {
+                    return Err(taken());
+                };
+                let user = User { version: removed.version + 1, tokens_not_before: removed.tokens_not_before, ..user };
+                Ok(self.store.save_user(&user, removed.version, None).await?)
+            }
             other => Ok(other?),
         }
     }
 
+    /// Sets a member's password and ends their sessions.
     pub async fn reset_password(&self, email: &str, password: &str) -> DomainResult<()> {
         check_new_password("password", password)?;
         let email = email.trim().to_lowercase();
         let hash = self.passwords.hash(password).await?;
-        match self.store.set_password_hash(&email, hash).await {
-            Err(StoreError::NotFound) => Err(DomainError::NotFound(format!("user {email}"))),
-            other => Ok(other?),
-        }
+        let Some(before) = self.store.get_user(&email).await?.filter(|u| session::state_of(u) != MemberState::Removed)
+        else {
+            return Err(DomainError::NotFound(format!("user {email}")));
+        };
+        let mut after =
+            User { password_hash: hash, version: before.version + 1, updated_at: Some(now()), ..before.clone() };
+        end_sessions(&mut after);
+        Ok(self.store.save_user(&after, before.version, None).await?)
     }
 
     /// Creates the bootstrap admin unless a user with that email exists.
@@ -196,7 +235,7 @@ impl Accounts {
         if self.store.get_user(&email.trim().to_lowercase()).await?.is_some() {
             return Ok(false);
         }
-        match self.add_user(email, password, Role::Admin).await {
+        match self.add_user(email, password, Role::Admin, "").await {
             Ok(()) => Ok(true),
             Err(DomainError::AlreadyExists(_)) => Ok(false),
             Err(e) => Err(e),

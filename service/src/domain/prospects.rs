@@ -3,13 +3,13 @@
 
 use std::{cmp::Reverse, sync::Arc};
 
-use astro_authorizer::Claims;
+use astro_authorizer::{Claims, Role};
 use astro_proto::{
     storage::{KeyText, timestamp_key},
     v1::{
         BoardChangeKind, Consent, CreateProspectRecord, ListNotificationsRequest, ListNotificationsResponse,
         ListProspectChangesRequest, ListProspectChangesResponse, ListProspectsRequest, ListProspectsResponse,
-        Notification, NotificationState, Prospect, ProspectEvent, ProspectEventKind, ProspectStatus,
+        MemberState, Notification, NotificationState, Prospect, ProspectEvent, ProspectEventKind, ProspectStatus,
         ProspectStatusCount, ProspectView, WatchProspectsResponse,
     },
 };
@@ -43,7 +43,7 @@ pub const COLUMNS: [ProspectStatus; 5] = [
 ];
 
 /// Fields an update may set (`update_mask` paths).
-pub const UPDATABLE_FIELDS: [&str; 11] = [
+pub const UPDATABLE_FIELDS: [&str; 12] = [
     "first_name",
     "last_name",
     "email",
@@ -55,6 +55,7 @@ pub const UPDATABLE_FIELDS: [&str; 11] = [
     "timeline",
     "status",
     "source",
+    "owner",
 ];
 
 #[derive(Clone)]
@@ -150,6 +151,8 @@ impl Prospects {
             updated_at: Some(at),
             version: 1,
             events: Vec::new(),
+            // Given by an update (assignment rules are not the caller's to set).
+            owner: String::new(),
             ..input
         };
         let mut prospect = prospect;
@@ -376,6 +379,7 @@ impl Prospects {
                 "timeline" => next.timeline = input.timeline,
                 "status" => next.status = input.status,
                 "source" => next.source = input.source.clone(),
+                "owner" => next.owner = input.owner.trim().to_lowercase(),
                 _ => unreachable!("paths were checked"),
             }
         }
@@ -386,6 +390,9 @@ impl Prospects {
             validation::status(&mut v, "prospect.status", next.status),
         );
         check(v)?;
+        if next.owner != stored.owner {
+            self.check_owner(caller, &stored.owner, &next.owner).await?;
+        }
 
         let changed: Vec<String> = UPDATABLE_FIELDS
             .iter()
@@ -430,10 +437,44 @@ impl Prospects {
         }
     }
 
+    /// Whether `caller` may give a card owned by `from` to `to`: an admin
+    /// to any active admin or salesperson, or to nobody; a salesperson takes
+    /// an unowned card for themselves.
+    async fn check_owner(&self, caller: &Claims, from: &str, to: &str) -> DomainResult<()> {
+        if caller.role != Role::Admin && !(from.is_empty() && to == caller.email) {
+            return Err(DomainError::PermissionDenied("salespeople may only take an unowned card for themselves"));
+        }
+        if to.is_empty() {
+            return Ok(());
+        }
+        let member = self.store.get_user(to).await?;
+        let can_own = member.as_ref().is_some_and(|m| {
+            astro_authorizer::session::state_of(m) == MemberState::Active
+                && (m.role == Role::Admin.claim() || m.role == Role::Sales.claim())
+        });
+        match can_own {
+            true => Ok(()),
+            false => Err(invalid("prospect.owner", "must be the email of an active admin or salesperson")),
+        }
+    }
+
     pub async fn delete(&self, caller: &Claims, id: &str, version: i64) -> DomainResult<()> {
         let id = prospect_id("id", id)?;
         if version < 0 {
             return Err(invalid("version", "must not be negative"));
+        }
+        // A salesperson deletes their own cards only: the card is read, and
+        // deleted only at the version read, so it cannot change hands between.
+        let mut version = version;
+        if caller.role == Role::Sales {
+            let card = self.store.get_prospect(&id, false).await?.ok_or_else(|| not_found(&id))?;
+            if card.owner != caller.email {
+                return Err(DomainError::PermissionDenied("salespeople delete only the cards they own"));
+            }
+            if version > 0 && version != card.version {
+                return Err(stale(&card, version));
+            }
+            version = card.version;
         }
         let change =
             board::change(BoardChangeKind::Deleted, &id, None, ProspectStatus::Unspecified, &caller.email, now());
@@ -530,6 +571,7 @@ fn field_differs(a: &Prospect, b: &Prospect, field: &str) -> bool {
         "budget" => a.budget != b.budget,
         "timeline" => a.timeline != b.timeline,
         "source" => a.source != b.source,
+        "owner" => a.owner != b.owner,
         _ => false,
     }
 }

@@ -15,7 +15,11 @@ use std::{
 };
 
 use astro_proto::{
-    storage::{self, Attr, Item, ItemMap, KeyText, StoredEntity, timestamp_key},
+    storage::{
+        self, ItemMap, KeyText, StoredEntity,
+        dynamodb::{Av, av, av_item, key as key_of},
+        timestamp_key,
+    },
     v1::{
         BoardChange, CreateProspectRecord, Notification, NotificationState, Prospect, ProspectEvent, ProspectStatus,
         ProspectStatusCount, ProspectStatusCounter, SignInFailures, SpentCaptcha, User,
@@ -29,11 +33,9 @@ use aws_sdk_dynamodb::{
 };
 
 use super::{
-    ColumnPosition, CreateOutcome, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey, Store, StoreError,
-    StoreResult, add_counts, board_hours, counter_shard, expired, sum_counters,
+    ColumnPosition, CreateOutcome, MEMBER_PARTITION, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey, Store,
+    StoreError, StoreResult, add_counts, board_hours, counter_shard, expired, sum_counters,
 };
-
-type Av = HashMap<String, AttributeValue>;
 
 /// Tries of a transaction cancelled by a concurrent one.
 const TRANSACTION_ATTEMPTS: u32 = 8;
@@ -245,39 +247,8 @@ enum TransactionFailure {
     Other(StoreError),
 }
 
-fn av(attr: &Attr) -> AttributeValue {
-    match attr {
-        Attr::S(s) => AttributeValue::S(s.clone()),
-        Attr::N(n) => AttributeValue::N(n.clone()),
-        Attr::Bool(b) => AttributeValue::Bool(*b),
-        Attr::M(m) => AttributeValue::M(av_item(m)),
-        Attr::L(l) => AttributeValue::L(l.iter().map(av).collect()),
-    }
-}
-
-fn av_item(item: &Item) -> Av {
-    item.iter().map(|(k, v)| (k.clone(), av(v))).collect()
-}
-
-fn attr(value: &AttributeValue) -> Option<Attr> {
-    Some(match value {
-        AttributeValue::S(s) => Attr::S(s.clone()),
-        AttributeValue::N(n) => Attr::N(n.clone()),
-        AttributeValue::Bool(b) => Attr::Bool(*b),
-        AttributeValue::M(m) => Attr::M(m.iter().filter_map(|(k, v)| Some((k.clone(), attr(v)?))).collect()),
-        AttributeValue::L(l) => Attr::L(l.iter().filter_map(attr).collect()),
-        _ => return None,
-    })
-}
-
 fn decode<E: ItemMap>(item: &Av) -> StoreResult<E> {
-    let item: Item = item.iter().filter_map(|(k, v)| Some((k.clone(), attr(v)?))).collect();
-    E::from_attributes(&item).map_err(|e| StoreError::Internal(format!("corrupt item: {e}")))
-}
-
-/// The table key of an item.
-fn key_of(pk: String, sk: String) -> Av {
-    HashMap::from([(storage::PK.to_owned(), AttributeValue::S(pk)), (storage::SK.to_owned(), AttributeValue::S(sk))])
+    storage::dynamodb::decode(item).map_err(|e| StoreError::Internal(format!("corrupt item: {e}")))
 }
 
 fn sk_of(item: &Av) -> &str {
@@ -351,22 +322,67 @@ impl Store for DynamoStore {
         Ok(())
     }
 
-    async fn set_password_hash(&self, email: &str, password_hash: String) -> StoreResult<()> {
-        let mut user: User =
-            self.get(storage::user::pk(email), storage::user::sk()).await?.ok_or(StoreError::NotFound)?;
-        user.password_hash = password_hash;
-        self.client
-            .put_item()
+    async fn list_members(&self, after: Option<String>, limit: usize) -> StoreResult<Vec<User>> {
+        let index = &storage::MEMBER_INDEX;
+        let mut query = self
+            .client
+            .query()
             .table_name(&self.table)
-            .set_item(Some(av_item(&user.to_item())))
-            .condition_expression("attribute_exists(PK)")
-            .send()
-            .await
-            .map_err(|e| match sdk_error(e) {
-                StoreError::Conflict(_) => StoreError::NotFound,
-                other => other,
-            })?;
-        Ok(())
+            .index_name(index.name)
+            .expression_attribute_names("#p", index.partition_attribute)
+            .expression_attribute_values(":p", AttributeValue::S(MEMBER_PARTITION.to_owned()))
+            .limit(limit.min(i32::MAX as usize) as i32);
+        query = match after {
+            Some(after) => query
+                .key_condition_expression("#p = :p AND #s > :after")
+                .expression_attribute_names("#s", index.sort_attribute)
+                .expression_attribute_values(":after", AttributeValue::S(after)),
+            None => query.key_condition_expression("#p = :p"),
+        };
+        let out = query.send().await.map_err(sdk_error)?;
+        out.items.unwrap_or_default().iter().map(decode).collect()
+    }
+
+    async fn save_user(&self, user: &User, expected_version: i64, keep: Option<&User>) -> StoreResult<()> {
+        let version = storage::user::attribute::VERSION;
+        // Items written before users had versions have none: version 0.
+        let unchanged =
+            "attribute_exists(#pk) AND (#version = :version OR (:version = :zero AND attribute_not_exists(#version)))";
+        let put = with_condition(
+            self.put(user, None),
+            unchanged,
+            &[("#pk", storage::PK), ("#version", version)],
+            vec![
+                (":version", AttributeValue::N(expected_version.to_string())),
+                (":zero", AttributeValue::N("0".into())),
+            ],
+        );
+        let mut items = vec![put];
+        if let Some(keep) = keep {
+            let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_of(keep.pk(), keep.sk())))
+                .condition_expression(unchanged)
+                .expression_attribute_names("#pk", storage::PK)
+                .expression_attribute_names("#version", version)
+                .expression_attribute_values(":version", AttributeValue::N(keep.version.to_string()))
+                .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+                .build()
+                .expect("table, key and condition are set");
+            items.push(TransactWriteItem::builder().condition_check(check).build());
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TransactionFailure::Condition(0)) => match self.get_user(&user.email).await? {
+                None => Err(StoreError::NotFound),
+                Some(stored) => Err(StoreError::stale("member", &user.email, stored.version, expected_version)),
+            },
+            Err(TransactionFailure::Condition(_)) => Err(StoreError::Conflict(format!(
+                "member {} changed meanwhile",
+                keep.map(|k| k.email.as_str()).unwrap_or_default()
+            ))),
+            Err(TransactionFailure::Other(e)) => Err(e),
+        }
     }
 
     async fn create_prospect(&self, mut new: NewProspect) -> StoreResult<CreateOutcome> {

@@ -36,8 +36,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    ColumnPosition, CreateOutcome, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey, Store, StoreError,
-    StoreResult, add_counts, board_hours, expired,
+    ColumnPosition, CreateOutcome, MEMBER_PARTITION, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey, Store,
+    StoreError, StoreResult, add_counts, board_hours, expired,
 };
 
 /// Most writes committed together.
@@ -538,11 +538,28 @@ impl Store for EmbeddedStore {
         self.write(move |conn| put(conn, &user, true)).await
     }
 
-    async fn set_password_hash(&self, email: &str, password_hash: String) -> StoreResult<()> {
-        let (pk, sk) = (storage::user::pk(email), storage::user::sk());
+    async fn list_members(&self, after: Option<String>, limit: usize) -> StoreResult<Vec<User>> {
+        let index = &storage::MEMBER_INDEX;
+        let (partition, sort) = (column(index.partition_attribute), column(index.sort_attribute));
+        let sql =
+            format!("SELECT body FROM items WHERE {partition} = ?1 AND {sort} > ?2 ORDER BY {sort}, pk, sk LIMIT ?3");
+        let (after, limit) = (after.unwrap_or_default(), limit as i64);
+        self.read(move |conn| query_items(conn, &sql, &[&MEMBER_PARTITION, &after, &limit])).await
+    }
+
+    async fn save_user(&self, user: &User, expected_version: i64, keep: Option<&User>) -> StoreResult<()> {
+        let (user, keep) = (user.clone(), keep.cloned());
         self.write(move |conn| {
-            let mut user: User = get(conn, &pk, &sk)?.ok_or(StoreError::NotFound)?;
-            user.password_hash = password_hash;
+            let stored: User = get(conn, &user.pk(), &user.sk())?.ok_or(StoreError::NotFound)?;
+            if stored.version != expected_version {
+                return Err(StoreError::stale("member", &user.email, stored.version, expected_version));
+            }
+            if let Some(keep) = keep {
+                let now: Option<User> = get(conn, &keep.pk(), &keep.sk())?;
+                if now.as_ref().map(|k| k.version) != Some(keep.version) {
+                    return Err(StoreError::Conflict(format!("member {} changed meanwhile", keep.email)));
+                }
+            }
             put(conn, &user, false)
         })
         .await

@@ -119,8 +119,15 @@ pub trait Store: Send + Sync + 'static {
     async fn get_user(&self, email: &str) -> StoreResult<Option<User>>;
     /// Fails with `Conflict` when a user with this email exists.
     async fn create_user(&self, user: User) -> StoreResult<()>;
-    /// Replaces the password hash of an existing user (`NotFound` otherwise).
-    async fn set_password_hash(&self, email: &str, password_hash: String) -> StoreResult<()>;
+    /// The team (users not removed), by email, strictly after `after`: one
+    /// read of `MemberIndex`.
+    async fn list_members(&self, after: Option<String>, limit: usize) -> StoreResult<Vec<User>>;
+    /// Writes `user` if the stored one is still at `expected_version`
+    /// (`Conflict` otherwise, `NotFound` when there is none) and, when `keep`
+    /// names another user with the version read, only if that one has not
+    /// changed either — one atomic step, so that two admins demoting each
+    /// other at once cannot leave the team without an admin.
+    async fn save_user(&self, user: &User, expected_version: i64, keep: Option<&User>) -> StoreResult<()>;
 
     /// Writes the prospect, its creation event, its column's counter and the
     /// request record in one transaction, first linking it to the first card
@@ -188,6 +195,9 @@ pub trait Store: Send + Sync + 'static {
     /// Atomic: of two instances spending one solution, one wins.
     async fn spend_captcha(&self, spent: SpentCaptcha) -> StoreResult<Option<String>>;
 }
+
+/// The partition key of every member in `MemberIndex`.
+pub const MEMBER_PARTITION: &str = "MEMBER";
 
 /// Shards of each column's counter (see `ProspectStatusCounter`).
 pub const COUNTER_SHARDS: u32 = 16;

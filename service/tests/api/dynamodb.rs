@@ -87,7 +87,7 @@ async fn a_prospect_is_stored_under_the_seed_keys_and_found_through_both_indexes
             email: "sales@example.com".into(),
             password_hash: "$2b$10$hash".into(),
             role: "admin".into(),
-            created_at: None,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -97,7 +97,9 @@ async fn grpcurl_lists_checks_health_logs_in_and_lists_prospects() {
     .await
     .unwrap();
 
-    for service in ["astro.v1.ProspectService", "astro.v1.AuthService", "grpc.health.v1.Health"] {
+    for service in
+        ["astro.v1.ProspectService", "astro.v1.AuthService", "astro.v1.MemberService", "grpc.health.v1.Health"]
+    {
         assert!(services.lines().any(|l| l == service), "{service} listed by reflection: {services}");
     }
     assert!(health.contains("SERVING"), "{health}");
@@ -136,4 +138,47 @@ async fn grpcurl_watches_the_board() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&card.id), "grpcurl printed: {text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("BOARD_CHANGE_KIND_CREATED"), "{text}");
+}
+
+#[tokio::test]
+async fn grpcurl_shows_a_viewer_reading_and_refused_every_write() {
+    let app = spawn_app().await;
+    let card = create(&mut app.admin().await, "Ada", "ada@example.com").await;
+    app.add_member("vera@example.com", "a long team password", astro_authorizer::Role::Viewer).await;
+    let (addr, id) = (app.addr.to_string(), card.id.clone());
+    let outcomes = tokio::task::spawn_blocking(move || {
+        let login = Command::new(grpcurl())
+            .args(["-plaintext", "-d", r#"{"email":"vera@example.com","password":"a long team password"}"#, &addr])
+            .arg("astro.v1.AuthService/Login")
+            .output()
+            .unwrap();
+        let login: serde_json::Value = serde_json::from_slice(&login.stdout).unwrap();
+        assert_eq!(login["role"], "viewer");
+        let bearer = format!("authorization: Bearer {}", login["token"].as_str().unwrap());
+        let run = |body: String, method: &str| {
+            let out = Command::new(grpcurl()).args(["-plaintext", "-H", &bearer, "-d", &body, &addr, method]).output();
+            let out = out.unwrap();
+            (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+        };
+        vec![
+            run(format!(r#"{{"id":"{id}"}}"#), "astro.v1.ProspectService/GetProspect"),
+            run(
+                format!(r#"{{"prospect":{{"id":"{id}","version":1,"status":"PROSPECT_STATUS_WON"}},"updateMask":{{"paths":["status"]}}}}"#),
+                "astro.v1.ProspectService/UpdateProspect",
+            ),
+            run(format!(r#"{{"id":"{id}"}}"#), "astro.v1.ProspectService/DeleteProspect"),
+            run(
+                r#"{"prospect":{"firstName":"Bob","lastName":"B","email":"bob@example.com","consent":{"given":true}}}"#.into(),
+                "astro.v1.ProspectService/CreateProspect",
+            ),
+        ]
+    })
+    .await
+    .unwrap();
+    assert!(outcomes[0].0, "a viewer reads: {}", outcomes[0].1);
+    for (ok, error) in &outcomes[1..] {
+        assert!(!ok && error.contains("PermissionDenied"), "{error}");
+    }
+    let page = list(&mut app.admin().await, astro_proto::v1::ProspectStatus::New, 50, "").await;
+    assert_eq!((page.prospects.len(), page.prospects[0].version), (1, card.version), "nothing changed");
 }

@@ -162,6 +162,11 @@ impl TestApp {
         self.prospects_with(Some(login.token)).await
     }
 
+    /// Adds a member, as `astro-service user add` does.
+    pub async fn add_member(&self, email: &str, password: &str, role: Role) {
+        self._running.accounts.add_user(email, password, role, "").await.expect("the member is added");
+    }
+
     /// An internal caller with the `service` role (the gateway's identity).
     pub async fn service(&self) -> Prospects {
         self.prospects_with(Some(token("gateway@astro.internal", Role::Service))).await
@@ -181,15 +186,13 @@ pub fn prospect(first_name: &str, email: &str) -> Prospect {
     }
 }
 
+/// A request creating [`prospect`].
+pub fn create_request(first_name: &str, email: &str) -> CreateProspectRequest {
+    CreateProspectRequest { prospect: Some(prospect(first_name, email)), request_id: String::new() }
+}
+
 pub async fn create(client: &mut Prospects, first_name: &str, email: &str) -> Prospect {
-    client
-        .create_prospect(CreateProspectRequest {
-            prospect: Some(prospect(first_name, email)),
-            request_id: String::new(),
-        })
-        .await
-        .expect("create")
-        .into_inner()
+    client.create_prospect(create_request(first_name, email)).await.expect("create").into_inner()
 }
 
 pub async fn list(

@@ -18,9 +18,11 @@ async fn create_secret(client: &aws_sdk_secretsmanager::Client, name: &str, valu
     client.create_secret().name(name).secret_string(value).send().await.unwrap();
 }
 
+/// A token of the admin the service's secret bootstraps (a member: only
+/// members' tokens are honoured with a human role).
 fn signed_by(value: &str) -> String {
     TokenIssuer::new(&TokenSecret::new(value.as_bytes().to_vec()).unwrap())
-        .issue("a@b.c", Role::Admin, now())
+        .issue("boss@example.com", Role::Admin, now())
         .unwrap()
         .0
 }

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
+use astro_authorizer::Role;
 use astro_proto::{
     storage::{StoredEntity, timestamp_key},
     v1::{
-        BoardChangeKind, CreateProspectRecord, Prospect, ProspectEvent, ProspectEventKind, ProspectStatus,
-        SignInFailures, SignInSubjectKind,
+        BoardChangeKind, CreateProspectRecord, MemberState, Prospect, ProspectEvent, ProspectEventKind, ProspectStatus,
+        SignInFailures, SignInSubjectKind, User,
     },
 };
 use astro_service::domain::board;
@@ -230,19 +231,67 @@ async fn email_search_finds_every_card_and_the_first(store: Arc<dyn Store>) {
     assert_eq!(store.get_prospect(&a.prospect.id, false).await.unwrap().unwrap().duplicate_of, "");
 }
 
-async fn users_are_unique_and_their_hash_can_change(store: Arc<dyn Store>) {
-    let user = astro_proto::v1::User {
-        email: "a@example.com".into(),
-        password_hash: "h1".into(),
-        role: "admin".into(),
-        created_at: Some(at(1, 0)),
-    };
+fn member(email: &str, role: &str) -> astro_proto::v1::User {
+    astro_service::domain::members::new_member(
+        email.into(),
+        "h1".into(),
+        Role::from_claim(role).unwrap(),
+        String::new(),
+    )
+}
+
+async fn users_are_unique_and_change_only_from_the_version_read(store: Arc<dyn Store>) {
+    let user = member("a@example.com", "admin");
     store.create_user(user.clone()).await.unwrap();
     assert!(matches!(store.create_user(user.clone()).await, Err(StoreError::Conflict(_))));
-    store.set_password_hash("a@example.com", "h2".into()).await.unwrap();
+    let changed = User { password_hash: "h2".into(), version: 2, ..user.clone() };
+    store.save_user(&changed, 1, None).await.unwrap();
     assert_eq!(store.get_user("a@example.com").await.unwrap().unwrap().password_hash, "h2");
-    assert!(matches!(store.set_password_hash("b@example.com", "h".into()).await, Err(StoreError::NotFound)));
+    // From a stale read: refused, nothing written.
+    let stale = User { password_hash: "h3".into(), version: 2, ..user.clone() };
+    assert!(matches!(store.save_user(&stale, 1, None).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.get_user("a@example.com").await.unwrap().unwrap().password_hash, "h2");
+    let nobody = member("b@example.com", "admin");
+    assert!(matches!(store.save_user(&nobody, 1, None).await, Err(StoreError::NotFound)));
     assert_eq!(user.pk(), "USER#a@example.com");
+
+    // A record from before versions (none stored) changes from version 0.
+    let old = User { email: "old@example.com".into(), role: "admin".into(), ..Default::default() };
+    store.create_user(old.clone()).await.unwrap();
+    store.save_user(&User { version: 1, ..old.clone() }, 0, None).await.unwrap();
+    assert!(matches!(store.save_user(&User { version: 1, ..old }, 0, None).await, Err(StoreError::Conflict(_))));
+}
+
+async fn the_team_lists_by_email_without_removed_members(store: Arc<dyn Store>) {
+    for email in ["c@team.test", "a@team.test", "b@team.test"] {
+        store.create_user(member(email, "sales")).await.unwrap();
+    }
+    // Out of the listing: a record from before the team, and a removed member.
+    store.create_user(User { email: "0@team.test".into(), role: "admin".into(), ..Default::default() }).await.unwrap();
+    let removed = User {
+        member_partition: String::new(),
+        state: MemberState::Removed as i32,
+        version: 2,
+        ..member("b@team.test", "sales")
+    };
+    store.save_user(&removed, 1, None).await.unwrap();
+    let emails = |users: Vec<User>| users.into_iter().map(|u| u.email).collect::<Vec<_>>();
+    assert_eq!(emails(store.list_members(None, 10).await.unwrap()), ["a@team.test", "c@team.test"]);
+    assert_eq!(emails(store.list_members(None, 1).await.unwrap()), ["a@team.test"]);
+    assert_eq!(emails(store.list_members(Some("a@team.test".into()), 10).await.unwrap()), ["c@team.test"]);
+}
+
+async fn of_two_admins_demoting_each_other_one_wins(store: Arc<dyn Store>) {
+    let (a, b) = (member("a@admins.test", "admin"), member("b@admins.test", "admin"));
+    store.create_user(a.clone()).await.unwrap();
+    store.create_user(b.clone()).await.unwrap();
+    // Each demotion holds on the other admin staying as read.
+    let a_demoted = User { role: "sales".into(), version: 2, ..a.clone() };
+    let b_demoted = User { role: "sales".into(), version: 2, ..b.clone() };
+    store.save_user(&a_demoted, 1, Some(&b)).await.unwrap();
+    let second = store.save_user(&b_demoted, 1, Some(&a)).await;
+    assert!(matches!(second, Err(StoreError::Conflict(_))), "{second:?}");
+    assert_eq!(store.get_user("b@admins.test").await.unwrap().unwrap().role, "admin");
 }
 
 fn window(kind: SignInSubjectKind, subject: &str, start: i64) -> SignInFailures {
@@ -368,7 +417,9 @@ contract!(
     delete_removes_the_card_its_history_and_its_count,
     a_request_id_replays_the_first_create,
     email_search_finds_every_card_and_the_first,
-    users_are_unique_and_their_hash_can_change,
+    users_are_unique_and_change_only_from_the_version_read,
+    the_team_lists_by_email_without_removed_members,
+    of_two_admins_demoting_each_other_one_wins,
     sign_in_failures_count_atomically_per_window_and_clear,
     a_captcha_solution_is_spent_once_until_it_expires,
 );

@@ -1,0 +1,115 @@
+//! Roles at the edge: the contract's permission table decides every REST
+//! route and gRPC-web method before the call reaches the service (which
+//! checks again), on both stores.
+
+use astro_authorizer::Role;
+use astro_proto::v1::{
+    DeleteProspectRequest, DeleteProspectResponse, ListMembersRequest, ListMembersResponse, ListProspectsRequest,
+    ListProspectsResponse, Member, Prospect, UpdateMemberRequest, UpdateProspectRequest,
+};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_viewer_reads_over_rest_and_grpc_web_and_every_write_is_refused() {
+    for backend in BACKENDS {
+        let stack = spawn_on(backend, &[]).await;
+        let receipt: Value = stack
+            .submit(&submission("Ada", "ada@example.com", &stack.solved().await), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id = receipt["id"].as_str().unwrap().to_owned();
+        let viewer = stack.member("vera@example.com", Role::Viewer).await;
+        let bearer = format!("Bearer {viewer}");
+        let auth = [("authorization", bearer.as_str())];
+
+        // Reads: REST and gRPC-web.
+        let page = stack.http.get(stack.at("/prospects")).bearer_auth(&viewer).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{backend:?}");
+        let card = stack.http.get(stack.at(&format!("/prospects/{id}"))).bearer_auth(&viewer).send().await.unwrap();
+        assert_eq!(card.status(), 200);
+        let listed: ListProspectsResponse =
+            grpc_web(&stack, "/astro.v1.ProspectService/ListProspects", &ListProspectsRequest::default(), &auth)
+                .await
+                .unwrap();
+        assert_eq!(listed.prospects.len(), 1);
+        let team: ListMembersResponse =
+            grpc_web(&stack, "/astro.v1.MemberService/ListMembers", &ListMembersRequest::default(), &auth)
+                .await
+                .unwrap();
+        assert_eq!(team.members.len(), 2);
+
+        // Writes: 403 problems over REST, PERMISSION_DENIED over gRPC-web.
+        let patch = stack
+            .http
+            .patch(stack.at(&format!("/prospects/{id}")))
+            .bearer_auth(&viewer)
+            .header("if-match", "\"1\"")
+            .json(&json!({"status": "won"}))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(patch, 403, None).await;
+        let delete =
+            stack.http.delete(stack.at(&format!("/prospects/{id}"))).bearer_auth(&viewer).send().await.unwrap();
+        assert_problem(delete, 403, None).await;
+        let update = UpdateProspectRequest {
+            prospect: Some(Prospect { id: id.clone(), version: 1, status: 4, ..Default::default() }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["status".into()] }),
+        };
+        let refused = grpc_web::<Prospect>(&stack, "/astro.v1.ProspectService/UpdateProspect", &update, &auth).await;
+        assert_eq!(refused.unwrap_err().code(), tonic::Code::PermissionDenied);
+        let delete = DeleteProspectRequest { id: id.clone(), version: 0 };
+        let refused =
+            grpc_web::<DeleteProspectResponse>(&stack, "/astro.v1.ProspectService/DeleteProspect", &delete, &auth)
+                .await;
+        assert_eq!(refused.unwrap_err().code(), tonic::Code::PermissionDenied);
+        let promote = UpdateMemberRequest {
+            member: Some(Member {
+                email: "vera@example.com".into(),
+                role: Role::Admin as i32,
+                version: 1,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["role".into()] }),
+        };
+        let refused = grpc_web::<Member>(&stack, "/astro.v1.MemberService/UpdateMember", &promote, &auth).await;
+        assert_eq!(refused.unwrap_err().code(), tonic::Code::PermissionDenied);
+
+        // Nothing changed.
+        let card: Value = stack.get(&format!("/prospects/{id}")).await.json().await.unwrap();
+        assert_eq!((card["status"].as_str(), card["version"].as_i64()), (Some("new"), Some(1)), "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_token_whose_member_was_deactivated_is_refused_at_the_edge_too() {
+    let stack = spawn().await;
+    let sales = stack.member("sam@example.com", Role::Sales).await;
+    let page = stack.http.get(stack.at("/prospects")).bearer_auth(&sales).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let admin = format!("Bearer {}", stack.admin());
+    let auth = [("authorization", admin.as_str())];
+    let team: ListMembersResponse =
+        grpc_web(&stack, "/astro.v1.MemberService/ListMembers", &ListMembersRequest::default(), &auth).await.unwrap();
+    let sam = team.members.into_iter().find(|m| m.email == "sam@example.com").unwrap();
+    let deactivate = UpdateMemberRequest {
+        member: Some(Member { state: astro_proto::v1::MemberState::Deactivated as i32, ..sam }),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["state".into()] }),
+    };
+    let _: Member = grpc_web(&stack, "/astro.v1.MemberService/UpdateMember", &deactivate, &auth).await.unwrap();
+    let refused = stack.http.get(stack.at("/prospects")).bearer_auth(&sales).send().await.unwrap();
+    assert_problem(refused, 401, None).await;
+    let bearer = format!("Bearer {sales}");
+    let refused = grpc_web::<ListProspectsResponse>(
+        &stack,
+        "/astro.v1.ProspectService/ListProspects",
+        &ListProspectsRequest::default(),
+        &[("authorization", bearer.as_str())],
+    )
+    .await;
+    assert_eq!(refused.unwrap_err().code(), tonic::Code::Unauthenticated);
+}

@@ -1,0 +1,307 @@
+//! The team: who is a member, with which role, and whether their sessions
+//! still stand.
+//!
+//! Sessions end before their tokens expire through the member's record
+//! (`astro_authorizer::session`): a change of role or state and "sign out
+//! everywhere" move `tokens_not_before` past every token issued so far. The
+//! service checks the record on every call; it keeps what it read for
+//! [`SESSION_FRESH`] and applies its own changes at once, so a change made
+//! through this instance takes effect on its next call, and one made
+//! through another instance (or the command line) within that second.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use astro_authorizer::{Claims, Role, session, unix_now};
+use astro_proto::v1::{ListMembersRequest, ListMembersResponse, Member, MemberState, User};
+
+use super::{
+    DomainError, DomainResult, now,
+    page_token::PagePosition,
+    validation::{self, Violations},
+};
+use crate::{
+    keys::KeyRing,
+    store::{MEMBER_PARTITION, Store, StoreError},
+};
+
+/// How long a member record read to check a session answers later checks.
+pub const SESSION_FRESH: Duration = Duration::from_secs(1);
+
+const DEFAULT_PAGE_SIZE: usize = 100;
+const MAX_PAGE_SIZE: usize = 200;
+pub const MAX_DISPLAY_NAME: usize = 100;
+
+/// Fields `UpdateMember` may set.
+const UPDATABLE: &[&str] = &["display_name", "role", "state", "away"];
+
+/// The answer to a token whose session has ended: the same whatever the reason.
+const SESSION_ENDED: &str = "your session has ended: sign in again";
+
+type Remembered = Arc<Mutex<HashMap<String, (Instant, Option<User>)>>>;
+
+#[derive(Clone)]
+pub struct Members {
+    store: Arc<dyn Store>,
+    keys: KeyRing,
+    remembered: Remembered,
+}
+
+/// The API's view of a stored member: never its secrets.
+pub fn member_of(user: &User) -> Member {
+    Member {
+        email: user.email.clone(),
+        display_name: user.display_name.clone(),
+        role: Role::from_claim(&user.role).unwrap_or(Role::Unspecified) as i32,
+        state: session::state_of(user) as i32,
+        away: user.away,
+        created_at: user.created_at,
+        updated_at: user.updated_at,
+        version: user.version,
+    }
+}
+
+fn invalid(field: &str, description: impl Into<String>) -> DomainError {
+    DomainError::Invalid(vec![super::FieldViolation::new(field, description)])
+}
+
+fn is_active_admin(user: &User) -> bool {
+    user.role == Role::Admin.claim() && session::state_of(user) == MemberState::Active
+}
+
+/// Refuses every token issued so far: those issued until now, and those
+/// a sign-in in the same second already dated at the previous limit (see
+/// `Accounts::verify_password`). New tokens are dated from the new limit.
+pub fn end_sessions(user: &mut User) {
+    user.tokens_not_before = unix_now().max(user.tokens_not_before) + 1;
+}
+
+impl Members {
+    pub fn new(store: Arc<dyn Store>, keys: KeyRing) -> Self {
+        Self { store, keys, remembered: Arc::default() }
+    }
+
+    /// Whether the session of a verified token still stands.
+    pub async fn admit(&self, claims: &Claims) -> DomainResult<()> {
+        let member = self.record(&claims.email).await?;
+        session::check(claims, member.as_ref()).map_err(|ended| {
+            tracing::info!(target: "astro::security", event = "session_refused", account = %claims.email, reason = %ended);
+            DomainError::Unauthenticated(SESSION_ENDED)
+        })
+    }
+
+    /// The member's record, as read at most [`SESSION_FRESH`] ago.
+    async fn record(&self, email: &str) -> DomainResult<Option<User>> {
+        if let Some((at, user)) = self.remembered.lock().unwrap_or_else(|p| p.into_inner()).get(email)
+            && at.elapsed() < SESSION_FRESH
+        {
+            return Ok(user.clone());
+        }
+        let user = self.store.get_user(email).await?;
+        self.remember(email, user.clone());
+        Ok(user)
+    }
+
+    /// What this instance wrote (or read), for the next session checks.
+    pub fn remember(&self, email: &str, user: Option<User>) {
+        let mut remembered = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
+        if remembered.len() > 10_000 {
+            remembered.retain(|_, (at, _)| at.elapsed() < SESSION_FRESH);
+        }
+        remembered.insert(email.to_owned(), (Instant::now(), user));
+    }
+
+    pub async fn list(&self, request: ListMembersRequest) -> DomainResult<ListMembersResponse> {
+        if request.page_size < 0 {
+            return Err(invalid("page_size", "must not be negative"));
+        }
+        let size = match request.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n => (n as usize).min(MAX_PAGE_SIZE),
+        };
+        const QUERY: &str = "members";
+        let pages = self.keys.page_tokens();
+        let after = match request.page_token.as_str() {
+            "" => None,
+            token => Some(
+                pages
+                    .decode(token, QUERY)
+                    .ok_or_else(|| invalid("page_token", "is not a token of this listing: start again without it"))?
+                    .id,
+            ),
+        };
+        let mut users = self.store.list_members(after, size + 1).await?;
+        let next_page_token = match users.len() > size {
+            true => {
+                users.truncate(size);
+                let last = users.last().map(|u| u.email.clone()).unwrap_or_default();
+                pages.encode(&PagePosition { query: QUERY.into(), created_at: String::new(), id: last })
+            }
+            false => String::new(),
+        };
+        Ok(ListMembersResponse { members: users.iter().map(member_of).collect(), next_page_token })
+    }
+
+    /// The stored member `email` at the version the caller saw.
+    async fn current(&self, field: &str, email: &str, version: Option<i64>) -> DomainResult<User> {
+        let email = email.trim().to_lowercase();
+        if email.is_empty() {
+            return Err(invalid(field, "is required"));
+        }
+        let user = self
+            .store
+            .get_user(&email)
+            .await?
+            .filter(|u| session::state_of(u) != MemberState::Removed)
+            .ok_or_else(|| DomainError::NotFound(format!("member {email}")))?;
+        if let Some(version) = version.filter(|v| *v != user.version) {
+            return Err(StoreError::stale("member", &email, user.version, version).into());
+        }
+        Ok(user)
+    }
+
+    /// Another active admin than `user`, as read: the one whose staying
+    /// unchanged the write is conditioned on. `None` when there is none.
+    async fn other_active_admin(&self, user: &User) -> DomainResult<Option<User>> {
+        let mut after = None;
+        loop {
+            let page = self.store.list_members(after, MAX_PAGE_SIZE).await?;
+            if let Some(admin) = page.iter().find(|u| u.email != user.email && is_active_admin(u)) {
+                return Ok(Some(admin.clone()));
+            }
+            match page.len() < MAX_PAGE_SIZE {
+                true => return Ok(None),
+                false => after = page.last().map(|u| u.email.clone()),
+            }
+        }
+    }
+
+    /// Writes a changed member. When the change takes an active admin away,
+    /// it is conditioned on another active admin staying as read: the last
+    /// one cannot go, even by two admins demoting each other at once.
+    async fn save(&self, before: &User, mut after: User) -> DomainResult<User> {
+        let keep = match is_active_admin(before) && !is_active_admin(&after) {
+            true => Some(self.other_active_admin(before).await?.ok_or_else(|| {
+                DomainError::FailedPrecondition(format!(
+                    "{} is the last active admin: make another member admin first",
+                    before.email
+                ))
+            })?),
+            false => None,
+        };
+        after.version = before.version + 1;
+        after.updated_at = Some(now());
+        self.store.save_user(&after, before.version, keep.as_ref()).await?;
+        self.remember(&after.email, Some(after.clone()));
+        Ok(after)
+    }
+
+    /// Changes the fields named in `paths` (see `UpdateMember`).
+    pub async fn update(&self, caller: &Claims, input: Member, paths: &[String]) -> DomainResult<Member> {
+        let mut v = Violations::default();
+        if paths.is_empty() {
+            v.add("update_mask", "must name at least one field");
+        }
+        for path in paths {
+            if !UPDATABLE.contains(&path.as_str()) {
+                v.add("update_mask", format!("{path:?} cannot be updated; updatable: {}", UPDATABLE.join(", ")));
+            }
+        }
+        if input.version <= 0 {
+            v.add("member.version", "is required: the version you last read");
+        }
+        let set = |name: &str| paths.iter().any(|p| p == name);
+        let display_name =
+            validation::text(&mut v, "member.display_name", &input.display_name, false, MAX_DISPLAY_NAME, false);
+        let role = Role::try_from(input.role).ok().filter(|r| *r != Role::Unspecified);
+        if set("role") && role.is_none() {
+            v.add("member.role", "must be ROLE_ADMIN, ROLE_SALES, ROLE_VIEWER or ROLE_SERVICE");
+        }
+        let state = MemberState::try_from(input.state).ok();
+        if set("state") && !matches!(state, Some(MemberState::Active | MemberState::Deactivated)) {
+            v.add("member.state", "must be MEMBER_STATE_ACTIVE or MEMBER_STATE_DEACTIVATED");
+        }
+        if !v.is_empty() {
+            return Err(DomainError::Invalid(v.0));
+        }
+        let before = self.current("member.email", &input.email, Some(input.version)).await?;
+        let mut after = before.clone();
+        if set("display_name") {
+            after.display_name = display_name;
+        }
+        if set("away") {
+            after.away = input.away;
+        }
+        if let Some(role) = role.filter(|_| set("role")) {
+            after.role = role.claim().to_owned();
+        }
+        if let Some(state) = state.filter(|_| set("state")) {
+            after.state = state as i32;
+        }
+        if after == before {
+            return Ok(member_of(&before));
+        }
+        if after.role != before.role || after.state != before.state {
+            end_sessions(&mut after);
+        }
+        let saved = self.save(&before, after).await?;
+        tracing::info!(
+            target: "astro::security",
+            event = "member_changed",
+            actor = %caller.email,
+            account = %saved.email,
+            role = %saved.role,
+            state = session::state_of(&saved).as_str_name(),
+        );
+        Ok(member_of(&saved))
+    }
+
+    /// Removes a member: their record stays as REMOVED (out of the team's
+    /// listing, no password), so that every token they hold stays refused.
+    pub async fn delete(&self, caller: &Claims, email: &str, version: i64) -> DomainResult<()> {
+        let before = self.current("email", email, (version != 0).then_some(version)).await?;
+        let mut after = before.clone();
+        after.state = MemberState::Removed as i32;
+        after.password_hash = String::new();
+        after.member_partition = String::new();
+        end_sessions(&mut after);
+        self.save(&before, after).await?;
+        tracing::info!(target: "astro::security", event = "member_removed", actor = %caller.email, account = %before.email);
+        Ok(())
+    }
+
+    /// Ends every session of the caller.
+    pub async fn sign_out_everywhere(&self, caller: &Claims) -> DomainResult<()> {
+        let Some(before) = self.store.get_user(&caller.email).await? else {
+            return Err(DomainError::FailedPrecondition(
+                "this identity is not a member: rotate the token secret to revoke its tokens".into(),
+            ));
+        };
+        let mut after = before.clone();
+        end_sessions(&mut after);
+        self.save(&before, after).await?;
+        tracing::info!(target: "astro::security", event = "signed_out_everywhere", account = %caller.email);
+        Ok(())
+    }
+}
+
+/// A new member's record (version 1, listed in the team).
+pub fn new_member(email: String, password_hash: String, role: Role, display_name: String) -> User {
+    let at = now();
+    User {
+        email,
+        password_hash,
+        role: role.claim().to_owned(),
+        created_at: Some(at),
+        display_name,
+        state: MemberState::Active as i32,
+        away: false,
+        tokens_not_before: 0,
+        version: 1,
+        updated_at: Some(at),
+        member_partition: MEMBER_PARTITION.to_owned(),
+    }
+}

@@ -1,0 +1,276 @@
+//! The team: roles from the contract's permission table on every method,
+//! members managed by admins, sessions that end at once, and the last admin
+//! who cannot go. Runs on both stores.
+
+use astro_authorizer::Role;
+use astro_proto::v1::{
+    DeleteMemberRequest, DeleteProspectRequest, GetProspectRequest, ListMembersRequest, ListNotificationsRequest,
+    LoginRequest, Member, MemberState, Prospect, ProspectStatus, SignOutEverywhereRequest, UpdateMemberRequest,
+    UpdateProspectRequest, auth_service_client::AuthServiceClient, member_service_client::MemberServiceClient,
+};
+use tonic::{Code, service::interceptor::InterceptedService, transport::Channel};
+
+use crate::helpers::*;
+
+const PASSWORD: &str = "a long team password";
+
+type MemberClient = MemberServiceClient<InterceptedService<Channel, Bearer>>;
+
+async fn members(app: &TestApp, token: &str) -> MemberClient {
+    MemberServiceClient::with_interceptor(app.channel().await, Bearer(Some(token.to_owned())))
+}
+
+async fn auth_with(app: &TestApp, token: &str) -> AuthServiceClient<InterceptedService<Channel, Bearer>> {
+    AuthServiceClient::with_interceptor(app.channel().await, Bearer(Some(token.to_owned())))
+}
+
+/// Signs in over native gRPC: the token, or the refusal.
+async fn login(app: &TestApp, email: &str, password: &str) -> Result<String, tonic::Status> {
+    let request = LoginRequest { email: email.into(), password: password.into(), ..Default::default() };
+    app.auth().await.login(request).await.map(|r| r.into_inner().token)
+}
+
+/// Adds a member as the command line does, and signs them in.
+async fn join(app: &TestApp, email: &str, role: Role) -> String {
+    app.add_member(email, PASSWORD, role).await;
+    login(app, email, PASSWORD).await.expect("a new member signs in")
+}
+
+async fn member(app: &TestApp, admin: &str, email: &str) -> Member {
+    let listed = members(app, admin).await.list_members(ListMembersRequest::default()).await.unwrap().into_inner();
+    listed.members.into_iter().find(|m| m.email == email).expect("the member is listed")
+}
+
+async fn update(app: &TestApp, admin: &str, member: Member, paths: &[&str]) -> Result<Member, tonic::Status> {
+    let mask = prost_types::FieldMask { paths: paths.iter().map(|p| (*p).to_owned()).collect() };
+    let request = UpdateMemberRequest { member: Some(member), update_mask: Some(mask) };
+    members(app, admin).await.update_member(request).await.map(|r| r.into_inner())
+}
+
+#[tokio::test]
+async fn a_viewer_reads_and_every_write_is_refused_unchanged() {
+    let app = spawn_app().await;
+    let mut admin = app.admin().await;
+    let card = create(&mut admin, "Ada", "ada@example.com").await;
+    let viewer = join(&app, "vera@example.com", Role::Viewer).await;
+    let mut as_viewer = app.prospects_with(Some(viewer.clone())).await;
+
+    assert_eq!(list(&mut as_viewer, ProspectStatus::New, 50, "").await.prospects.len(), 1);
+    let read = as_viewer.get_prospect(GetProspectRequest { id: card.id.clone(), view: 0 }).await.unwrap();
+    assert_eq!(read.into_inner().first_name, "Ada");
+
+    let denied =
+        assert_code(as_viewer.create_prospect(create_request("Bob", "bob@example.com")).await, Code::PermissionDenied);
+    assert!(denied.message().contains("viewer"), "{denied:?}");
+    let moved = Prospect {
+        id: card.id.clone(),
+        version: card.version,
+        status: ProspectStatus::Won as i32,
+        ..Default::default()
+    };
+    let mask = prost_types::FieldMask { paths: vec!["status".into()] };
+    let update = UpdateProspectRequest { prospect: Some(moved), update_mask: Some(mask) };
+    assert_code(as_viewer.update_prospect(update).await, Code::PermissionDenied);
+    let delete = DeleteProspectRequest { id: card.id.clone(), version: 0 };
+    assert_code(as_viewer.delete_prospect(delete).await, Code::PermissionDenied);
+    assert_code(as_viewer.list_notifications(ListNotificationsRequest::default()).await, Code::PermissionDenied);
+    let mut team = members(&app, &viewer).await;
+    let anyone = Member { email: ADMIN_EMAIL.into(), version: 1, ..Default::default() };
+    let demote = UpdateMemberRequest {
+        member: Some(anyone),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["role".into()] }),
+    };
+    assert_code(team.update_member(demote).await, Code::PermissionDenied);
+
+    // Nothing changed: one card, still in New, at its version.
+    let after = list(&mut admin, ProspectStatus::New, 50, "").await;
+    assert_eq!(after.prospects.len(), 1);
+    assert_eq!(after.prospects[0].version, card.version);
+    assert_eq!(count(&after, ProspectStatus::Won), 0);
+}
+
+#[tokio::test]
+async fn a_salesperson_works_the_board_takes_cards_and_deletes_only_their_own() {
+    let app = spawn_app().await;
+    let mut admin = app.admin().await;
+    let mine = create(&mut admin, "Ada", "ada@example.com").await;
+    let theirs = create(&mut admin, "Bob", "bob@example.com").await;
+    let sales = join(&app, "sam@example.com", Role::Sales).await;
+    let mut as_sales = app.prospects_with(Some(sales)).await;
+    let created = as_sales.create_prospect(create_request("Cy", "cy@example.com")).await.unwrap().into_inner();
+    assert_eq!(created.owner, "", "a new card has no owner until it is given one");
+
+    let set_owner = |card: &Prospect, owner: &str| UpdateProspectRequest {
+        prospect: Some(Prospect {
+            id: card.id.clone(),
+            version: card.version,
+            owner: owner.into(),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["owner".into()] }),
+    };
+    // Taking an unowned card for oneself: yes. For someone else: no.
+    let taken = as_sales.update_prospect(set_owner(&mine, "sam@example.com")).await.unwrap().into_inner();
+    assert_eq!(taken.owner, "sam@example.com");
+    assert_code(as_sales.update_prospect(set_owner(&theirs, ADMIN_EMAIL)).await, Code::PermissionDenied);
+    // An admin gives a card to an admin; a salesperson cannot take it back.
+    let given = admin.update_prospect(set_owner(&theirs, ADMIN_EMAIL)).await.unwrap().into_inner();
+    assert_code(as_sales.update_prospect(set_owner(&given, "sam@example.com")).await, Code::PermissionDenied);
+    // Only to an active admin or salesperson.
+    let refused =
+        assert_code(admin.update_prospect(set_owner(&given, "nobody@example.com")).await, Code::InvalidArgument);
+    assert_eq!(violated_fields(&refused), ["prospect.owner"]);
+
+    let delete = |card: &Prospect| DeleteProspectRequest { id: card.id.clone(), version: 0 };
+    assert_code(as_sales.delete_prospect(delete(&given)).await, Code::PermissionDenied);
+    assert_eq!(list(&mut admin, ProspectStatus::New, 50, "").await.prospects.len(), 3, "nothing deleted");
+    as_sales.delete_prospect(delete(&taken)).await.unwrap();
+    assert_eq!(list(&mut admin, ProspectStatus::New, 50, "").await.prospects.len(), 2);
+}
+
+#[tokio::test]
+async fn a_changed_role_a_deactivation_and_a_removal_end_sessions_at_once() {
+    let app = spawn_app().await;
+    let admin = login(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await.unwrap();
+    let old = join(&app, "sam@example.com", Role::Sales).await;
+
+    let listed = members(&app, &admin).await.list_members(ListMembersRequest::default()).await.unwrap().into_inner();
+    let emails: Vec<&str> = listed.members.iter().map(|m| m.email.as_str()).collect();
+    assert_eq!(emails, [ADMIN_EMAIL, "sam@example.com"]);
+
+    // Role: sales → viewer. The old token stops at once; a new one is a viewer's.
+    let sam = member(&app, &admin, "sam@example.com").await;
+    assert_eq!((sam.role, sam.state), (Role::Sales as i32, MemberState::Active as i32));
+    let viewer = update(&app, &admin, Member { role: Role::Viewer as i32, ..sam }, &["role"]).await.unwrap();
+    assert_eq!(viewer.role, Role::Viewer as i32);
+    let mut with_old = app.prospects_with(Some(old.clone())).await;
+    let ended = assert_code(
+        with_old.list_prospects(astro_proto::v1::ListProspectsRequest::default()).await,
+        Code::Unauthenticated,
+    );
+    assert!(ended.message().contains("session has ended"), "{ended:?}");
+    let new = login(&app, "sam@example.com", PASSWORD).await.unwrap();
+    let mut with_new = app.prospects_with(Some(new.clone())).await;
+    assert_code(with_new.create_prospect(create_request("Ada", "ada@example.com")).await, Code::PermissionDenied);
+    with_new.list_prospects(astro_proto::v1::ListProspectsRequest::default()).await.unwrap();
+
+    // Deactivated: the session ends and sign-in fails as a wrong password does.
+    let deactivated =
+        update(&app, &admin, Member { state: MemberState::Deactivated as i32, ..viewer }, &["state"]).await.unwrap();
+    assert_code(with_new.list_prospects(astro_proto::v1::ListProspectsRequest::default()).await, Code::Unauthenticated);
+    let refused = login(&app, "sam@example.com", PASSWORD).await.unwrap_err();
+    assert_eq!((refused.code(), refused.message()), (Code::Unauthenticated, "wrong email or password"));
+    // Reactivated: signs in again; the token from before stays refused.
+    let back =
+        update(&app, &admin, Member { state: MemberState::Active as i32, ..deactivated }, &["state"]).await.unwrap();
+    let again = login(&app, "sam@example.com", PASSWORD).await.unwrap();
+    app.prospects_with(Some(again.clone()))
+        .await
+        .list_prospects(astro_proto::v1::ListProspectsRequest::default())
+        .await
+        .unwrap();
+    assert_code(with_new.list_prospects(astro_proto::v1::ListProspectsRequest::default()).await, Code::Unauthenticated);
+
+    // Removed: gone from the team, the session over, no sign-in.
+    let mut team = members(&app, &admin).await;
+    team.delete_member(DeleteMemberRequest { email: "sam@example.com".into(), version: back.version }).await.unwrap();
+    let mut with_again = app.prospects_with(Some(again)).await;
+    assert_code(
+        with_again.list_prospects(astro_proto::v1::ListProspectsRequest::default()).await,
+        Code::Unauthenticated,
+    );
+    assert_code(login(&app, "sam@example.com", PASSWORD).await, Code::Unauthenticated);
+    let listed = team.list_members(ListMembersRequest::default()).await.unwrap().into_inner();
+    assert_eq!(listed.members.len(), 1);
+    // The email can join again as a new member.
+    join(&app, "sam@example.com", Role::Sales).await;
+}
+
+#[tokio::test]
+async fn sign_out_everywhere_ends_every_session_and_a_new_sign_in_works_in_the_same_second() {
+    let app = spawn_app().await;
+    let first = join(&app, "sam@example.com", Role::Sales).await;
+    let second = login(&app, "sam@example.com", PASSWORD).await.unwrap();
+    auth_with(&app, &first).await.sign_out_everywhere(SignOutEverywhereRequest {}).await.unwrap();
+    for token in [first, second] {
+        let mut client = app.prospects_with(Some(token)).await;
+        assert_code(
+            client.list_prospects(astro_proto::v1::ListProspectsRequest::default()).await,
+            Code::Unauthenticated,
+        );
+    }
+    let fresh = login(&app, "sam@example.com", PASSWORD).await.unwrap();
+    app.prospects_with(Some(fresh))
+        .await
+        .list_prospects(astro_proto::v1::ListProspectsRequest::default())
+        .await
+        .unwrap();
+    // A machine identity is no member: its tokens end with the secret.
+    let machine = token("crm@example.com", Role::Service);
+    let refused = assert_code(
+        auth_with(&app, &machine).await.sign_out_everywhere(SignOutEverywhereRequest {}).await,
+        Code::FailedPrecondition,
+    );
+    assert!(refused.message().contains("rotate"), "{refused:?}");
+}
+
+#[tokio::test]
+async fn the_last_active_admin_cannot_be_demoted_deactivated_or_removed() {
+    let app = spawn_app().await;
+    let admin = login(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await.unwrap();
+    let me = member(&app, &admin, ADMIN_EMAIL).await;
+    for (change, path) in [
+        (Member { role: Role::Sales as i32, ..me.clone() }, "role"),
+        (Member { state: MemberState::Deactivated as i32, ..me.clone() }, "state"),
+    ] {
+        let refused = assert_code(update(&app, &admin, change, &[path]).await, Code::FailedPrecondition);
+        assert!(refused.message().contains("last active admin"), "{refused:?}");
+    }
+    let removal = DeleteMemberRequest { email: ADMIN_EMAIL.into(), version: 0 };
+    assert_code(members(&app, &admin).await.delete_member(removal).await, Code::FailedPrecondition);
+    assert_eq!(member(&app, &admin, ADMIN_EMAIL).await, me, "nothing changed");
+
+    // With a second admin, the first may step down; then the second is the last.
+    let other = join(&app, "ola@example.com", Role::Admin).await;
+    update(&app, &admin, Member { role: Role::Sales as i32, ..me }, &["role"]).await.unwrap();
+    let ola = member(&app, &other, "ola@example.com").await;
+    let refused = update(&app, &other, Member { role: Role::Viewer as i32, ..ola }, &["role"]).await;
+    assert_code(refused, Code::FailedPrecondition);
+}
+
+#[tokio::test]
+async fn bad_member_changes_name_the_field_and_stale_ones_are_aborted() {
+    let app = spawn_app().await;
+    let admin = login(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await.unwrap();
+    join(&app, "sam@example.com", Role::Sales).await;
+    let sam = member(&app, &admin, "sam@example.com").await;
+
+    let refused = assert_code(update(&app, &admin, sam.clone(), &["password_hash"]).await, Code::InvalidArgument);
+    assert_eq!(violated_fields(&refused), ["update_mask"]);
+    let refused =
+        assert_code(update(&app, &admin, Member { role: 0, ..sam.clone() }, &["role"]).await, Code::InvalidArgument);
+    assert_eq!(violated_fields(&refused), ["member.role"]);
+    let removed_state = Member { state: MemberState::Removed as i32, ..sam.clone() };
+    let refused = assert_code(update(&app, &admin, removed_state, &["state"]).await, Code::InvalidArgument);
+    assert_eq!(violated_fields(&refused), ["member.state"]);
+    let long = Member { display_name: "x".repeat(101), ..sam.clone() };
+    assert_eq!(
+        violated_fields(&assert_code(update(&app, &admin, long, &["display_name"]).await, Code::InvalidArgument)),
+        ["member.display_name"]
+    );
+
+    let named = update(
+        &app,
+        &admin,
+        Member { display_name: "Sam Seller".into(), away: true, ..sam.clone() },
+        &["display_name", "away"],
+    )
+    .await
+    .unwrap();
+    assert_eq!((named.display_name.as_str(), named.away, named.version), ("Sam Seller", true, sam.version + 1));
+    // From the version read before: someone changed it since.
+    assert_code(update(&app, &admin, Member { role: Role::Viewer as i32, ..sam }, &["role"]).await, Code::Aborted);
+    assert_eq!(member(&app, &admin, "sam@example.com").await, named);
+    let unknown = Member { email: "nobody@example.com".into(), version: 1, ..Default::default() };
+    assert_code(update(&app, &admin, unknown, &["away"]).await, Code::NotFound);
+}
