@@ -47,7 +47,7 @@ async function signIn(page: Page): Promise<void> {
   await page.getByLabel("Email").fill(ADMIN_EMAIL);
   await page.getByLabel("Password").fill(ADMIN_PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Sign out" }).waitFor();
+  await page.getByRole("button", { name: "Sign out", exact: true }).waitFor();
 }
 
 const column = (page: Page, name: string) => page.getByRole("region", { name: new RegExp(`^${name}`) });
@@ -225,7 +225,7 @@ describe("the admin board", () => {
     await again.getByLabel("Password").fill(ADMIN_PASSWORD);
     await again.getByRole("button", { name: "Sign in" }).click();
     // Back where they were: the card open, the edit still there, and it saves.
-    await page.getByRole("button", { name: "Sign out" }).waitFor();
+    await page.getByRole("button", { name: "Sign out", exact: true }).waitFor();
     expect(await drawer.getByLabel("Company").inputValue()).toBe("NASA Langley");
     await drawer.getByRole("button", { name: "Save" }).click();
     await drawer.getByText("Saved.").waitFor();
@@ -295,7 +295,7 @@ describe("the admin board", () => {
     await page.getByLabel("E-mail").fill(ADMIN_EMAIL);
     await page.getByLabel("Mot de passe").fill(ADMIN_PASSWORD);
     await page.getByRole("button", { name: "Se connecter" }).click();
-    await page.getByRole("button", { name: "Se déconnecter" }).waitFor();
+    await page.getByRole("button", { name: "Se déconnecter", exact: true }).waitFor();
     await page.locator("[data-card]").first().waitFor();
     expect(await serious()).toEqual([]);
     await page.locator("[data-card]").first().click();

@@ -3,7 +3,7 @@
 // web app, the proof-of-work captcha on. And Debian's Chromium, driven by
 // playwright-core.
 
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -19,6 +19,9 @@ export const ADMIN_PASSWORD = "correct horse battery staple";
 export interface Stack {
   url: string;
   grpc: string;
+  /// Adds a member as an operator does: `astro-service user add` on the
+  /// stack's data directory while it runs.
+  addMember(email: string, password: string, role: "admin" | "sales" | "viewer" | "service", name?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -75,9 +78,23 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
       }
     });
   });
+  const service = process.env.ASTRO_SERVICE_BIN ?? resolve(dirname(binary), "astro-service");
   return {
     url: `http://${addresses.http}`,
     grpc: addresses.grpc,
+    addMember: (email, password, role, name = "") =>
+      new Promise((done, fail) => {
+        const cli = execFile(
+          service,
+          ["user", "add", "--email", email, "--role", role, "--name", name],
+          { env: { PATH: process.env.PATH ?? "", ASTRO_DATA_DIR: dir, ASTRO_BCRYPT_COST: "10" } },
+          (error) => {
+            if (error === null) done();
+            else fail(new Error(`user add ${email}: ${error.message}`));
+          },
+        );
+        cli.stdin?.end(`${password}\n`);
+      }),
     stop: async () => {
       const exited = new Promise((done) => child.once("exit", done));
       child.kill("SIGTERM");

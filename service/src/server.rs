@@ -360,7 +360,10 @@ async fn routes(services: &Services, sign_in: SignIn) -> tonic::service::Routes 
     tonic::service::Routes::new(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(ProspectServiceServer::new(ProspectApi { prospects: services.prospects.clone() }))
+        .add_service(ProspectServiceServer::new(ProspectApi {
+            prospects: services.prospects.clone(),
+            members: services.members.clone(),
+        }))
         .add_service(AuthServiceServer::new(AuthApi {
             sign_in,
             members: services.members.clone(),

@@ -1,31 +1,102 @@
-// The sales team's app at /admin: the sign-in, then the board. When a token
-// is refused the sign-in comes back over the board, which keeps its state
-// (an open card, unsaved edits) for when the admin is back.
+// The sales team's app at /admin: the sign-in, then the board (and, for
+// admins, the team). When a token is refused the sign-in comes back over
+// the board, which keeps its state (an open card, unsaved edits) for when
+// the member is back.
 
-import { useEffect, useRef } from "react";
+import { ConnectError } from "@connectrpc/connect";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { LanguageSwitch } from "../LanguageSwitch";
+import type { Member } from "../gen/astro/v1/member_pb";
 import { Board } from "./Board";
 import { SignIn } from "./SignIn";
-import { sessions, useSession } from "./session";
+import { Team } from "./Team";
+import { auth, members as memberClient } from "./client";
+import { sessions, useClaims, useSession } from "./session";
+import { type Team as TeamState, TeamContext } from "./team";
 import { useAdminText } from "./texts";
+
+/// The team, read once signed in and again after a change.
+function useTeamState(signedIn: boolean): TeamState {
+  const [list, setList] = useState<Member[]>([]);
+  const [generation, setGeneration] = useState(0);
+  useEffect(() => {
+    if (!signedIn) return;
+    const stop = new AbortController();
+    memberClient.listMembers({ pageSize: 200 }, { signal: stop.signal }).then(
+      (page) => {
+        setList(page.members);
+      },
+      () => undefined,
+    );
+    return () => {
+      stop.abort();
+    };
+  }, [signedIn, generation]);
+  const reload = useCallback(() => {
+    setGeneration((g) => g + 1);
+  }, []);
+  return useMemo(() => ({ members: list, reload }), [list, reload]);
+}
 
 export default function Admin() {
   const session = useSession();
+  const claims = useClaims();
   const { a } = useAdminText();
   const signedIn = session.token !== null;
   const everSignedIn = signedIn || session.expired;
+  const team = useTeamState(signedIn);
+  const isAdmin = claims?.role === "admin";
+  const [view, setView] = useState<"board" | "team">("board");
+  const [notice, setNotice] = useState<string | null>(null);
+
+  async function signOutEverywhere() {
+    try {
+      await auth.signOutEverywhere({});
+      sessions.signOut();
+    } catch (caught) {
+      setNotice(a("signOutEverywhere.failed", { detail: ConnectError.from(caught).rawMessage }));
+    }
+  }
+
   return (
     <div className="admin">
       <header className="admin-head">
         <h1>{a("title")}</h1>
+        {signedIn && isAdmin ? (
+          <nav aria-label={a("nav.label")} className="admin-nav">
+            {(["board", "team"] as const).map((v) => (
+              <button
+                key={v}
+                type="button"
+                className="link"
+                aria-current={view === v ? "page" : undefined}
+                onClick={() => {
+                  setView(v);
+                }}
+              >
+                {a(v === "board" ? "nav.board" : "nav.team")}
+              </button>
+            ))}
+          </nav>
+        ) : null}
         <LanguageSwitch />
         {signedIn ? (
-          <button type="button" className="secondary" onClick={sessions.signOut}>
-            {a("signOut")}
-          </button>
+          <>
+            <button type="button" className="secondary" onClick={() => void signOutEverywhere()}>
+              {a("signOutEverywhere")}
+            </button>
+            <button type="button" className="secondary" onClick={sessions.signOut}>
+              {a("signOut")}
+            </button>
+          </>
         ) : null}
       </header>
+      {notice !== null ? (
+        <div role="alert" className="alert">
+          {notice}
+        </div>
+      ) : null}
       {signedIn ? null : everSignedIn ? (
         <SignInAgain />
       ) : (
@@ -34,9 +105,9 @@ export default function Admin() {
         </div>
       )}
       {everSignedIn ? (
-        <main inert={!signedIn}>
-          <Board />
-        </main>
+        <TeamContext.Provider value={team}>
+          <main inert={!signedIn}>{isAdmin && view === "team" ? <Team /> : <Board />}</main>
+        </TeamContext.Provider>
       ) : null}
     </div>
   );

@@ -35,6 +35,8 @@ import {
   removeCard,
   withPage,
 } from "./board";
+import { canWork, useClaims } from "./session";
+import { initials, nameOf, useTeam } from "./team";
 import { useAdminText } from "./texts";
 
 const PAGE_SIZE = 50;
@@ -43,13 +45,25 @@ export function fullName(p: Prospect): string {
   return `${p.firstName} ${p.lastName}`.trim();
 }
 
-/// What a card shows on the board and in search results (as text, always).
+/// What a card shows on the board and in search results (as text, always);
+/// its owner as initials, named in full for screen readers.
 function CardSummary({ card }: { card: Prospect }) {
+  const { a } = useAdminText();
+  const { members } = useTeam();
+  const owner = card.owner === "" ? null : nameOf(members, card.owner);
   return (
     <>
       <strong>{fullName(card)}</strong>
       {card.company !== "" ? <span className="company">{card.company}</span> : null}
       <span className="email">{card.email}</span>
+      {owner !== null ? (
+        <span className="owner">
+          <span aria-hidden="true" className="initials" title={owner}>
+            {initials(owner)}
+          </span>
+          <span className="visually-hidden">{a("card.owner", { name: owner })}</span>
+        </span>
+      ) : null}
     </>
   );
 }
@@ -370,6 +384,29 @@ function BoardColumn(props: {
 }
 
 function CardItem({ card, onOpen }: { card: Prospect; onOpen: (id: string) => void }) {
+  // A member who may not move cards gets no drag handle: the card only opens.
+  if (!canWork(useClaims())) return <ReadOnlyCard card={card} onOpen={onOpen} />;
+  return <MovableCard card={card} onOpen={onOpen} />;
+}
+
+function ReadOnlyCard({ card, onOpen }: { card: Prospect; onOpen: (id: string) => void }) {
+  return (
+    <li>
+      <button
+        type="button"
+        className="prospect"
+        data-card={card.id}
+        onClick={() => {
+          onOpen(card.id);
+        }}
+      >
+        <CardSummary card={card} />
+      </button>
+    </li>
+  );
+}
+
+function MovableCard({ card, onOpen }: { card: Prospect; onOpen: (id: string) => void }) {
   const { attributes, listeners, setNodeRef, transform, isDragging } = useDraggable({ id: card.id });
   const style = transform === null ? undefined : { transform: `translate3d(${transform.x}px, ${transform.y}px, 0)` };
   return (

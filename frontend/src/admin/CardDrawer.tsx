@@ -1,5 +1,6 @@
-// A card in full: every field, editable (only what changed is sent, with
-// the version last read), its history, and deletion after a confirmation.
+// A card in full: every field, editable by those whose role allows it
+// (only what changed is sent, with the version last read), its owner, its
+// history under the members' names, and deletion after a confirmation.
 // A native modal dialog: focus moves in and back, Escape closes it.
 
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -11,6 +12,8 @@ import { Budget, type Prospect, ProspectEventKind, ProspectStatus, ProspectView,
 import { fullName } from "./Board";
 import { COLUMNS, STATUS, columnOf } from "./board";
 import { prospects } from "./client";
+import { canWork, useClaims } from "./session";
+import { nameOf, owners, useTeam } from "./team";
 import { useAdminText } from "./texts";
 
 const BUDGET_VALUES: Record<(typeof BUDGETS)[number], Budget> = {
@@ -56,6 +59,54 @@ function EnumField<T extends number>(props: {
   );
 }
 
+/// Who works the card: admins choose among the active admins and
+/// salespeople (or nobody); a salesperson may take an unowned card.
+function OwnerField(props: { id: string; isAdmin: boolean; me: string; value: string; onChange: (owner: string) => void }) {
+  const { id, isAdmin, me, value, onChange } = props;
+  const { a } = useAdminText();
+  const { members } = useTeam();
+  if (!isAdmin) {
+    return (
+      <div className="field">
+        <span className="label">{a("drawer.owner")}</span>{" "}
+        <span>{value === "" ? a("card.unowned") : nameOf(members, value)}</span>{" "}
+        {value === "" ? (
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => {
+              onChange(me);
+            }}
+          >
+            {a("drawer.take")}
+          </button>
+        ) : null}
+      </div>
+    );
+  }
+  const choices = owners(members);
+  return (
+    <div className="field">
+      <label htmlFor={id}>{a("drawer.owner")}</label>
+      <select
+        id={id}
+        value={value}
+        onChange={(e) => {
+          onChange(e.target.value);
+        }}
+      >
+        <option value="">{a("drawer.nobody")}</option>
+        {value !== "" && !choices.some((m) => m.email === value) ? <option value={value}>{nameOf(members, value)}</option> : null}
+        {choices.map((m) => (
+          <option key={m.email} value={m.email}>
+            {nameOf(members, m.email)}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
 /// The editable text fields: their contract names and form keys.
 const TEXT_FIELDS = [
   ["first_name", "firstName", "field.firstName"],
@@ -66,11 +117,14 @@ const TEXT_FIELDS = [
   ["job_title", "jobTitle", "field.jobTitle"],
 ] as const;
 
-type Draft = Pick<Prospect, "firstName" | "lastName" | "email" | "phone" | "company" | "jobTitle" | "message" | "budget" | "timeline" | "status">;
+type Draft = Pick<
+  Prospect,
+  "firstName" | "lastName" | "email" | "phone" | "company" | "jobTitle" | "message" | "budget" | "timeline" | "status" | "owner"
+>;
 
 function draftOf(p: Prospect): Draft {
-  const { firstName, lastName, email, phone, company, jobTitle, message, budget, timeline, status } = p;
-  return { firstName, lastName, email, phone, company, jobTitle, message, budget, timeline, status };
+  const { firstName, lastName, email, phone, company, jobTitle, message, budget, timeline, status, owner } = p;
+  return { firstName, lastName, email, phone, company, jobTitle, message, budget, timeline, status, owner };
 }
 
 /// The contract paths of what differs between the card and the draft.
@@ -86,6 +140,7 @@ export function changedPaths(card: Prospect, draft: Draft): string[] {
     ["budget", "budget"],
     ["timeline", "timeline"],
     ["status", "status"],
+    ["owner", "owner"],
   ];
   return names.filter(([key]) => card[key] !== draft[key]).map(([, path]) => path);
 }
@@ -106,6 +161,10 @@ export function CardDrawer(props: {
   const [draft, setDraft] = useState<Draft | null>(props.card === undefined ? null : draftOf(props.card));
   const [state, setState] = useState<"idle" | "saving" | "confirm">("idle");
   const [message, setMessage] = useState<string | null>(null);
+  const claims = useClaims();
+  const { members } = useTeam();
+  const editable = canWork(claims);
+  const isAdmin = claims?.role === "admin";
 
   async function reload() {
     const card = await prospects.getProspect({ id, view: ProspectView.FULL });
@@ -192,75 +251,89 @@ export function CardDrawer(props: {
             void save();
           }}
         >
-          {TEXT_FIELDS.map(([, key, label]) => (
-            <div className="field" key={key}>
-              <label htmlFor={`${formId}-${key}`}>{t(label)}</label>
-              <input
-                id={`${formId}-${key}`}
-                type="text"
-                value={draft[key]}
+          {!editable ? <p className="meta">{a("drawer.readOnly")}</p> : null}
+          <fieldset disabled={!editable} className="plain">
+            <OwnerField
+              id={`${formId}-owner`}
+              isAdmin={isAdmin}
+              me={claims?.email ?? ""}
+              value={draft.owner}
+              onChange={(owner) => {
+                setDraft({ ...draft, owner });
+              }}
+            />
+            {TEXT_FIELDS.map(([, key, label]) => (
+              <div className="field" key={key}>
+                <label htmlFor={`${formId}-${key}`}>{t(label)}</label>
+                <input
+                  id={`${formId}-${key}`}
+                  type="text"
+                  value={draft[key]}
+                  onChange={(e) => {
+                    setDraft({ ...draft, [key]: e.target.value });
+                  }}
+                />
+              </div>
+            ))}
+            <div className="field">
+              <label htmlFor={`${formId}-message`}>{t("field.message")}</label>
+              <textarea
+                id={`${formId}-message`}
+                rows={4}
+                value={draft.message}
                 onChange={(e) => {
-                  setDraft({ ...draft, [key]: e.target.value });
+                  setDraft({ ...draft, message: e.target.value });
                 }}
               />
             </div>
-          ))}
-          <div className="field">
-            <label htmlFor={`${formId}-message`}>{t("field.message")}</label>
-            <textarea
-              id={`${formId}-message`}
-              rows={4}
-              value={draft.message}
-              onChange={(e) => {
-                setDraft({ ...draft, message: e.target.value });
-              }}
-            />
-          </div>
-          <div className="row">
+            <div className="row">
+              <EnumField
+                id={`${formId}-budget`}
+                label={t("field.budget")}
+                value={draft.budget}
+                options={[
+                  [Budget.BUDGET_UNSPECIFIED, t("option.none")],
+                  ...BUDGETS.map((b): [Budget, string] => [BUDGET_VALUES[b], t(`budget.${b}`)]),
+                ]}
+                onChange={(budget) => {
+                  setDraft({ ...draft, budget });
+                }}
+              />
+              <EnumField
+                id={`${formId}-timeline`}
+                label={t("field.timeline")}
+                value={draft.timeline}
+                options={[
+                  [Timeline.UNSPECIFIED, t("option.none")],
+                  ...TIMELINES.map((v): [Timeline, string] => [TIMELINE_VALUES[v], t(`timeline.${v}`)]),
+                ]}
+                onChange={(timeline) => {
+                  setDraft({ ...draft, timeline });
+                }}
+              />
+            </div>
             <EnumField
-              id={`${formId}-budget`}
-              label={t("field.budget")}
-              value={draft.budget}
-              options={[
-                [Budget.BUDGET_UNSPECIFIED, t("option.none")],
-                ...BUDGETS.map((b): [Budget, string] => [BUDGET_VALUES[b], t(`budget.${b}`)]),
-              ]}
-              onChange={(budget) => {
-                setDraft({ ...draft, budget });
+              id={`${formId}-status`}
+              label={a("field.status")}
+              value={draft.status}
+              options={COLUMNS.map((c): [ProspectStatus, string] => [STATUS[c], a(`status.${c}`)])}
+              onChange={(status) => {
+                setDraft({ ...draft, status });
               }}
             />
-            <EnumField
-              id={`${formId}-timeline`}
-              label={t("field.timeline")}
-              value={draft.timeline}
-              options={[
-                [Timeline.UNSPECIFIED, t("option.none")],
-                ...TIMELINES.map((v): [Timeline, string] => [TIMELINE_VALUES[v], t(`timeline.${v}`)]),
-              ]}
-              onChange={(timeline) => {
-                setDraft({ ...draft, timeline });
-              }}
-            />
-          </div>
-          <EnumField
-            id={`${formId}-status`}
-            label={a("field.status")}
-            value={draft.status}
-            options={COLUMNS.map((c): [ProspectStatus, string] => [STATUS[c], a(`status.${c}`)])}
-            onChange={(status) => {
-              setDraft({ ...draft, status });
-            }}
-          />
-          {card.source !== undefined ? (
-            <p className="meta">
-              {a("drawer.source")}: {[card.source.utmSource, card.source.utmMedium, card.source.utmCampaign, card.source.referrer].filter((s) => s !== "").join(" · ")}
-            </p>
+            {card.source !== undefined ? (
+              <p className="meta">
+                {a("drawer.source")}: {[card.source.utmSource, card.source.utmMedium, card.source.utmCampaign, card.source.referrer].filter((s) => s !== "").join(" · ")}
+              </p>
+            ) : null}
+            {card.consent?.givenAt !== undefined ? <p className="meta">{a("drawer.consent", { date: when(card.consent.givenAt.seconds) })}</p> : null}
+            {card.duplicateOf !== "" ? <p className="meta">{a("drawer.duplicate")}</p> : null}
+          </fieldset>
+          {editable ? (
+            <button type="submit" className="primary" disabled={state === "saving" || full === null}>
+              {state === "saving" ? a("drawer.saving") : a("drawer.save")}
+            </button>
           ) : null}
-          {card.consent?.givenAt !== undefined ? <p className="meta">{a("drawer.consent", { date: when(card.consent.givenAt.seconds) })}</p> : null}
-          {card.duplicateOf !== "" ? <p className="meta">{a("drawer.duplicate")}</p> : null}
-          <button type="submit" className="primary" disabled={state === "saving" || full === null}>
-            {state === "saving" ? a("drawer.saving") : a("drawer.save")}
-          </button>
         </form>
       )}
       <section aria-labelledby={`${formId}-history`}>
@@ -270,7 +343,7 @@ export function CardDrawer(props: {
             <li key={event.id}>
               <time>{when(event.createdAt?.seconds)}</time>{" "}
               {a(kindText(event.kind), {
-                actor: event.actor,
+                actor: nameOf(members, event.actor),
                 from: statusName(event.fromStatus),
                 to: statusName(event.toStatus),
                 fields: event.changedFields.join(", "),
@@ -280,7 +353,7 @@ export function CardDrawer(props: {
         </ol>
       </section>
       <footer className="drawer-foot">
-        {state === "confirm" ? (
+        {!(isAdmin || (claims?.role === "sales" && card?.owner === claims.email)) ? null : state === "confirm" ? (
           <div role="alertdialog" aria-labelledby={`${formId}-confirm`} className="confirm">
             <p id={`${formId}-confirm`}>{a("drawer.confirmDelete", { name })}</p>
             <button type="button" className="danger" onClick={() => void remove()}>

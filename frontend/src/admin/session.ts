@@ -2,7 +2,7 @@
 // UNAUTHENTICATED (expired, rotated away) ends the session: the sign-in
 // comes back over the board, which keeps its state.
 
-import { useSyncExternalStore } from "react";
+import { useMemo, useSyncExternalStore } from "react";
 
 const KEY = "astro.admin.token";
 
@@ -57,4 +57,33 @@ export function useSession(): Session {
     },
     () => session,
   );
+}
+
+/// Who the token says the member is: for drawing the app to fit the role
+/// (no drag handles for a viewer…). The service decides what is allowed.
+export interface Claims {
+  email: string;
+  role: string;
+}
+
+export function claimsOf(token: string | null): Claims | null {
+  const payload = token?.split(".")[1];
+  if (payload === undefined) return null;
+  try {
+    const binary = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+    const json = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)))) as Record<string, unknown>;
+    return typeof json.email === "string" && typeof json.role === "string" ? { email: json.email, role: json.role } : null;
+  } catch {
+    return null;
+  }
+}
+
+export function useClaims(): Claims | null {
+  const { token } = useSession();
+  return useMemo(() => claimsOf(token), [token]);
+}
+
+/// Whether a role may change cards (create, edit, move).
+export function canWork(claims: Claims | null): boolean {
+  return claims?.role === "admin" || claims?.role === "sales";
 }

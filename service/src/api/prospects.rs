@@ -4,14 +4,16 @@ use astro_proto::v1::{
     ListProspectsResponse, Notification, Prospect, RetryNotificationRequest, UpdateProspectRequest,
     WatchProspectsRequest, WatchProspectsResponse, prospect_service_server::ProspectService,
 };
-use tokio_stream::{StreamExt as _, wrappers::ReceiverStream};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::{access::caller, status};
-use crate::domain::{DomainError, FieldViolation, prospects::Prospects};
+use crate::domain::{DomainError, FieldViolation, members::Members, prospects::Prospects};
 
 pub struct ProspectApi {
     pub prospects: Prospects,
+    /// To end a watch whose session ended while it was open.
+    pub members: Members,
 }
 
 fn missing(field: &str) -> DomainError {
@@ -72,10 +74,29 @@ impl ProspectService for ProspectApi {
         &self,
         request: Request<WatchProspectsRequest>,
     ) -> Result<Response<Self::WatchProspectsStream>, Status> {
+        let caller = caller(&request)?;
         let (metadata, _, body) = request.into_parts();
-        let changes = self.prospects.watch(&body.cursor).map_err(|e| status(e, &metadata))?;
-        let stream = ReceiverStream::new(changes).map(move |item| item.map_err(|e| status(e, &metadata)));
-        Ok(Response::new(Box::pin(stream)))
+        let mut changes = self.prospects.watch(&body.cursor).map_err(|e| status(e, &metadata))?;
+        // The session is checked again before every message (a keep-alive
+        // at least every 25 s): a watcher deactivated, demoted or signed out
+        // everywhere gets UNAUTHENTICATED and the stream ends.
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let members = self.members.clone();
+        tokio::spawn(async move {
+            while let Some(item) = changes.recv().await {
+                let item = match members.admit(&caller).await {
+                    Ok(()) => item.map_err(|e| status(e, &metadata)),
+                    Err(ended) => {
+                        let _ = tx.send(Err(status(ended, &metadata))).await;
+                        return;
+                    }
+                };
+                if tx.send(item).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
     async fn list_prospect_changes(

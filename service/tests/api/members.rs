@@ -274,3 +274,28 @@ async fn bad_member_changes_name_the_field_and_stale_ones_are_aborted() {
     let unknown = Member { email: "nobody@example.com".into(), version: 1, ..Default::default() };
     assert_code(update(&app, &admin, unknown, &["away"]).await, Code::NotFound);
 }
+
+#[tokio::test]
+async fn an_open_watch_ends_when_its_members_session_does() {
+    let app = spawn_app().await;
+    let admin = login(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await.unwrap();
+    let sales = join(&app, "sam@example.com", Role::Sales).await;
+    let mut watcher = app.prospects_with(Some(sales)).await;
+    let mut stream =
+        watcher.watch_prospects(astro_proto::v1::WatchProspectsRequest::default()).await.unwrap().into_inner();
+    let mut as_admin = app.prospects_with(Some(admin.clone())).await;
+    create(&mut as_admin, "Ada", "ada@example.com").await;
+    // Past the stream's first (empty) message, the card.
+    let mut seen = Vec::new();
+    while seen.is_empty() {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message()).await.unwrap();
+        seen = message.unwrap().expect("the stream stays open").changes;
+    }
+    assert_eq!(seen.len(), 1, "an active member watches");
+
+    let sam = member(&app, &admin, "sam@example.com").await;
+    update(&app, &admin, Member { state: MemberState::Deactivated as i32, ..sam }, &["state"]).await.unwrap();
+    create(&mut as_admin, "Bob", "bob@example.com").await;
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message()).await.unwrap();
+    assert_eq!(next.unwrap_err().code(), Code::Unauthenticated, "the change is not delivered");
+}

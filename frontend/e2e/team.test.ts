@@ -1,0 +1,123 @@
+// The team in Debian's Chromium against the whole stack: a viewer reads the
+// board with no drag handle and no way to save; a salesperson takes a card
+// and their name shows on it and in its history; an admin changes a role
+// and deactivates a member, whose open board loses access at once; axe on
+// the team page.
+
+import AxeBuilder from "@axe-core/playwright";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import type { Challenge } from "../src/api/rest";
+import { encodeSolution, findNumber } from "../src/form/pow";
+import { ADMIN_EMAIL, ADMIN_PASSWORD, type Stack, launchBrowser, startStack } from "./stack";
+
+const PASSWORD = "a long team password";
+let stack: Stack;
+let browser: Browser;
+
+beforeAll(async () => {
+  [stack, browser] = await Promise.all([startStack({ ASTRO_POW_MAX_NUMBER: "20000" }), launchBrowser()]);
+  await stack.addMember("vera@example.com", PASSWORD, "viewer", "Vera Viewer");
+  await stack.addMember("sam@example.com", PASSWORD, "sales", "Sam Seller");
+});
+
+afterAll(async () => {
+  await browser.close();
+  await stack.stop();
+});
+
+async function submit(fields: Record<string, string>): Promise<void> {
+  const challenge = (await (await fetch(`${stack.url}/captcha/challenge`)).json()) as Challenge;
+  const number = await findNumber(challenge);
+  if (number === null) throw new Error("unsolvable challenge");
+  const response = await fetch(`${stack.url}/prospects`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ lastName: "Prospect", consent: true, captchaToken: encodeSolution(challenge, number), ...fields }),
+  });
+  expect(response.status).toBe(201);
+}
+
+async function signedIn(email: string, password: string): Promise<Page> {
+  const context = await browser.newContext({ locale: "en-US", viewport: { width: 1440, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(`${stack.url}/admin`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).waitFor();
+  return page;
+}
+
+const cardOf = (page: Page, name: string) => page.getByRole("button", { name: new RegExp(`^${name}`) });
+
+describe("the team", () => {
+  it("lets a viewer read the board with no drag handle and nothing to save", async () => {
+    await submit({ firstName: "Vic", lastName: "Viewed", email: "vic@example.com" });
+    const page = await signedIn("vera@example.com", PASSWORD);
+    await cardOf(page, "Vic Viewed").waitFor();
+    expect(await page.locator('[aria-roledescription="draggable"]').count()).toBe(0);
+    expect(await page.getByRole("navigation", { name: "Sections" }).count()).toBe(0);
+    await cardOf(page, "Vic Viewed").click();
+    const drawer = page.getByRole("dialog", { name: "Vic Viewed" });
+    await drawer.getByText("Read only").waitFor();
+    expect(await drawer.getByLabel("Company").isDisabled()).toBe(true);
+    expect(await drawer.getByRole("button", { name: "Save" }).count()).toBe(0);
+    expect(await drawer.getByRole("button", { name: "Delete" }).count()).toBe(0);
+    await page.context().close();
+  });
+
+  it("lets a salesperson take a card, shown with their name on the board and in the history", async () => {
+    await submit({ firstName: "Tess", lastName: "Taken", email: "tess@example.com" });
+    const page = await signedIn("sam@example.com", PASSWORD);
+    expect(await page.locator('[aria-roledescription="draggable"]').count()).toBeGreaterThan(0);
+    await cardOf(page, "Tess Taken").click();
+    const drawer = page.getByRole("dialog", { name: "Tess Taken" });
+    await drawer.getByRole("button", { name: "Take this prospect" }).click();
+    await drawer.getByRole("button", { name: "Save" }).click();
+    await drawer.getByText("Saved.").waitFor();
+    await drawer.getByText("Edited (owner) by Sam Seller").waitFor();
+    await drawer.getByRole("button", { name: "Delete" }).waitFor();
+    await drawer.getByRole("button", { name: "Close" }).click();
+    await cardOf(page, "Tess Taken").getByText("Owner: Sam Seller").waitFor();
+    await page.context().close();
+  });
+
+  it("lets an admin change a role and deactivate a member, whose open board loses access", async () => {
+    await stack.addMember("dee@example.com", PASSWORD, "sales", "Dee Parted");
+    const dee = await signedIn("dee@example.com", PASSWORD);
+    const admin = await signedIn(ADMIN_EMAIL, ADMIN_PASSWORD);
+    await admin.getByRole("navigation", { name: "Sections" }).getByRole("button", { name: "Team" }).click();
+    const team = admin.getByRole("region", { name: "Team" });
+    await team.getByRole("rowheader", { name: "Dee Parted" }).waitFor();
+
+    await team.getByLabel("Role of Dee Parted").selectOption({ label: "Viewer" });
+    await team.getByText("Dee Parted: change saved.").waitFor();
+    expect(await team.getByLabel("Role of Dee Parted").inputValue()).toBe("3");
+
+    await team.getByRole("button", { name: "Deactivate Dee Parted" }).click();
+    await team.getByRole("button", { name: "Reactivate Dee Parted" }).waitFor();
+    const serious = (await new AxeBuilder({ page: admin }).analyze()).violations.filter(
+      (v) => v.impact === "serious" || v.impact === "critical",
+    );
+    expect(serious.map((v) => `${v.id}: ${v.help}`)).toEqual([]);
+
+    // Dee's board, open all along, is cut off: the next change on the board
+    // ends her watch, and the sign-in comes back over it.
+    await submit({ firstName: "Cut", lastName: "Off", email: "cut.off@example.com" });
+    await dee.getByRole("dialog", { name: "Sign in" }).waitFor({ timeout: 15_000 });
+    const again = dee.getByRole("dialog", { name: "Sign in" });
+    await again.getByLabel("Email").fill("dee@example.com");
+    await again.getByLabel("Password").fill(PASSWORD);
+    await again.getByRole("button", { name: "Sign in" }).click();
+    await again.getByText("Wrong email or password.").waitFor();
+
+    // The last admin cannot be demoted: said, and nothing changes.
+    await team.getByLabel(`Role of ${ADMIN_EMAIL}`).selectOption({ label: "Sales" });
+    await team.getByText(`Not possible: ${ADMIN_EMAIL} is the last active admin.`).waitFor();
+    expect(await team.getByLabel(`Role of ${ADMIN_EMAIL}`).inputValue()).toBe("1");
+    await dee.context().close();
+    await admin.context().close();
+  });
+});

@@ -1,0 +1,141 @@
+// The team page, for admins: every member with their role and state; a
+// role changed, a member deactivated, reactivated or removed takes effect at
+// once (their sessions end). Each change carries the version last read, so
+// two admins never silently overwrite each other.
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import { useId, useState } from "react";
+
+import { Role } from "../gen/astro/access/v1/options_pb";
+import { type Member, MemberState } from "../gen/astro/v1/member_pb";
+import { members as memberClient } from "./client";
+import { useTeam } from "./team";
+import { useAdminText } from "./texts";
+
+const ROLES = [Role.ADMIN, Role.SALES, Role.VIEWER, Role.SERVICE] as const;
+const ROLE_KEYS = { [Role.ADMIN]: "role.ADMIN", [Role.SALES]: "role.SALES", [Role.VIEWER]: "role.VIEWER", [Role.SERVICE]: "role.SERVICE" } as const;
+
+export function Team() {
+  const { a } = useAdminText();
+  const { members, reload } = useTeam();
+  const headingId = useId();
+  const [message, setMessage] = useState<string | null>(null);
+  const [confirming, setConfirming] = useState<string | null>(null);
+
+  const label = (m: Member) => (m.displayName !== "" ? m.displayName : m.email);
+
+  async function change(member: Member, patch: Partial<Member>, paths: string[]) {
+    setMessage(null);
+    try {
+      await memberClient.updateMember({ member: { ...member, ...patch }, updateMask: { paths } });
+      setMessage(a("team.saved", { name: label(member) }));
+    } catch (caught) {
+      explain(ConnectError.from(caught), member);
+    }
+    reload();
+  }
+
+  async function remove(member: Member) {
+    setConfirming(null);
+    setMessage(null);
+    try {
+      await memberClient.deleteMember({ email: member.email, version: member.version });
+      setMessage(a("team.removed", { name: label(member) }));
+    } catch (caught) {
+      explain(ConnectError.from(caught), member);
+    }
+    reload();
+  }
+
+  function explain(error: ConnectError, member: Member) {
+    if (error.code === Code.FailedPrecondition) setMessage(a("team.lastAdmin", { name: label(member) }));
+    else if (error.code === Code.Aborted) setMessage(a("team.conflict", { name: label(member) }));
+    else if (error.code !== Code.Unauthenticated) setMessage(a("team.failed", { detail: error.rawMessage }));
+  }
+
+  return (
+    <section className="team page" aria-labelledby={headingId}>
+      <h2 id={headingId}>{a("team.title")}</h2>
+      <div role="status" aria-live="polite" className={message !== null ? "alert" : "visually-hidden"}>
+        {message}
+      </div>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">{a("team.name")}</th>
+            <th scope="col">{a("team.email")}</th>
+            <th scope="col">{a("team.role")}</th>
+            <th scope="col">{a("team.state")}</th>
+            <th scope="col">{a("team.actions")}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {members.map((m) => (
+            <tr key={m.email} data-member={m.email}>
+              <th scope="row">{label(m)}</th>
+              <td>{m.email}</td>
+              <td>
+                <select
+                  aria-label={a("team.roleOf", { name: label(m) })}
+                  value={m.role}
+                  onChange={(e) => {
+                    const role = ROLES.find((r) => String(r) === e.target.value);
+                    if (role !== undefined) void change(m, { role }, ["role"]);
+                  }}
+                >
+                  {ROLES.map((r) => (
+                    <option key={r} value={r}>
+                      {a(ROLE_KEYS[r])}
+                    </option>
+                  ))}
+                </select>
+              </td>
+              <td>
+                {m.state === MemberState.DEACTIVATED ? a("team.deactivated") : a("team.active")}
+                {m.away ? ` · ${a("team.away")}` : ""}
+              </td>
+              <td className="actions">
+                {m.state === MemberState.DEACTIVATED ? (
+                  <button type="button" className="secondary" onClick={() => void change(m, { state: MemberState.ACTIVE }, ["state"])}>
+                    {a("team.reactivate", { name: label(m) })}
+                  </button>
+                ) : (
+                  <button type="button" className="secondary" onClick={() => void change(m, { state: MemberState.DEACTIVATED }, ["state"])}>
+                    {a("team.deactivate", { name: label(m) })}
+                  </button>
+                )}{" "}
+                {confirming === m.email ? (
+                  <span role="group" aria-label={a("team.confirmRemove", { name: label(m) })}>
+                    {a("team.confirmRemove", { name: label(m) })}{" "}
+                    <button type="button" className="danger" onClick={() => void remove(m)}>
+                      {a("drawer.confirmYes")}
+                    </button>{" "}
+                    <button
+                      type="button"
+                      className="secondary"
+                      onClick={() => {
+                        setConfirming(null);
+                      }}
+                    >
+                      {a("drawer.confirmNo")}
+                    </button>
+                  </span>
+                ) : (
+                  <button
+                    type="button"
+                    className="danger"
+                    onClick={() => {
+                      setConfirming(m.email);
+                    }}
+                  >
+                    {a("team.remove", { name: label(m) })}
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
