@@ -23,7 +23,7 @@ use crate::{
 
 /// bcrypt ignores bytes past 72: a longer password would be silently cut.
 pub const MAX_PASSWORD_BYTES: usize = 72;
-pub const MIN_PASSWORD_CHARS: usize = 10;
+pub const MIN_PASSWORD_CHARS: usize = 12;
 
 enum PasswordJob {
     Hash { password: String, cost: u32, reply: oneshot::Sender<Result<String, String>> },
@@ -107,12 +107,40 @@ fn lower_this_thread_priority() {
     }
 }
 
-/// Checks a new password against the policy.
+/// Common passwords, most frequent first (see the file's head for where
+/// they come from). A new password may not be one, nor one with only digits
+/// or symbols added at its end, nor one said twice.
+const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+
+fn common_passwords() -> &'static std::collections::HashSet<&'static str> {
+    static SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> = std::sync::LazyLock::new(|| {
+        COMMON_PASSWORDS.lines().filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
+    });
+    &SET
+}
+
+/// Whether `password` is a common one, or a common one with digits or
+/// symbols added at its end, or said twice ("dragon2026", "footballfootball").
+pub fn is_common(password: &str) -> bool {
+    let lower = password.to_lowercase();
+    let list = common_passwords();
+    let stem = lower.trim_end_matches(|c: char| !c.is_alphabetic());
+    let half = lower.len() / 2;
+    let repeated = lower.len() % 2 == 0 && lower.is_char_boundary(half) && lower[..half] == lower[half..];
+    list.contains(lower.as_str())
+        || (stem.chars().count() >= 4 && list.contains(stem))
+        || (repeated && list.contains(&lower[..half]))
+}
+
+/// Checks a new password against the policy: 12 characters or more, at most
+/// 72 bytes (bcrypt's limit), not a common password.
 pub fn check_new_password(field: &str, password: &str) -> DomainResult<()> {
     let description = if password.chars().count() < MIN_PASSWORD_CHARS {
         format!("must be at least {MIN_PASSWORD_CHARS} characters")
     } else if password.len() > MAX_PASSWORD_BYTES {
         format!("must be at most {MAX_PASSWORD_BYTES} bytes")
+    } else if is_common(password) {
+        "is too common: it is on the lists attackers try first; choose a longer phrase of your own".to_owned()
     } else {
         return Ok(());
     };
@@ -293,7 +321,22 @@ mod tests {
     #[test]
     fn password_policy() {
         assert!(check_new_password("password", "short").is_err());
+        assert!(check_new_password("password", "elevenchars").is_err(), "12 characters at least");
         assert!(check_new_password("password", &"x".repeat(73)).is_err());
         assert!(check_new_password("password", "long enough password").is_ok());
+        assert!(check_new_password("password", "correct horse battery staple").is_ok());
+    }
+
+    #[test]
+    fn common_passwords_are_refused_also_dressed_up() {
+        for weak in ["qwerty123456", "1qaz2wsx3edc", "Password1234", "dragon2026!!", "footballfootball", "LETMEIN!!!!!"] {
+            assert!(is_common(weak), "{weak}");
+            let refused = check_new_password("password", weak).unwrap_err();
+            assert!(refused.to_string().contains("too common"), "{weak}: {refused}");
+        }
+        for own in ["astro-local-admin", "a long team password", "my cat eats kale daily", "zygomorphic-quokka"] {
+            assert!(!is_common(own), "{own}");
+        }
+        assert!(common_passwords().len() > 10_000);
     }
 }
