@@ -120,4 +120,25 @@ describe("the team", () => {
     await dee.context().close();
     await admin.context().close();
   });
+
+  it("assigns new prospects automatically once an admin turns it on, and shows a salesperson theirs", async () => {
+    const admin = await signedIn(ADMIN_EMAIL, ADMIN_PASSWORD);
+    await admin.getByRole("navigation", { name: "Sections" }).getByRole("button", { name: "Team" }).click();
+    const auto = admin.getByLabel("Give each new prospect, in turn");
+    await expect.poll(() => auto.isEnabled()).toBe(true);
+    expect(await auto.isChecked()).toBe(false);
+    await auto.check();
+    await expect.poll(() => auto.isChecked()).toBe(true);
+
+    await submit({ firstName: "Rob", lastName: "Robin", email: "rob.robin@example.com" });
+    const sam = await signedIn("sam@example.com", PASSWORD);
+    await sam.getByLabel("Show").selectOption({ label: "My prospects" });
+    await cardOf(sam, "Rob Robin").getByText("Owner: Sam Seller").waitFor();
+    // Only Sam's cards: Vic (nobody's) is not on his board.
+    expect(await cardOf(sam, "Vic Viewed").count()).toBe(0);
+    await sam.getByLabel("Show").selectOption({ label: "All prospects" });
+    await cardOf(sam, "Vic Viewed").waitFor();
+    await admin.context().close();
+    await sam.context().close();
+  });
 });

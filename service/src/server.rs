@@ -128,10 +128,11 @@ fn local_key_ring(config: &ServeConfig) -> anyhow::Result<KeyRing> {
 }
 
 pub fn services(store: Arc<dyn Store>, keys: KeyRing, bcrypt_cost: u32) -> Services {
+    let members = Members::new(store.clone(), keys.clone());
     Services {
-        prospects: Prospects::new(store.clone(), keys.clone()),
-        accounts: Accounts::new(store.clone(), PasswordHasher::new(bcrypt_cost), keys.clone()),
-        members: Members::new(store, keys.clone()),
+        prospects: Prospects::new(store.clone(), keys.clone()).with_team(members.clone()),
+        accounts: Accounts::new(store, PasswordHasher::new(bcrypt_cost), keys.clone()),
+        members,
         keys,
     }
 }

@@ -36,7 +36,7 @@ import {
   withPage,
 } from "./board";
 import { canWork, useClaims } from "./session";
-import { initials, nameOf, useTeam } from "./team";
+import { initials, nameOf as memberName, owners, useTeam } from "./team";
 import { useAdminText } from "./texts";
 
 const PAGE_SIZE = 50;
@@ -50,7 +50,7 @@ export function fullName(p: Prospect): string {
 function CardSummary({ card }: { card: Prospect }) {
   const { a } = useAdminText();
   const { members } = useTeam();
-  const owner = card.owner === "" ? null : nameOf(members, card.owner);
+  const owner = card.owner === "" ? null : memberName(members, card.owner);
   return (
     <>
       <strong>{fullName(card)}</strong>
@@ -88,7 +88,11 @@ const betweenColumns: KeyboardCoordinateGetter = (event, { context }) => {
 
 export function Board() {
   const { a } = useAdminText();
+  const claims = useClaims();
+  const { members } = useTeam();
   const [board, setBoard] = useState<BoardState>(emptyBoard);
+  // Whose cards the board shows: everyone's (""), the caller's ("me") or a member's.
+  const [owner, setOwner] = useState("");
   const [notice, setNotice] = useState<string | null>(null);
   const [open, setOpen] = useState<string | null>(null);
 
@@ -100,10 +104,13 @@ export function Board() {
   const queues = useRef(new Map<string, { done: Promise<void>; last: number }>());
   const tickets = useRef(0);
 
-  const loadPage = useCallback(async (column: ColumnKey, pageToken: string) => {
-    const page = await prospects.listProspects({ status: STATUS[column], pageSize: PAGE_SIZE, pageToken });
-    setBoard((b) => withPage(b, column, page, pageToken !== ""));
-  }, []);
+  const loadPage = useCallback(
+    async (column: ColumnKey, pageToken: string) => {
+      const page = await prospects.listProspects({ status: STATUS[column], pageSize: PAGE_SIZE, pageToken, owner });
+      setBoard((b) => withPage(b, column, page, pageToken !== ""));
+    },
+    [owner],
+  );
 
   // Every column's first page at once; then the board's changes, live, from
   // the cursor of the first page asked for (the other pages were read after
@@ -112,8 +119,10 @@ export function Board() {
   const [generation, setGeneration] = useState(0);
   useEffect(() => {
     const stop = new AbortController();
+    const wanted = owner === "me" ? (claims?.email ?? "") : owner;
+    const belongs = (card: Prospect) => wanted === "" || card.owner === wanted;
     COLUMNS.forEach((column, i) => {
-      prospects.listProspects({ status: STATUS[column], pageSize: PAGE_SIZE }, { signal: stop.signal }).then(
+      prospects.listProspects({ status: STATUS[column], pageSize: PAGE_SIZE, owner }, { signal: stop.signal }).then(
         (page) => {
           setBoard((b) => withPage(b, column, page, false));
           if (i !== 0) return;
@@ -121,7 +130,7 @@ export function Board() {
             page.watchCursor,
             {
               changes: (changes) => {
-                setBoard((b) => applyChanges(b, changes, (id) => queues.current.has(id)));
+                setBoard((b) => applyChanges(b, changes, (id) => queues.current.has(id), belongs));
               },
               expired: () => {
                 setBoard(emptyBoard());
@@ -137,7 +146,7 @@ export function Board() {
     return () => {
       stop.abort();
     };
-  }, [generation]);
+  }, [generation, owner, claims?.email]);
 
   const sensors = useSensors(
     useSensor(PointerSensor, { activationConstraint: { distance: 6 } }),
@@ -247,6 +256,25 @@ export function Board() {
           {a("search.submit")}
         </button>
       </form>
+      <div className="owner-filter field">
+        <label htmlFor="board-owner">{a("filter.owner")}</label>
+        <select
+          id="board-owner"
+          value={owner}
+          onChange={(e) => {
+            setBoard(emptyBoard());
+            setOwner(e.target.value);
+          }}
+        >
+          <option value="">{a("filter.everyone")}</option>
+          {canWork(claims) ? <option value="me">{a("filter.mine")}</option> : null}
+          {owners(members).map((m) => (
+            <option key={m.email} value={m.email}>
+              {memberName(members, m.email)}
+            </option>
+          ))}
+        </select>
+      </div>
       <div role="status" aria-live="polite" className={notice !== null ? "alert" : "visually-hidden"}>
         {notice}
       </div>

@@ -4,10 +4,10 @@
 // two admins never silently overwrite each other.
 
 import { Code, ConnectError } from "@connectrpc/connect";
-import { useId, useState } from "react";
+import { useEffect, useId, useState } from "react";
 
 import { Role } from "../gen/astro/access/v1/options_pb";
-import { type Member, MemberState } from "../gen/astro/v1/member_pb";
+import { type Member, MemberState, type TeamSettings } from "../gen/astro/v1/member_pb";
 import { members as memberClient } from "./client";
 import { useTeam } from "./team";
 import { useAdminText } from "./texts";
@@ -21,6 +21,29 @@ export function Team() {
   const headingId = useId();
   const [message, setMessage] = useState<string | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
+  const [settings, setSettings] = useState<TeamSettings | null>(null);
+
+  useEffect(() => {
+    const stop = new AbortController();
+    memberClient.getTeamSettings({}, { signal: stop.signal }).then(setSettings, () => undefined);
+    return () => {
+      stop.abort();
+    };
+  }, []);
+
+  async function setAutoAssign(on: boolean) {
+    if (settings === null) return;
+    setMessage(null);
+    // Shown at once; put back as stored if the change is refused.
+    setSettings({ ...settings, autoAssign: on });
+    try {
+      setSettings(await memberClient.updateTeamSettings({ settings: { ...settings, autoAssign: on }, updateMask: { paths: ["auto_assign"] } }));
+    } catch (caught) {
+      const error = ConnectError.from(caught);
+      if (error.code !== Code.Unauthenticated) setMessage(a("team.failed", { detail: error.rawMessage }));
+      setSettings(await memberClient.getTeamSettings({}));
+    }
+  }
 
   const label = (m: Member) => (m.displayName !== "" ? m.displayName : m.email);
 
@@ -59,6 +82,18 @@ export function Team() {
       <div role="status" aria-live="polite" className={message !== null ? "alert" : "visually-hidden"}>
         {message}
       </div>
+      <fieldset className="team-settings plain">
+        <legend>{a("team.settings")}</legend>
+        <label>
+          <input
+            type="checkbox"
+            checked={settings?.autoAssign ?? false}
+            disabled={settings === null}
+            onChange={(e) => void setAutoAssign(e.target.checked)}
+          />
+          {a("team.autoAssign")}
+        </label>
+      </fieldset>
       <table>
         <thead>
           <tr>
@@ -104,6 +139,9 @@ export function Team() {
                     {a("team.deactivate", { name: label(m) })}
                   </button>
                 )}{" "}
+                <button type="button" className="secondary" onClick={() => void change(m, { away: !m.away }, ["away"])}>
+                  {m.away ? a("team.setBack", { name: label(m) }) : a("team.setAway", { name: label(m) })}
+                </button>{" "}
                 {confirming === m.email ? (
                   <span role="group" aria-label={a("team.confirmRemove", { name: label(m) })}>
                     {a("team.confirmRemove", { name: label(m) })}{" "}

@@ -116,4 +116,25 @@ describe("the live board", () => {
     board = applyChanges(board, [change(BoardChangeKind.EDITED, card("other", 0, ProspectStatus.LOST, 2n), 2n)], none);
     expect(board.counts.LOST).toBe(0);
   });
+
+  it("with an owner filter, keeps out the cards of others while their counts still move", () => {
+    const mine = (c: Prospect) => c.owner === "ann@example.com";
+    const owned = (id: string, seconds: number, owner: string, status = ProspectStatus.NEW, version = 1n) => ({
+      ...card(id, seconds, status, version),
+      owner,
+    });
+    let board = applyChanges(opened(), [change(BoardChangeKind.CREATED, owned("x", 9, "ben@example.com"), 1n)], none, mine);
+    expect(findCard(board, "x")).toBeUndefined();
+    expect(board.counts.NEW).toBe(3);
+    board = applyChanges(board, [change(BoardChangeKind.CREATED, owned("y", 10, "ann@example.com"), 1n)], none, mine);
+    expect(board.columns.NEW.cards[0]?.id).toBe("y");
+    // Given to someone else: it leaves the columns; the count stays where the card is.
+    const given = change(BoardChangeKind.EDITED, owned("y", 10, "ben@example.com", ProspectStatus.NEW, 2n), 2n);
+    board = applyChanges(board, [given], none, mine);
+    expect(findCard(board, "y")).toBeUndefined();
+    expect(board.counts.NEW).toBe(4);
+    const moved = change(BoardChangeKind.MOVED, owned("x", 9, "ben@example.com", ProspectStatus.QUALIFIED, 2n), 2n, ProspectStatus.NEW);
+    board = applyChanges(board, [moved], none, mine);
+    expect([board.counts.NEW, board.counts.QUALIFIED]).toEqual([3, 2]);
+  });
 });

@@ -111,12 +111,25 @@ export function moveCard(board: Board, id: string, to: ColumnKey): Board {
 /// with a move of ours in flight (`pending`): the answer to that move puts
 /// it where the server has it, so an optimistic move is never undone by the
 /// echo of an earlier one. Cards not shown still move the counts.
-export function applyChanges(board: Board, changes: BoardChange[], pending: (id: string) => boolean): Board {
+///
+/// With `belongs` (a filter: one owner's cards), a card it refuses leaves
+/// the columns and only the counts, which are the whole board's, follow it.
+export function applyChanges(
+  board: Board,
+  changes: BoardChange[],
+  pending: (id: string) => boolean,
+  belongs: (card: Prospect) => boolean = () => true,
+): Board {
   let next = board;
   for (const change of changes) {
     if (pending(change.prospectId)) continue;
     const shown = findCard(next, change.prospectId);
     if (shown !== undefined && shown.version >= change.version) continue;
+    const card = change.prospect;
+    if (card !== undefined && change.kind !== BoardChangeKind.DELETED && !belongs(card)) {
+      next = countOnly(next, change, card, shown);
+      continue;
+    }
     switch (change.kind) {
       case BoardChangeKind.CREATED:
       case BoardChangeKind.MOVED:
@@ -137,6 +150,16 @@ export function applyChanges(board: Board, changes: BoardChange[], pending: (id:
     }
   }
   return next;
+}
+
+/// A change to a card the filter does not show: the card leaves the
+/// columns, the counts move with it.
+function countOnly(board: Board, change: BoardChange, card: Prospect, shown: Prospect | undefined): Board {
+  if (shown === undefined && change.kind === BoardChangeKind.EDITED) return board;
+  const without = shown !== undefined ? removeCard(board, shown.id) : withoutCount(board, change);
+  const to = columnOf(card.status);
+  if (to === undefined) return without;
+  return { ...without, counts: { ...without.counts, [to]: without.counts[to] + 1 } };
 }
 
 /// The count of the column a card not shown leaves (a move or a deletion).

@@ -87,6 +87,13 @@ const fr = {
   "drawer.nobody": "— Personne —",
   "drawer.take": "Prendre ce prospect",
   "drawer.readOnly": "Lecture seule : votre rôle ne permet pas de modifier les fiches.",
+  "filter.owner": "Afficher",
+  "filter.everyone": "Tous les prospects",
+  "filter.mine": "Mes prospects",
+  "team.settings": "Attribution",
+  "team.autoAssign": "Attribuer chaque nouveau prospect, à tour de rôle, aux commerciaux actifs et présents",
+  "team.setAway": "Marquer {name} absent",
+  "team.setBack": "Marquer {name} présent",
 } as const;
 
 type AdminKey = keyof typeof fr;
@@ -176,6 +183,13 @@ const en: Record<AdminKey, string> = {
   "drawer.nobody": "— Nobody —",
   "drawer.take": "Take this prospect",
   "drawer.readOnly": "Read only: your role cannot change cards.",
+  "filter.owner": "Show",
+  "filter.everyone": "All prospects",
+  "filter.mine": "My prospects",
+  "team.settings": "Assignment",
+  "team.autoAssign": "Give each new prospect, in turn, to the active salespeople who are not away",
+  "team.setAway": "Mark {name} away",
+  "team.setBack": "Mark {name} back",
 };
 
 const texts: Record<Lang, Record<AdminKey, string>> = { fr, en };

@@ -223,6 +223,8 @@ pub struct Prospect {
     pub version: i64,
     /// The first prospect with the same email, when this one repeats it.
     pub duplicate_of: Option<String>,
+    /// The member who works the card (their email), if anyone does.
+    pub owner: Option<String>,
     /// The card's history, oldest first (`view=full` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<ProspectEvent>>,
@@ -290,6 +292,7 @@ impl Prospect {
             updated_at: timestamp(p.updated_at),
             version: p.version,
             duplicate_of: Some(p.duplicate_of).filter(|d| !d.is_empty()),
+            owner: Some(p.owner).filter(|o| !o.is_empty()),
             events,
         }
     }

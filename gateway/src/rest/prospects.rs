@@ -116,6 +116,8 @@ pub struct ListParams {
     page_size: Option<i32>,
     /// `nextPageToken` of the previous page.
     page_token: Option<String>,
+    /// One owner's cards: `me`, or a member's email. Not with `email` or `q`.
+    owner: Option<String>,
 }
 
 /// List prospects, newest first.
@@ -152,6 +154,7 @@ pub async fn list(
         status: params.status.map(Status::to_proto).unwrap_or_default(),
         email: params.email.unwrap_or_default(),
         query: params.q.unwrap_or_default(),
+        owner: params.owner.unwrap_or_default(),
     };
     let page = gateway
         .prospects

@@ -1,6 +1,6 @@
 use astro_proto::v1::{
-    DeleteMemberRequest, DeleteMemberResponse, ListMembersRequest, ListMembersResponse, Member, UpdateMemberRequest,
-    member_service_server::MemberService,
+    DeleteMemberRequest, DeleteMemberResponse, GetTeamSettingsRequest, ListMembersRequest, ListMembersResponse, Member,
+    TeamSettings, UpdateMemberRequest, UpdateTeamSettingsRequest, member_service_server::MemberService,
 };
 use tonic::{Request, Response, Status};
 
@@ -41,6 +41,31 @@ impl MemberService for MemberApi {
             .delete(&caller, &body.email, body.version)
             .await
             .map(|()| Response::new(DeleteMemberResponse {}))
+            .map_err(|e| status(e, &metadata))
+    }
+
+    async fn get_team_settings(
+        &self,
+        request: Request<GetTeamSettingsRequest>,
+    ) -> Result<Response<TeamSettings>, Status> {
+        let metadata = request.metadata().clone();
+        self.members.settings().await.map(Response::new).map_err(|e| status(e, &metadata))
+    }
+
+    async fn update_team_settings(
+        &self,
+        request: Request<UpdateTeamSettingsRequest>,
+    ) -> Result<Response<TeamSettings>, Status> {
+        let caller = caller(&request)?;
+        let (metadata, _, body) = request.into_parts();
+        let settings = body.settings.ok_or_else(|| {
+            status(DomainError::Invalid(vec![FieldViolation::new("settings", "is required")]), &metadata)
+        })?;
+        let paths = body.update_mask.map(|m| m.paths).unwrap_or_default();
+        self.members
+            .update_settings(&caller, settings, &paths)
+            .await
+            .map(Response::new)
             .map_err(|e| status(e, &metadata))
     }
 }

@@ -42,8 +42,9 @@ impl ProspectService for ProspectApi {
         &self,
         request: Request<ListProspectsRequest>,
     ) -> Result<Response<ListProspectsResponse>, Status> {
+        let caller = caller(&request)?;
         let (metadata, _, body) = request.into_parts();
-        self.prospects.list(body).await.map(Response::new).map_err(|e| status(e, &metadata))
+        self.prospects.list(&caller, body).await.map(Response::new).map_err(|e| status(e, &metadata))
     }
 
     async fn update_prospect(&self, request: Request<UpdateProspectRequest>) -> Result<Response<Prospect>, Status> {

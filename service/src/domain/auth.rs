@@ -126,7 +126,7 @@ pub fn is_common(password: &str) -> bool {
     let list = common_passwords();
     let stem = lower.trim_end_matches(|c: char| !c.is_alphabetic());
     let half = lower.len() / 2;
-    let repeated = lower.len() % 2 == 0 && lower.is_char_boundary(half) && lower[..half] == lower[half..];
+    let repeated = lower.len().is_multiple_of(2) && lower.is_char_boundary(half) && lower[..half] == lower[half..];
     list.contains(lower.as_str())
         || (stem.chars().count() >= 4 && list.contains(stem))
         || (repeated && list.contains(&lower[..half]))
@@ -329,7 +329,8 @@ mod tests {
 
     #[test]
     fn common_passwords_are_refused_also_dressed_up() {
-        for weak in ["qwerty123456", "1qaz2wsx3edc", "Password1234", "dragon2026!!", "footballfootball", "LETMEIN!!!!!"] {
+        for weak in ["qwerty123456", "1qaz2wsx3edc", "Password1234", "dragon2026!!", "footballfootball", "LETMEIN!!!!!"]
+        {
             assert!(is_common(weak), "{weak}");
             let refused = check_new_password("password", weak).unwrap_err();
             assert!(refused.to_string().contains("too common"), "{weak}: {refused}");

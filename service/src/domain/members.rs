@@ -16,7 +16,7 @@ use std::{
 };
 
 use astro_authorizer::{Claims, Role, session, unix_now};
-use astro_proto::v1::{ListMembersRequest, ListMembersResponse, Member, MemberState, User};
+use astro_proto::v1::{ListMembersRequest, ListMembersResponse, Member, MemberState, TeamSettings, User};
 
 use super::{
     DomainError, DomainResult, now,
@@ -43,11 +43,19 @@ const SESSION_ENDED: &str = "your session has ended: sign in again";
 
 type Remembered = Arc<Mutex<HashMap<String, (Instant, Option<User>)>>>;
 
+/// The team's settings as last read (and when).
+type ReadSettings = Arc<Mutex<Option<(Instant, TeamSettings)>>>;
+
+/// How long the settings, once read, answer without another read (this
+/// instance's own changes apply at once).
+pub const SETTINGS_FRESH: Duration = Duration::from_secs(1);
+
 #[derive(Clone)]
 pub struct Members {
     store: Arc<dyn Store>,
     keys: KeyRing,
     remembered: Remembered,
+    settings: ReadSettings,
 }
 
 /// The API's view of a stored member: never its secrets.
@@ -81,7 +89,7 @@ pub fn end_sessions(user: &mut User) {
 
 impl Members {
     pub fn new(store: Arc<dyn Store>, keys: KeyRing) -> Self {
-        Self { store, keys, remembered: Arc::default() }
+        Self { store, keys, remembered: Arc::default(), settings: Arc::default() }
     }
 
     /// Whether the session of a verified token still stands.
@@ -285,6 +293,88 @@ impl Members {
         self.save(&before, after).await?;
         tracing::info!(target: "astro::security", event = "signed_out_everywhere", account = %caller.email);
         Ok(())
+    }
+}
+
+impl Members {
+    /// The team's settings (the defaults until first changed).
+    pub async fn settings(&self) -> DomainResult<TeamSettings> {
+        if let Some((at, settings)) = self.settings.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && at.elapsed() < SETTINGS_FRESH
+        {
+            return Ok(settings.clone());
+        }
+        let settings = self.store.get_team_settings().await?.unwrap_or_default();
+        *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), settings.clone()));
+        Ok(settings)
+    }
+
+    /// Changes the settings named in `paths` (see `UpdateTeamSettings`).
+    pub async fn update_settings(
+        &self,
+        caller: &Claims,
+        input: TeamSettings,
+        paths: &[String],
+    ) -> DomainResult<TeamSettings> {
+        const SETTABLE: &[&str] = &["auto_assign"];
+        let mut v = Violations::default();
+        if paths.is_empty() {
+            v.add("update_mask", format!("name the settings to change, among: {}", SETTABLE.join(", ")));
+        }
+        for path in paths.iter().filter(|p| !SETTABLE.contains(&p.as_str())) {
+            v.add("update_mask", format!("{path:?} cannot be set; settable: {}", SETTABLE.join(", ")));
+        }
+        if input.version < 0 {
+            v.add("settings.version", "must not be negative");
+        }
+        if !v.is_empty() {
+            return Err(DomainError::Invalid(v.0));
+        }
+        let stored = self.store.get_team_settings().await?.unwrap_or_default();
+        if stored.version != input.version {
+            return Err(StoreError::stale("team settings", "TEAM", stored.version, input.version).into());
+        }
+        let next = TeamSettings {
+            auto_assign: input.auto_assign,
+            version: stored.version + 1,
+            updated_by: caller.email.clone(),
+            updated_at: Some(now()),
+        };
+        self.store.save_team_settings(&next, stored.version).await?;
+        *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), next.clone()));
+        tracing::info!(target: "astro::security", event = "settings_changed", actor = %caller.email, auto_assign = next.auto_assign);
+        Ok(next)
+    }
+
+    /// The owner of a new card when the team assigns automatically: the
+    /// next active salesperson not away, in turn (by email), by the number
+    /// the table's counter gives this assignment — fair across instances.
+    /// `None` when assignment is off or nobody can take it.
+    pub async fn assign(&self) -> DomainResult<Option<String>> {
+        if !self.settings().await?.auto_assign {
+            return Ok(None);
+        }
+        let mut eligible = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.store.list_members(after, MAX_PAGE_SIZE).await?;
+            let full = page.len() == MAX_PAGE_SIZE;
+            after = page.last().map(|u| u.email.clone());
+            eligible.extend(
+                page.into_iter().filter(|u| {
+                    u.role == Role::Sales.claim() && session::state_of(u) == MemberState::Active && !u.away
+                }),
+            );
+            if !full {
+                break;
+            }
+        }
+        if eligible.is_empty() {
+            return Ok(None);
+        }
+        let turn = self.store.next_assignment().await?;
+        let index = (turn - 1).rem_euclid(eligible.len() as i64) as usize;
+        Ok(Some(eligible.swap_remove(index).email))
     }
 }
 

@@ -23,7 +23,7 @@ use super::{
 };
 use crate::keys::KeyRing;
 use crate::notify::Notifier;
-use crate::store::{ColumnPosition, CreateOutcome, NewProspect, ProspectChange, SearchKey, Store, StoreError};
+use crate::store::{Column, ColumnPosition, CreateOutcome, NewProspect, ProspectChange, SearchKey, Store, StoreError};
 
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 pub const MAX_PAGE_SIZE: usize = 200;
@@ -64,6 +64,8 @@ pub struct Prospects {
     keys: KeyRing,
     board: Arc<Board>,
     notifier: Arc<Notifier>,
+    /// Gives new cards an owner when the team assigns automatically.
+    team: Option<super::members::Members>,
 }
 
 /// How often an instance with watchers reads the board's changes made
@@ -104,7 +106,12 @@ impl Prospects {
     pub fn new(store: Arc<dyn Store>, keys: KeyRing) -> Self {
         let board = Arc::new(Board::new(store.clone(), DEFAULT_WATCH_POLL));
         let notifier = Arc::new(Notifier::disabled(store.clone()));
-        Self { store, keys, board, notifier }
+        Self { store, keys, board, notifier, team: None }
+    }
+
+    /// New cards are given an owner as the team's settings say.
+    pub fn with_team(self, team: super::members::Members) -> Self {
+        Self { team: Some(team), ..self }
     }
 
     /// Records and sends the team's notifications of new prospects.
@@ -151,11 +158,14 @@ impl Prospects {
             updated_at: Some(at),
             version: 1,
             events: Vec::new(),
-            // Given by an update (assignment rules are not the caller's to set).
+            // The team's round-robin, or an update (not the caller's to set).
             owner: String::new(),
             ..input
         };
         let mut prospect = prospect;
+        if let Some(team) = &self.team {
+            prospect.owner = team.assign().await?.unwrap_or_default();
+        }
         validation::set_search_keys(&mut prospect);
         let created = event(&prospect, ProspectEventKind::Created, &caller.email, at);
         let request = (!request_id.is_empty()).then(|| CreateProspectRecord {
@@ -194,7 +204,7 @@ impl Prospects {
         self.store.get_prospect(&id, full).await?.ok_or_else(|| not_found(&id))
     }
 
-    pub async fn list(&self, request: ListProspectsRequest) -> DomainResult<ListProspectsResponse> {
+    pub async fn list(&self, caller: &Claims, request: ListProspectsRequest) -> DomainResult<ListProspectsResponse> {
         // Taken before the page is read: a change racing with the read comes
         // to the watcher (maybe twice, and then dropped by its version).
         let watch_cursor = Cursor::now().encode();
@@ -221,6 +231,14 @@ impl Prospects {
         } else {
             String::new()
         };
+        let owner = match request.owner.trim() {
+            "" => None,
+            "me" => Some(caller.email.clone()),
+            other => Some(validation::email(&mut v, "owner", other)),
+        };
+        if owner.is_some() && (!search.is_empty() || !request.email.trim().is_empty()) {
+            v.add("owner", "lists one owner's cards: leave `email` and `query` out");
+        }
         if !search.is_empty() {
             if search.chars().count() > MAX_QUERY || search.chars().any(char::is_control) {
                 v.add("query", format!("must be at most {MAX_QUERY} printable characters"));
@@ -243,7 +261,7 @@ impl Prospects {
             });
         }
 
-        let query = format!("status={};email={email}", status.key_text());
+        let query = format!("status={};email={email};owner={}", status.key_text(), owner.as_deref().unwrap_or(""));
         let pages = self.keys.page_tokens();
         let after = match request.page_token.as_str() {
             "" => None,
@@ -254,7 +272,7 @@ impl Prospects {
             ),
         };
 
-        let (page, counts) = tokio::join!(self.page(status, &email, after, size + 1), self.counts());
+        let (page, counts) = tokio::join!(self.page(status, &email, owner, after, size + 1), self.counts());
         let mut prospects = page?;
         let next_page_token = if prospects.len() > size {
             prospects.truncate(size);
@@ -275,6 +293,7 @@ impl Prospects {
         &self,
         status: ProspectStatus,
         email: &str,
+        owner: Option<String>,
         after: Option<PagePosition>,
         limit: usize,
     ) -> DomainResult<Vec<Prospect>> {
@@ -286,12 +305,14 @@ impl Prospects {
             return Ok(found);
         }
         let after = after.map(|p| ColumnPosition { created_at: p.created_at, id: p.id });
+        let column = |status| Column { status, owner: owner.clone() };
         if status != ProspectStatus::Unspecified {
-            return Ok(self.store.list_column(status, after, limit).await?);
+            return Ok(self.store.list_column(&column(status), after, limit).await?);
         }
         // The whole board: each column is read newest first from its index and
         // the columns are merged; the position is the same for every column.
-        let reads = COLUMNS.map(|s| self.store.list_column(s, after.clone(), limit));
+        let columns = COLUMNS.map(column);
+        let reads = columns.each_ref().map(|c| self.store.list_column(c, after.clone(), limit));
         let mut all = Vec::new();
         for column in futures_join_all(reads).await {
             all.extend(column?);

@@ -129,6 +129,10 @@ pub fn set_search_keys(p: &mut Prospect) {
     p.search_first_name = search_key(&p.first_name);
     p.search_last_name = search_key(&p.last_name);
     p.search_company = search_key(&p.company);
+    p.owner_column = match p.owner.is_empty() {
+        true => String::new(),
+        false => crate::store::owner_column(&p.owner, ProspectStatus::try_from(p.status).unwrap_or_default()),
+    };
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use astro_proto::{
     },
     v1::{
         BoardChange, CreateProspectRecord, Notification, NotificationState, Prospect, ProspectEvent, ProspectStatus,
-        ProspectStatusCount, ProspectStatusCounter, SignInFailures, SpentCaptcha, User,
+        ProspectStatusCount, ProspectStatusCounter, SignInFailures, SpentCaptcha, TeamSettings, User,
     },
 };
 use async_trait::async_trait;
@@ -33,8 +33,8 @@ use aws_sdk_dynamodb::{
 };
 
 use super::{
-    ColumnPosition, CreateOutcome, MEMBER_PARTITION, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey, Store,
-    StoreError, StoreResult, add_counts, board_hours, counter_shard, expired, sum_counters,
+    Column, ColumnPosition, CreateOutcome, MEMBER_PARTITION, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey,
+    Store, StoreError, StoreResult, add_counts, board_hours, counter_shard, expired, sum_counters,
 };
 
 /// Tries of a transaction cancelled by a concurrent one.
@@ -322,6 +322,54 @@ impl Store for DynamoStore {
         Ok(())
     }
 
+    async fn get_team_settings(&self) -> StoreResult<Option<TeamSettings>> {
+        self.get(storage::team_settings::pk(), storage::team_settings::sk()).await
+    }
+
+    async fn save_team_settings(&self, settings: &TeamSettings, expected_version: i64) -> StoreResult<()> {
+        // Version 0: none stored yet (a stored version is never 0).
+        let condition = match expected_version {
+            0 => "attribute_not_exists(#version) OR #version = :version",
+            _ => VERSION_CONDITION,
+        };
+        let put = with_condition(
+            self.put(settings, None),
+            condition,
+            &[("#version", storage::team_settings::attribute::VERSION)],
+            vec![(":version", AttributeValue::N(expected_version.to_string()))],
+        );
+        match self.transact(vec![put]).await {
+            Ok(()) => Ok(()),
+            Err(TransactionFailure::Condition(_)) => {
+                let stored = self.get_team_settings().await?.map_or(0, |s| s.version);
+                Err(StoreError::stale("team settings", "TEAM", stored, expected_version))
+            }
+            Err(TransactionFailure::Other(e)) => Err(e),
+        }
+    }
+
+    async fn next_assignment(&self) -> StoreResult<i64> {
+        // ADD is atomic: concurrent assignments on any instance each get
+        // their own number.
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(storage::assignment_counter::pk(), storage::assignment_counter::sk())))
+            .update_expression("ADD #count :one")
+            .expression_attribute_names("#count", storage::assignment_counter::attribute::COUNT)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let count = out.attributes.as_ref().and_then(|a| a.get(storage::assignment_counter::attribute::COUNT));
+        match count {
+            Some(AttributeValue::N(n)) => n.parse().map_err(|_| StoreError::Internal(format!("counter {n:?}"))),
+            _ => Err(StoreError::Internal("the assignment counter came back without its count".into())),
+        }
+    }
+
     async fn list_members(&self, after: Option<String>, limit: usize) -> StoreResult<Vec<User>> {
         let index = &storage::MEMBER_INDEX;
         let mut query = self
@@ -536,12 +584,12 @@ impl Store for DynamoStore {
 
     async fn list_column(
         &self,
-        status: ProspectStatus,
+        column: &Column,
         after: Option<ColumnPosition>,
         limit: usize,
     ) -> StoreResult<Vec<Prospect>> {
-        let index = &storage::STATUS_INDEX;
-        let status_text = status.key_text().to_owned();
+        let index = column.index();
+        let status_text = column.partition();
         let start = after.map(|p| {
             HashMap::from([
                 (storage::PK.to_owned(), AttributeValue::S(storage::prospect::pk(&p.id))),

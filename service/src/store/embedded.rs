@@ -26,8 +26,8 @@ use std::{collections::BTreeSet, path::Path, sync::Arc, time::SystemTime};
 use astro_proto::{
     storage::{self, INDEXES, KeyText, StoredEntity},
     v1::{
-        BoardChange, CreateProspectRecord, Notification, NotificationState, Prospect, ProspectEvent, ProspectStatus,
-        ProspectStatusCount, SignInFailures, SpentCaptcha, User,
+        AssignmentCounter, BoardChange, CreateProspectRecord, Notification, NotificationState, Prospect, ProspectEvent,
+        ProspectStatus, ProspectStatusCount, SignInFailures, SpentCaptcha, TeamSettings, User,
     },
 };
 use async_trait::async_trait;
@@ -36,8 +36,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    ColumnPosition, CreateOutcome, MEMBER_PARTITION, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey, Store,
-    StoreError, StoreResult, add_counts, board_hours, expired,
+    Column, ColumnPosition, CreateOutcome, MEMBER_PARTITION, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey,
+    Store, StoreError, StoreResult, add_counts, board_hours, expired,
 };
 
 /// Most writes committed together.
@@ -538,6 +538,34 @@ impl Store for EmbeddedStore {
         self.write(move |conn| put(conn, &user, true)).await
     }
 
+    async fn get_team_settings(&self) -> StoreResult<Option<TeamSettings>> {
+        self.read(|conn| get(conn, &storage::team_settings::pk(), &storage::team_settings::sk())).await
+    }
+
+    async fn save_team_settings(&self, settings: &TeamSettings, expected_version: i64) -> StoreResult<()> {
+        let settings = settings.clone();
+        self.write(move |conn| {
+            let stored: Option<TeamSettings> = get(conn, &settings.pk(), &settings.sk())?;
+            let version = stored.map_or(0, |s| s.version);
+            if version != expected_version {
+                return Err(StoreError::stale("team settings", "TEAM", version, expected_version));
+            }
+            put(conn, &settings, false)
+        })
+        .await
+    }
+
+    async fn next_assignment(&self) -> StoreResult<i64> {
+        self.write(|conn| {
+            let (pk, sk) = (storage::assignment_counter::pk(), storage::assignment_counter::sk());
+            let counter: Option<AssignmentCounter> = get(conn, &pk, &sk)?;
+            let next = AssignmentCounter { count: counter.map_or(0, |c| c.count) + 1 };
+            put(conn, &next, false)?;
+            Ok(next.count)
+        })
+        .await
+    }
+
     async fn list_members(&self, after: Option<String>, limit: usize) -> StoreResult<Vec<User>> {
         let index = &storage::MEMBER_INDEX;
         let (partition, sort) = (column(index.partition_attribute), column(index.sort_attribute));
@@ -744,15 +772,15 @@ impl Store for EmbeddedStore {
 
     async fn list_column(
         &self,
-        status: ProspectStatus,
+        wanted: &Column,
         after: Option<ColumnPosition>,
         limit: usize,
     ) -> StoreResult<Vec<Prospect>> {
-        let index = &storage::STATUS_INDEX;
+        let index = wanted.index();
         let (partition, sort) = (column(index.partition_attribute), column(index.sort_attribute));
         let order = if index.newest_first { "DESC" } else { "ASC" };
         let before = if index.newest_first { "<" } else { ">" };
-        let status = status.key_text();
+        let status = wanted.partition();
         let limit = limit as i64;
         self.read(move |conn| match after {
             None => query_prospects(

@@ -36,6 +36,42 @@ impl StoreError {
     }
 }
 
+/// One column of the board, or one owner's part of it: the partition of
+/// `StatusIndex` or of `OwnerIndex` (both sorted by `created_at`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub status: ProspectStatus,
+    pub owner: Option<String>,
+}
+
+impl Column {
+    pub fn all(status: ProspectStatus) -> Self {
+        Self { status, owner: None }
+    }
+
+    pub fn index(&self) -> &'static astro_proto::storage::IndexDef {
+        match self.owner {
+            Some(_) => &astro_proto::storage::OWNER_INDEX,
+            None => &astro_proto::storage::STATUS_INDEX,
+        }
+    }
+
+    /// The index's partition key value.
+    pub fn partition(&self) -> String {
+        use astro_proto::storage::KeyText;
+        match &self.owner {
+            Some(owner) => owner_column(owner, self.status),
+            None => self.status.key_text().to_owned(),
+        }
+    }
+}
+
+/// `Prospect.owner_column` of a card owned by `owner` in `status`.
+pub fn owner_column(owner: &str, status: ProspectStatus) -> String {
+    use astro_proto::storage::KeyText;
+    format!("{owner}#{}", status.key_text())
+}
+
 /// Where a newest-first page of a column stops: the last card returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnPosition {
@@ -156,10 +192,10 @@ pub trait Store: Send + Sync + 'static {
     /// `since`'s to the current one (see [`board_hours`]).
     async fn board_changes(&self, since: &prost_types::Timestamp, limit: usize) -> StoreResult<Vec<BoardChange>>;
 
-    /// One column, newest first, strictly after `after`.
+    /// One column (or one owner's part of it), newest first, strictly after `after`.
     async fn list_column(
         &self,
-        status: ProspectStatus,
+        column: &Column,
         after: Option<ColumnPosition>,
         limit: usize,
     ) -> StoreResult<Vec<Prospect>>;
@@ -189,6 +225,20 @@ pub trait Store: Send + Sync + 'static {
     /// Writes `n` if the stored one is still at `expected_version`
     /// (`Conflict` otherwise: someone else claimed or changed it).
     async fn save_notification(&self, n: &Notification, expected_version: i64) -> StoreResult<()>;
+
+    /// The team's settings, if ever changed.
+    async fn get_team_settings(&self) -> StoreResult<Option<astro_proto::v1::TeamSettings>>;
+    /// Writes the settings if the stored ones are still at `expected_version`
+    /// (0: none stored yet); `Conflict` otherwise.
+    async fn save_team_settings(
+        &self,
+        settings: &astro_proto::v1::TeamSettings,
+        expected_version: i64,
+    ) -> StoreResult<()>;
+    /// Adds one to the round-robin's counter, atomically, and returns the
+    /// new count (1 for the first assignment): every instance sharing the
+    /// store gets its own number.
+    async fn next_assignment(&self) -> StoreResult<i64>;
 
     /// Records a captcha solution as used, unless it already is (and has not
     /// expired): then returns the idempotency key it was first used with.

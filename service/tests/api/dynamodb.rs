@@ -107,7 +107,7 @@ async fn each_call_costs_the_requests_the_design_allows_and_never_a_scan() {
         let prospects = prospects.clone();
         async move {
             prospects
-                .list(ListProspectsRequest { status: status as i32, page_size: 50, ..Default::default() })
+                .list(&admin(), ListProspectsRequest { status: status as i32, page_size: 50, ..Default::default() })
                 .await
                 .unwrap()
         }
@@ -190,9 +190,34 @@ async fn a_search_reads_three_indexes_and_a_create_stays_one_write() {
     counter.take();
 
     let request = ListProspectsRequest { query: "elo".into(), ..Default::default() };
-    let page = prospects.list(request).await.unwrap();
+    let page = prospects.list(&admin(), request).await.unwrap();
     assert_eq!(page.prospects.len(), 1);
     let mut calls = counter.take();
     calls.sort();
     assert_eq!(calls, ["Query", "Query", "Query", "Query"], "three search indexes and the counts; never a Scan");
+}
+
+#[tokio::test]
+async fn an_assignment_costs_a_member_query_and_one_counter_update() {
+    use astro_service::domain::{auth::Accounts, members::Members};
+    let (prospects, store, counter, _, _) = counted().await;
+    let keys = KeyRing::new(astro_authorizer::TokenSecret::new(vec![1; 32]).unwrap());
+    let members = Members::new(store.clone(), keys.clone());
+    let prospects = prospects.with_team(members.clone());
+    // Assignment off: the settings are read at most once a second.
+    prospects.create(&admin(), prospect("Ada", "ada@example.com"), "").await.unwrap();
+    assert_eq!(counter.take(), ["GetItem", "Query", "TransactWriteItems"]);
+    prospects.create(&admin(), prospect("Bob", "bob@example.com"), "").await.unwrap();
+    assert_eq!(counter.take(), ["Query", "TransactWriteItems"]);
+
+    let accounts = Accounts::new(store.clone(), astro_service::domain::auth::PasswordHasher::new(4), keys);
+    accounts.add_user("sam@example.com", "a long team password", Role::Sales, "").await.unwrap();
+    let on = astro_proto::v1::TeamSettings { auto_assign: true, ..Default::default() };
+    members.update_settings(&admin(), on, &["auto_assign".to_owned()]).await.unwrap();
+    counter.take();
+    let card = prospects.create(&admin(), prospect("Cy", "cy@example.com"), "").await.unwrap();
+    assert_eq!(card.owner, "sam@example.com");
+    // The team (one Query of MemberIndex), the next turn (one UpdateItem),
+    // then the create as before.
+    assert_eq!(counter.take(), ["Query", "UpdateItem", "Query", "TransactWriteItems"]);
 }

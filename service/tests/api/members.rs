@@ -299,3 +299,145 @@ async fn an_open_watch_ends_when_its_members_session_does() {
     let next = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message()).await.unwrap();
     assert_eq!(next.unwrap_err().code(), Code::Unauthenticated, "the change is not delivered");
 }
+
+/// Turns automatic assignment on, as an admin.
+async fn assign_automatically(app_url_token: (&TestApp, &str)) {
+    let (app, admin) = app_url_token;
+    let mut team = members(app, admin).await;
+    let current = team.get_team_settings(astro_proto::v1::GetTeamSettingsRequest {}).await.unwrap().into_inner();
+    assert!(!current.auto_assign, "off by default");
+    let on = astro_proto::v1::TeamSettings { auto_assign: true, ..current };
+    let request = astro_proto::v1::UpdateTeamSettingsRequest {
+        settings: Some(on),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["auto_assign".into()] }),
+    };
+    let saved = team.update_team_settings(request).await.unwrap().into_inner();
+    assert!(saved.auto_assign);
+    assert_eq!((saved.version, saved.updated_by.as_str()), (1, ADMIN_EMAIL));
+}
+
+/// How many of `cards` each of `owners` got.
+fn shares(cards: &[Prospect], owners: &[&str]) -> Vec<usize> {
+    owners.iter().map(|o| cards.iter().filter(|c| c.owner == *o).count()).collect()
+}
+
+#[tokio::test]
+async fn new_prospects_go_round_robin_to_active_salespeople_not_away() {
+    let app = spawn_app().await;
+    let admin = login(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await.unwrap();
+    let form = &mut app.service().await;
+    // Off by default: a card has no owner.
+    assert_eq!(create(form, "Before", "before@example.com").await.owner, "");
+
+    for email in ["ann@example.com", "ben@example.com", "cat@example.com", "dan@example.com"] {
+        app.add_member(email, PASSWORD, Role::Sales).await;
+    }
+    app.add_member("vic@example.com", PASSWORD, Role::Viewer).await;
+    let dan = member(&app, &admin, "dan@example.com").await;
+    update(&app, &admin, Member { away: true, ..dan }, &["away"]).await.unwrap();
+    assign_automatically((&app, &admin)).await;
+
+    let mut cards = Vec::new();
+    for n in 0..9 {
+        cards.push(create(form, "Lead", &format!("lead{n}@example.com")).await);
+    }
+    let owners = ["ann@example.com", "ben@example.com", "cat@example.com", "dan@example.com", "vic@example.com"];
+    assert_eq!(shares(&cards, &owners), [3, 3, 3, 0, 0], "three each; none to the away one nor the viewer");
+
+    // "Mine", and by owner: from OwnerIndex, one column or the whole board.
+    let ann = login(&app, "ann@example.com", PASSWORD).await.unwrap();
+    let mut as_ann = app.prospects_with(Some(ann)).await;
+    let mine = astro_proto::v1::ListProspectsRequest {
+        owner: "me".into(),
+        status: ProspectStatus::New as i32,
+        ..Default::default()
+    };
+    let page = as_ann.list_prospects(mine).await.unwrap().into_inner();
+    assert_eq!(page.prospects.len(), 3);
+    assert!(page.prospects.iter().all(|p| p.owner == "ann@example.com"));
+    assert_eq!(count(&page, ProspectStatus::New), 10, "the counts stay the whole board's");
+    let bens =
+        astro_proto::v1::ListProspectsRequest { owner: "ben@example.com".into(), page_size: 2, ..Default::default() };
+    let first = as_ann.list_prospects(bens.clone()).await.unwrap().into_inner();
+    assert_eq!(first.prospects.len(), 2);
+    let next = astro_proto::v1::ListProspectsRequest { page_token: first.next_page_token, ..bens };
+    let second = as_ann.list_prospects(next).await.unwrap().into_inner();
+    assert_eq!((second.prospects.len(), second.next_page_token.as_str()), (1, ""));
+    let bad = astro_proto::v1::ListProspectsRequest { owner: "not an email".into(), ..Default::default() };
+    assert_eq!(violated_fields(&assert_code(as_ann.list_prospects(bad).await, Code::InvalidArgument)), ["owner"]);
+
+    // A card moved keeps its owner's index in step.
+    let moved = Prospect {
+        id: cards[0].id.clone(),
+        version: cards[0].version,
+        status: ProspectStatus::Won as i32,
+        ..Default::default()
+    };
+    let mask = prost_types::FieldMask { paths: vec!["status".into()] };
+    as_ann.update_prospect(UpdateProspectRequest { prospect: Some(moved), update_mask: Some(mask) }).await.unwrap();
+    let won = astro_proto::v1::ListProspectsRequest {
+        owner: cards[0].owner.clone(),
+        status: ProspectStatus::Won as i32,
+        ..Default::default()
+    };
+    assert_eq!(as_ann.list_prospects(won).await.unwrap().into_inner().prospects.len(), 1);
+}
+
+#[tokio::test]
+async fn two_instances_on_one_table_share_the_round_robin_fairly() {
+    if !on_dynamodb() {
+        return; // Two processes on one embedded file are the command line's case, not the service's.
+    }
+    let client = astro_testkit::moto::dynamodb_client(None);
+    let table = fresh_table(&client).await;
+    let (one_dir, other_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let start = |dir: &std::path::Path| {
+        let store = std::sync::Arc::new(astro_service::store::dynamodb::DynamoStore::new(
+            astro_testkit::moto::dynamodb_client(None),
+            table.clone(),
+        ));
+        astro_service::start_with_store(test_config(dir), store)
+    };
+    let one = start(one_dir.path()).await.unwrap();
+    let other = start(other_dir.path()).await.unwrap();
+    for email in ["ann@example.com", "ben@example.com", "cat@example.com"] {
+        one.accounts.add_user(email, PASSWORD, Role::Sales, "").await.unwrap();
+    }
+    let channel = |addr: std::net::SocketAddr| async move {
+        tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap()
+    };
+    let admin = AuthServiceClient::new(channel(one.addr).await)
+        .login(LoginRequest { email: ADMIN_EMAIL.into(), password: ADMIN_PASSWORD.into(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .token;
+    let mut settings = MemberServiceClient::with_interceptor(channel(one.addr).await, Bearer(Some(admin)));
+    let request = astro_proto::v1::UpdateTeamSettingsRequest {
+        settings: Some(astro_proto::v1::TeamSettings { auto_assign: true, version: 0, ..Default::default() }),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["auto_assign".into()] }),
+    };
+    settings.update_team_settings(request).await.unwrap();
+    // The other instance reads the settings at most a second late.
+    tokio::time::sleep(astro_service::domain::members::SETTINGS_FRESH).await;
+
+    let service = token("form@example.com", Role::Service);
+    let mut clients = Vec::new();
+    for addr in [one.addr, other.addr] {
+        clients.push(astro_proto::v1::prospect_service_client::ProspectServiceClient::with_interceptor(
+            channel(addr).await,
+            Bearer(Some(service.clone())),
+        ));
+    }
+    // Nine submissions at once, alternating between the instances.
+    let mut calls = Vec::new();
+    for n in 0..9 {
+        let mut client = clients[n % 2].clone();
+        calls.push(tokio::spawn(async move { create(&mut client, "Lead", &format!("lead{n}@example.com")).await }));
+    }
+    let mut cards = Vec::new();
+    for call in calls {
+        cards.push(call.await.unwrap());
+    }
+    assert_eq!(shares(&cards, &["ann@example.com", "ben@example.com", "cat@example.com"]), [3, 3, 3]);
+}

@@ -13,7 +13,7 @@ use astro_proto::{
 };
 use astro_service::domain::board;
 use astro_service::store::{
-    ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, StoreError, dynamodb::DynamoStore,
+    Column, ColumnPosition, CreateOutcome, NewProspect, ProspectChange, Store, StoreError, dynamodb::DynamoStore,
     embedded::EmbeddedStore,
 };
 use astro_testkit::moto::dynamodb_client;
@@ -170,13 +170,13 @@ async fn a_column_pages_newest_first(store: Arc<dyn Store>) {
     }
     let moved = store.get_prospect(&ids[0], false).await.unwrap().unwrap();
     store.update_prospect(move_to(&moved, ProspectStatus::Won, 3_000)).await.unwrap();
-    let first = store.list_column(ProspectStatus::New, None, 2).await.unwrap();
+    let first = store.list_column(&Column::all(ProspectStatus::New), None, 2).await.unwrap();
     assert_eq!(first.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), [ids[4].clone(), ids[3].clone()]);
     let last = first.last().unwrap();
     let position = ColumnPosition { created_at: timestamp_key(last.created_at.as_ref().unwrap()), id: last.id.clone() };
-    let second = store.list_column(ProspectStatus::New, Some(position), 10).await.unwrap();
+    let second = store.list_column(&Column::all(ProspectStatus::New), Some(position), 10).await.unwrap();
     assert_eq!(second.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), [ids[2].clone(), ids[1].clone()]);
-    assert_eq!(store.list_column(ProspectStatus::Won, None, 10).await.unwrap().len(), 1);
+    assert_eq!(store.list_column(&Column::all(ProspectStatus::Won), None, 10).await.unwrap().len(), 1);
     assert_eq!(count(&store, ProspectStatus::New).await, 4);
 }
 
