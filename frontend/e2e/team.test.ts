@@ -98,6 +98,11 @@ describe("the team", () => {
 
     await team.getByRole("button", { name: "Deactivate Dee Parted" }).click();
     await team.getByRole("button", { name: "Reactivate Dee Parted" }).waitFor();
+    // The security log says who did it, to whom.
+    const log = team.getByRole("region", { name: "Security log" });
+    const line = log.getByRole("row").filter({ hasText: "state: active → deactivated" });
+    await line.getByText(ADMIN_EMAIL).waitFor();
+    await line.getByText("dee@example.com").waitFor();
     const serious = (await new AxeBuilder({ page: admin }).analyze()).violations.filter(
       (v) => v.impact === "serious" || v.impact === "critical",
     );

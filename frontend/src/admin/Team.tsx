@@ -7,16 +7,29 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { useEffect, useId, useState } from "react";
 
 import { Role } from "../gen/astro/access/v1/options_pb";
-import { type Member, MemberState, type TeamSettings } from "../gen/astro/v1/member_pb";
+import { type Member, MemberState, type SecurityEvent, SecurityEventKind, type TeamSettings } from "../gen/astro/v1/member_pb";
 import { members as memberClient } from "./client";
 import { useTeam } from "./team";
 import { useAdminText } from "./texts";
 
 const ROLES = [Role.ADMIN, Role.SALES, Role.VIEWER, Role.SERVICE] as const;
+const KINDS = {
+  [SecurityEventKind.UNSPECIFIED]: "log.UNSPECIFIED",
+  [SecurityEventKind.SIGNED_IN]: "log.SIGNED_IN",
+  [SecurityEventKind.SIGN_IN_FAILED]: "log.SIGN_IN_FAILED",
+  [SecurityEventKind.SIGNED_OUT_EVERYWHERE]: "log.SIGNED_OUT_EVERYWHERE",
+  [SecurityEventKind.MEMBER_ADDED]: "log.MEMBER_ADDED",
+  [SecurityEventKind.MEMBER_CHANGED]: "log.MEMBER_CHANGED",
+  [SecurityEventKind.MEMBER_REMOVED]: "log.MEMBER_REMOVED",
+  [SecurityEventKind.PASSWORD_RESET]: "log.PASSWORD_RESET",
+  [SecurityEventKind.SETTINGS_CHANGED]: "log.SETTINGS_CHANGED",
+} as const;
 const ROLE_KEYS = { [Role.ADMIN]: "role.ADMIN", [Role.SALES]: "role.SALES", [Role.VIEWER]: "role.VIEWER", [Role.SERVICE]: "role.SERVICE" } as const;
 
 export function Team() {
-  const { a } = useAdminText();
+  const { a, lang } = useAdminText();
+  const when = (e: SecurityEvent) =>
+    e.at === undefined ? "" : new Date(Number(e.at.seconds) * 1000).toLocaleString(lang === "fr" ? "fr-FR" : "en-GB");
   const { members, reload } = useTeam();
   const headingId = useId();
   const [message, setMessage] = useState<string | null>(null);
@@ -31,6 +44,26 @@ export function Team() {
     };
   }, []);
 
+  const [log, setLog] = useState<{ events: SecurityEvent[]; next: string }>({ events: [], next: "" });
+  const [logGeneration, setLogGeneration] = useState(0);
+  useEffect(() => {
+    const stop = new AbortController();
+    memberClient.listSecurityEvents({ pageSize: 50 }, { signal: stop.signal }).then(
+      (page) => {
+        setLog({ events: page.events, next: page.nextPageToken });
+      },
+      () => undefined,
+    );
+    return () => {
+      stop.abort();
+    };
+  }, [logGeneration, members]);
+
+  async function moreLog() {
+    const page = await memberClient.listSecurityEvents({ pageSize: 50, pageToken: log.next });
+    setLog((l) => ({ events: [...l.events, ...page.events], next: page.nextPageToken }));
+  }
+
   async function setAutoAssign(on: boolean) {
     if (settings === null) return;
     setMessage(null);
@@ -43,6 +76,7 @@ export function Team() {
       if (error.code !== Code.Unauthenticated) setMessage(a("team.failed", { detail: error.rawMessage }));
       setSettings(await memberClient.getTeamSettings({}));
     }
+    setLogGeneration((g) => g + 1);
   }
 
   const label = (m: Member) => (m.displayName !== "" ? m.displayName : m.email);
@@ -174,6 +208,38 @@ export function Team() {
           ))}
         </tbody>
       </table>
+      <section aria-labelledby={`${headingId}-log`} className="security-log">
+        <h3 id={`${headingId}-log`}>{a("log.title")}</h3>
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{a("log.when")}</th>
+              <th scope="col">{a("log.what")}</th>
+              <th scope="col">{a("log.who")}</th>
+              <th scope="col">{a("log.subject")}</th>
+              <th scope="col">{a("log.detail")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {log.events.map((e) => (
+              <tr key={e.id}>
+                <td>
+                  <time dateTime={e.at === undefined ? undefined : new Date(Number(e.at.seconds) * 1000).toISOString()}>{when(e)}</time>
+                </td>
+                <td>{a(KINDS[e.kind])}</td>
+                <td>{e.actor}</td>
+                <td>{e.subject}</td>
+                <td>{[e.detail, e.clientAddress].filter((t) => t !== "").join(" · ")}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {log.next !== "" ? (
+          <button type="button" className="secondary" onClick={() => void moreLog()}>
+            {a("log.more")}
+          </button>
+        ) : null}
+      </section>
     </section>
   );
 }

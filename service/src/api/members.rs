@@ -1,6 +1,7 @@
 use astro_proto::v1::{
-    DeleteMemberRequest, DeleteMemberResponse, GetTeamSettingsRequest, ListMembersRequest, ListMembersResponse, Member,
-    TeamSettings, UpdateMemberRequest, UpdateTeamSettingsRequest, member_service_server::MemberService,
+    DeleteMemberRequest, DeleteMemberResponse, GetTeamSettingsRequest, ListMembersRequest, ListMembersResponse,
+    ListSecurityEventsRequest, ListSecurityEventsResponse, Member, TeamSettings, UpdateMemberRequest,
+    UpdateTeamSettingsRequest, member_service_server::MemberService,
 };
 use tonic::{Request, Response, Status};
 
@@ -67,5 +68,13 @@ impl MemberService for MemberApi {
             .await
             .map(Response::new)
             .map_err(|e| status(e, &metadata))
+    }
+
+    async fn list_security_events(
+        &self,
+        request: Request<ListSecurityEventsRequest>,
+    ) -> Result<Response<ListSecurityEventsResponse>, Status> {
+        let (metadata, _, body) = request.into_parts();
+        self.members.log().list(body).await.map(Response::new).map_err(|e| status(e, &metadata))
     }
 }

@@ -8,13 +8,15 @@ use std::{
 };
 
 use astro_authorizer::{Claims, Role, TokenSecret, session, unix_now};
-use astro_proto::v1::{MemberState, User};
+use astro_proto::v1::{MemberState, SecurityEventKind, User};
 use tokio::sync::oneshot;
 
 use super::{
     DomainError, DomainResult, FieldViolation,
     members::{MAX_DISPLAY_NAME, end_sessions, new_member},
-    now, validation,
+    now,
+    security_log::{Entry, SecurityLog},
+    validation,
 };
 use crate::{
     keys::KeyRing,
@@ -152,11 +154,17 @@ pub struct Accounts {
     store: Arc<dyn Store>,
     passwords: PasswordHasher,
     keys: KeyRing,
+    log: SecurityLog,
 }
 
 impl Accounts {
     pub fn new(store: Arc<dyn Store>, passwords: PasswordHasher, keys: KeyRing) -> Self {
-        Self { store, passwords, keys }
+        Self { log: SecurityLog::new(store.clone(), keys.clone()), store, passwords, keys }
+    }
+
+    /// The security log the sign-ins are written to.
+    pub fn log(&self) -> &SecurityLog {
+        &self.log
     }
 
     /// The account a sign-in names (its email lower-cased), once both fields
@@ -227,6 +235,16 @@ impl Accounts {
         check_new_password("password", password)?;
         let user = new_member(email.clone(), self.passwords.hash(password).await?, role, display_name);
         let taken = || DomainError::AlreadyExists(format!("user {email} already exists"));
+        let entry = Entry { subject: email.clone(), detail: format!("role: {}", role.claim()), ..Entry::default() };
+        let added = self.create(user, taken).await;
+        if added.is_ok() {
+            self.log.record(SecurityEventKind::MemberAdded, entry).await;
+        }
+        added
+    }
+
+    async fn create(&self, user: User, taken: impl Fn() -> DomainError) -> DomainResult<()> {
+        let email = user.email.clone();
         match self.store.create_user(user.clone()).await {
             Err(StoreError::Conflict(_)) => {
                 // A removed member's email makes a new member.

@@ -16,11 +16,14 @@ use std::{
 };
 
 use astro_authorizer::{Claims, Role, session, unix_now};
-use astro_proto::v1::{ListMembersRequest, ListMembersResponse, Member, MemberState, TeamSettings, User};
+use astro_proto::v1::{
+    ListMembersRequest, ListMembersResponse, Member, MemberState, SecurityEventKind, TeamSettings, User,
+};
 
 use super::{
     DomainError, DomainResult, now,
     page_token::PagePosition,
+    security_log::{Entry, SecurityLog},
     validation::{self, Violations},
 };
 use crate::{
@@ -56,6 +59,7 @@ pub struct Members {
     keys: KeyRing,
     remembered: Remembered,
     settings: ReadSettings,
+    log: SecurityLog,
 }
 
 /// The API's view of a stored member: never its secrets.
@@ -89,7 +93,18 @@ pub fn end_sessions(user: &mut User) {
 
 impl Members {
     pub fn new(store: Arc<dyn Store>, keys: KeyRing) -> Self {
-        Self { store, keys, remembered: Arc::default(), settings: Arc::default() }
+        Self {
+            log: SecurityLog::new(store.clone(), keys.clone()),
+            store,
+            keys,
+            remembered: Arc::default(),
+            settings: Arc::default(),
+        }
+    }
+
+    /// The security log.
+    pub fn log(&self) -> &SecurityLog {
+        &self.log
     }
 
     /// Whether the session of a verified token still stands.
@@ -256,14 +271,27 @@ impl Members {
             end_sessions(&mut after);
         }
         let saved = self.save(&before, after).await?;
-        tracing::info!(
-            target: "astro::security",
-            event = "member_changed",
-            actor = %caller.email,
-            account = %saved.email,
-            role = %saved.role,
-            state = session::state_of(&saved).as_str_name(),
-        );
+        let mut detail = Vec::new();
+        if saved.role != before.role {
+            detail.push(format!("role: {} → {}", before.role, saved.role));
+        }
+        let (was, is) = (session::state_of(&before), session::state_of(&saved));
+        if was != is {
+            detail.push(format!("state: {} → {}", short(was.as_str_name()), short(is.as_str_name())));
+        }
+        if saved.away != before.away {
+            detail.push(format!("away: {}", saved.away));
+        }
+        if saved.display_name != before.display_name {
+            detail.push(format!("name: {}", saved.display_name));
+        }
+        let entry = Entry {
+            actor: caller.email.clone(),
+            subject: saved.email.clone(),
+            detail: detail.join("; "),
+            ..Entry::default()
+        };
+        self.log.record(SecurityEventKind::MemberChanged, entry).await;
         Ok(member_of(&saved))
     }
 
@@ -277,7 +305,8 @@ impl Members {
         after.member_partition = String::new();
         end_sessions(&mut after);
         self.save(&before, after).await?;
-        tracing::info!(target: "astro::security", event = "member_removed", actor = %caller.email, account = %before.email);
+        let entry = Entry { actor: caller.email.clone(), subject: before.email.clone(), ..Entry::default() };
+        self.log.record(SecurityEventKind::MemberRemoved, entry).await;
         Ok(())
     }
 
@@ -291,7 +320,8 @@ impl Members {
         let mut after = before.clone();
         end_sessions(&mut after);
         self.save(&before, after).await?;
-        tracing::info!(target: "astro::security", event = "signed_out_everywhere", account = %caller.email);
+        let entry = Entry { actor: caller.email.clone(), subject: caller.email.clone(), ..Entry::default() };
+        self.log.record(SecurityEventKind::SignedOutEverywhere, entry).await;
         Ok(())
     }
 }
@@ -342,7 +372,13 @@ impl Members {
         };
         self.store.save_team_settings(&next, stored.version).await?;
         *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), next.clone()));
-        tracing::info!(target: "astro::security", event = "settings_changed", actor = %caller.email, auto_assign = next.auto_assign);
+        let detail = format!("auto_assign: {}", next.auto_assign);
+        self.log
+            .record(
+                SecurityEventKind::SettingsChanged,
+                Entry { actor: caller.email.clone(), detail, ..Entry::default() },
+            )
+            .await;
         Ok(next)
     }
 
@@ -376,6 +412,11 @@ impl Members {
         let index = (turn - 1).rem_euclid(eligible.len() as i64) as usize;
         Ok(Some(eligible.swap_remove(index).email))
     }
+}
+
+/// `MEMBER_STATE_ACTIVE` → `active`.
+fn short(name: &str) -> String {
+    name.trim_start_matches("MEMBER_STATE_").to_lowercase()
 }
 
 /// A new member's record (version 1, listed in the team).

@@ -6,6 +6,7 @@ pub mod board;
 pub mod members;
 pub mod page_token;
 pub mod prospects;
+pub mod security_log;
 pub mod sign_in;
 pub mod validation;
 

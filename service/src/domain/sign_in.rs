@@ -16,13 +16,13 @@ use std::{
 };
 
 use astro_authorizer::{Claims, unix_now};
-use astro_proto::v1::{SignInFailures, SignInSubjectKind};
+use astro_proto::v1::{SecurityEventKind, SignInFailures, SignInSubjectKind};
 use governor::{
     DefaultKeyedRateLimiter, Quota, RateLimiter,
     clock::{Clock, DefaultClock},
 };
 
-use super::{DomainError, DomainResult, auth::Accounts};
+use super::{DomainError, DomainResult, auth::Accounts, security_log::Entry};
 use crate::{
     captcha::{Captcha, CaptchaError, Prompt},
     config::SignInConfig,
@@ -225,13 +225,21 @@ impl SignIn {
     pub async fn login(&self, attempt: Attempt<'_>) -> DomainResult<(String, Claims)> {
         let account = Accounts::sign_in_account(attempt.email, attempt.password)?;
         self.guard.admit(&account, &attempt).await?;
+        let entry = || Entry {
+            subject: account.clone(),
+            client_address: attempt.client.address.to_string(),
+            detail: attempt.client.transport.as_str().to_owned(),
+            ..Entry::default()
+        };
         match self.accounts.verify_password(&account, attempt.password).await {
             Ok(signed_in) => {
                 self.guard.succeeded(&account, attempt.client).await;
+                self.accounts.log().record(SecurityEventKind::SignedIn, entry()).await;
                 Ok(signed_in)
             }
             Err(DomainError::Unauthenticated(message)) => {
                 self.guard.failed(&account, attempt.client).await?;
+                self.accounts.log().record(SecurityEventKind::SignInFailed, entry()).await;
                 Err(DomainError::Unauthenticated(message))
             }
             Err(other) => Err(other),

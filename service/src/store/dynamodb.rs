@@ -22,7 +22,7 @@ use astro_proto::{
     },
     v1::{
         BoardChange, CreateProspectRecord, Notification, NotificationState, Prospect, ProspectEvent, ProspectStatus,
-        ProspectStatusCount, ProspectStatusCounter, SignInFailures, SpentCaptcha, TeamSettings, User,
+        ProspectStatusCount, ProspectStatusCounter, SecurityEvent, SignInFailures, SpentCaptcha, TeamSettings, User,
     },
 };
 use async_trait::async_trait;
@@ -320,6 +320,44 @@ impl Store for DynamoStore {
             .await
             .map_err(sdk_error)?;
         Ok(())
+    }
+
+    async fn record_security_event(&self, event: &SecurityEvent) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(av_item(&event.to_item())))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn security_events(
+        &self,
+        month: &str,
+        before: Option<String>,
+        limit: usize,
+    ) -> StoreResult<Vec<SecurityEvent>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_names("#pk", storage::PK)
+            .expression_attribute_names("#sk", storage::SK)
+            .expression_attribute_values(":pk", AttributeValue::S(storage::security_event::pk(month)))
+            .scan_index_forward(false)
+            .limit(limit.min(i32::MAX as usize) as i32);
+        let query = match before {
+            Some(before) => query
+                .key_condition_expression("#pk = :pk AND #sk < :before")
+                .expression_attribute_values(":before", AttributeValue::S(before)),
+            None => query
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_values(":prefix", AttributeValue::S(storage::security_event::SK_PREFIX.into())),
+        };
+        let out = query.send().await.map_err(sdk_error)?;
+        out.items.unwrap_or_default().iter().map(decode).collect()
     }
 
     async fn get_team_settings(&self) -> StoreResult<Option<TeamSettings>> {

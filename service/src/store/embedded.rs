@@ -27,7 +27,7 @@ use astro_proto::{
     storage::{self, INDEXES, KeyText, StoredEntity},
     v1::{
         AssignmentCounter, BoardChange, CreateProspectRecord, Notification, NotificationState, Prospect, ProspectEvent,
-        ProspectStatus, ProspectStatusCount, SignInFailures, SpentCaptcha, TeamSettings, User,
+        ProspectStatus, ProspectStatusCount, SecurityEvent, SignInFailures, SpentCaptcha, TeamSettings, User,
     },
 };
 use async_trait::async_trait;
@@ -536,6 +536,31 @@ impl Store for EmbeddedStore {
 
     async fn create_user(&self, user: User) -> StoreResult<()> {
         self.write(move |conn| put(conn, &user, true)).await
+    }
+
+    async fn record_security_event(&self, event: &SecurityEvent) -> StoreResult<()> {
+        let event = event.clone();
+        self.write(move |conn| put(conn, &event, true)).await
+    }
+
+    async fn security_events(
+        &self,
+        month: &str,
+        before: Option<String>,
+        limit: usize,
+    ) -> StoreResult<Vec<SecurityEvent>> {
+        let pk = storage::security_event::pk(month);
+        // Above every event key: "EVENT#…" sorts before "EVENT$".
+        let before = before.unwrap_or_else(|| "EVENT$".to_owned());
+        let limit = limit as i64;
+        self.read(move |conn| {
+            query_items(
+                conn,
+                "SELECT body FROM items WHERE pk = ?1 AND sk < ?2 ORDER BY sk DESC LIMIT ?3",
+                &[&pk, &before, &limit],
+            )
+        })
+        .await
     }
 
     async fn get_team_settings(&self) -> StoreResult<Option<TeamSettings>> {

@@ -226,6 +226,17 @@ pub trait Store: Send + Sync + 'static {
     /// (`Conflict` otherwise: someone else claimed or changed it).
     async fn save_notification(&self, n: &Notification, expected_version: i64) -> StoreResult<()>;
 
+    /// Adds a line to the security log.
+    async fn record_security_event(&self, event: &astro_proto::v1::SecurityEvent) -> StoreResult<()>;
+    /// One month's security log (`SecurityEvent.month`), newest first,
+    /// strictly before the sort key `before`, at most `limit`: one read.
+    async fn security_events(
+        &self,
+        month: &str,
+        before: Option<String>,
+        limit: usize,
+    ) -> StoreResult<Vec<astro_proto::v1::SecurityEvent>>;
+
     /// The team's settings, if ever changed.
     async fn get_team_settings(&self) -> StoreResult<Option<astro_proto::v1::TeamSettings>>;
     /// Writes the settings if the stored ones are still at `expected_version`
