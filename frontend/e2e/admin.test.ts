@@ -10,9 +10,17 @@ import AxeBuilder from "@axe-core/playwright";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import type { Challenge } from "../src/api/rest";
-import { encodeSolution, findNumber } from "../src/form/pow";
-import { ADMIN_EMAIL, ADMIN_PASSWORD, type Stack, artifacts, launchBrowser, restLogin, startStack } from "./stack";
+import {
+  ADMIN_EMAIL,
+  ADMIN_PASSWORD,
+  type Stack,
+  artifacts,
+  launchBrowser,
+  restLogin,
+  signIn as signInTo,
+  startStack,
+  submit as submitTo,
+} from "./stack";
 
 let stack: Stack;
 let browser: Browser;
@@ -28,27 +36,8 @@ afterAll(async () => {
   await stack.stop();
 });
 
-/// A submission through `POST /prospects` with a solved proof of work, as the form sends it.
-async function submit(fields: Record<string, string>): Promise<string> {
-  const challenge = (await (await fetch(`${stack.url}/captcha/challenge`)).json()) as Challenge;
-  const number = await findNumber(challenge);
-  if (number === null) throw new Error("unsolvable challenge");
-  const response = await fetch(`${stack.url}/prospects`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ lastName: "Prospect", consent: true, captchaToken: encodeSolution(challenge, number), ...fields }),
-  });
-  expect(response.status).toBe(201);
-  return ((await response.json()) as { id: string }).id;
-}
-
-async function signIn(page: Page): Promise<void> {
-  await page.goto(`${stack.url}/admin`);
-  await page.getByLabel("Email").fill(ADMIN_EMAIL);
-  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Sign out", exact: true }).waitFor();
-}
+const submit = (fields: Record<string, string>) => submitTo(stack, fields);
+const signIn = (page: Page) => signInTo(page, stack);
 
 const column = (page: Page, name: string) => page.getByRole("region", { name: new RegExp(`^${name}`) });
 const cardOf = (page: Page, name: string) => page.getByRole("button", { name: new RegExp(`^${name}`) });

@@ -10,7 +10,10 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, type Page, chromium } from "playwright-core";
+
+import type { Challenge } from "../src/api/rest";
+import { encodeSolution, findNumber } from "../src/form/pow";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const ADMIN_EMAIL = "admin@example.com";
@@ -32,6 +35,30 @@ export function restLogin(stack: Stack, email = ADMIN_EMAIL, password = ADMIN_PA
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ email, password }),
   });
+}
+
+/// A submission through `POST /prospects` with a solved proof of work, as
+/// the form sends it: the new card's id.
+export async function submit(stack: Stack, fields: Record<string, string>): Promise<string> {
+  const challenge = (await (await fetch(`${stack.url}/captcha/challenge`)).json()) as Challenge;
+  const number = await findNumber(challenge);
+  if (number === null) throw new Error("unsolvable challenge");
+  const response = await fetch(`${stack.url}/prospects`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ lastName: "Prospect", consent: true, captchaToken: encodeSolution(challenge, number), ...fields }),
+  });
+  if (response.status !== 201) throw new Error(`the submission got ${String(response.status)}`);
+  return ((await response.json()) as { id: string }).id;
+}
+
+/// Signs in at /admin in English and waits for the board.
+export async function signIn(page: Page, stack: Stack, email = ADMIN_EMAIL, password = ADMIN_PASSWORD): Promise<void> {
+  await page.goto(`${stack.url}/admin`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).waitFor();
 }
 
 /// An admin's token, signed in over REST.

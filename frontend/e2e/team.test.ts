@@ -8,9 +8,7 @@ import AxeBuilder from "@axe-core/playwright";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import type { Challenge } from "../src/api/rest";
-import { encodeSolution, findNumber } from "../src/form/pow";
-import { ADMIN_EMAIL, ADMIN_PASSWORD, type Stack, launchBrowser, startStack } from "./stack";
+import { ADMIN_EMAIL, ADMIN_PASSWORD, type Stack, launchBrowser, signIn, startStack, submit as submitTo } from "./stack";
 
 const PASSWORD = "a long team password";
 let stack: Stack;
@@ -27,26 +25,12 @@ afterAll(async () => {
   await stack.stop();
 });
 
-async function submit(fields: Record<string, string>): Promise<void> {
-  const challenge = (await (await fetch(`${stack.url}/captcha/challenge`)).json()) as Challenge;
-  const number = await findNumber(challenge);
-  if (number === null) throw new Error("unsolvable challenge");
-  const response = await fetch(`${stack.url}/prospects`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ lastName: "Prospect", consent: true, captchaToken: encodeSolution(challenge, number), ...fields }),
-  });
-  expect(response.status).toBe(201);
-}
+const submit = (fields: Record<string, string>) => submitTo(stack, fields);
 
 async function signedIn(email: string, password: string): Promise<Page> {
   const context = await browser.newContext({ locale: "en-US", viewport: { width: 1440, height: 900 } });
   const page = await context.newPage();
-  await page.goto(`${stack.url}/admin`);
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Sign out", exact: true }).waitFor();
+  await signIn(page, stack, email, password);
   return page;
 }
 

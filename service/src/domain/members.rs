@@ -22,7 +22,7 @@ use astro_proto::v1::{
 
 use super::{
     DomainError, DomainResult, now,
-    page_token::PagePosition,
+    page_token::{PagePosition, page_size},
     security_log::{Entry, SecurityLog},
     validation::{self, Violations},
 };
@@ -138,24 +138,10 @@ impl Members {
     }
 
     pub async fn list(&self, request: ListMembersRequest) -> DomainResult<ListMembersResponse> {
-        if request.page_size < 0 {
-            return Err(invalid("page_size", "must not be negative"));
-        }
-        let size = match request.page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            n => (n as usize).min(MAX_PAGE_SIZE),
-        };
+        let size = page_size(request.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
         const QUERY: &str = "members";
         let pages = self.keys.page_tokens();
-        let after = match request.page_token.as_str() {
-            "" => None,
-            token => Some(
-                pages
-                    .decode(token, QUERY)
-                    .ok_or_else(|| invalid("page_token", "is not a token of this listing: start again without it"))?
-                    .id,
-            ),
-        };
+        let after = pages.position(&request.page_token, QUERY)?.map(|p| p.id);
         let mut users = self.store.list_members(after, size + 1).await?;
         let next_page_token = match users.len() > size {
             true => {

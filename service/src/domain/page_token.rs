@@ -26,6 +26,18 @@ pub struct PagePosition {
     pub id: String,
 }
 
+/// A request's `page_size`: 0 means `default`, more than `max` is `max`;
+/// negative is refused, naming the field.
+pub fn page_size(requested: i32, default: usize, max: usize) -> super::DomainResult<usize> {
+    match requested {
+        0 => Ok(default),
+        n if n < 0 => {
+            Err(super::DomainError::Invalid(vec![super::FieldViolation::new("page_size", "must not be negative")]))
+        }
+        n => Ok((n as usize).min(max)),
+    }
+}
+
 #[derive(Clone)]
 pub struct PageTokens {
     /// The first signs; all verify (the others during a secret rotation).
@@ -55,6 +67,21 @@ impl PageTokens {
         mac.update(&body);
         let tag = mac.finalize().into_bytes();
         format!("{}.{}", B64.encode(&body), B64.encode(&tag[..16]))
+    }
+
+    /// The position a request's `page_token` holds for the listing `query`:
+    /// none for an empty token; a token that is not this listing's is
+    /// refused, naming the field.
+    pub fn position(&self, token: &str, query: &str) -> super::DomainResult<Option<PagePosition>> {
+        match token {
+            "" => Ok(None),
+            token => self.decode(token, query).map(Some).ok_or_else(|| {
+                super::DomainError::Invalid(vec![super::FieldViolation::new(
+                    "page_token",
+                    "is not a token of this listing: start again without it",
+                )])
+            }),
+        }
     }
 
     /// The position in `token`, if the token is genuine and belongs to `query`.

@@ -13,7 +13,10 @@ use astro_proto::{
     v1::{ListSecurityEventsRequest, ListSecurityEventsResponse, SecurityEvent, SecurityEventKind},
 };
 
-use super::{DomainError, DomainResult, FieldViolation, now, page_token::PagePosition};
+use super::{
+    DomainResult, now,
+    page_token::{PagePosition, page_size},
+};
 use crate::{keys::KeyRing, store::Store};
 
 /// How long a line is kept.
@@ -79,25 +82,13 @@ impl SecurityLog {
 
     /// The log, newest first, across months.
     pub async fn list(&self, request: ListSecurityEventsRequest) -> DomainResult<ListSecurityEventsResponse> {
-        let invalid = |field: &str, d: &str| DomainError::Invalid(vec![FieldViolation::new(field, d)]);
-        if request.page_size < 0 {
-            return Err(invalid("page_size", "must not be negative"));
-        }
-        let size = match request.page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            n => (n as usize).min(MAX_PAGE_SIZE),
-        };
+        let size = page_size(request.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
         const QUERY: &str = "security";
         let pages = self.keys.page_tokens();
         // The position: the month read last (`created_at`) and the sort key of the last line (`id`).
-        let (mut month, mut before) = match request.page_token.as_str() {
-            "" => (month_of(&now()), None),
-            token => {
-                let p = pages
-                    .decode(token, QUERY)
-                    .ok_or_else(|| invalid("page_token", "is not a token of this listing: start again without it"))?;
-                (p.created_at, Some(p.id))
-            }
+        let (mut month, mut before) = match pages.position(&request.page_token, QUERY)? {
+            None => (month_of(&now()), None),
+            Some(p) => (p.created_at, Some(p.id)),
         };
         let mut events = Vec::new();
         for _ in 0..MONTHS {
