@@ -42,7 +42,7 @@ describe("the team", () => {
     const page = await signedIn("vera@example.com", PASSWORD);
     await cardOf(page, "Vic Viewed").waitFor();
     expect(await page.locator('[aria-roledescription="draggable"]').count()).toBe(0);
-    expect(await page.getByRole("navigation", { name: "Sections" }).count()).toBe(0);
+    expect(await page.getByRole("navigation", { name: "Sections" }).getByRole("button", { name: "Team" }).count()).toBe(0);
     await cardOf(page, "Vic Viewed").click();
     const drawer = page.getByRole("dialog", { name: "Vic Viewed" });
     await drawer.getByText("Read only").waitFor();
@@ -129,5 +129,27 @@ describe("the team", () => {
     await cardOf(sam, "Vic Viewed").waitFor();
     await admin.context().close();
     await sam.context().close();
+  });
+
+  it("lets a member change their password in their account, the current one needed", async () => {
+    const page = await signedIn("vera@example.com", PASSWORD);
+    await page.getByRole("navigation", { name: "Sections" }).getByRole("button", { name: "My account" }).click();
+    await page.getByLabel("Current password").fill("not the right one at all");
+    await page.getByLabel("New password", { exact: true }).fill("vera's brand new passphrase");
+    await page.getByRole("button", { name: "Change the password" }).click();
+    await page.getByText("is not your current password").waitFor();
+    const serious = (await new AxeBuilder({ page }).analyze()).violations.filter(
+      (v) => v.impact === "serious" || v.impact === "critical",
+    );
+    expect(serious.map((v) => `${v.id}: ${v.help}`)).toEqual([]);
+    await page.getByLabel("Current password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Change the password" }).click();
+    await page.getByText("Password changed: your other sessions have ended.").waitFor();
+    // Still signed in here, with the new token: the board answers.
+    await page.getByRole("navigation", { name: "Sections" }).getByRole("button", { name: "Board" }).click();
+    await cardOf(page, "Vic Viewed").waitFor();
+    await page.context().close();
+    const again = await signedIn("vera@example.com", "vera's brand new passphrase");
+    await again.context().close();
   });
 });

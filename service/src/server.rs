@@ -131,7 +131,7 @@ pub fn services(store: Arc<dyn Store>, keys: KeyRing, bcrypt_cost: u32) -> Servi
     let members = Members::new(store.clone(), keys.clone());
     Services {
         prospects: Prospects::new(store.clone(), keys.clone()).with_team(members.clone()),
-        accounts: Accounts::new(store, PasswordHasher::new(bcrypt_cost), keys.clone()),
+        accounts: Accounts::new(store, PasswordHasher::new(bcrypt_cost), keys.clone()).with_members(members.clone()),
         members,
         keys,
     }

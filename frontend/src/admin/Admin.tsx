@@ -10,6 +10,7 @@ import { LanguageSwitch } from "../LanguageSwitch";
 import type { Member } from "../gen/astro/v1/member_pb";
 import { Board } from "./Board";
 import { SignIn } from "./SignIn";
+import { Account } from "./Account";
 import { Team } from "./Team";
 import { auth, members as memberClient } from "./client";
 import { sessions, useClaims, useSession } from "./session";
@@ -47,7 +48,7 @@ export default function Admin() {
   const everSignedIn = signedIn || session.expired;
   const team = useTeamState(signedIn);
   const isAdmin = claims?.role === "admin";
-  const [view, setView] = useState<"board" | "team">("board");
+  const [view, setView] = useState<"board" | "team" | "account">("board");
   const [notice, setNotice] = useState<string | null>(null);
 
   async function signOutEverywhere() {
@@ -63,9 +64,9 @@ export default function Admin() {
     <div className="admin">
       <header className="admin-head">
         <h1>{a("title")}</h1>
-        {signedIn && isAdmin ? (
+        {signedIn ? (
           <nav aria-label={a("nav.label")} className="admin-nav">
-            {(["board", "team"] as const).map((v) => (
+            {(isAdmin ? (["board", "team", "account"] as const) : (["board", "account"] as const)).map((v) => (
               <button
                 key={v}
                 type="button"
@@ -75,7 +76,7 @@ export default function Admin() {
                   setView(v);
                 }}
               >
-                {a(v === "board" ? "nav.board" : "nav.team")}
+                {a(v === "board" ? "nav.board" : v === "team" ? "nav.team" : "nav.account")}
               </button>
             ))}
           </nav>
@@ -106,7 +107,7 @@ export default function Admin() {
       )}
       {everSignedIn ? (
         <TeamContext.Provider value={team}>
-          <main inert={!signedIn}>{isAdmin && view === "team" ? <Team /> : <Board />}</main>
+          <main inert={!signedIn}>{isAdmin && view === "team" ? <Team /> : view === "account" ? <Account /> : <Board />}</main>
         </TeamContext.Provider>
       ) : null}
     </div>

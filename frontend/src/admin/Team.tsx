@@ -23,6 +23,7 @@ const KINDS = {
   [SecurityEventKind.MEMBER_REMOVED]: "log.MEMBER_REMOVED",
   [SecurityEventKind.PASSWORD_RESET]: "log.PASSWORD_RESET",
   [SecurityEventKind.SETTINGS_CHANGED]: "log.SETTINGS_CHANGED",
+  [SecurityEventKind.PASSWORD_CHANGED]: "log.PASSWORD_CHANGED",
 } as const;
 const ROLE_KEYS = { [Role.ADMIN]: "role.ADMIN", [Role.SALES]: "role.SALES", [Role.VIEWER]: "role.VIEWER", [Role.SERVICE]: "role.SERVICE" } as const;
 

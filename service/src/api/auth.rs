@@ -1,5 +1,6 @@
 use astro_proto::v1::{
-    LoginRequest, LoginResponse, SignOutEverywhereRequest, SignOutEverywhereResponse, auth_service_server::AuthService,
+    ChangePasswordRequest, LoginRequest, LoginResponse, SignOutEverywhereRequest, SignOutEverywhereResponse,
+    auth_service_server::AuthService,
 };
 use tonic::{Request, Response, Status};
 
@@ -26,13 +27,22 @@ impl AuthService for AuthApi {
         let (metadata, _, body) = request.into_parts();
         let attempt =
             Attempt { email: &body.email, password: &body.password, captcha_token: &body.captcha_token, client };
-        let (token, claims) = self.sign_in.login(attempt).await.map_err(|e| status(e, &metadata))?;
-        Ok(Response::new(LoginResponse {
-            token,
-            expires_at: Some(prost_types::Timestamp { seconds: claims.exp, nanos: 0 }),
-            email: claims.email,
-            role: claims.role.claim().to_owned(),
-        }))
+        let signed_in = self.sign_in.login(attempt).await.map_err(|e| status(e, &metadata))?;
+        Ok(Response::new(login_response(signed_in)))
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<ChangePasswordRequest>,
+    ) -> Result<Response<LoginResponse>, Status> {
+        let caller = caller(&request)?;
+        let client = edge::client(&self.keys, request.metadata(), request.remote_addr());
+        let (metadata, _, body) = request.into_parts();
+        self.sign_in
+            .change_password(&caller, &body.current_password, &body.new_password, client)
+            .await
+            .map(|signed_in| Response::new(login_response(signed_in)))
+            .map_err(|e| status(e, &metadata))
     }
 
     async fn sign_out_everywhere(
@@ -46,5 +56,14 @@ impl AuthService for AuthApi {
             .await
             .map(|()| Response::new(SignOutEverywhereResponse {}))
             .map_err(|e| status(e, &metadata))
+    }
+}
+
+fn login_response((token, claims): (String, astro_authorizer::Claims)) -> LoginResponse {
+    LoginResponse {
+        token,
+        expires_at: Some(prost_types::Timestamp { seconds: claims.exp, nanos: 0 }),
+        email: claims.email,
+        role: claims.role.claim().to_owned(),
     }
 }

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 
 use super::{
     DomainError, DomainResult, FieldViolation,
-    members::{MAX_DISPLAY_NAME, end_sessions, new_member},
+    members::{MAX_DISPLAY_NAME, Members, end_sessions, new_member},
     now,
     security_log::{Entry, SecurityLog},
     validation,
@@ -155,11 +155,25 @@ pub struct Accounts {
     passwords: PasswordHasher,
     keys: KeyRing,
     log: SecurityLog,
+    /// Told of every member record written here, so that this instance's
+    /// session checks see it at once.
+    members: Option<Members>,
 }
 
 impl Accounts {
     pub fn new(store: Arc<dyn Store>, passwords: PasswordHasher, keys: KeyRing) -> Self {
-        Self { log: SecurityLog::new(store.clone(), keys.clone()), store, passwords, keys }
+        Self { log: SecurityLog::new(store.clone(), keys.clone()), store, passwords, keys, members: None }
+    }
+
+    /// Writes reach `members`' session checks at once.
+    pub fn with_members(self, members: Members) -> Self {
+        Self { members: Some(members), ..self }
+    }
+
+    fn written(&self, user: &User) {
+        if let Some(members) = &self.members {
+            members.remember(&user.email, Some(user.clone()));
+        }
     }
 
     /// The security log the sign-ins are written to.
@@ -215,8 +229,11 @@ impl Accounts {
         after.member_partition = MEMBER_PARTITION.to_owned();
         after.state = MemberState::Active as i32;
         after.version = before.version + 1;
-        if let Err(e) = self.store.save_user(&after, before.version, None).await {
-            tracing::warn!(account = %before.email, error = %e, "could not add the account to the team listing");
+        match self.store.save_user(&after, before.version, None).await {
+            Ok(()) => self.written(&after),
+            Err(e) => {
+                tracing::warn!(account = %before.email, error = %e, "could not add the account to the team listing")
+            }
         }
     }
 
@@ -254,15 +271,41 @@ impl Accounts {
                     return Err(taken());
                 };
                 let user = User { version: removed.version + 1, tokens_not_before: removed.tokens_not_before, ..user };
-                Ok(self.store.save_user(&user, removed.version, None).await?)
+                self.store.save_user(&user, removed.version, None).await?;
+                self.written(&user);
+                Ok(())
             }
-            other => Ok(other?),
+            other => {
+                other?;
+                self.written(&user);
+                Ok(())
+            }
         }
     }
 
-    /// Sets a member's password and ends their sessions.
+    /// Sets a member's password and ends their sessions (the command line's reset).
     pub async fn reset_password(&self, email: &str, password: &str) -> DomainResult<()> {
-        check_new_password("password", password)?;
+        self.set_password(email, password, "password", SecurityEventKind::PasswordReset).await.map(|_| ())
+    }
+
+    /// Sets the signed-in member's new password, their current one checked
+    /// already ([`crate::domain::sign_in::SignIn::change_password`]): every
+    /// session ends, and this one goes on with the token returned.
+    pub async fn change_password(&self, email: &str, password: &str) -> DomainResult<(String, Claims)> {
+        let user = self.set_password(email, password, "new_password", SecurityEventKind::PasswordChanged).await?;
+        let role =
+            Role::from_claim(&user.role).ok_or_else(|| DomainError::Internal(format!("role {:?}", user.role)))?;
+        self.keys.issuer().issue(email, role, user.tokens_not_before).map_err(|e| DomainError::Internal(e.to_string()))
+    }
+
+    async fn set_password(
+        &self,
+        email: &str,
+        password: &str,
+        field: &str,
+        kind: SecurityEventKind,
+    ) -> DomainResult<User> {
+        check_new_password(field, password)?;
         let email = email.trim().to_lowercase();
         let hash = self.passwords.hash(password).await?;
         let Some(before) = self.store.get_user(&email).await?.filter(|u| session::state_of(u) != MemberState::Removed)
@@ -272,7 +315,10 @@ impl Accounts {
         let mut after =
             User { password_hash: hash, version: before.version + 1, updated_at: Some(now()), ..before.clone() };
         end_sessions(&mut after);
-        Ok(self.store.save_user(&after, before.version, None).await?)
+        self.store.save_user(&after, before.version, None).await?;
+        self.written(&after);
+        self.log.record(kind, Entry { actor: email.clone(), subject: email, ..Entry::default() }).await;
+        Ok(after)
     }
 
     /// Creates the bootstrap admin unless a user with that email exists.

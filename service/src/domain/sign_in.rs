@@ -247,5 +247,48 @@ impl SignIn {
     }
 }
 
+impl SignIn {
+    /// Changes the caller's password: the current one is checked as a
+    /// sign-in is (the same budgets; a wrong one counts as a failure, and
+    /// past the budget the change waits for a sign-in with the captcha).
+    pub async fn change_password(
+        &self,
+        caller: &Claims,
+        current: &str,
+        new: &str,
+        client: Client,
+    ) -> DomainResult<(String, Claims)> {
+        let invalid = |field: &str, d: &str| DomainError::Invalid(vec![super::FieldViolation::new(field, d)]);
+        if current.is_empty() {
+            return Err(invalid("current_password", "is required"));
+        }
+        super::auth::check_new_password("new_password", new)?;
+        let account = caller.email.clone();
+        let attempt = Attempt { email: &account, password: current, captcha_token: "", client };
+        self.guard.admit(&account, &attempt).await.map_err(|e| match e {
+            DomainError::CaptchaNeeded(_) => DomainError::FailedPrecondition(
+                "too many wrong passwords: sign out, then sign in again before changing it".into(),
+            ),
+            other => other,
+        })?;
+        match self.accounts.verify_password(&account, current).await {
+            Ok(_) => {}
+            Err(DomainError::Unauthenticated(_)) => {
+                self.guard.failed(&account, client).await?;
+                let entry = Entry {
+                    subject: account.clone(),
+                    client_address: client.address.to_string(),
+                    detail: "change password".into(),
+                    ..Entry::default()
+                };
+                self.accounts.log().record(SecurityEventKind::SignInFailed, entry).await;
+                return Err(invalid("current_password", "is not your current password"));
+            }
+            Err(e) => return Err(e),
+        }
+        self.accounts.change_password(&account, new).await
+    }
+}
+
 /// How often [`SignInGuard::sweep`] runs.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(30);

@@ -503,3 +503,42 @@ async fn the_security_log_records_sign_ins_and_the_teams_changes_newest_first_fo
     assert_code(refused, Code::PermissionDenied);
     drop(sam);
 }
+
+#[tokio::test]
+async fn a_member_changes_their_password_with_the_current_one_and_other_sessions_end() {
+    use astro_proto::v1::ChangePasswordRequest;
+    let app = spawn_app().await;
+    let old = join(&app, "sam@example.com", Role::Sales).await;
+    let other = login(&app, "sam@example.com", PASSWORD).await.unwrap();
+    let mut auth = auth_with(&app, &old).await;
+    let change =
+        |current: &str, new: &str| ChangePasswordRequest { current_password: current.into(), new_password: new.into() };
+
+    let wrong = assert_code(
+        auth.change_password(change("not my password at all", "a brand new passphrase")).await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&wrong), ["current_password"]);
+    let weak = assert_code(auth.change_password(change(PASSWORD, "password1234")).await, Code::InvalidArgument);
+    assert_eq!(violated_fields(&weak), ["new_password"]);
+    // Nothing changed: the old password and both sessions still work.
+    app.prospects_with(Some(other.clone()))
+        .await
+        .list_prospects(astro_proto::v1::ListProspectsRequest::default())
+        .await
+        .unwrap();
+
+    let changed = auth.change_password(change(PASSWORD, "a brand new passphrase")).await.unwrap().into_inner();
+    assert_eq!(changed.role, "sales");
+    for ended in [old, other] {
+        let mut client = app.prospects_with(Some(ended)).await;
+        assert_code(
+            client.list_prospects(astro_proto::v1::ListProspectsRequest::default()).await,
+            Code::Unauthenticated,
+        );
+    }
+    let mut going_on = app.prospects_with(Some(changed.token)).await;
+    going_on.list_prospects(astro_proto::v1::ListProspectsRequest::default()).await.unwrap();
+    assert_code(login(&app, "sam@example.com", PASSWORD).await, Code::Unauthenticated);
+    login(&app, "sam@example.com", "a brand new passphrase").await.unwrap();
+}
