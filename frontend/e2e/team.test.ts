@@ -152,4 +152,43 @@ describe("the team", () => {
     const again = await signedIn("vera@example.com", "vera's brand new passphrase");
     await again.context().close();
   });
+
+  it("lets an admin invite someone, who joins through the link once and is signed in", async () => {
+    const admin = await signedIn(ADMIN_EMAIL, ADMIN_PASSWORD);
+    await admin.getByRole("navigation", { name: "Sections" }).getByRole("button", { name: "Team" }).click();
+    const invite = admin.getByRole("form", { name: "Invite" });
+    await invite.getByLabel("Email").fill("ivy@example.com");
+    await invite.getByLabel("Role").selectOption({ label: "Sales" });
+    await invite.getByRole("button", { name: "Make the invitation link" }).click();
+    const field = invite.getByLabel("Invitation link for ivy@example.com");
+    await field.waitFor();
+    const link = await field.inputValue();
+    expect(link).toContain("/admin/join#");
+    await invite.getByText("ivy@example.com").first().waitFor();
+
+    const context = await browser.newContext({ locale: "en-US", viewport: { width: 390, height: 844 } });
+    const ivy = await context.newPage();
+    await ivy.goto(link.replace("http://127.0.0.1:8080", stack.url));
+    await ivy.getByRole("heading", { name: "Join the team" }).waitFor();
+    const serious = (await new AxeBuilder({ page: ivy }).analyze()).violations.filter(
+      (v) => v.impact === "serious" || v.impact === "critical",
+    );
+    expect(serious.map((v) => `${v.id}: ${v.help}`)).toEqual([]);
+    await ivy.getByLabel("Your name").fill("Ivy Invited");
+    await ivy.getByLabel("Password").fill("ivy's own long passphrase");
+    await ivy.getByRole("button", { name: "Join" }).click();
+    await ivy.getByRole("button", { name: "Sign out", exact: true }).waitFor();
+    expect(new URL(ivy.url()).hash).toBe("");
+    await context.close();
+
+    // The link is spent.
+    const again = await (await browser.newContext({ locale: "en-US" })).newPage();
+    await again.goto(link.replace("http://127.0.0.1:8080", stack.url));
+    await again.getByLabel("Your name").fill("Someone Else");
+    await again.getByLabel("Password").fill("another long passphrase");
+    await again.getByRole("button", { name: "Join" }).click();
+    await again.getByText("this invitation was used already").waitFor();
+    await again.context().close();
+    await admin.context().close();
+  });
 });

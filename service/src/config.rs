@@ -98,6 +98,10 @@ pub struct ServeConfig {
     /// are seen at once; this is for the others').
     #[arg(long, env = "ASTRO_WATCH_POLL_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=60_000))]
     pub watch_poll_ms: u64,
+    /// Where people reach the web app: the base of the links the service
+    /// hands out (invitations).
+    #[arg(long, env = "ASTRO_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
 }
 
 /// Where data lives.

@@ -26,6 +26,7 @@ use crate::{
     config::{CaptchaProvider, ServeConfig, StoreConfig, StoreKind},
     domain::{
         auth::{Accounts, PasswordHasher, load_or_create_secret},
+        invitations::Invitations,
         members::Members,
         prospects::Prospects,
         sign_in::{self, SignIn, SignInGuard},
@@ -41,6 +42,7 @@ pub struct Services {
     pub prospects: Prospects,
     pub accounts: Accounts,
     pub members: Members,
+    pub invitations: Invitations,
     pub keys: KeyRing,
 }
 
@@ -127,11 +129,15 @@ fn local_key_ring(config: &ServeConfig) -> anyhow::Result<KeyRing> {
     Ok(KeyRing::new(secret))
 }
 
-pub fn services(store: Arc<dyn Store>, keys: KeyRing, bcrypt_cost: u32) -> Services {
+/// The domain over `store`; `public_url`: where people reach the web app (links).
+pub fn services(store: Arc<dyn Store>, keys: KeyRing, bcrypt_cost: u32, public_url: &str) -> Services {
     let members = Members::new(store.clone(), keys.clone());
+    let accounts =
+        Accounts::new(store.clone(), PasswordHasher::new(bcrypt_cost), keys.clone()).with_members(members.clone());
     Services {
         prospects: Prospects::new(store.clone(), keys.clone()).with_team(members.clone()),
-        accounts: Accounts::new(store, PasswordHasher::new(bcrypt_cost), keys.clone()).with_members(members.clone()),
+        invitations: Invitations::new(store, keys.clone(), accounts.clone(), public_url),
+        accounts,
         members,
         keys,
     }
@@ -224,7 +230,7 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
     }
     let notifier = Arc::new(crate::notify::Notifier::new(store.clone(), notify, channel_secrets)?);
     let worker = notifier.enabled().then(|| notifier.spawn());
-    let mut services = services(store, keys, config.store.bcrypt_cost);
+    let mut services = services(store, keys, config.store.bcrypt_cost, &config.public_url);
     services.prospects =
         services.prospects.with_watch_poll(Duration::from_millis(config.watch_poll_ms)).with_notifier(notifier);
     let sign_in = SignIn::new(services.accounts.clone(), guard.clone());
@@ -368,9 +374,13 @@ async fn routes(services: &Services, sign_in: SignIn) -> tonic::service::Routes 
         .add_service(AuthServiceServer::new(AuthApi {
             sign_in,
             members: services.members.clone(),
+            invitations: services.invitations.clone(),
             keys: services.keys.clone(),
         }))
-        .add_service(MemberServiceServer::new(MemberApi { members: services.members.clone() }))
+        .add_service(MemberServiceServer::new(MemberApi {
+            members: services.members.clone(),
+            invitations: services.invitations.clone(),
+        }))
 }
 
 fn layered(routes: tonic::service::Routes, cors: CorsLayer, access: AccessLayer) -> GrpcService {

@@ -11,6 +11,7 @@ import type { Member } from "../gen/astro/v1/member_pb";
 import { Board } from "./Board";
 import { SignIn } from "./SignIn";
 import { Account } from "./Account";
+import { Join, joinToken } from "./Join";
 import { Team } from "./Team";
 import { auth, members as memberClient } from "./client";
 import { sessions, useClaims, useSession } from "./session";
@@ -100,6 +101,8 @@ export default function Admin() {
       ) : null}
       {signedIn ? null : everSignedIn ? (
         <SignInAgain />
+      ) : joinToken() !== null ? (
+        <Join token={joinToken() ?? ""} />
       ) : (
         <div className="page">
           <SignIn expired={false} />

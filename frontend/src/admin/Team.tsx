@@ -7,7 +7,15 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { useEffect, useId, useState } from "react";
 
 import { Role } from "../gen/astro/access/v1/options_pb";
-import { type Member, MemberState, type SecurityEvent, SecurityEventKind, type TeamSettings } from "../gen/astro/v1/member_pb";
+import {
+  type Invitation,
+  type Member,
+  MemberState,
+  type SecurityEvent,
+  SecurityEventKind,
+  type TeamSettings,
+} from "../gen/astro/v1/member_pb";
+import { BadRequestSchema } from "../gen/google/rpc/error_details_pb";
 import { members as memberClient } from "./client";
 import { useTeam } from "./team";
 import { useAdminText } from "./texts";
@@ -24,7 +32,13 @@ const KINDS = {
   [SecurityEventKind.PASSWORD_RESET]: "log.PASSWORD_RESET",
   [SecurityEventKind.SETTINGS_CHANGED]: "log.SETTINGS_CHANGED",
   [SecurityEventKind.PASSWORD_CHANGED]: "log.PASSWORD_CHANGED",
+  [SecurityEventKind.INVITATION_SENT]: "log.INVITATION_SENT",
+  [SecurityEventKind.INVITATION_REVOKED]: "log.INVITATION_REVOKED",
+  [SecurityEventKind.INVITATION_ACCEPTED]: "log.INVITATION_ACCEPTED",
 } as const;
+/// A role's claim, as an invitation stores it.
+const roleClaim = (r: Role) => ({ [Role.ADMIN]: "admin", [Role.SALES]: "sales", [Role.VIEWER]: "viewer", [Role.SERVICE]: "service" })[r as 1 | 2 | 3 | 4];
+
 const ROLE_KEYS = { [Role.ADMIN]: "role.ADMIN", [Role.SALES]: "role.SALES", [Role.VIEWER]: "role.VIEWER", [Role.SERVICE]: "role.SERVICE" } as const;
 
 export function Team() {
@@ -63,6 +77,49 @@ export function Team() {
   async function moreLog() {
     const page = await memberClient.listSecurityEvents({ pageSize: 50, pageToken: log.next });
     setLog((l) => ({ events: [...l.events, ...page.events], next: page.nextPageToken }));
+  }
+
+  const [invitations, setInvitations] = useState<Invitation[]>([]);
+  const [invite, setInvite] = useState({ email: "", role: Role.SALES, name: "" });
+  const [link, setLink] = useState<{ email: string; link: string } | null>(null);
+  const [inviteErrors, setInviteErrors] = useState<Record<string, string>>({});
+  useEffect(() => {
+    const stop = new AbortController();
+    memberClient.listInvitations({}, { signal: stop.signal }).then(
+      (page) => {
+        setInvitations(page.invitations);
+      },
+      () => undefined,
+    );
+    return () => {
+      stop.abort();
+    };
+  }, [logGeneration, members]);
+
+  async function sendInvite() {
+    setMessage(null);
+    setInviteErrors({});
+    try {
+      const sent = await memberClient.inviteMember({ email: invite.email, role: invite.role, displayName: invite.name });
+      setLink({ email: sent.invitation?.email ?? invite.email, link: sent.link });
+      setInvite({ email: "", role: Role.SALES, name: "" });
+    } catch (caught) {
+      const error = ConnectError.from(caught);
+      const fields: Record<string, string> = {};
+      for (const v of error.findDetails(BadRequestSchema).flatMap((b) => b.fieldViolations)) fields[v.field] = v.description;
+      setInviteErrors(fields);
+      if (error.code !== Code.InvalidArgument && error.code !== Code.Unauthenticated) setMessage(a("team.failed", { detail: error.rawMessage }));
+    }
+    setLogGeneration((g) => g + 1);
+  }
+
+  async function revoke(invitation: Invitation) {
+    try {
+      await memberClient.revokeInvitation({ id: invitation.id });
+    } catch (caught) {
+      setMessage(a("team.failed", { detail: ConnectError.from(caught).rawMessage }));
+    }
+    setLogGeneration((g) => g + 1);
   }
 
   async function setAutoAssign(on: boolean) {
@@ -117,6 +174,97 @@ export function Team() {
       <div role="status" aria-live="polite" className={message !== null ? "alert" : "visually-hidden"}>
         {message}
       </div>
+      <form
+        className="invite"
+        aria-labelledby={`${headingId}-invite`}
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          void sendInvite();
+        }}
+      >
+        <h3 id={`${headingId}-invite`}>{a("invite.title")}</h3>
+        <div className="row">
+          <div className="field">
+            <label htmlFor={`${headingId}-invite-email`}>{a("invite.email")}</label>
+            <input
+              id={`${headingId}-invite-email`}
+              type="email"
+              value={invite.email}
+              aria-invalid={inviteErrors.email !== undefined}
+              aria-describedby={inviteErrors.email !== undefined ? `${headingId}-invite-email-error` : undefined}
+              onChange={(e) => {
+                setInvite({ ...invite, email: e.target.value });
+              }}
+            />
+            {inviteErrors.email !== undefined ? (
+              <p id={`${headingId}-invite-email-error`} className="error">
+                {inviteErrors.email}
+              </p>
+            ) : null}
+          </div>
+          <div className="field">
+            <label htmlFor={`${headingId}-invite-role`}>{a("invite.role")}</label>
+            <select
+              id={`${headingId}-invite-role`}
+              value={invite.role}
+              onChange={(e) => {
+                const role = ROLES.find((r) => String(r) === e.target.value);
+                if (role !== undefined) setInvite({ ...invite, role });
+              }}
+            >
+              {ROLES.map((r) => (
+                <option key={r} value={r}>
+                  {a(ROLE_KEYS[r])}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor={`${headingId}-invite-name`}>{a("invite.name")}</label>
+            <input
+              id={`${headingId}-invite-name`}
+              value={invite.name}
+              maxLength={100}
+              onChange={(e) => {
+                setInvite({ ...invite, name: e.target.value });
+              }}
+            />
+          </div>
+        </div>
+        <button type="submit" className="secondary">
+          {a("invite.submit")}
+        </button>
+        {link !== null ? (
+          <div className="field">
+            <label htmlFor={`${headingId}-link`}>{a("invite.link", { email: link.email })}</label>
+            <input
+              id={`${headingId}-link`}
+              readOnly
+              value={link.link}
+              onFocus={(e) => {
+                e.target.select();
+              }}
+            />
+          </div>
+        ) : null}
+        {invitations.length > 0 ? (
+          <>
+            <h4>{a("invite.pending")}</h4>
+            <ul className="invitations">
+              {invitations.map((i) => (
+                <li key={i.id}>
+                  {i.email} · {a(ROLE_KEYS[ROLES.find((r) => roleClaim(r) === i.role) ?? Role.SALES])} ·{" "}
+                  {a("invite.expires", { date: i.expiresAt === undefined ? "" : new Date(Number(i.expiresAt.seconds) * 1000).toLocaleDateString(lang === "fr" ? "fr-FR" : "en-GB") })}{" "}
+                  <button type="button" className="link" onClick={() => void revoke(i)}>
+                    {a("invite.revoke", { email: i.email })}
+                  </button>
+                </li>
+              ))}
+            </ul>
+          </>
+        ) : null}
+      </form>
       <fieldset className="team-settings plain">
         <legend>{a("team.settings")}</legend>
         <label>

@@ -1,12 +1,13 @@
 use astro_proto::v1::{
-    ChangePasswordRequest, LoginRequest, LoginResponse, SignOutEverywhereRequest, SignOutEverywhereResponse,
-    auth_service_server::AuthService,
+    AcceptInvitationRequest, ChangePasswordRequest, LoginRequest, LoginResponse, SignOutEverywhereRequest,
+    SignOutEverywhereResponse, auth_service_server::AuthService,
 };
 use tonic::{Request, Response, Status};
 
 use super::{access::caller, edge, status};
 use crate::{
     domain::{
+        invitations::Invitations,
         members::Members,
         sign_in::{Attempt, SignIn},
     },
@@ -16,6 +17,7 @@ use crate::{
 pub struct AuthApi {
     pub sign_in: SignIn,
     pub members: Members,
+    pub invitations: Invitations,
     /// To recognise the edge's identity.
     pub keys: KeyRing,
 }
@@ -29,6 +31,18 @@ impl AuthService for AuthApi {
             Attempt { email: &body.email, password: &body.password, captcha_token: &body.captcha_token, client };
         let signed_in = self.sign_in.login(attempt).await.map_err(|e| status(e, &metadata))?;
         Ok(Response::new(login_response(signed_in)))
+    }
+
+    async fn accept_invitation(
+        &self,
+        request: Request<AcceptInvitationRequest>,
+    ) -> Result<Response<LoginResponse>, Status> {
+        let (metadata, _, body) = request.into_parts();
+        self.invitations
+            .accept(&body.token, &body.display_name, &body.password)
+            .await
+            .map(|signed_in| Response::new(login_response(signed_in)))
+            .map_err(|e| status(e, &metadata))
     }
 
     async fn change_password(

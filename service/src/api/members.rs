@@ -1,15 +1,17 @@
 use astro_proto::v1::{
-    DeleteMemberRequest, DeleteMemberResponse, GetTeamSettingsRequest, ListMembersRequest, ListMembersResponse,
-    ListSecurityEventsRequest, ListSecurityEventsResponse, Member, TeamSettings, UpdateMemberRequest,
-    UpdateTeamSettingsRequest, member_service_server::MemberService,
+    DeleteMemberRequest, DeleteMemberResponse, GetTeamSettingsRequest, Invitation, InviteMemberRequest,
+    InviteMemberResponse, ListInvitationsRequest, ListInvitationsResponse, ListMembersRequest, ListMembersResponse,
+    ListSecurityEventsRequest, ListSecurityEventsResponse, Member, RevokeInvitationRequest, TeamSettings,
+    UpdateMemberRequest, UpdateTeamSettingsRequest, member_service_server::MemberService,
 };
 use tonic::{Request, Response, Status};
 
 use super::{access::caller, status};
-use crate::domain::{DomainError, FieldViolation, members::Members};
+use crate::domain::{DomainError, FieldViolation, invitations::Invitations, members::Members};
 
 pub struct MemberApi {
     pub members: Members,
+    pub invitations: Invitations,
 }
 
 #[tonic::async_trait]
@@ -76,5 +78,39 @@ impl MemberService for MemberApi {
     ) -> Result<Response<ListSecurityEventsResponse>, Status> {
         let (metadata, _, body) = request.into_parts();
         self.members.log().list(body).await.map(Response::new).map_err(|e| status(e, &metadata))
+    }
+
+    async fn invite_member(
+        &self,
+        request: Request<InviteMemberRequest>,
+    ) -> Result<Response<InviteMemberResponse>, Status> {
+        let caller = caller(&request)?;
+        let (metadata, _, body) = request.into_parts();
+        self.invitations
+            .invite(&caller, &body.email, body.role, &body.display_name)
+            .await
+            .map(|(invitation, link)| Response::new(InviteMemberResponse { invitation: Some(invitation), link }))
+            .map_err(|e| status(e, &metadata))
+    }
+
+    async fn list_invitations(
+        &self,
+        request: Request<ListInvitationsRequest>,
+    ) -> Result<Response<ListInvitationsResponse>, Status> {
+        let metadata = request.metadata().clone();
+        self.invitations
+            .pending()
+            .await
+            .map(|invitations| Response::new(ListInvitationsResponse { invitations }))
+            .map_err(|e| status(e, &metadata))
+    }
+
+    async fn revoke_invitation(
+        &self,
+        request: Request<RevokeInvitationRequest>,
+    ) -> Result<Response<Invitation>, Status> {
+        let caller = caller(&request)?;
+        let (metadata, _, body) = request.into_parts();
+        self.invitations.revoke(&caller, &body.id).await.map(Response::new).map_err(|e| status(e, &metadata))
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod board;
+pub mod invitations;
 pub mod members;
 pub mod page_token;
 pub mod prospects;

@@ -21,8 +21,9 @@ use astro_proto::{
         timestamp_key,
     },
     v1::{
-        BoardChange, CreateProspectRecord, Notification, NotificationState, Prospect, ProspectEvent, ProspectStatus,
-        ProspectStatusCount, ProspectStatusCounter, SecurityEvent, SignInFailures, SpentCaptcha, TeamSettings, User,
+        BoardChange, CreateProspectRecord, Invitation, Notification, NotificationState, Prospect, ProspectEvent,
+        ProspectStatus, ProspectStatusCount, ProspectStatusCounter, SecurityEvent, SignInFailures, SpentCaptcha,
+        TeamSettings, User,
     },
 };
 use async_trait::async_trait;
@@ -297,7 +298,9 @@ fn with_condition(
     if let Some(put) = item.put.as_mut() {
         put.condition_expression = Some(expression.to_owned());
         put.expression_attribute_names = Some(names.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect());
-        put.expression_attribute_values = Some(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+        // DynamoDB refuses an empty map of values.
+        put.expression_attribute_values =
+            (!values.is_empty()).then(|| values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
     }
     item
 }
@@ -320,6 +323,46 @@ impl Store for DynamoStore {
             .await
             .map_err(sdk_error)?;
         Ok(())
+    }
+
+    async fn save_invitation(&self, invitation: &Invitation, expected_version: i64) -> StoreResult<()> {
+        let put = match expected_version {
+            0 => {
+                with_condition(self.put(invitation, None), "attribute_not_exists(#pk)", &[("#pk", storage::PK)], vec![])
+            }
+            v => with_condition(
+                self.put(invitation, None),
+                VERSION_CONDITION,
+                &[("#version", storage::invitation::attribute::VERSION)],
+                vec![(":version", AttributeValue::N(v.to_string()))],
+            ),
+        };
+        match self.transact(vec![put]).await {
+            Ok(()) => Ok(()),
+            Err(TransactionFailure::Condition(_)) => match self.get_invitation(&invitation.id).await? {
+                None => Err(StoreError::NotFound),
+                Some(stored) => Err(StoreError::stale("invitation", &invitation.id, stored.version, expected_version)),
+            },
+            Err(TransactionFailure::Other(e)) => Err(e),
+        }
+    }
+
+    async fn get_invitation(&self, id: &str) -> StoreResult<Option<Invitation>> {
+        self.get(storage::invitation::pk(), storage::invitation::sk(id)).await
+    }
+
+    async fn invitations(&self) -> StoreResult<Vec<Invitation>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", storage::PK)
+            .expression_attribute_values(":pk", AttributeValue::S(storage::invitation::pk()))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.items.unwrap_or_default().iter().map(decode).collect()
     }
 
     async fn record_security_event(&self, event: &SecurityEvent) -> StoreResult<()> {

@@ -26,8 +26,9 @@ use std::{collections::BTreeSet, path::Path, sync::Arc, time::SystemTime};
 use astro_proto::{
     storage::{self, INDEXES, KeyText, StoredEntity},
     v1::{
-        AssignmentCounter, BoardChange, CreateProspectRecord, Notification, NotificationState, Prospect, ProspectEvent,
-        ProspectStatus, ProspectStatusCount, SecurityEvent, SignInFailures, SpentCaptcha, TeamSettings, User,
+        AssignmentCounter, BoardChange, CreateProspectRecord, Invitation, Notification, NotificationState, Prospect,
+        ProspectEvent, ProspectStatus, ProspectStatusCount, SecurityEvent, SignInFailures, SpentCaptcha, TeamSettings,
+        User,
     },
 };
 use async_trait::async_trait;
@@ -536,6 +537,30 @@ impl Store for EmbeddedStore {
 
     async fn create_user(&self, user: User) -> StoreResult<()> {
         self.write(move |conn| put(conn, &user, true)).await
+    }
+
+    async fn save_invitation(&self, invitation: &Invitation, expected_version: i64) -> StoreResult<()> {
+        let invitation = invitation.clone();
+        self.write(move |conn| {
+            let stored: Option<Invitation> = get(conn, &invitation.pk(), &invitation.sk())?;
+            match (stored, expected_version) {
+                (None, 0) => put(conn, &invitation, true),
+                (Some(stored), v) if v != 0 && stored.version == v => put(conn, &invitation, false),
+                (Some(stored), v) => Err(StoreError::stale("invitation", &invitation.id, stored.version, v)),
+                (None, _) => Err(StoreError::NotFound),
+            }
+        })
+        .await
+    }
+
+    async fn get_invitation(&self, id: &str) -> StoreResult<Option<Invitation>> {
+        let (pk, sk) = (storage::invitation::pk(), storage::invitation::sk(id));
+        self.read(move |conn| get(conn, &pk, &sk)).await
+    }
+
+    async fn invitations(&self) -> StoreResult<Vec<Invitation>> {
+        let pk = storage::invitation::pk();
+        self.read(move |conn| query_items(conn, "SELECT body FROM items WHERE pk = ?1 ORDER BY sk", &[&pk])).await
     }
 
     async fn record_security_event(&self, event: &SecurityEvent) -> StoreResult<()> {

@@ -226,6 +226,15 @@ pub trait Store: Send + Sync + 'static {
     /// (`Conflict` otherwise: someone else claimed or changed it).
     async fn save_notification(&self, n: &Notification, expected_version: i64) -> StoreResult<()>;
 
+    /// Writes an invitation: a new one (`expected_version` 0: `Conflict` if
+    /// its id exists), or a change from the version read (`Conflict` if it
+    /// moved on: of two acceptances of one link, one wins).
+    async fn save_invitation(&self, invitation: &astro_proto::v1::Invitation, expected_version: i64)
+    -> StoreResult<()>;
+    async fn get_invitation(&self, id: &str) -> StoreResult<Option<astro_proto::v1::Invitation>>;
+    /// Every invitation kept (one partition: a team's handful), in id order.
+    async fn invitations(&self) -> StoreResult<Vec<astro_proto::v1::Invitation>>;
+
     /// Adds a line to the security log.
     async fn record_security_event(&self, event: &astro_proto::v1::SecurityEvent) -> StoreResult<()>;
     /// One month's security log (`SecurityEvent.month`), newest first,

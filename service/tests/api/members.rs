@@ -542,3 +542,82 @@ async fn a_member_changes_their_password_with_the_current_one_and_other_sessions
     assert_code(login(&app, "sam@example.com", PASSWORD).await, Code::Unauthenticated);
     login(&app, "sam@example.com", "a brand new passphrase").await.unwrap();
 }
+
+#[tokio::test]
+async fn an_invitation_link_lets_one_person_join_once_with_the_role_given() {
+    use astro_proto::v1::{
+        AcceptInvitationRequest, InviteMemberRequest, ListInvitationsRequest, RevokeInvitationRequest,
+    };
+    let app = spawn_app().await;
+    let admin = login(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await.unwrap();
+    let mut team = members(&app, &admin).await;
+    let invite =
+        |email: &str| InviteMemberRequest { email: email.into(), role: Role::Sales as i32, display_name: "Sam".into() };
+    let sent = team.invite_member(invite("Sam@Example.com")).await.unwrap().into_inner();
+    let invitation = sent.invitation.unwrap();
+    assert_eq!((invitation.email.as_str(), invitation.role.as_str()), ("sam@example.com", "sales"));
+    assert!(invitation.token_hash.is_empty(), "the hash stays in the table");
+    let expiry = invitation.expires_at.unwrap().seconds - invitation.created_at.unwrap().seconds;
+    assert_eq!(expiry, 7 * 24 * 3600);
+    let token = sent.link.split_once("/admin/join#").expect("a link to the web app's join page").1.to_owned();
+    let listed = team.list_invitations(ListInvitationsRequest {}).await.unwrap().into_inner().invitations;
+    assert_eq!(listed.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [invitation.id.as_str()]);
+
+    let accept = |token: &str, password: &str| AcceptInvitationRequest {
+        token: token.into(),
+        display_name: "Sam Seller".into(),
+        password: password.into(),
+    };
+    let mut auth = app.auth().await;
+    // A weak password is refused and the link stays good.
+    let weak = assert_code(auth.accept_invitation(accept(&token, "password1234")).await, Code::InvalidArgument);
+    assert_eq!(violated_fields(&weak), ["password"]);
+    // A tampered link is not genuine.
+    let tampered = format!("{}x", &token[..token.len() - 1]);
+    let refused = assert_code(auth.accept_invitation(accept(&tampered, PASSWORD)).await, Code::InvalidArgument);
+    assert_eq!(violated_fields(&refused), ["token"]);
+
+    let joined = auth.accept_invitation(accept(&token, PASSWORD)).await.unwrap().into_inner();
+    assert_eq!((joined.email.as_str(), joined.role.as_str()), ("sam@example.com", "sales"));
+    app.prospects_with(Some(joined.token))
+        .await
+        .list_prospects(astro_proto::v1::ListProspectsRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(member(&app, &admin, "sam@example.com").await.display_name, "Sam Seller");
+    let used = assert_code(auth.accept_invitation(accept(&token, PASSWORD)).await, Code::FailedPrecondition);
+    assert!(used.message().contains("used already"), "{used:?}");
+    assert!(team.list_invitations(ListInvitationsRequest {}).await.unwrap().into_inner().invitations.is_empty());
+    // A member is not invited twice.
+    assert_code(team.invite_member(invite("sam@example.com")).await, Code::AlreadyExists);
+
+    // Revoked: refused, saying so.
+    let other = team.invite_member(invite("ola@example.com")).await.unwrap().into_inner();
+    let other_token = other.link.split_once('#').unwrap().1.to_owned();
+    team.revoke_invitation(RevokeInvitationRequest { id: other.invitation.unwrap().id }).await.unwrap();
+    let withdrawn = assert_code(auth.accept_invitation(accept(&other_token, PASSWORD)).await, Code::FailedPrecondition);
+    assert!(withdrawn.message().contains("withdrawn"), "{withdrawn:?}");
+    assert_code(login(&app, "ola@example.com", PASSWORD).await, Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn an_expired_invitation_is_refused() {
+    use astro_service::domain::{auth::Accounts, invitations::Invitations};
+    use astro_service::store::{Store, embedded::EmbeddedStore};
+    let dir = tempfile::tempdir().unwrap();
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let keys = astro_service::keys::KeyRing::new(astro_authorizer::TokenSecret::new(vec![7; 32]).unwrap());
+    let accounts = Accounts::new(store.clone(), astro_service::domain::auth::PasswordHasher::new(4), keys.clone());
+    let invitations = Invitations::new(store.clone(), keys, accounts, "http://127.0.0.1:8080");
+    let admin = astro_authorizer::Claims { email: ADMIN_EMAIL.into(), role: Role::Admin, iat: 0, exp: i64::MAX };
+    let (sent, link) = invitations.invite(&admin, "late@example.com", Role::Viewer as i32, "").await.unwrap();
+    // Seven days later, as the table has it (no clock to wait on).
+    let mut stored = store.get_invitation(&sent.id).await.unwrap().unwrap();
+    stored.expires_at = Some(prost_types::Timestamp { seconds: now() - 1, nanos: 0 });
+    stored.version += 1;
+    store.save_invitation(&stored, sent.version).await.unwrap();
+    let token = link.split_once('#').unwrap().1;
+    let expired = invitations.accept(token, "", PASSWORD).await.unwrap_err();
+    assert!(expired.to_string().contains("expired"), "{expired}");
+    assert_eq!(store.get_user("late@example.com").await.unwrap(), None);
+}
