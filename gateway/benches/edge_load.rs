@@ -67,6 +67,9 @@ impl Stack {
             .env("ASTRO_DATA_DIR", dir.path())
             .env("ASTRO_WEB_DIR", dir.path())
             .env("ASTRO_JWT_SECRET", SECRET)
+            // The member the bench's admin token speaks for.
+            .env("ASTRO_ADMIN_EMAIL", BENCH_ADMIN)
+            .env("ASTRO_ADMIN_PASSWORD", "the bench admin's passphrase")
             .env("ASTRO_CAPTCHA", "off")
             .env("ASTRO_THROTTLE_RPS", "1000000")
             .env("ASTRO_THROTTLE_BURST", "1000000")
@@ -205,7 +208,7 @@ end
 "#;
 
 async fn grpc_run(stack: &Stack, connections: usize, seconds: u64, offset: usize) -> Figures {
-    let token = bench_token(Role::Service);
+    let token = bench_token("bench-service@example.com", Role::Service);
     let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
     let clients = grpc_clients(stack, connections).await;
     drive(connections, seconds, move |caller, i| {
@@ -222,15 +225,18 @@ async fn grpc_run(stack: &Stack, connections: usize, seconds: u64, offset: usize
     .await
 }
 
+/// The stack's bootstrap admin: a member, so its token stands.
+const BENCH_ADMIN: &str = "bench@example.com";
+
 /// A token for the bench's calls, signed with the stack's secret.
-fn bench_token(role: Role) -> String {
+fn bench_token(email: &str, role: Role) -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
     let secret = TokenSecret::new(SECRET.as_bytes().to_vec()).unwrap();
-    TokenIssuer::new(&secret).issue("bench@example.com", role, now).unwrap().0
+    TokenIssuer::new(&secret).issue(email, role, now).unwrap().0
 }
 
 fn admin_token() -> String {
-    bench_token(Role::Admin)
+    bench_token(BENCH_ADMIN, Role::Admin)
 }
 
 /// One gRPC channel to the service per caller.
