@@ -127,6 +127,37 @@ impl DynamoStore {
         }
     }
 
+    /// Writes `entity` if its stored version (attribute `version`) is still
+    /// `expected` — 0: if it does not exist yet. On a failed condition, a
+    /// fresh read says which: `NotFound`, or stale at the version found.
+    async fn put_versioned<E: StoredEntity>(
+        &self,
+        what: &str,
+        id: &str,
+        entity: &E,
+        version: &str,
+        expected: i64,
+        version_of: fn(&E) -> i64,
+    ) -> StoreResult<()> {
+        let put = match expected {
+            0 => with_condition(self.put(entity, None), "attribute_not_exists(#pk)", &[("#pk", storage::PK)], vec![]),
+            v => with_condition(
+                self.put(entity, None),
+                VERSION_CONDITION,
+                &[("#version", version)],
+                vec![(":version", AttributeValue::N(v.to_string()))],
+            ),
+        };
+        match self.transact(vec![put]).await {
+            Ok(()) => Ok(()),
+            Err(TransactionFailure::Condition(_)) => match self.get::<E>(entity.pk(), entity.sk()).await? {
+                None => Err(StoreError::NotFound),
+                Some(stored) => Err(StoreError::stale(what, id, version_of(&stored), expected)),
+            },
+            Err(TransactionFailure::Other(e)) => Err(e),
+        }
+    }
+
     fn put<E: StoredEntity>(&self, entity: &E, condition: Option<&str>) -> TransactWriteItem {
         let put = Put::builder().table_name(&self.table).set_item(Some(av_item(&entity.to_item())));
         let put = match condition {
@@ -326,25 +357,8 @@ impl Store for DynamoStore {
     }
 
     async fn save_invitation(&self, invitation: &Invitation, expected_version: i64) -> StoreResult<()> {
-        let put = match expected_version {
-            0 => {
-                with_condition(self.put(invitation, None), "attribute_not_exists(#pk)", &[("#pk", storage::PK)], vec![])
-            }
-            v => with_condition(
-                self.put(invitation, None),
-                VERSION_CONDITION,
-                &[("#version", storage::invitation::attribute::VERSION)],
-                vec![(":version", AttributeValue::N(v.to_string()))],
-            ),
-        };
-        match self.transact(vec![put]).await {
-            Ok(()) => Ok(()),
-            Err(TransactionFailure::Condition(_)) => match self.get_invitation(&invitation.id).await? {
-                None => Err(StoreError::NotFound),
-                Some(stored) => Err(StoreError::stale("invitation", &invitation.id, stored.version, expected_version)),
-            },
-            Err(TransactionFailure::Other(e)) => Err(e),
-        }
+        let version = storage::invitation::attribute::VERSION;
+        self.put_versioned("invitation", &invitation.id, invitation, version, expected_version, |i| i.version).await
     }
 
     async fn get_invitation(&self, id: &str) -> StoreResult<Option<Invitation>> {
@@ -771,20 +785,8 @@ impl Store for DynamoStore {
     }
 
     async fn save_notification(&self, n: &Notification, expected_version: i64) -> StoreResult<()> {
-        let put = with_condition(
-            self.put(n, None),
-            VERSION_CONDITION,
-            &[("#version", storage::notification::attribute::VERSION)],
-            vec![(":version", AttributeValue::N(expected_version.to_string()))],
-        );
-        match self.transact(vec![put]).await {
-            Ok(()) => Ok(()),
-            Err(TransactionFailure::Condition(_)) => match self.get_notification(&n.id).await? {
-                None => Err(StoreError::NotFound),
-                Some(stored) => Err(StoreError::stale("notification", &n.id, stored.version, expected_version)),
-            },
-            Err(TransactionFailure::Other(e)) => Err(e),
-        }
+        let version = storage::notification::attribute::VERSION;
+        self.put_versioned("notification", &n.id, n, version, expected_version, |n| n.version).await
     }
 
     async fn search(&self, key: SearchKey, prefix: &str, limit: usize) -> StoreResult<Vec<Prospect>> {
