@@ -36,8 +36,8 @@ const KINDS = {
   [SecurityEventKind.INVITATION_REVOKED]: "log.INVITATION_REVOKED",
   [SecurityEventKind.INVITATION_ACCEPTED]: "log.INVITATION_ACCEPTED",
 } as const;
-/// A role's claim, as an invitation stores it.
-const roleClaim = (r: Role) => ({ [Role.ADMIN]: "admin", [Role.SALES]: "sales", [Role.VIEWER]: "viewer", [Role.SERVICE]: "service" })[r as 1 | 2 | 3 | 4];
+/// A role's claim, as an invitation stores it: the enum value's name, lower-cased.
+const roleClaim = (r: Role) => Role[r].toLowerCase();
 
 const ROLE_KEYS = { [Role.ADMIN]: "role.ADMIN", [Role.SALES]: "role.SALES", [Role.VIEWER]: "role.VIEWER", [Role.SERVICE]: "role.SERVICE" } as const;
 
