@@ -219,6 +219,7 @@ fn router(gateway: Arc<Gateway>, config: &GatewayConfig, csp: HeaderValue) -> an
     let public = |endpoint| middleware::from_fn_with_state((gateway.clone(), endpoint), edge::per_client);
     let api = Router::new()
         .route("/auth/login", post(rest::auth::login).layer(public(Public::Login)))
+        .route("/auth/second-step", post(rest::auth::second_step).layer(public(Public::Login)))
         // The layer covers the form (POST) only: listing has a token.
         .route("/prospects", post(rest::prospects::submit).layer(public(Public::Form)).get(rest::prospects::list))
         .route(

@@ -36,6 +36,7 @@ use crate::{
     ),
     paths(
         auth::login,
+        auth::second_step,
         prospects::submit,
         prospects::list,
         prospects::get,
@@ -303,7 +304,14 @@ mod tests {
         let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
         assert_eq!(doc["openapi"], "3.1.0");
         let paths = doc["paths"].as_object().unwrap();
-        for path in ["/auth/login", "/prospects", "/prospects/{id}", "/verify-recaptcha", "/captcha/challenge"] {
+        for path in [
+            "/auth/login",
+            "/auth/second-step",
+            "/prospects",
+            "/prospects/{id}",
+            "/verify-recaptcha",
+            "/captcha/challenge",
+        ] {
             assert!(paths.contains_key(path), "{path} missing");
         }
         assert!(doc["paths"]["/prospects"]["post"]["requestBody"].is_object());

@@ -71,6 +71,19 @@ pub struct ServeConfig {
     #[arg(long, env = "ASTRO_JWT_SECRET_ID")]
     pub jwt_secret_id: Option<String>,
 
+    /// The key that seals members' two-factor secrets at rest (AES-256-GCM)
+    /// and keys their recovery codes' hashes: at least 32 bytes. When unset,
+    /// one is generated at first start and kept in the data directory. It
+    /// does not rotate: a new key makes every enrolment unreadable.
+    #[arg(long, env = "ASTRO_TWO_FACTOR_KEY", hide_env_values = true)]
+    pub two_factor_key: Option<Secret>,
+
+    /// Secrets Manager id of the two-factor key (e.g.
+    /// `astro-qualif/two-factor-key-production`); takes precedence over
+    /// `ASTRO_TWO_FACTOR_KEY`.
+    #[arg(long, env = "ASTRO_TWO_FACTOR_KEY_SECRET_ID")]
+    pub two_factor_key_id: Option<String>,
+
     /// Secrets Manager id of the bootstrap admin, a JSON
     /// `{"email": …, "password": …}` (e.g. `astro-qualif/admin-credentials-production`).
     #[arg(long, env = "ASTRO_ADMIN_SECRET_ID")]

@@ -30,6 +30,7 @@ use crate::{
         members::Members,
         prospects::Prospects,
         sign_in::{self, SignIn, SignInGuard},
+        two_factor::TwoFactorKey,
     },
     keys::KeyRing,
     secrets::SecretsManager,
@@ -121,6 +122,25 @@ pub async fn live_key_ring(config: &ServeConfig, secrets: Option<&SecretsManager
     Ok(keys)
 }
 
+/// The key of members' second factors: from Secrets Manager
+/// (`ASTRO_TWO_FACTOR_KEY_SECRET_ID`), else `ASTRO_TWO_FACTOR_KEY`, else the
+/// key kept in the data directory.
+async fn two_factor_key(config: &ServeConfig, secrets: Option<&SecretsManager>) -> anyhow::Result<TwoFactorKey> {
+    if let Some(id) = &config.two_factor_key_id {
+        let text = match secrets {
+            Some(secrets) => secrets.string(id).await?,
+            None => SecretsManager::from_environment().await.string(id).await?,
+        };
+        return TwoFactorKey::new(text.trim().as_bytes()).map_err(|e| anyhow::anyhow!("secret {id}: {e}"));
+    }
+    match &config.two_factor_key {
+        Some(key) => {
+            TwoFactorKey::new(key.expose().as_bytes()).map_err(|e| anyhow::anyhow!("ASTRO_TWO_FACTOR_KEY: {e}"))
+        }
+        None => TwoFactorKey::load_or_create(&config.store.data_dir).map_err(anyhow::Error::msg),
+    }
+}
+
 fn local_key_ring(config: &ServeConfig) -> anyhow::Result<KeyRing> {
     let secret = match &config.jwt_secret {
         Some(secret) => TokenSecret::new(secret.expose().as_bytes().to_vec()).context("ASTRO_JWT_SECRET")?,
@@ -204,7 +224,10 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
         );
     }
     // One Secrets Manager client, only when a secret lives there.
-    let secrets = match config.jwt_secret_id.is_some() || config.admin_secret_id.is_some() {
+    let secrets = match config.jwt_secret_id.is_some()
+        || config.admin_secret_id.is_some()
+        || config.two_factor_key_id.is_some()
+    {
         true => Some(SecretsManager::from_environment().await),
         false => None,
     };
@@ -233,7 +256,8 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
     let mut services = services(store, keys, config.store.bcrypt_cost, &config.public_url);
     services.prospects =
         services.prospects.with_watch_poll(Duration::from_millis(config.watch_poll_ms)).with_notifier(notifier);
-    let sign_in = SignIn::new(services.accounts.clone(), guard.clone());
+    let two_factor_key = two_factor_key(&config, secrets.as_ref()).await?;
+    let sign_in = SignIn::new(services.accounts.clone(), guard.clone(), services.members.clone(), two_factor_key);
 
     if let (Some(id), Some(secrets)) = (&config.admin_secret_id, &secrets) {
         let admin = secrets.admin_credentials(id).await?;

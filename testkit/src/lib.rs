@@ -5,3 +5,4 @@
 pub mod bench;
 pub mod moto;
 pub mod smtp;
+pub mod totp;

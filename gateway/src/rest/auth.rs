@@ -50,12 +50,72 @@ pub async fn login(
 ) -> Result<Json<LoginResponse>, Problem> {
     let ip = gateway.limits.client_ip(peer, &headers);
     let request = pb::LoginRequest { email: body.email, password: body.password, captcha_token: body.captcha_token };
-    let mut request = call(request, None, &headers);
+    let request = from_client(request, &gateway, ip, &headers);
+    let r = gateway.auth.clone().login(request).await.map_err(|s| problem_from_status(&s, &headers))?.into_inner();
+    Ok(Json(signed_in(r)))
+}
+
+/// Complete a sign-in with a second factor.
+///
+/// After `POST /auth/login` answered with `secondStep` (no token yet): its
+/// ticket and a code from the member's authenticator app (6 digits; each
+/// code is good once) or one of their recovery codes. A wrong code is a 400
+/// naming `code` and counts as a failed sign-in; past the budget, or once the
+/// ticket has expired (5 minutes), a 400 says to sign in again.
+#[utoipa::path(
+    post,
+    path = "/auth/second-step",
+    tag = "auth",
+    request_body = SecondStepRequest,
+    responses(
+        (status = 200, description = "Signed in", body = LoginResponse),
+        BodyErrors,
+        CommonErrors,
+    )
+)]
+pub async fn second_step(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<SecondStepRequest>,
+) -> Result<Json<LoginResponse>, Problem> {
+    let ip = gateway.limits.client_ip(peer, &headers);
+    let request =
+        from_client(pb::CompleteSignInRequest { ticket: body.ticket, code: body.code }, &gateway, ip, &headers);
+    let r = gateway
+        .auth
+        .clone()
+        .complete_sign_in(request)
+        .await
+        .map_err(|s| problem_from_status(&s, &headers))?
+        .into_inner();
+    Ok(Json(signed_in(r)))
+}
+
+/// A call on behalf of the client at `ip`, as the edge vouches for it.
+fn from_client<T>(message: T, gateway: &Gateway, ip: std::net::IpAddr, headers: &HeaderMap) -> tonic::Request<T> {
+    let mut request = call(message, None, headers);
     for (name, value) in edge::headers(&gateway.keys, ip, Transport::Rest) {
         if let Ok(value) = MetadataValue::try_from(value) {
             request.metadata_mut().insert(name, value);
         }
     }
-    let r = gateway.auth.clone().login(request).await.map_err(|s| problem_from_status(&s, &headers))?.into_inner();
-    Ok(Json(LoginResponse { token: r.token, expires_at: timestamp(r.expires_at), email: r.email, role: r.role }))
+    request
+}
+
+fn signed_in(r: pb::LoginResponse) -> LoginResponse {
+    LoginResponse {
+        token: r.token,
+        expires_at: match r.expires_at {
+            Some(_) if r.second_step.is_none() => timestamp(r.expires_at),
+            _ => String::new(),
+        },
+        email: r.email,
+        role: r.role,
+        second_step: r.second_step.map(|s| SecondStep {
+            ticket: s.ticket,
+            expires_at: timestamp(s.expires_at),
+            enrol: s.enrol,
+        }),
+    }
 }

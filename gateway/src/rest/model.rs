@@ -399,12 +399,43 @@ pub struct LoginRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginResponse {
-    /// Send as `Authorization: Bearer <token>`.
+    /// Send as `Authorization: Bearer <token>`. Empty while a second step
+    /// is needed (`secondStep`).
     pub token: String,
-    /// RFC 3339; 24 hours after issue.
+    /// RFC 3339; 24 hours after issue. Empty with `secondStep`.
     pub expires_at: String,
     pub email: String,
     pub role: String,
+    /// Present when the password was right and a second factor is needed
+    /// first: `POST /auth/second-step` with its ticket and a code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_step: Option<SecondStep>,
+}
+
+/// What a sign-in needs after the password.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecondStep {
+    /// For `POST /auth/second-step`: proves the password, for 5 minutes.
+    pub ticket: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// The team requires two-factor sign-in and the member has none yet:
+    /// enrol in the web app (or over gRPC) first.
+    pub enrol: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecondStepRequest {
+    /// From the sign-in's `secondStep`.
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 4096)]
+    pub ticket: String,
+    /// 6 digits from the authenticator app, or a recovery code.
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 64)]
+    pub code: String,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

@@ -113,3 +113,52 @@ async fn a_token_whose_member_was_deactivated_is_refused_at_the_edge_too() {
     .await;
     assert_eq!(refused.unwrap_err().code(), tonic::Code::Unauthenticated);
 }
+
+#[tokio::test]
+async fn with_two_factor_sign_in_rest_gives_a_ticket_and_the_second_step_the_token() {
+    use astro_proto::v1::{
+        ConfirmTwoFactorEnrolmentRequest, ConfirmTwoFactorEnrolmentResponse, StartTwoFactorEnrolmentRequest,
+        TwoFactorEnrolment,
+    };
+    for backend in BACKENDS {
+        let stack = spawn_on(backend, &[]).await;
+        let sam = stack.member("sam@example.com", Role::Sales).await;
+        let bearer = format!("Bearer {sam}");
+        let auth = [("authorization", bearer.as_str())];
+        // Enrolment over gRPC-web, as the web app does it.
+        let start =
+            StartTwoFactorEnrolmentRequest { current_password: "a long team password".into(), ..Default::default() };
+        let shown: TwoFactorEnrolment =
+            grpc_web(&stack, "/astro.v1.AuthService/StartTwoFactorEnrolment", &start, &auth).await.unwrap();
+        let confirm = ConfirmTwoFactorEnrolmentRequest {
+            code: astro_testkit::totp::code(&shown.secret, 0),
+            ..Default::default()
+        };
+        let confirmed: ConfirmTwoFactorEnrolmentResponse =
+            grpc_web(&stack, "/astro.v1.AuthService/ConfirmTwoFactorEnrolment", &confirm, &auth).await.unwrap();
+        assert_eq!(confirmed.recovery_codes.len(), 10, "{backend:?}");
+
+        // REST: the password gives a ticket and no token.
+        let login = json!({"email": "sam@example.com", "password": "a long team password"});
+        let answer: Value =
+            stack.http.post(stack.at("/auth/login")).json(&login).send().await.unwrap().json().await.unwrap();
+        assert_eq!(answer["token"], "", "{answer}");
+        assert_eq!(answer["secondStep"]["enrol"], false);
+        let ticket = answer["secondStep"]["ticket"].as_str().unwrap().to_owned();
+
+        let wrong = json!({"ticket": ticket, "code": "000000"});
+        let refused = stack.http.post(stack.at("/auth/second-step")).json(&wrong).send().await.unwrap();
+        assert_problem(refused, 400, Some("code")).await;
+        let right = json!({"ticket": ticket, "code": astro_testkit::totp::code(&shown.secret, 1)});
+        let signed_in = stack.http.post(stack.at("/auth/second-step")).json(&right).send().await.unwrap();
+        assert_eq!(signed_in.status(), 200);
+        let signed_in: Value = signed_in.json().await.unwrap();
+        assert!(signed_in.get("secondStep").is_none(), "{signed_in}");
+        let token = signed_in["token"].as_str().unwrap();
+        let page = stack.http.get(stack.at("/prospects")).bearer_auth(token).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        // The same code again is refused: good once.
+        let replayed = stack.http.post(stack.at("/auth/second-step")).json(&right).send().await.unwrap();
+        assert_problem(replayed, 400, Some("code")).await;
+    }
+}

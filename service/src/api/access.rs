@@ -29,6 +29,20 @@ pub fn caller<T>(request: &Request<T>) -> Result<Claims, Status> {
         .ok_or_else(|| Status::unauthenticated("missing bearer token: send `Authorization: Bearer <token>`"))
 }
 
+/// The caller of a public call that came with a valid token and a session
+/// that still stands (enrolling in two-factor sign-in while signed in).
+pub fn optional_caller<T>(request: &Request<T>) -> Option<Claims> {
+    request.extensions().get::<Caller>().map(|c| c.0.clone())
+}
+
+/// Every role: who a public call's token may speak for.
+const ANY_ROLE: &[astro_authorizer::Role] = &[
+    astro_authorizer::Role::Admin,
+    astro_authorizer::Role::Sales,
+    astro_authorizer::Role::Viewer,
+    astro_authorizer::Role::Service,
+];
+
 /// Who may call `path` on the service: the contract's rule; health and
 /// reflection (standard services outside the contract) are open here, as
 /// the native port serves grpcurl; anything else is closed.
@@ -98,6 +112,12 @@ where
         let access = self.access.clone();
         Box::pin(async move {
             match self::access(request.uri().path()) {
+                // A token is optional here: when it stands, the handler knows who calls.
+                Access::Public if request.headers().contains_key(http::header::AUTHORIZATION) => {
+                    if let Ok(claims) = access.admit(request.headers(), ANY_ROLE).await {
+                        request.extensions_mut().insert(Caller(claims));
+                    }
+                }
                 Access::Public => {}
                 Access::Roles(roles) => match access.admit(request.headers(), roles).await {
                     Ok(claims) => {

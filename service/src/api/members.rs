@@ -1,8 +1,8 @@
 use astro_proto::v1::{
     DeleteMemberRequest, DeleteMemberResponse, GetTeamSettingsRequest, Invitation, InviteMemberRequest,
     InviteMemberResponse, ListInvitationsRequest, ListInvitationsResponse, ListMembersRequest, ListMembersResponse,
-    ListSecurityEventsRequest, ListSecurityEventsResponse, Member, RevokeInvitationRequest, TeamSettings,
-    UpdateMemberRequest, UpdateTeamSettingsRequest, member_service_server::MemberService,
+    ListSecurityEventsRequest, ListSecurityEventsResponse, Member, ResetTwoFactorRequest, RevokeInvitationRequest,
+    TeamSettings, UpdateMemberRequest, UpdateTeamSettingsRequest, member_service_server::MemberService,
 };
 use tonic::{Request, Response, Status};
 
@@ -16,6 +16,12 @@ pub struct MemberApi {
 
 #[tonic::async_trait]
 impl MemberService for MemberApi {
+    async fn reset_two_factor(&self, request: Request<ResetTwoFactorRequest>) -> Result<Response<Member>, Status> {
+        let caller = caller(&request)?;
+        let (metadata, _, body) = request.into_parts();
+        self.members.reset_two_factor(&caller, &body.email).await.map(Response::new).map_err(|e| status(e, &metadata))
+    }
+
     async fn list_members(
         &self,
         request: Request<ListMembersRequest>,

@@ -176,6 +176,11 @@ impl Accounts {
         }
     }
 
+    /// The signer of page tokens (and of sign-in tickets).
+    pub fn page_tokens(&self) -> Arc<crate::domain::page_token::PageTokens> {
+        self.keys.page_tokens()
+    }
+
     /// The security log the sign-ins are written to.
     pub fn log(&self) -> &SecurityLog {
         &self.log
@@ -200,39 +205,68 @@ impl Accounts {
         }
     }
 
-    /// A token when `password` is the account's and the member is active.
+    /// A token when `password` is the account's and the member is active
+    /// (no second factor asked: invitations, which set the password now).
+    pub async fn verify_password(&self, account: &str, password: &str) -> DomainResult<(String, Claims)> {
+        let user = self.check_password(account, password).await?;
+        self.issue(&user)
+    }
+
+    /// The member when `password` is the account's and they are active.
     /// Unknown emails, wrong passwords and members who may no longer sign in
     /// fail alike, after the same bcrypt work.
-    pub async fn verify_password(&self, account: &str, password: &str) -> DomainResult<(String, Claims)> {
+    pub async fn check_password(&self, account: &str, password: &str) -> DomainResult<User> {
         let user = self.store.get_user(account).await?;
         let role = user.as_ref().and_then(|u| Role::from_claim(&u.role));
         let matched = self.passwords.verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
-        let (Some(user), Some(role), true) = (user, role, matched) else {
+        let (Some(user), Some(_), true) = (user, role, matched) else {
             return Err(DomainError::Unauthenticated("wrong email or password"));
         };
         if session::state_of(&user) != MemberState::Active {
             return Err(DomainError::Unauthenticated("wrong email or password"));
         }
         if user.member_partition.is_empty() {
-            self.backfill(user.clone()).await;
+            return Ok(self.backfill(user.clone()).await.unwrap_or(user));
         }
+        Ok(user)
+    }
+
+    /// A token for the member.
+    pub fn issue(&self, user: &User) -> DomainResult<(String, Claims)> {
+        let role =
+            Role::from_claim(&user.role).ok_or_else(|| DomainError::Internal(format!("role {:?}", user.role)))?;
         // Never before the sessions' restart: a sign-in in the very second
         // of "sign out everywhere" still gets a token that is honoured.
         let issued = unix_now().max(user.tokens_not_before);
-        self.keys.issuer().issue(account, role, issued).map_err(|e| DomainError::Internal(e.to_string()))
+        self.keys.issuer().issue(&user.email, role, issued).map_err(|e| DomainError::Internal(e.to_string()))
+    }
+
+    /// The member's stored record, removed or not.
+    pub async fn get(&self, email: &str) -> DomainResult<Option<User>> {
+        Ok(self.store.get_user(email).await?)
+    }
+
+    /// Writes the member's record changed from `before` (a newer version:
+    /// a write from a stale read is refused with `Conflict`).
+    pub async fn save(&self, before: &User, mut after: User) -> DomainResult<User> {
+        after.version = before.version + 1;
+        after.updated_at = Some(now());
+        self.store.save_user(&after, before.version, None).await?;
+        self.written(&after);
+        Ok(after)
     }
 
     /// Records written before the team existed gain what a member has (a
     /// place in `MemberIndex`, a version) at their first sign-in.
-    async fn backfill(&self, before: User) {
+    async fn backfill(&self, before: User) -> Option<User> {
         let mut after = before.clone();
         after.member_partition = MEMBER_PARTITION.to_owned();
         after.state = MemberState::Active as i32;
-        after.version = before.version + 1;
-        match self.store.save_user(&after, before.version, None).await {
-            Ok(()) => self.written(&after),
+        match self.save(&before, after).await {
+            Ok(after) => Some(after),
             Err(e) => {
-                tracing::warn!(account = %before.email, error = %e, "could not add the account to the team listing")
+                tracing::warn!(account = %before.email, error = %e, "could not add the account to the team listing");
+                None
             }
         }
     }
@@ -340,7 +374,14 @@ const SECRET_FILE: &str = "jwt-secret";
 /// The token secret of the local default: generated at first start, kept in
 /// `dir` readable by the owner only, and reused afterwards.
 pub fn load_or_create_secret(dir: &Path) -> Result<TokenSecret, String> {
-    let path = dir.join(SECRET_FILE);
+    let text = load_or_create_key_file(dir, SECRET_FILE)?;
+    TokenSecret::new(text.into_bytes()).map_err(|e| format!("{}: {e}", dir.join(SECRET_FILE).display()))
+}
+
+/// A key of the local default (hex of 32 random bytes) in `dir/name`:
+/// created at first start readable by the owner only, then reused.
+pub fn load_or_create_key_file(dir: &Path, name: &str) -> Result<String, String> {
+    let path = dir.join(name);
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -349,15 +390,15 @@ pub fn load_or_create_secret(dir: &Path) -> Result<TokenSecret, String> {
     match options.open(&path) {
         Ok(mut file) => {
             let bytes: [u8; 32] = rand::random();
-            let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let text = hex::encode(bytes);
             file.write_all(text.as_bytes())
                 .and_then(|()| file.sync_all())
                 .map_err(|e| format!("{}: {e}", path.display()))?;
-            TokenSecret::new(text.into_bytes()).map_err(|e| e.to_string())
+            Ok(text)
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            TokenSecret::new(text.trim().as_bytes().to_vec()).map_err(|e| format!("{}: {e}", path.display()))
+            Ok(text.trim().to_owned())
         }
         Err(e) => Err(format!("{}: {e}", path.display())),
     }

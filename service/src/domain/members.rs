@@ -73,6 +73,7 @@ pub fn member_of(user: &User) -> Member {
         created_at: user.created_at,
         updated_at: user.updated_at,
         version: user.version,
+        two_factor_enabled: !user.totp_secret_sealed.is_empty(),
     }
 }
 
@@ -310,6 +311,24 @@ impl Members {
         self.log.record(SecurityEventKind::SignedOutEverywhere, entry).await;
         Ok(())
     }
+
+    /// Turns a member's two-factor sign-in off (an admin's reset): the
+    /// secret and the recovery codes are forgotten, the sessions end.
+    pub async fn reset_two_factor(&self, caller: &Claims, email: &str) -> DomainResult<Member> {
+        let before = self.current("email", email, None).await?;
+        let mut after = before.clone();
+        super::two_factor::forget(&mut after);
+        end_sessions(&mut after);
+        let saved = self.save(&before, after).await?;
+        let entry = Entry {
+            actor: caller.email.clone(),
+            subject: before.email.clone(),
+            detail: "reset by an admin".into(),
+            ..Entry::default()
+        };
+        self.log.record(SecurityEventKind::TwoFactorDisabled, entry).await;
+        Ok(member_of(&saved))
+    }
 }
 
 impl Members {
@@ -332,7 +351,7 @@ impl Members {
         input: TeamSettings,
         paths: &[String],
     ) -> DomainResult<TeamSettings> {
-        const SETTABLE: &[&str] = &["auto_assign"];
+        const SETTABLE: &[&str] = &["auto_assign", "require_two_factor"];
         let mut v = Violations::default();
         if paths.is_empty() {
             v.add("update_mask", format!("name the settings to change, among: {}", SETTABLE.join(", ")));
@@ -350,15 +369,28 @@ impl Members {
         if stored.version != input.version {
             return Err(StoreError::stale("team settings", "TEAM", stored.version, input.version).into());
         }
+        let set = |name: &str| paths.iter().any(|p| p == name);
         let next = TeamSettings {
-            auto_assign: input.auto_assign,
+            auto_assign: if set("auto_assign") { input.auto_assign } else { stored.auto_assign },
+            require_two_factor: if set("require_two_factor") {
+                input.require_two_factor
+            } else {
+                stored.require_two_factor
+            },
             version: stored.version + 1,
             updated_by: caller.email.clone(),
             updated_at: Some(now()),
         };
         self.store.save_team_settings(&next, stored.version).await?;
         *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), next.clone()));
-        let detail = format!("auto_assign: {}", next.auto_assign);
+        let detail = paths
+            .iter()
+            .map(|p| match p.as_str() {
+                "auto_assign" => format!("auto_assign: {}", next.auto_assign),
+                _ => format!("require_two_factor: {}", next.require_two_factor),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         self.log
             .record(
                 SecurityEventKind::SettingsChanged,
@@ -420,5 +452,6 @@ pub fn new_member(email: String, password_hash: String, role: Role, display_name
         version: 1,
         updated_at: Some(at),
         member_partition: MEMBER_PARTITION.to_owned(),
+        ..User::default()
     }
 }

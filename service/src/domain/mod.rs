@@ -9,6 +9,7 @@ pub mod page_token;
 pub mod prospects;
 pub mod security_log;
 pub mod sign_in;
+pub mod two_factor;
 pub mod validation;
 
 use crate::store::StoreError;

@@ -14,5 +14,6 @@ mod persistence;
 mod prospects;
 mod secrets;
 mod store_contract;
+mod two_factor;
 mod validation;
 mod watch;

@@ -12,31 +12,31 @@ use tonic::{Code, service::interceptor::InterceptedService, transport::Channel};
 
 use crate::helpers::*;
 
-const PASSWORD: &str = "a long team password";
+pub(crate) const PASSWORD: &str = "a long team password";
 
 type MemberClient = MemberServiceClient<InterceptedService<Channel, Bearer>>;
 
-async fn members(app: &TestApp, token: &str) -> MemberClient {
+pub(crate) async fn members(app: &TestApp, token: &str) -> MemberClient {
     MemberServiceClient::with_interceptor(app.channel().await, Bearer(Some(token.to_owned())))
 }
 
-async fn auth_with(app: &TestApp, token: &str) -> AuthServiceClient<InterceptedService<Channel, Bearer>> {
+pub(crate) async fn auth_with(app: &TestApp, token: &str) -> AuthServiceClient<InterceptedService<Channel, Bearer>> {
     AuthServiceClient::with_interceptor(app.channel().await, Bearer(Some(token.to_owned())))
 }
 
 /// Signs in over native gRPC: the token, or the refusal.
-async fn login(app: &TestApp, email: &str, password: &str) -> Result<String, tonic::Status> {
+pub(crate) async fn login(app: &TestApp, email: &str, password: &str) -> Result<String, tonic::Status> {
     let request = LoginRequest { email: email.into(), password: password.into(), ..Default::default() };
     app.auth().await.login(request).await.map(|r| r.into_inner().token)
 }
 
 /// Adds a member as the command line does, and signs them in.
-async fn join(app: &TestApp, email: &str, role: Role) -> String {
+pub(crate) async fn join(app: &TestApp, email: &str, role: Role) -> String {
     app.add_member(email, PASSWORD, role).await;
     login(app, email, PASSWORD).await.expect("a new member signs in")
 }
 
-async fn member(app: &TestApp, admin: &str, email: &str) -> Member {
+pub(crate) async fn member(app: &TestApp, admin: &str, email: &str) -> Member {
     let listed = members(app, admin).await.list_members(ListMembersRequest::default()).await.unwrap().into_inner();
     listed.members.into_iter().find(|m| m.email == email).expect("the member is listed")
 }
