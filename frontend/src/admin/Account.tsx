@@ -1,13 +1,117 @@
 // The member's own account: their password (the current one needed; every
-// other session ends, this one goes on with the new token).
+// other session ends, this one goes on with the new token) and their
+// two-factor sign-in (set up with the password, the QR code and one code;
+// turned off with the password).
 
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type SyntheticEvent, useId, useState } from "react";
+import { type SyntheticEvent, useCallback, useId, useState } from "react";
 
 import { BadRequestSchema } from "../gen/google/rpc/error_details_pb";
 import { auth } from "./client";
-import { sessions } from "./session";
+import { claimsOf, sessions, useSession } from "./session";
+import { useTeam } from "./team";
 import { useAdminText } from "./texts";
+import { Enrolment, fieldErrors, RecoveryCodes } from "./TwoFactor";
+
+function TwoFactorSettings() {
+  const { a } = useAdminText();
+  const id = useId();
+  const { token } = useSession();
+  const { members, reload } = useTeam();
+  const me = members.find((m) => m.email === claimsOf(token)?.email);
+  const on = me?.twoFactorEnabled ?? false;
+  const [password, setPassword] = useState("");
+  const [stage, setStage] = useState<{ kind: "idle" } | { kind: "enrol"; password: string } | { kind: "codes"; codes: string[] }>({ kind: "idle" });
+  const [message, setMessage] = useState<string | null>(null);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const restart = useCallback((why: string) => {
+    setStage({ kind: "idle" });
+    setError(why);
+  }, []);
+
+  async function turnOff() {
+    setMessage(null);
+    setError(undefined);
+    try {
+      await auth.disableTwoFactor({ currentPassword: password });
+      setPassword("");
+      setMessage(a("twoFactor.turnedOff"));
+      reload();
+    } catch (caught) {
+      const failure = ConnectError.from(caught);
+      const fields = failure.code === Code.InvalidArgument ? fieldErrors(failure) : {};
+      if (failure.code !== Code.Unauthenticated) setError(fields.current_password ?? failure.rawMessage);
+    }
+  }
+
+  if (stage.kind === "enrol")
+    return (
+      <Enrolment
+        ticket=""
+        currentPassword={stage.password}
+        onRestart={restart}
+        onEnrolled={(codes) => {
+          setStage({ kind: "codes", codes });
+        }}
+      />
+    );
+  if (stage.kind === "codes")
+    return (
+      <RecoveryCodes
+        codes={stage.codes}
+        onDone={() => {
+          setStage({ kind: "idle" });
+          setMessage(a("twoFactor.turnedOn"));
+          reload();
+        }}
+      />
+    );
+  return (
+    <form
+      className="card"
+      aria-labelledby={`${id}-title`}
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (on) void turnOff();
+        else {
+          setMessage(null);
+          setError(undefined);
+          setStage({ kind: "enrol", password });
+          setPassword("");
+        }
+      }}
+    >
+      <h2 id={`${id}-title`}>{a("twoFactor.settings")}</h2>
+      <p className="hint">{on ? a("twoFactor.isOn") : a("twoFactor.isOff")}</p>
+      <div role="status" aria-live="polite" className={message !== null ? "alert" : "visually-hidden"}>
+        {message}
+      </div>
+      <div className="field">
+        <label htmlFor={`${id}-password`}>{a("account.current")}</label>
+        <input
+          id={`${id}-password`}
+          type="password"
+          autoComplete="current-password"
+          value={password}
+          aria-invalid={error !== undefined}
+          aria-describedby={error !== undefined ? `${id}-error` : undefined}
+          onChange={(e) => {
+            setPassword(e.target.value);
+          }}
+        />
+        {error !== undefined ? (
+          <p id={`${id}-error`} className="error">
+            {error}
+          </p>
+        ) : null}
+      </div>
+      <button type="submit" className={on ? "danger" : "primary"}>
+        {on ? a("twoFactor.turnOff") : a("twoFactor.setUp")}
+      </button>
+    </form>
+  );
+}
 
 export function Account() {
   const { a } = useAdminText();
@@ -77,6 +181,7 @@ export function Account() {
           {a("account.save")}
         </button>
       </form>
+      <TwoFactorSettings />
     </section>
   );
 }

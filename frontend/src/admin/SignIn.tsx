@@ -5,7 +5,7 @@
 // when one is configured.
 
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type SyntheticEvent, useId, useRef, useState } from "react";
+import { type SyntheticEvent, useCallback, useId, useRef, useState } from "react";
 
 import type { CaptchaSettings, Challenge } from "../api/rest";
 import { solveInWorker } from "../form/pow";
@@ -13,6 +13,10 @@ import { ErrorInfoSchema, RetryInfoSchema } from "../gen/google/rpc/error_detail
 import { auth } from "./client";
 import { sessions } from "./session";
 import { useAdminText } from "./texts";
+import { Enrolment, RecoveryCodes, SecondStepForm } from "./TwoFactor";
+
+/// Where a sign-in is: the password, then maybe a code or an enrolment.
+type Stage = { kind: "password" } | { kind: "code"; ticket: string } | { kind: "enrol"; ticket: string } | { kind: "codes"; codes: string[]; token: string };
 
 /// What the service asked for, read from its error details.
 export function captchaAsked(error: ConnectError): { settings: CaptchaSettings; challenge: Challenge | null } | null {
@@ -35,11 +39,19 @@ export function SignIn({ expired }: { expired: boolean }) {
   const [state, setState] = useState<"idle" | "working" | "captcha">("idle");
   const [message, setMessage] = useState<string | null>(expired ? a("signIn.expired") : null);
   const widget = useRef<HTMLDivElement>(null);
+  const [stage, setStage] = useState<Stage>({ kind: "password" });
+  const restart = useCallback((why: string) => {
+    setStage({ kind: "password" });
+    setState("idle");
+    setMessage(why);
+  }, []);
 
   async function attempt(captchaToken: string, tries: number): Promise<void> {
     try {
       const answer = await auth.login({ email, password, captchaToken });
-      sessions.signIn(answer.token);
+      const step = answer.secondStep;
+      if (step === undefined) sessions.signIn(answer.token);
+      else setStage({ kind: step.enrol ? "enrol" : "code", ticket: step.ticket });
     } catch (caught) {
       const error = ConnectError.from(caught);
       const asked = error.code === Code.Unauthenticated ? captchaAsked(error) : null;
@@ -70,6 +82,32 @@ export function SignIn({ expired }: { expired: boolean }) {
     void attempt("", 0);
   }
 
+  if (stage.kind === "code") return <SecondStepForm ticket={stage.ticket} onRestart={restart} />;
+  if (stage.kind === "enrol")
+    return (
+      <div className="sign-in">
+        <p className="alert">{a("twoFactor.required")}</p>
+        <Enrolment
+          ticket={stage.ticket}
+          currentPassword=""
+          onRestart={restart}
+          onEnrolled={(codes, token) => {
+            setStage({ kind: "codes", codes, token: token ?? "" });
+          }}
+        />
+      </div>
+    );
+  if (stage.kind === "codes")
+    return (
+      <div className="sign-in">
+        <RecoveryCodes
+          codes={stage.codes}
+          onDone={() => {
+            sessions.signIn(stage.token);
+          }}
+        />
+      </div>
+    );
   return (
     <form className="card sign-in" onSubmit={onSubmit} aria-labelledby={`${id}-title`} noValidate>
       <h1 id={`${id}-title`}>{a("signIn.title")}</h1>

@@ -35,6 +35,9 @@ const KINDS = {
   [SecurityEventKind.INVITATION_SENT]: "log.INVITATION_SENT",
   [SecurityEventKind.INVITATION_REVOKED]: "log.INVITATION_REVOKED",
   [SecurityEventKind.INVITATION_ACCEPTED]: "log.INVITATION_ACCEPTED",
+  [SecurityEventKind.TWO_FACTOR_ENABLED]: "log.TWO_FACTOR_ENABLED",
+  [SecurityEventKind.TWO_FACTOR_DISABLED]: "log.TWO_FACTOR_DISABLED",
+  [SecurityEventKind.RECOVERY_CODE_USED]: "log.RECOVERY_CODE_USED",
 } as const;
 /// A role's claim, as an invitation stores it: the enum value's name, lower-cased.
 const roleClaim = (r: Role) => Role[r].toLowerCase();
@@ -122,13 +125,14 @@ export function Team() {
     setLogGeneration((g) => g + 1);
   }
 
-  async function setAutoAssign(on: boolean) {
+  async function setSetting(field: "autoAssign" | "requireTwoFactor", on: boolean) {
     if (settings === null) return;
     setMessage(null);
     // Shown at once; put back as stored if the change is refused.
-    setSettings({ ...settings, autoAssign: on });
+    setSettings({ ...settings, [field]: on });
+    const path = field === "autoAssign" ? "auto_assign" : "require_two_factor";
     try {
-      setSettings(await memberClient.updateTeamSettings({ settings: { ...settings, autoAssign: on }, updateMask: { paths: ["auto_assign"] } }));
+      setSettings(await memberClient.updateTeamSettings({ settings: { ...settings, [field]: on }, updateMask: { paths: [path] } }));
     } catch (caught) {
       const error = ConnectError.from(caught);
       if (error.code !== Code.Unauthenticated) setMessage(a("team.failed", { detail: error.rawMessage }));
@@ -144,6 +148,17 @@ export function Team() {
     try {
       await memberClient.updateMember({ member: { ...member, ...patch }, updateMask: { paths } });
       setMessage(a("team.saved", { name: label(member) }));
+    } catch (caught) {
+      explain(ConnectError.from(caught), member);
+    }
+    reload();
+  }
+
+  async function resetTwoFactor(member: Member) {
+    setMessage(null);
+    try {
+      await memberClient.resetTwoFactor({ email: member.email });
+      setMessage(a("team.twoFactorReset", { name: label(member) }));
     } catch (caught) {
       explain(ConnectError.from(caught), member);
     }
@@ -272,9 +287,18 @@ export function Team() {
             type="checkbox"
             checked={settings?.autoAssign ?? false}
             disabled={settings === null}
-            onChange={(e) => void setAutoAssign(e.target.checked)}
+            onChange={(e) => void setSetting("autoAssign", e.target.checked)}
           />
           {a("team.autoAssign")}
+        </label>
+        <label>
+          <input
+            type="checkbox"
+            checked={settings?.requireTwoFactor ?? false}
+            disabled={settings === null}
+            onChange={(e) => void setSetting("requireTwoFactor", e.target.checked)}
+          />
+          {a("team.requireTwoFactor")}
         </label>
       </fieldset>
       <table>
@@ -311,6 +335,7 @@ export function Team() {
               <td>
                 {m.state === MemberState.DEACTIVATED ? a("team.deactivated") : a("team.active")}
                 {m.away ? ` · ${a("team.away")}` : ""}
+                {m.twoFactorEnabled ? ` · ${a("team.twoFactor")}` : ""}
               </td>
               <td className="actions">
                 {m.state === MemberState.DEACTIVATED ? (
@@ -325,6 +350,13 @@ export function Team() {
                 <button type="button" className="secondary" onClick={() => void change(m, { away: !m.away }, ["away"])}>
                   {m.away ? a("team.setBack", { name: label(m) }) : a("team.setAway", { name: label(m) })}
                 </button>{" "}
+                {m.twoFactorEnabled ? (
+                  <>
+                    <button type="button" className="secondary" onClick={() => void resetTwoFactor(m)}>
+                      {a("team.resetTwoFactor", { name: label(m) })}
+                    </button>{" "}
+                  </>
+                ) : null}
                 {confirming === m.email ? (
                   <span role="group" aria-label={a("team.confirmRemove", { name: label(m) })}>
                     {a("team.confirmRemove", { name: label(m) })}{" "}
