@@ -220,6 +220,8 @@ fn router(gateway: Arc<Gateway>, config: &GatewayConfig, csp: HeaderValue) -> an
     let api = Router::new()
         .route("/auth/login", post(rest::auth::login).layer(public(Public::Login)))
         .route("/auth/second-step", post(rest::auth::second_step).layer(public(Public::Login)))
+        .route("/auth/forgot-password", post(rest::auth::forgot_password).layer(public(Public::Login)))
+        .route("/auth/reset-password", post(rest::auth::reset_password).layer(public(Public::Login)))
         // The layer covers the form (POST) only: listing has a token.
         .route("/prospects", post(rest::prospects::submit).layer(public(Public::Form)).get(rest::prospects::list))
         .route(

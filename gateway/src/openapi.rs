@@ -37,6 +37,8 @@ use crate::{
     paths(
         auth::login,
         auth::second_step,
+        auth::forgot_password,
+        auth::reset_password,
         prospects::submit,
         prospects::list,
         prospects::get,

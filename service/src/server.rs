@@ -27,6 +27,7 @@ use crate::{
     domain::{
         auth::{Accounts, PasswordHasher, load_or_create_secret},
         invitations::Invitations,
+        mail::MemberMail,
         members::Members,
         prospects::Prospects,
         sign_in::{self, SignIn, SignInGuard},
@@ -251,13 +252,17 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
             channel_secrets.smtp_password = Some(secrets.string(id).await?);
         }
     }
-    let notifier = Arc::new(crate::notify::Notifier::new(store.clone(), notify, channel_secrets)?);
+    let letters = Arc::new(MemberMail::new(store.clone(), keys.clone(), &config.public_url));
+    let notifier =
+        Arc::new(crate::notify::Notifier::new(store.clone(), notify, channel_secrets)?.with_letters(letters));
     let worker = notifier.enabled().then(|| notifier.spawn());
     let mut services = services(store, keys, config.store.bcrypt_cost, &config.public_url);
     services.prospects =
-        services.prospects.with_watch_poll(Duration::from_millis(config.watch_poll_ms)).with_notifier(notifier);
+        services.prospects.with_watch_poll(Duration::from_millis(config.watch_poll_ms)).with_notifier(notifier.clone());
+    services.invitations = services.invitations.with_notifier(notifier.clone());
     let two_factor_key = two_factor_key(&config, secrets.as_ref()).await?;
-    let sign_in = SignIn::new(services.accounts.clone(), guard.clone(), services.members.clone(), two_factor_key);
+    let sign_in = SignIn::new(services.accounts.clone(), guard.clone(), services.members.clone(), two_factor_key)
+        .with_notifier(notifier);
 
     if let (Some(id), Some(secrets)) = (&config.admin_secret_id, &secrets) {
         let admin = secrets.admin_credentials(id).await?;

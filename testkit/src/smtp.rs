@@ -67,6 +67,57 @@ impl SmtpSink {
     }
 }
 
+impl SmtpSink {
+    /// The messages received so far, their quoted-printable soft breaks and
+    /// escapes undone (a long link reads as one line), oldest first.
+    pub fn decoded(&self) -> Vec<String> {
+        self.messages().iter().map(|m| quoted_printable(m)).collect()
+    }
+
+    /// Waits (up to 10 s) until a message to `to` has come, and returns it
+    /// decoded; asynchronously, so a service in the same runtime sends it.
+    pub async fn wait_for(&self, to: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let to_header = format!("To: {to}");
+            if let Some(found) = self.decoded().into_iter().find(|m| m.lines().any(|l| l.trim_end() == to_header)) {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "no email to {to} within 10 s: {:?}", self.decoded());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Undoes quoted-printable (RFC 2045): soft line breaks and `=XX` escapes.
+pub fn quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'=', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The first link in `text` that starts with `prefix`, to its end.
+pub fn link_after(text: &str, prefix: &str) -> Option<String> {
+    let start = text.find(prefix)?;
+    let link: String = text[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+    Some(link)
+}
+
 impl Drop for SmtpSink {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {

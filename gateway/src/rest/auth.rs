@@ -92,6 +92,67 @@ pub async fn second_step(
     Ok(Json(signed_in(r)))
 }
 
+/// Forgot password: email a link to set a new one.
+///
+/// When the address is a member's, they get an email with a one-time link,
+/// good for 30 minutes. The answer (202, no body) is the same, and as fast,
+/// for any address. Each request counts against your address's
+/// failed-sign-in budget; past it a captcha is asked, as for `POST /auth/login`.
+#[utoipa::path(
+    post,
+    path = "/auth/forgot-password",
+    tag = "auth",
+    request_body = ForgotPasswordRequest,
+    responses(
+        (status = 202, description = "Accepted: an email is on its way if the address is a member's"),
+        (status = 401, description = "A captcha is needed (`errors` names `captchaToken`, `captcha` says which)", body = Problem, content_type = "application/problem+json"),
+        BodyErrors,
+        CommonErrors,
+    )
+)]
+pub async fn forgot_password(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<ForgotPasswordRequest>,
+) -> Result<http::StatusCode, Problem> {
+    let ip = gateway.limits.client_ip(peer, &headers);
+    let message = pb::RequestPasswordResetRequest { email: body.email, captcha_token: body.captcha_token };
+    let request = from_client(message, &gateway, ip, &headers);
+    gateway.auth.clone().request_password_reset(request).await.map_err(|s| problem_from_status(&s, &headers))?;
+    Ok(http::StatusCode::ACCEPTED)
+}
+
+/// Set a new password through the emailed link.
+///
+/// Every session of the member ends; the answer signs in, or asks for the
+/// second factor (`secondStep`) as `POST /auth/login` does. A link used,
+/// replaced by a newer one or past its 30 minutes is a 400 saying so.
+#[utoipa::path(
+    post,
+    path = "/auth/reset-password",
+    tag = "auth",
+    request_body = ResetPasswordRequest,
+    responses(
+        (status = 200, description = "The new password is set", body = LoginResponse),
+        BodyErrors,
+        CommonErrors,
+    )
+)]
+pub async fn reset_password(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<ResetPasswordRequest>,
+) -> Result<Json<LoginResponse>, Problem> {
+    let ip = gateway.limits.client_ip(peer, &headers);
+    let message = pb::ResetPasswordRequest { token: body.token, new_password: body.new_password };
+    let request = from_client(message, &gateway, ip, &headers);
+    let r =
+        gateway.auth.clone().reset_password(request).await.map_err(|s| problem_from_status(&s, &headers))?.into_inner();
+    Ok(Json(signed_in(r)))
+}
+
 /// A call on behalf of the client at `ip`, as the edge vouches for it.
 fn from_client<T>(message: T, gateway: &Gateway, ip: std::net::IpAddr, headers: &HeaderMap) -> tonic::Request<T> {
     let mut request = call(message, None, headers);

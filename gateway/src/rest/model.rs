@@ -427,6 +427,33 @@ pub struct SecondStep {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForgotPasswordRequest {
+    /// The address the member signs in with.
+    #[serde(default)]
+    #[schema(required = true, format = Email, max_length = 254)]
+    pub email: String,
+    /// A solved captcha, needed only past the failed-sign-in budgets (as
+    /// for `POST /auth/login`).
+    #[serde(default)]
+    #[schema(max_length = 4096)]
+    pub captcha_token: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    /// The token of the emailed link (after `#` in `/admin/reset#…`).
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 4096)]
+    pub token: String,
+    /// 12 characters or more, at most 72 bytes, not a common password.
+    #[serde(default)]
+    #[schema(required = true, min_length = 12, max_length = 72)]
+    pub new_password: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecondStepRequest {
     /// From the sign-in's `secondStep`.
     #[serde(default)]

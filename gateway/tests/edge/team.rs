@@ -162,3 +162,23 @@ async fn with_two_factor_sign_in_rest_gives_a_ticket_and_the_second_step_the_tok
         assert_problem(replayed, 400, Some("code")).await;
     }
 }
+
+#[tokio::test]
+async fn forgot_password_over_rest_answers_alike_and_a_link_not_genuine_is_named() {
+    for backend in BACKENDS {
+        let stack = spawn_on(backend, &[]).await;
+        stack.member("sam@example.com", Role::Sales).await;
+        for email in ["sam@example.com", "nobody@example.com"] {
+            let asked =
+                stack.http.post(stack.at("/auth/forgot-password")).json(&json!({"email": email})).send().await.unwrap();
+            assert_eq!(asked.status(), 202, "{backend:?} {email}");
+            assert_eq!(asked.text().await.unwrap(), "", "no body, whoever asks");
+        }
+        let bad =
+            stack.http.post(stack.at("/auth/forgot-password")).json(&json!({"email": "nope"})).send().await.unwrap();
+        assert_problem(bad, 400, Some("email")).await;
+        let reset = json!({"token": "not.a-link", "newPassword": "a brand new passphrase"});
+        let refused = stack.http.post(stack.at("/auth/reset-password")).json(&reset).send().await.unwrap();
+        assert_problem(refused, 400, Some("token")).await;
+    }
+}

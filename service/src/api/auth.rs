@@ -1,8 +1,9 @@
 use astro_proto::v1::{
     AcceptInvitationRequest, ChangePasswordRequest, CompleteSignInRequest, ConfirmTwoFactorEnrolmentRequest,
     ConfirmTwoFactorEnrolmentResponse, DisableTwoFactorRequest, DisableTwoFactorResponse, LoginRequest, LoginResponse,
-    SecondStep, SignOutEverywhereRequest, SignOutEverywhereResponse, StartTwoFactorEnrolmentRequest,
-    TwoFactorEnrolment, auth_service_server::AuthService,
+    RequestPasswordResetRequest, RequestPasswordResetResponse, ResetPasswordRequest, SecondStep,
+    SignOutEverywhereRequest, SignOutEverywhereResponse, StartTwoFactorEnrolmentRequest, TwoFactorEnrolment,
+    auth_service_server::AuthService,
 };
 use tonic::{Request, Response, Status};
 
@@ -36,6 +37,29 @@ impl AuthService for AuthApi {
             Attempt { email: &body.email, password: &body.password, captcha_token: &body.captcha_token, client };
         let signed_in = self.sign_in.login(attempt).await.map_err(|e| status(e, &metadata))?;
         Ok(Response::new(outcome(signed_in)))
+    }
+
+    async fn request_password_reset(
+        &self,
+        request: Request<RequestPasswordResetRequest>,
+    ) -> Result<Response<RequestPasswordResetResponse>, Status> {
+        let client = edge::client(&self.keys, request.metadata(), request.remote_addr());
+        let (metadata, _, body) = request.into_parts();
+        self.sign_in
+            .request_password_reset(&body.email, &body.captcha_token, client)
+            .await
+            .map(|()| Response::new(RequestPasswordResetResponse {}))
+            .map_err(|e| status(e, &metadata))
+    }
+
+    async fn reset_password(&self, request: Request<ResetPasswordRequest>) -> Result<Response<LoginResponse>, Status> {
+        let client = edge::client(&self.keys, request.metadata(), request.remote_addr());
+        let (metadata, _, body) = request.into_parts();
+        self.sign_in
+            .reset_password(&body.token, &body.new_password, client)
+            .await
+            .map(|signed_in| Response::new(outcome(signed_in)))
+            .map_err(|e| status(e, &metadata))
     }
 
     async fn complete_sign_in(

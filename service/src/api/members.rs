@@ -95,7 +95,13 @@ impl MemberService for MemberApi {
         self.invitations
             .invite(&caller, &body.email, body.role, &body.display_name)
             .await
-            .map(|(invitation, link)| Response::new(InviteMemberResponse { invitation: Some(invitation), link }))
+            .map(|(invitation, link)| {
+                Response::new(InviteMemberResponse {
+                    invitation: Some(invitation),
+                    emailed: link.is_none(),
+                    link: link.unwrap_or_default(),
+                })
+            })
             .map_err(|e| status(e, &metadata))
     }
 

@@ -241,6 +241,51 @@ impl Accounts {
         self.keys.issuer().issue(&user.email, role, issued).map_err(|e| DomainError::Internal(e.to_string()))
     }
 
+    /// The store (the outbox of the emails written with a member's change).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Sets a new password through a reset link: `check` decides, on the
+    /// record as read, whether the link still holds; the write clears the
+    /// link and ends every session, conditioned on that read (of two uses
+    /// of one link, one wins).
+    pub async fn reset_password_by_link(
+        &self,
+        email: &str,
+        password: &str,
+        check: impl Fn(&User) -> DomainResult<()>,
+    ) -> DomainResult<User> {
+        check_new_password("new_password", password)?;
+        let hash = self.passwords.hash(password).await?;
+        let before = self
+            .store
+            .get_user(email)
+            .await?
+            .filter(|u| session::state_of(u) == MemberState::Active)
+            .ok_or_else(|| DomainError::FailedPrecondition(super::password_reset::USED.into()))?;
+        check(&before)?;
+        let mut after = User {
+            password_hash: hash,
+            password_reset_hash: String::new(),
+            password_reset_expires: 0,
+            ..before.clone()
+        };
+        end_sessions(&mut after);
+        let after = self.save(&before, after).await.map_err(|e| match e {
+            DomainError::Conflict(_) => DomainError::FailedPrecondition(super::password_reset::USED.into()),
+            other => other,
+        })?;
+        let entry = Entry {
+            actor: email.to_owned(),
+            subject: email.to_owned(),
+            detail: "by email link".into(),
+            ..Entry::default()
+        };
+        self.log.record(SecurityEventKind::PasswordReset, entry).await;
+        Ok(after)
+    }
+
     /// The member's stored record, removed or not.
     pub async fn get(&self, email: &str) -> DomainResult<Option<User>> {
         Ok(self.store.get_user(email).await?)

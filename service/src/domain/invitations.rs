@@ -12,33 +12,26 @@
 use std::sync::Arc;
 
 use astro_authorizer::{Claims, Role};
-use astro_proto::v1::{Invitation, InvitationState, SecurityEventKind};
-use sha2::{Digest, Sha256};
+use astro_proto::v1::{Invitation, InvitationState, NotificationKind, SecurityEventKind};
 
 use super::{
     DomainError, DomainResult, FieldViolation,
     auth::Accounts,
+    mail::{INVITATION_LINK, digest, invitation_position},
     members::MAX_DISPLAY_NAME,
     now,
-    page_token::PagePosition,
     security_log::{Entry, SecurityLog},
     validation::{self, Violations},
 };
-use crate::{keys::KeyRing, store::Store};
+use crate::{keys::KeyRing, notify::Notifier, store::Store};
 
 /// How long a link is good for.
 pub const VALID_FOR_SECS: i64 = 7 * 24 * 3600;
 /// How long an invitation stays in the table after it expires.
 const KEPT_AFTER_SECS: i64 = 30 * 24 * 3600;
-/// The page-token listing name that signs invitation links.
-const LINK_PURPOSE: &str = "invitation";
 
 fn invalid(field: &str, description: &str) -> DomainError {
     DomainError::Invalid(vec![FieldViolation::new(field, description)])
-}
-
-fn digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 fn state_of(i: &Invitation) -> InvitationState {
@@ -53,6 +46,8 @@ pub struct Invitations {
     log: SecurityLog,
     /// The web app's base URL, for the links.
     public_url: String,
+    /// Emails the links, when the service has an SMTP server.
+    notifier: Option<Arc<Notifier>>,
 }
 
 impl Invitations {
@@ -63,17 +58,24 @@ impl Invitations {
             keys,
             accounts,
             public_url: public_url.trim_end_matches('/').to_owned(),
+            notifier: None,
         }
     }
 
-    /// A new invitation and its link (the only time the link exists).
+    /// Links are emailed through `notifier`'s outbox (when it emails members).
+    pub fn with_notifier(self, notifier: Arc<Notifier>) -> Self {
+        Self { notifier: Some(notifier), ..self }
+    }
+
+    /// A new invitation, and its link unless it was emailed (the only time
+    /// the link exists outside an email).
     pub async fn invite(
         &self,
         caller: &Claims,
         email: &str,
         role: i32,
         display_name: &str,
-    ) -> DomainResult<(Invitation, String)> {
+    ) -> DomainResult<(Invitation, Option<String>)> {
         let mut v = Violations::default();
         let email = validation::email(&mut v, "email", email);
         let display_name = validation::text(&mut v, "display_name", display_name, false, MAX_DISPLAY_NAME, false);
@@ -93,11 +95,7 @@ impl Invitations {
             return Err(DomainError::AlreadyExists(format!("{email} is already a member")));
         }
         let id = uuid::Uuid::now_v7().to_string();
-        let token = self.keys.page_tokens().encode(&PagePosition {
-            query: LINK_PURPOSE.into(),
-            created_at: String::new(),
-            id: id.clone(),
-        });
+        let token = self.keys.page_tokens().encode(&invitation_position(&id));
         let at = now();
         let expires = at.seconds + VALID_FOR_SECS;
         let invitation = Invitation {
@@ -115,6 +113,28 @@ impl Invitations {
             version: 1,
         };
         self.store.save_invitation(&invitation, 0).await?;
+        let email_out = self.notifier.as_ref().and_then(|n| {
+            n.member_email(NotificationKind::Invitation, &invitation.email, &invitation.id, None, at).map(|m| (n, m))
+        });
+        let emailed = email_out.is_some();
+        if let Some((notifier, message)) = email_out {
+            if let Err(e) = self.store.save_notification(&message, 0).await {
+                // Not emailed: the admin gets the link to pass on instead.
+                tracing::warn!(error = %e, "could not write the invitation's email to the outbox");
+                return self.sent(caller, invitation, Some(token)).await;
+            }
+            notifier.wake();
+        }
+        self.sent(caller, invitation, (!emailed).then_some(token)).await
+    }
+
+    async fn sent(
+        &self,
+        caller: &Claims,
+        invitation: Invitation,
+        token: Option<String>,
+    ) -> DomainResult<(Invitation, Option<String>)> {
+        let email = invitation.email.clone();
         let entry = Entry {
             actor: caller.email.clone(),
             subject: email,
@@ -122,7 +142,7 @@ impl Invitations {
             ..Entry::default()
         };
         self.log.record(SecurityEventKind::InvitationSent, entry).await;
-        let link = format!("{}/admin/join#{token}", self.public_url);
+        let link = token.map(|token| format!("{}/admin/join#{token}", self.public_url));
         Ok((Invitation { token_hash: String::new(), ..invitation }, link))
     }
 
@@ -163,7 +183,7 @@ impl Invitations {
     pub async fn accept(&self, token: &str, display_name: &str, password: &str) -> DomainResult<(String, Claims)> {
         let token = token.trim();
         let not_genuine = || invalid("token", "is not a link of this team: ask for a new invitation");
-        let id = self.keys.page_tokens().decode(token, LINK_PURPOSE).ok_or_else(not_genuine)?.id;
+        let id = self.keys.page_tokens().decode(token, INVITATION_LINK).ok_or_else(not_genuine)?.id;
         let stored = self.store.get_invitation(&id).await?.ok_or_else(not_genuine)?;
         if stored.token_hash != digest(token) {
             return Err(not_genuine());

@@ -4,8 +4,10 @@
 pub mod auth;
 pub mod board;
 pub mod invitations;
+pub mod mail;
 pub mod members;
 pub mod page_token;
+pub mod password_reset;
 pub mod prospects;
 pub mod security_log;
 pub mod sign_in;

@@ -62,11 +62,22 @@ impl PageTokens {
     }
 
     pub fn encode(&self, position: &PagePosition) -> String {
+        Self::encode_with(&self.keys[0], position)
+    }
+
+    fn encode_with(key: &[u8], position: &PagePosition) -> String {
         let body = serde_json::to_vec(position).expect("a position serialises");
-        let mut mac = mac(&self.keys[0]);
+        let mut mac = mac(key);
         mac.update(&body);
         let tag = mac.finalize().into_bytes();
         format!("{}.{}", B64.encode(&body), B64.encode(&tag[..16]))
+    }
+
+    /// The token of `position` under each key in force, the current first:
+    /// a link made before a rotation is made again exactly, from what it
+    /// holds, by the key that signed it.
+    pub fn encodings(&self, position: &PagePosition) -> Vec<String> {
+        self.keys.iter().map(|key| Self::encode_with(key, position)).collect()
     }
 
     /// The position a request's `page_token` holds for the listing `query`:

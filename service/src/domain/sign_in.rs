@@ -154,7 +154,7 @@ impl SignInGuard {
 
     /// Before the password is checked: the attempt rate, then the budgets,
     /// and past either budget the captcha.
-    async fn admit(&self, account: &str, attempt: &Attempt<'_>) -> DomainResult<()> {
+    pub(crate) async fn admit(&self, account: &str, attempt: &Attempt<'_>) -> DomainResult<()> {
         let client = attempt.client;
         if let Err(not_until) = self.attempts.check_key(&client.address) {
             security_event(account, client, "rate_limited");
@@ -177,6 +177,14 @@ impl SignInGuard {
                 Err(DomainError::CaptchaNeeded(Box::new(CaptchaNeeded { problem, prompt: self.captcha.prompt() })))
             }
         }
+    }
+
+    /// Counts one request against the address's budget only (a password
+    /// reset asked: it may not be aimed at an account's budget).
+    pub(crate) async fn count_address(&self, address: IpAddr) -> DomainResult<()> {
+        let [_, address_window] = self.windows("", address);
+        self.store.add_sign_in_failure(&[address_window]).await?;
+        Ok(())
     }
 
     async fn failed(&self, account: &str, client: Client) -> DomainResult<()> {
@@ -217,10 +225,12 @@ fn security_event(account: &str, client: Client, outcome: &'static str) {
 /// Sign-in: the accounts behind the guard, and the second factor.
 #[derive(Clone)]
 pub struct SignIn {
-    accounts: Accounts,
-    guard: Arc<SignInGuard>,
+    pub(crate) accounts: Accounts,
+    pub(crate) guard: Arc<SignInGuard>,
     members: Members,
     key: TwoFactorKey,
+    /// Emails password resets, when the service has an SMTP server.
+    pub(crate) notifier: Option<Arc<crate::notify::Notifier>>,
 }
 
 /// What a right password leads to.
@@ -246,10 +256,15 @@ const SIGN_IN_AGAIN: &str = "this sign-in has expired or was ended: sign in agai
 
 impl SignIn {
     pub fn new(accounts: Accounts, guard: Arc<SignInGuard>, members: Members, key: TwoFactorKey) -> Self {
-        Self { accounts, guard, members, key }
+        Self { accounts, guard, members, key, notifier: None }
     }
 
-    fn entry(account: &str, client: Client, detail: &str) -> Entry {
+    /// Password resets are emailed through `notifier`'s outbox.
+    pub fn with_notifier(self, notifier: Arc<crate::notify::Notifier>) -> Self {
+        Self { notifier: Some(notifier), ..self }
+    }
+
+    pub(crate) fn entry(account: &str, client: Client, detail: &str) -> Entry {
         Entry {
             subject: account.to_owned(),
             client_address: client.address.to_string(),
@@ -287,7 +302,7 @@ impl SignIn {
         }
     }
 
-    async fn signed_in(&self, user: &User, client: Client, detail: &str) -> DomainResult<SignedIn> {
+    pub(crate) async fn signed_in(&self, user: &User, client: Client, detail: &str) -> DomainResult<SignedIn> {
         self.guard.succeeded(&user.email, client).await;
         self.accounts.log().record(SecurityEventKind::SignedIn, Self::entry(&user.email, client, detail)).await;
         let (token, claims) = self.accounts.issue(user)?;
@@ -296,7 +311,7 @@ impl SignIn {
 
     /// What the member needs after the password: a code when they have a
     /// second factor, an enrolment when the team requires one.
-    async fn second_step(&self, user: &User) -> DomainResult<Option<SignedIn>> {
+    pub(crate) async fn second_step(&self, user: &User) -> DomainResult<Option<SignedIn>> {
         let role = Role::from_claim(&user.role).unwrap_or(Role::Unspecified);
         let enrol = match user.totp_secret_sealed.is_empty() {
             false => false,

@@ -1,7 +1,8 @@
-//! Email: a plain-text message to the configured recipients over SMTP
-//! (`lettre`) — a local relay, or SES's SMTP interface on AWS. The
-//! `Message-ID` is made from the event id, so a repeated try is the same
-//! message to mail clients that deduplicate.
+//! Email: plain-text messages over SMTP (`lettre`) — a local relay, or
+//! SES's SMTP interface on AWS: a new prospect to the configured recipients,
+//! and the members' own emails (an assignment, an invitation, a password
+//! reset) to one address each. The `Message-ID` is made from the event id,
+//! so a repeated try is the same message to mail clients that deduplicate.
 
 use astro_proto::v1::{Notification, Prospect};
 use lettre::{
@@ -16,7 +17,15 @@ use super::SendError;
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    /// Told of every new prospect; may be empty (members' emails only).
     to: Vec<Mailbox>,
+}
+
+/// A member's email, composed when it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Letter {
+    pub subject: String,
+    pub text: String,
 }
 
 impl Mailer {
@@ -38,8 +47,12 @@ impl Mailer {
             .iter()
             .map(|a| a.trim().parse::<Mailbox>().map_err(|e| anyhow::anyhow!("ASTRO_NOTIFY_EMAILS {a:?}: {e}")))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        anyhow::ensure!(!to.is_empty(), "ASTRO_NOTIFY_EMAILS is empty");
         Ok(Self { transport: builder.build(), from, to })
+    }
+
+    /// Whether new prospects are emailed (to the configured recipients).
+    pub fn tells_the_team(&self) -> bool {
+        !self.to.is_empty()
     }
 
     /// The recipients, as the notification's target.
@@ -47,18 +60,33 @@ impl Mailer {
         self.to.iter().map(|m| m.email.to_string()).collect::<Vec<_>>().join(",")
     }
 
+    /// A new prospect, to the configured recipients.
     pub async fn send(&self, n: &Notification) -> Result<(), SendError> {
         let card = n.prospect.clone().unwrap_or_default();
+        let letter = Letter { subject: subject(&card), text: text(&card, &n.id) };
+        self.deliver(&self.to, &letter, &n.id).await
+    }
+
+    /// A member's email, to the notification's one address.
+    pub async fn send_letter(&self, n: &Notification, letter: &Letter) -> Result<(), SendError> {
+        let to: Mailbox = n
+            .target
+            .parse()
+            .map_err(|e| SendError { message: format!("recipient {:?}: {e}", n.target), permanent: true })?;
+        self.deliver(&[to], letter, &n.id).await
+    }
+
+    async fn deliver(&self, to: &[Mailbox], letter: &Letter, id: &str) -> Result<(), SendError> {
         let mut message = Message::builder()
             .from(self.from.clone())
-            .message_id(Some(format!("<{}@astro-qualif>", n.id)))
-            .subject(subject(&card));
-        for to in &self.to {
+            .message_id(Some(format!("<{id}@astro-qualif>")))
+            .subject(one_line(&letter.subject));
+        for to in to {
             message = message.to(to.clone());
         }
         let message = message
             .header(ContentType::TEXT_PLAIN)
-            .body(text(&card, &n.id))
+            .body(letter.text.clone())
             .map_err(|e| SendError { message: format!("building the email: {e}"), permanent: true })?;
         self.transport.send(message).await.map(|_| ()).map_err(|e| SendError {
             message: format!("SMTP: {e}"),
@@ -69,7 +97,7 @@ impl Mailer {
 }
 
 /// One line: no line breaks from user data reach a header.
-fn one_line(text: &str) -> String {
+pub fn one_line(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_owned()
 }
 
@@ -81,7 +109,8 @@ fn subject(p: &Prospect) -> String {
     }
 }
 
-fn text(p: &Prospect, event_id: &str) -> String {
+/// A prospect's details, as the emails about it list them.
+pub fn text(p: &Prospect, event_id: &str) -> String {
     let source = p.source.clone().unwrap_or_default();
     let mut lines = vec![
         format!("{} {} wants to hear from us.", p.first_name, p.last_name),

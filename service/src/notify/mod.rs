@@ -16,7 +16,7 @@ pub mod webhook;
 
 use std::{sync::Arc, time::Duration};
 
-use astro_proto::v1::{Notification, NotificationChannel, NotificationState, Prospect};
+use astro_proto::v1::{Notification, NotificationChannel, NotificationKind, NotificationState, Prospect};
 use tokio::sync::Notify;
 
 use crate::{
@@ -66,12 +66,20 @@ pub struct SendError {
     pub permanent: bool,
 }
 
+/// Composes a member's email when it is sent: the links in it are made
+/// again then (they are never stored), from the notification's `subject_id`.
+#[async_trait::async_trait]
+pub trait Letters: Send + Sync {
+    async fn compose(&self, n: &Notification) -> Result<email::Letter, SendError>;
+}
+
 /// The configured channels and the worker.
 pub struct Notifier {
     store: Arc<dyn Store>,
     webhooks: Vec<webhook::Target>,
     signer: Option<webhook::Signer>,
     mailer: Option<email::Mailer>,
+    letters: Option<Arc<dyn Letters>>,
     /// How long a claim holds a notification; a send may take a third of it.
     lease: Duration,
     attempts: u32,
@@ -100,19 +108,24 @@ impl Notifier {
         );
         let lease = Duration::from_secs(config.notify_lease_secs);
         let recipients: Vec<String> = config.notify_emails.iter().filter(|e| !e.trim().is_empty()).cloned().collect();
-        let mailer = match (recipients.is_empty(), &config.smtp_url, &config.notify_from) {
-            (true, _, _) => None,
-            (false, Some(url), Some(from)) => {
+        // A server and a sender: members get their emails; recipients are
+        // told of new prospects too.
+        let mailer = match (&config.smtp_url, &config.notify_from) {
+            (Some(url), Some(from)) => {
                 let credentials = config.smtp_username.clone().map(|u| (u, secrets.smtp_password.unwrap_or_default()));
                 Some(email::Mailer::new(url, credentials, from, &recipients, lease / 3)?)
             }
-            (false, _, _) => anyhow::bail!("ASTRO_NOTIFY_EMAILS needs ASTRO_SMTP_URL and ASTRO_NOTIFY_FROM"),
+            (None, None) if recipients.is_empty() => None,
+            _ => anyhow::bail!(
+                "email needs both ASTRO_SMTP_URL and ASTRO_NOTIFY_FROM (and ASTRO_NOTIFY_EMAILS for new prospects)"
+            ),
         };
         Ok(Self {
             store,
             webhooks,
             signer,
             mailer,
+            letters: None,
             lease,
             attempts: config.notify_attempts,
             retry: Duration::from_millis(config.notify_retry_ms),
@@ -130,6 +143,7 @@ impl Notifier {
             webhooks: Vec::new(),
             signer: None,
             mailer: None,
+            letters: None,
             lease: Duration::from_secs(30),
             attempts: 1,
             retry: Duration::from_secs(1),
@@ -140,8 +154,46 @@ impl Notifier {
         }
     }
 
+    /// Composes the members' emails (without it, they are not written).
+    pub fn with_letters(mut self, letters: Arc<dyn Letters>) -> Self {
+        self.letters = Some(letters);
+        self
+    }
+
     pub fn enabled(&self) -> bool {
         !self.webhooks.is_empty() || self.mailer.is_some()
+    }
+
+    /// Whether members get their emails (invitations, resets, assignments).
+    pub fn emails_members(&self) -> bool {
+        self.mailer.is_some() && self.letters.is_some()
+    }
+
+    /// A member's email to write with what it tells; `None` when members
+    /// get no email (no SMTP configured).
+    pub fn member_email(
+        &self,
+        kind: NotificationKind,
+        to: &str,
+        subject_id: &str,
+        prospect: Option<&Prospect>,
+        at: prost_types::Timestamp,
+    ) -> Option<Notification> {
+        self.emails_members().then(|| Notification {
+            id: uuid::Uuid::now_v7().to_string(),
+            prospect_id: prospect.map(|p| p.id.clone()).unwrap_or_default(),
+            channel: NotificationChannel::Email as i32,
+            target: to.to_owned(),
+            state: NotificationState::Pending as i32,
+            queue: queue_of(NotificationState::Pending).to_owned(),
+            due_at: Some(at),
+            prospect: prospect.map(|p| Prospect { events: Vec::new(), ..p.clone() }),
+            created_at: Some(at),
+            version: 1,
+            kind: kind as i32,
+            subject_id: subject_id.to_owned(),
+            ..Default::default()
+        })
     }
 
     /// The notifications of a new prospect, to write with it: one per
@@ -159,12 +211,22 @@ impl Notifier {
             prospect: Some(card.clone()),
             created_at: Some(at),
             version: 1,
+            kind: NotificationKind::NewProspect as i32,
             ..Default::default()
         };
         let mut out: Vec<Notification> =
             self.webhooks.iter().map(|t| one(NotificationChannel::Webhook, t.url().to_owned())).collect();
-        if let Some(mailer) = &self.mailer {
+        if let Some(mailer) = self.mailer.as_ref().filter(|m| m.tells_the_team()) {
             out.push(one(NotificationChannel::Email, mailer.target()));
+        }
+        if !prospect.owner.is_empty() {
+            out.extend(self.member_email(
+                NotificationKind::Assigned,
+                &prospect.owner,
+                &prospect.id,
+                Some(prospect),
+                at,
+            ));
         }
         out
     }
@@ -231,6 +293,7 @@ impl Notifier {
 
     fn send(&self, n: &Notification) -> impl Future<Output = Result<(), SendError>> + Send + 'static {
         let (http, signer, mailer) = (self.http.clone(), self.signer.clone(), self.mailer.clone());
+        let letters = self.letters.clone();
         let timeout = self.lease / 3;
         let target = self.webhooks.iter().find(|t| t.url() == n.target).cloned();
         let n = n.clone();
@@ -241,9 +304,15 @@ impl Notifier {
                     (Some(target), Some(signer)) => webhook::send(&http, timeout, &target, &signer, &n).await,
                     _ => Err(gone("this webhook")),
                 },
-                Ok(NotificationChannel::Email) => match mailer {
-                    Some(mailer) => mailer.send(&n).await,
-                    None => Err(gone("email")),
+                Ok(NotificationChannel::Email) => match (mailer, n.kind()) {
+                    (None, _) => Err(gone("email")),
+                    (Some(mailer), NotificationKind::Unspecified | NotificationKind::NewProspect) => {
+                        mailer.send(&n).await
+                    }
+                    (Some(mailer), _) => match letters {
+                        Some(letters) => mailer.send_letter(&n, &letters.compose(&n).await?).await,
+                        None => Err(gone("members' email")),
+                    },
                 },
                 _ => Err(SendError { message: "no channel sends this".into(), permanent: true }),
             }

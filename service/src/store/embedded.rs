@@ -438,6 +438,26 @@ fn put<E: StoredEntity + Message>(conn: &Connection, message: &E, must_be_new: b
     }
 }
 
+/// Writes `item`: new when `expected_version` is 0, else over the stored
+/// one still at that version (`Conflict` when it moved on, `NotFound` when
+/// it is gone).
+fn put_versioned<E: StoredEntity + Message + Default>(
+    conn: &Connection,
+    what: &str,
+    id: &str,
+    item: &E,
+    expected_version: i64,
+    version: impl Fn(&E) -> i64,
+) -> StoreResult<()> {
+    let stored: Option<E> = get(conn, &item.pk(), &item.sk())?;
+    match (stored, expected_version) {
+        (None, 0) => put(conn, item, true),
+        (Some(stored), v) if v != 0 && version(&stored) == v => put(conn, item, false),
+        (Some(stored), v) => Err(StoreError::stale(what, id, version(&stored), v)),
+        (None, _) => Err(StoreError::NotFound),
+    }
+}
+
 fn get<E: Message + Default>(conn: &Connection, pk: &str, sk: &str) -> StoreResult<Option<E>> {
     let mut statement = conn.prepare_cached("SELECT body FROM items WHERE pk = ?1 AND sk = ?2").map_err(internal)?;
     let body: Option<Vec<u8>> = statement.query_row(params![pk, sk], |r| r.get(0)).optional().map_err(internal)?;
@@ -542,13 +562,7 @@ impl Store for EmbeddedStore {
     async fn save_invitation(&self, invitation: &Invitation, expected_version: i64) -> StoreResult<()> {
         let invitation = invitation.clone();
         self.write(move |conn| {
-            let stored: Option<Invitation> = get(conn, &invitation.pk(), &invitation.sk())?;
-            match (stored, expected_version) {
-                (None, 0) => put(conn, &invitation, true),
-                (Some(stored), v) if v != 0 && stored.version == v => put(conn, &invitation, false),
-                (Some(stored), v) => Err(StoreError::stale("invitation", &invitation.id, stored.version, v)),
-                (None, _) => Err(StoreError::NotFound),
-            }
+            put_versioned(conn, "invitation", &invitation.id, &invitation, expected_version, |i| i.version)
         })
         .await
     }
@@ -810,14 +824,7 @@ impl Store for EmbeddedStore {
 
     async fn save_notification(&self, n: &Notification, expected_version: i64) -> StoreResult<()> {
         let n = n.clone();
-        self.write(move |conn| {
-            let stored: Notification = get(conn, &n.pk(), &n.sk())?.ok_or(StoreError::NotFound)?;
-            if stored.version != expected_version {
-                return Err(StoreError::stale("notification", &n.id, stored.version, expected_version));
-            }
-            put(conn, &n, false)
-        })
-        .await
+        self.write(move |conn| put_versioned(conn, "notification", &n.id, &n, expected_version, |n| n.version)).await
     }
 
     async fn list_column(

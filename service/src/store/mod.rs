@@ -222,7 +222,8 @@ pub trait Store: Send + Sync + 'static {
     /// Notifications in `state` (PENDING or FAILED), oldest due first.
     async fn notifications(&self, state: NotificationState, limit: usize) -> StoreResult<Vec<Notification>>;
     async fn get_notification(&self, id: &str) -> StoreResult<Option<Notification>>;
-    /// Writes `n` if the stored one is still at `expected_version`
+    /// Writes `n`: new when `expected_version` is 0 (an email written apart
+    /// from a prospect), else if the stored one is still at that version
     /// (`Conflict` otherwise: someone else claimed or changed it).
     async fn save_notification(&self, n: &Notification, expected_version: i64) -> StoreResult<()>;
 

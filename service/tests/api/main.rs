@@ -8,6 +8,7 @@ mod cli;
 mod dynamodb;
 mod grpc_web;
 mod grpcurl;
+mod member_mail;
 mod members;
 mod notify;
 mod persistence;
