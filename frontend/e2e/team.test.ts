@@ -135,15 +135,16 @@ describe("the team", () => {
   it("lets a member change their password in their account, the current one needed", async () => {
     const page = await signedIn("vera@example.com", PASSWORD);
     await page.getByRole("navigation", { name: "Sections" }).getByRole("button", { name: "My account" }).click();
-    await page.getByLabel("Current password").fill("not the right one at all");
-    await page.getByLabel("New password", { exact: true }).fill("vera's brand new passphrase");
-    await page.getByRole("button", { name: "Change the password" }).click();
+    const form = page.getByRole("form", { name: "Password" });
+    await form.getByLabel("Current password").fill("not the right one at all");
+    await form.getByLabel("New password", { exact: true }).fill("vera's brand new passphrase");
+    await form.getByRole("button", { name: "Change the password" }).click();
     await page.getByText("is not your current password").waitFor();
     const serious = (await new AxeBuilder({ page }).analyze()).violations.filter(
       (v) => v.impact === "serious" || v.impact === "critical",
     );
     expect(serious.map((v) => `${v.id}: ${v.help}`)).toEqual([]);
-    await page.getByLabel("Current password").fill(PASSWORD);
+    await form.getByLabel("Current password").fill(PASSWORD);
     await page.getByRole("button", { name: "Change the password" }).click();
     await page.getByText("Password changed: your other sessions have ended.").waitFor();
     // Still signed in here, with the new token: the board answers.

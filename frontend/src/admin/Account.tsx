@@ -168,8 +168,8 @@ export function Account() {
   );
 
   return (
-    <section className="page account" aria-labelledby={`${id}-title`}>
-      <form className="card" onSubmit={(e) => void onSubmit(e)} noValidate>
+    <div className="page account">
+      <form className="card" onSubmit={(e) => void onSubmit(e)} aria-labelledby={`${id}-title`} noValidate>
         <h2 id={`${id}-title`}>{a("account.password")}</h2>
         <p className="hint">{a("account.hint")}</p>
         <div role="status" aria-live="polite" className={message !== null ? "alert" : "visually-hidden"}>
@@ -182,6 +182,6 @@ export function Account() {
         </button>
       </form>
       <TwoFactorSettings />
-    </section>
+    </div>
   );
 }

@@ -12,6 +12,7 @@ import { Board } from "./Board";
 import { SignIn } from "./SignIn";
 import { Account } from "./Account";
 import { Join, joinToken } from "./Join";
+import { Reset, resetToken } from "./Recover";
 import { Team } from "./Team";
 import { auth, members as memberClient } from "./client";
 import { sessions, useClaims, useSession } from "./session";
@@ -103,6 +104,8 @@ export default function Admin() {
         <SignInAgain />
       ) : joinToken() !== null ? (
         <Join token={joinToken() ?? ""} />
+      ) : resetToken() !== null ? (
+        <Reset token={resetToken() ?? ""} />
       ) : (
         <div className="page">
           <SignIn expired={false} />

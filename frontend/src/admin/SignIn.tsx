@@ -12,11 +12,12 @@ import { solveInWorker } from "../form/pow";
 import { ErrorInfoSchema, RetryInfoSchema } from "../gen/google/rpc/error_details_pb";
 import { auth } from "./client";
 import { sessions } from "./session";
+import { ForgotPassword } from "./Recover";
 import { useAdminText } from "./texts";
 import { Enrolment, RecoveryCodes, SecondStepForm } from "./TwoFactor";
 
 /// Where a sign-in is: the password, then maybe a code or an enrolment.
-type Stage = { kind: "password" } | { kind: "code"; ticket: string } | { kind: "enrol"; ticket: string } | { kind: "codes"; codes: string[]; token: string };
+type Stage = { kind: "password" } | { kind: "forgot" } | { kind: "code"; ticket: string } | { kind: "enrol"; ticket: string } | { kind: "codes"; codes: string[]; token: string };
 
 /// What the service asked for, read from its error details.
 export function captchaAsked(error: ConnectError): { settings: CaptchaSettings; challenge: Challenge | null } | null {
@@ -82,6 +83,14 @@ export function SignIn({ expired }: { expired: boolean }) {
     void attempt("", 0);
   }
 
+  if (stage.kind === "forgot")
+    return (
+      <ForgotPassword
+        onBack={() => {
+          setStage({ kind: "password" });
+        }}
+      />
+    );
   if (stage.kind === "code") return <SecondStepForm ticket={stage.ticket} onRestart={restart} />;
   if (stage.kind === "enrol")
     return (
@@ -146,6 +155,16 @@ export function SignIn({ expired }: { expired: boolean }) {
       </p>
       <button type="submit" className="primary" disabled={state !== "idle"} aria-busy={state !== "idle"}>
         {state === "idle" ? a("signIn.submit") : a("signIn.working")}
+      </button>
+      <button
+        type="button"
+        className="link"
+        onClick={() => {
+          setMessage(null);
+          setStage({ kind: "forgot" });
+        }}
+      >
+        {a("forgot.link")}
       </button>
     </form>
   );

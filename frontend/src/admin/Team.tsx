@@ -38,6 +38,7 @@ const KINDS = {
   [SecurityEventKind.TWO_FACTOR_ENABLED]: "log.TWO_FACTOR_ENABLED",
   [SecurityEventKind.TWO_FACTOR_DISABLED]: "log.TWO_FACTOR_DISABLED",
   [SecurityEventKind.RECOVERY_CODE_USED]: "log.RECOVERY_CODE_USED",
+  [SecurityEventKind.PASSWORD_RESET_REQUESTED]: "log.PASSWORD_RESET_REQUESTED",
 } as const;
 /// A role's claim, as an invitation stores it: the enum value's name, lower-cased.
 const roleClaim = (r: Role) => Role[r].toLowerCase();
@@ -104,7 +105,10 @@ export function Team() {
     setInviteErrors({});
     try {
       const sent = await memberClient.inviteMember({ email: invite.email, role: invite.role, displayName: invite.name });
-      setLink({ email: sent.invitation?.email ?? invite.email, link: sent.link });
+      if (sent.emailed) {
+        setLink(null);
+        setMessage(a("invite.emailed", { email: sent.invitation?.email ?? invite.email }));
+      } else setLink({ email: sent.invitation?.email ?? invite.email, link: sent.link });
       setInvite({ email: "", role: Role.SALES, name: "" });
     } catch (caught) {
       const error = ConnectError.from(caught);
