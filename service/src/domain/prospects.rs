@@ -9,8 +9,8 @@ use astro_proto::{
     v1::{
         BoardChangeKind, Consent, CreateProspectRecord, ListNotificationsRequest, ListNotificationsResponse,
         ListProspectChangesRequest, ListProspectChangesResponse, ListProspectsRequest, ListProspectsResponse,
-        MemberState, Notification, NotificationState, Prospect, ProspectEvent, ProspectEventKind, ProspectStatus,
-        ProspectStatusCount, ProspectView, WatchProspectsResponse,
+        MemberState, Notification, NotificationKind, NotificationState, Prospect, ProspectEvent, ProspectEventKind,
+        ProspectStatus, ProspectStatusCount, ProspectView, WatchProspectsResponse,
     },
 };
 
@@ -440,16 +440,27 @@ impl Prospects {
             events.push(e);
         }
         let kind = if before != after { BoardChangeKind::Moved } else { BoardChangeKind::Edited };
+        // The new owner is told, unless they took the card themselves.
+        let given = next.owner != stored.owner && !next.owner.is_empty() && next.owner != caller.email;
+        let notifications = match given {
+            true => self.notifier.member_email(NotificationKind::Assigned, &next.owner, &next.id, Some(&next), at),
+            false => None,
+        };
+        let told = notifications.is_some();
         let change = ProspectChange {
             prospect: next.clone(),
             expected_version: stored.version,
             previous_status: before,
             events,
             board: board::change(kind, &next.id, Some(&next), before, &caller.email, at),
+            notifications: notifications.into_iter().collect(),
         };
         match self.store.update_prospect(change).await {
             Ok(()) => {
                 self.board.changed();
+                if told {
+                    self.notifier.wake();
+                }
                 Ok(next)
             }
             Err(StoreError::Conflict(_)) => Err(stale(&stored, input.version)),

@@ -333,7 +333,7 @@ impl SignIn {
         let ticket = Ticket::decode(&self.accounts.page_tokens(), token)
             .filter(|t| t.enrol == enrol)
             .ok_or_else(|| invalid("ticket", "is not a ticket of this sign-in step: sign in again"))?;
-        if ticket.expires <= unix_now() {
+        if ticket.expired(unix_now()) {
             return Err(DomainError::FailedPrecondition(SIGN_IN_AGAIN.into()));
         }
         self.accounts

@@ -193,6 +193,11 @@ impl Ticket {
         })
     }
 
+    /// Whether the ticket no longer works at `now` (Unix seconds).
+    pub fn expired(&self, now: i64) -> bool {
+        self.expires <= now
+    }
+
     /// The ticket `token` holds if genuine (its expiry not checked).
     pub fn decode(tokens: &PageTokens, token: &str) -> Option<Self> {
         let position = tokens.decode(token.trim(), TICKET_PURPOSE)?;
@@ -272,7 +277,10 @@ mod tests {
         let tokens = PageTokens::new(&[b"0123456789abcdef0123456789abcdef"]);
         let ticket = Ticket { email: "ana@example.com".into(), not_before: 5, expires: 99, enrol: true };
         let token = ticket.encode(&tokens);
-        assert_eq!(Ticket::decode(&tokens, &token), Some(ticket));
+        assert_eq!(Ticket::decode(&tokens, &token), Some(ticket.clone()));
+        // Its 5 minutes pass: at its expiry it no longer works.
+        assert!(!ticket.expired(98));
+        assert!(ticket.expired(99));
         let page = tokens.encode(&PagePosition { query: "members".into(), created_at: String::new(), id: "x".into() });
         assert_eq!(Ticket::decode(&tokens, &page), None, "a page token is no ticket");
         let mut tampered = token.clone();

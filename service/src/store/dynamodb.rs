@@ -602,6 +602,9 @@ impl Store for DynamoStore {
             items.push(self.put(event, Some("attribute_not_exists(PK)")));
         }
         items.push(self.put(&change.board, None));
+        for notification in &change.notifications {
+            items.push(self.put(notification, Some("attribute_not_exists(PK)")));
+        }
         let moves = match change.previous_status != after {
             true => vec![(change.previous_status, -1), (after, 1)],
             false => Vec::new(),

@@ -725,6 +725,9 @@ impl Store for EmbeddedStore {
                 put(conn, event, true)?;
             }
             put(conn, &change.board, true)?;
+            for notification in &change.notifications {
+                put(conn, notification, true)?;
+            }
             if before != after {
                 bump(before, -1);
                 bump(after, 1);

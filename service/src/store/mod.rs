@@ -124,6 +124,9 @@ pub struct ProspectChange {
     pub events: Vec<ProspectEvent>,
     /// The board's record of it, for the watchers.
     pub board: BoardChange,
+    /// Written in the same transaction: the new owner's email, when the
+    /// card is given to someone.
+    pub notifications: Vec<Notification>,
 }
 
 /// The partition key of every card in the search indexes.

@@ -221,3 +221,50 @@ async fn an_assignment_costs_a_member_query_and_one_counter_update() {
     // then the create as before.
     assert_eq!(counter.take(), ["Query", "UpdateItem", "Query", "TransactWriteItems"]);
 }
+
+#[tokio::test]
+async fn a_sign_in_with_two_factors_costs_these_requests_and_the_secret_is_sealed_in_the_table() {
+    use astro_proto::v1::{
+        CompleteSignInRequest, ConfirmTwoFactorEnrolmentRequest, LoginRequest, StartTwoFactorEnrolmentRequest,
+        auth_service_client::AuthServiceClient,
+    };
+    use astro_testkit::totp;
+
+    let counter = RequestCounter::default();
+    let client = dynamodb_client(Some(counter.clone()));
+    let table = fresh_table(&client).await;
+    let store: Arc<dyn Store> = Arc::new(DynamoStore::new(client.clone(), table.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let running = astro_service::start_with_store(crate::helpers::test_config(dir.path()), store).await.unwrap();
+    let password = "a long team password";
+    running.accounts.add_user("sam@example.com", password, Role::Sales, "Sam").await.unwrap();
+    let channel =
+        tonic::transport::Channel::from_shared(format!("http://{}", running.addr)).unwrap().connect().await.unwrap();
+    let mut auth = AuthServiceClient::new(channel.clone());
+    let login = || LoginRequest { email: "sam@example.com".into(), password: password.into(), ..Default::default() };
+    let token = auth.login(login()).await.unwrap().into_inner().token;
+    let mut signed_in = AuthServiceClient::with_interceptor(channel, crate::helpers::Bearer(Some(token)));
+    let start = StartTwoFactorEnrolmentRequest { current_password: password.into(), ..Default::default() };
+    let shown = signed_in.start_two_factor_enrolment(start).await.unwrap().into_inner();
+    let confirm = ConfirmTwoFactorEnrolmentRequest { code: totp::code(&shown.secret, 0), ..Default::default() };
+    signed_in.confirm_two_factor_enrolment(confirm).await.unwrap();
+
+    let item = stored_item(&client, &table, "USER#sam@example.com", "PROFILE").await;
+    let AttributeValue::S(sealed) = &item["totpSecretSealed"] else { panic!("a sealed secret: {item:?}") };
+    assert!(sealed.starts_with("v1.") && !sealed.contains(&shown.secret), "sealed, not the secret: {sealed}");
+    let AttributeValue::L(hashes) = &item["recoveryCodeHashes"] else { panic!("recovery code hashes: {item:?}") };
+    assert_eq!(hashes.len(), 10);
+    assert!(!format!("{item:?}").contains(&shown.secret));
+
+    counter.take();
+    let ticket = auth.login(login()).await.unwrap().into_inner().second_step.unwrap().ticket;
+    assert_eq!(counter.take(), ["BatchGetItem", "GetItem"], "the password step: the budgets, the member");
+    let complete = CompleteSignInRequest { ticket, code: totp::code(&shown.secret, 1) };
+    assert!(!auth.complete_sign_in(complete).await.unwrap().into_inner().token.is_empty());
+    assert_eq!(
+        counter.take(),
+        ["GetItem", "BatchGetItem", "TransactWriteItems", "DeleteItem", "PutItem"],
+        "the second step: the member, the budgets, the step used (conditioned), the account's count cleared, the security log"
+    );
+    running.stop().await.unwrap();
+}

@@ -4,8 +4,8 @@
 
 use astro_authorizer::Role;
 use astro_proto::v1::{
-    AcceptInvitationRequest, InviteMemberRequest, ListMembersRequest, LoginRequest, RequestPasswordResetRequest,
-    ResetPasswordRequest, TeamSettings, UpdateTeamSettingsRequest,
+    AcceptInvitationRequest, InviteMemberRequest, ListMembersRequest, LoginRequest, Prospect,
+    RequestPasswordResetRequest, ResetPasswordRequest, TeamSettings, UpdateProspectRequest, UpdateTeamSettingsRequest,
 };
 use astro_testkit::smtp::{SmtpSink, link_after};
 use tonic::Code;
@@ -146,4 +146,15 @@ async fn the_owner_is_emailed_of_a_prospect_assigned_to_them() {
     let email = sink.wait_for("sam@example.com").await;
     assert!(email.contains("Subject: A new prospect for you: Ada "), "{email}");
     assert!(email.contains(&card.id) && email.contains("https://astro.example.com/admin"), "{email}");
+
+    // An admin gives a card to Bea in the drawer: she is told too.
+    join(&app, "bea@example.com", Role::Sales).await;
+    let mut admin_cards = app.prospects_with(Some(admin.clone())).await;
+    let given =
+        Prospect { id: card.id.clone(), version: card.version, owner: "bea@example.com".into(), ..Default::default() };
+    let mask = prost_types::FieldMask { paths: vec!["owner".into()] };
+    let update = UpdateProspectRequest { prospect: Some(given), update_mask: Some(mask) };
+    admin_cards.update_prospect(update).await.unwrap();
+    let email = sink.wait_for("bea@example.com").await;
+    assert!(email.contains("Subject: A new prospect for you: Ada "), "{email}");
 }

@@ -89,7 +89,14 @@ fn move_to(p: &Prospect, status: ProspectStatus, second: i64) -> ProspectChange 
     };
     let now = prost_types::Timestamp::from(std::time::SystemTime::now());
     let board = board::change(BoardChangeKind::Moved, &next.id, Some(&next), before, "admin@example.com", now);
-    ProspectChange { prospect: next, expected_version: p.version, previous_status: before, events: vec![event], board }
+    ProspectChange {
+        prospect: next,
+        expected_version: p.version,
+        previous_status: before,
+        events: vec![event],
+        board,
+        notifications: Vec::new(),
+    }
 }
 
 async fn count(store: &Arc<dyn Store>, status: ProspectStatus) -> i64 {
