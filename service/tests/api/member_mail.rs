@@ -158,3 +158,24 @@ async fn the_owner_is_emailed_of_a_prospect_assigned_to_them() {
     let email = sink.wait_for("bea@example.com").await;
     assert!(email.contains("Subject: A new prospect for you: Ada "), "{email}");
 }
+
+#[tokio::test]
+async fn a_reset_link_opens_only_its_own_members_account() {
+    let sink = SmtpSink::start();
+    let app = with_email(&sink).await;
+    join(&app, "sam@example.com", Role::Sales).await;
+    join(&app, "bea@example.com", Role::Sales).await;
+    let mut auth = app.auth().await;
+    for email in ["sam@example.com", "bea@example.com"] {
+        let ask = RequestPasswordResetRequest { email: email.into(), ..Default::default() };
+        auth.request_password_reset(ask).await.unwrap();
+    }
+    let beas = sink.wait_for("bea@example.com").await;
+    sink.wait_for("sam@example.com").await;
+    let token = token_of(&link_after(&beas, "https://astro.example.com/admin/reset#").unwrap());
+    let reset = ResetPasswordRequest { token, new_password: "bea's new long passphrase".into() };
+    let signed_in = auth.reset_password(reset).await.unwrap().into_inner();
+    assert_eq!(signed_in.email, "bea@example.com", "Bea's link is Bea's");
+    assert!(login(&app, "sam@example.com", PASSWORD).await.is_ok(), "Sam's password is untouched");
+    assert_code(login(&app, "bea@example.com", PASSWORD).await, Code::Unauthenticated);
+}

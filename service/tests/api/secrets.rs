@@ -71,6 +71,8 @@ async fn the_service_takes_its_token_secret_and_admin_from_secrets_manager() {
         (format!("astro-qualif/jwt-secret-{suffix}"), format!("astro-qualif/admin-credentials-{suffix}"));
     create_secret(&client, &jwt_id, &secret_value('s')).await;
     create_secret(&client, &admin_id, r#"{"email":"boss@example.com","password":"from secrets manager"}"#).await;
+    let two_factor_id = format!("astro-qualif/two-factor-key-{suffix}");
+    create_secret(&client, &two_factor_id, &secret_value('k')).await;
 
     let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(binary())
@@ -80,6 +82,7 @@ async fn the_service_takes_its_token_secret_and_admin_from_secrets_manager() {
         .env("ASTRO_GRPC_ADDR", "127.0.0.1:0")
         .env("ASTRO_JWT_SECRET_ID", &jwt_id)
         .env("ASTRO_ADMIN_SECRET_ID", &admin_id)
+        .env("ASTRO_TWO_FACTOR_KEY_SECRET_ID", &two_factor_id)
         .env("ASTRO_BCRYPT_COST", "10")
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -98,13 +101,37 @@ async fn the_service_takes_its_token_secret_and_admin_from_secrets_manager() {
     let verifier = astro_authorizer::TokenVerifier::new(&[TokenSecret::new(secret_value('s').into_bytes()).unwrap()]);
     verifier.verify(&login.token).expect("the service signs with the secret from Secrets Manager");
     let mut prospects = astro_proto::v1::prospect_service_client::ProspectServiceClient::with_interceptor(
-        channel,
+        channel.clone(),
         Bearer(Some(signed_by(&secret_value('s')))),
     );
     prospects
         .list_prospects(ListProspectsRequest { status: ProspectStatus::New as i32, ..Default::default() })
         .await
         .expect("a token signed with the secret is accepted");
+
+    // Two-factor secrets are sealed with the key from Secrets Manager: none
+    // is made in the data directory, and an enrolment works end to end.
+    use astro_proto::v1::{
+        CompleteSignInRequest, ConfirmTwoFactorEnrolmentRequest, StartTwoFactorEnrolmentRequest,
+        auth_service_client::AuthServiceClient,
+    };
+    let mut auth = AuthServiceClient::with_interceptor(channel.clone(), Bearer(Some(login.token.clone())));
+    let start =
+        StartTwoFactorEnrolmentRequest { current_password: "from secrets manager".into(), ..Default::default() };
+    let shown = auth.start_two_factor_enrolment(start).await.unwrap().into_inner();
+    let confirm =
+        ConfirmTwoFactorEnrolmentRequest { code: astro_testkit::totp::code(&shown.secret, 0), ..Default::default() };
+    auth.confirm_two_factor_enrolment(confirm).await.unwrap();
+    assert!(!dir.path().join("two-factor-key").exists(), "the key is the secret's, not a local file");
+    let mut anonymous = AuthServiceClient::new(channel);
+    let password = LoginRequest {
+        email: "boss@example.com".into(),
+        password: "from secrets manager".into(),
+        ..Default::default()
+    };
+    let ticket = anonymous.login(password).await.unwrap().into_inner().second_step.expect("a second step").ticket;
+    let complete = CompleteSignInRequest { ticket, code: astro_testkit::totp::code(&shown.secret, 1) };
+    assert!(!anonymous.complete_sign_in(complete).await.unwrap().into_inner().token.is_empty());
     let _ = child.kill();
     let _ = child.wait();
 }
