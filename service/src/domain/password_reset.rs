@@ -44,6 +44,9 @@ impl SignIn {
     pub async fn request_password_reset(&self, email: &str, captcha_token: &str, client: Client) -> DomainResult<()> {
         let mut v = Violations::default();
         let email = validation::email(&mut v, "email", email);
+        if captcha_token.len() > crate::captcha::MAX_TOKEN {
+            v.add("captcha_token", format!("must be at most {} characters", crate::captcha::MAX_TOKEN));
+        }
         if !v.is_empty() {
             return Err(DomainError::Invalid(v.0));
         }
