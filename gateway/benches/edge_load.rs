@@ -3,7 +3,7 @@
 //!
 //! `cargo bench -p astro-gateway --bench edge_load` (or `make bench`).
 //! Environment: `BENCH_RUNS` (3), `BENCH_CONNECTIONS` (16), `BENCH_SECONDS`
-//! per run (5).
+//! per run (5); `ASTRO_GATEWAY_BIN` to load another build of the gateway.
 //!
 //! The HTTP paths (REST, gRPC-web) are loaded by `wrk` (one thread, as issue
 //! 12 measured them: a generator in C leaves the two cores to the gateway);
@@ -61,7 +61,10 @@ impl Stack {
 
     fn start_with(extra: &[(&str, &str)]) -> Stack {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_astro-gateway"))
+        // `ASTRO_GATEWAY_BIN`: another build to measure with the same load
+        // (an A/B against an older commit's binary).
+        let binary = std::env::var("ASTRO_GATEWAY_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_astro-gateway").into());
+        let mut child = Command::new(binary)
             .env("ASTRO_HTTP_ADDR", "127.0.0.1:0")
             .env("ASTRO_GRPC_ADDR", "127.0.0.1:0")
             .env("ASTRO_DATA_DIR", dir.path())
