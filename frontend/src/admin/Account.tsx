@@ -11,7 +11,7 @@ import { auth } from "./client";
 import { claimsOf, sessions, useSession } from "./session";
 import { useTeam } from "./team";
 import { useAdminText } from "./texts";
-import { Enrolment, fieldErrors, RecoveryCodes } from "./TwoFactor";
+import { Enrolment, Field, fieldErrors, RecoveryCodes } from "./TwoFactor";
 
 function TwoFactorSettings() {
   const { a } = useAdminText();
@@ -87,25 +87,7 @@ function TwoFactorSettings() {
       <div role="status" aria-live="polite" className={message !== null ? "alert" : "visually-hidden"}>
         {message}
       </div>
-      <div className="field">
-        <label htmlFor={`${id}-password`}>{a("account.current")}</label>
-        <input
-          id={`${id}-password`}
-          type="password"
-          autoComplete="current-password"
-          value={password}
-          aria-invalid={error !== undefined}
-          aria-describedby={error !== undefined ? `${id}-error` : undefined}
-          onChange={(e) => {
-            setPassword(e.target.value);
-          }}
-        />
-        {error !== undefined ? (
-          <p id={`${id}-error`} className="error">
-            {error}
-          </p>
-        ) : null}
-      </div>
+      <Field id={`${id}-password`} label={a("account.current")} error={error} value={password} set={setPassword} type="password" autoComplete="current-password" />
       <button type="submit" className={on ? "danger" : "primary"}>
         {on ? a("twoFactor.turnOff") : a("twoFactor.setUp")}
       </button>

@@ -11,7 +11,7 @@ import { auth } from "./client";
 import { sessions } from "./session";
 import { captchaAsked } from "./SignIn";
 import { useAdminText } from "./texts";
-import { SecondStepForm, fieldErrors } from "./TwoFactor";
+import { Field, SecondStepForm, fieldErrors } from "./TwoFactor";
 
 export function resetToken(): string | null {
   if (!window.location.pathname.startsWith("/admin/reset")) return null;
@@ -66,25 +66,7 @@ export function ForgotPassword({ onBack }: { onBack: () => void }) {
       </div>
       {state === "sent" ? null : (
         <>
-          <div className="field">
-            <label htmlFor={`${id}-email`}>{a("signIn.email")}</label>
-            <input
-              id={`${id}-email`}
-              type="email"
-              autoComplete="username"
-              value={email}
-              aria-invalid={error !== undefined}
-              aria-describedby={error !== undefined ? `${id}-error` : undefined}
-              onChange={(e) => {
-                setEmail(e.target.value);
-              }}
-            />
-            {error !== undefined ? (
-              <p id={`${id}-error`} className="error">
-                {error}
-              </p>
-            ) : null}
-          </div>
+          <Field id={`${id}-email`} label={a("signIn.email")} error={error} value={email} set={setEmail} type="email" autoComplete="username" />
           <button type="submit" className="primary" disabled={state === "working"} aria-busy={state === "working"}>
             {a("forgot.submit")}
           </button>
@@ -145,28 +127,16 @@ export function Reset({ token }: { token: string }) {
         <div role="alert" className={message !== null ? "alert" : "visually-hidden"}>
           {message}
         </div>
-        <div className="field">
-          <label htmlFor={`${id}-password`}>{a("account.new")}</label>
-          <input
-            id={`${id}-password`}
-            type="password"
-            autoComplete="new-password"
-            value={password}
-            aria-invalid={error !== undefined}
-            aria-describedby={error !== undefined ? `${id}-hint ${id}-error` : `${id}-hint`}
-            onChange={(e) => {
-              setPassword(e.target.value);
-            }}
-          />
-          <p id={`${id}-hint`} className="hint">
-            {a("account.hint")}
-          </p>
-          {error !== undefined ? (
-            <p id={`${id}-error`} className="error">
-              {error}
-            </p>
-          ) : null}
-        </div>
+        <Field
+          id={`${id}-password`}
+          label={a("account.new")}
+          hint={a("account.hint")}
+          error={error}
+          value={password}
+          set={setPassword}
+          type="password"
+          autoComplete="new-password"
+        />
         <button type="submit" className="primary" disabled={busy} aria-busy={busy}>
           {a("reset.submit")}
         </button>

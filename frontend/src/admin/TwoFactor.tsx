@@ -19,27 +19,53 @@ export function fieldErrors(error: ConnectError): Record<string, string> {
   return fields;
 }
 
-function CodeField({ id, label, hint, error, value, set }: { id: string; label: string; hint: string; error: string | undefined; value: string; set: (v: string) => void }) {
+/// One labelled input with its optional hint and its error, described by both.
+export function Field({
+  id,
+  label,
+  hint,
+  error,
+  value,
+  set,
+  type = "text",
+  autoComplete,
+  focus = false,
+}: {
+  id: string;
+  label: string;
+  hint?: string;
+  error: string | undefined;
+  value: string;
+  set: (v: string) => void;
+  type?: "text" | "email" | "password";
+  autoComplete: string;
+  focus?: boolean;
+}) {
   const ref = useRef<HTMLInputElement>(null);
   useEffect(() => {
-    ref.current?.focus();
-  }, []);
+    if (focus) ref.current?.focus();
+  }, [focus]);
+  const described = [hint !== undefined ? `${id}-hint` : "", error !== undefined ? `${id}-error` : ""].filter((d) => d !== "").join(" ");
+  const code = autoComplete === "one-time-code";
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
-      <p id={`${id}-hint`} className="hint">
-        {hint}
-      </p>
+      {hint !== undefined ? (
+        <p id={`${id}-hint`} className="hint">
+          {hint}
+        </p>
+      ) : null}
       <input
         ref={ref}
         id={id}
-        autoComplete="one-time-code"
-        spellCheck={false}
-        autoCapitalize="off"
-        maxLength={64}
+        type={type}
+        autoComplete={autoComplete}
+        spellCheck={code ? false : undefined}
+        autoCapitalize={code ? "off" : undefined}
+        maxLength={code ? 64 : undefined}
         value={value}
         aria-invalid={error !== undefined}
-        aria-describedby={error !== undefined ? `${id}-hint ${id}-error` : `${id}-hint`}
+        aria-describedby={described === "" ? undefined : described}
         onChange={(e) => {
           set(e.target.value);
         }}
@@ -81,7 +107,7 @@ export function SecondStepForm({ ticket, onRestart }: { ticket: string; onRestar
   return (
     <form className="card sign-in" onSubmit={(e) => void onSubmit(e)} aria-labelledby={`${id}-title`} noValidate>
       <h1 id={`${id}-title`}>{a("twoFactor.title")}</h1>
-      <CodeField id={`${id}-code`} label={a("twoFactor.code")} hint={a("twoFactor.codeHint")} error={error} value={code} set={setCode} />
+      <Field id={`${id}-code`} label={a("twoFactor.code")} hint={a("twoFactor.codeHint")} error={error} value={code} set={setCode} autoComplete="one-time-code" focus />
       <button type="submit" className="primary" disabled={busy} aria-busy={busy}>
         {a("twoFactor.verify")}
       </button>
@@ -174,7 +200,7 @@ export function Enrolment({
       <p>
         {a("twoFactor.secret")} <code data-secret>{shown.secret}</code>
       </p>
-      <CodeField id={`${id}-code`} label={a("twoFactor.code")} hint={a("twoFactor.enrolCodeHint")} error={error} value={code} set={setCode} />
+      <Field id={`${id}-code`} label={a("twoFactor.code")} hint={a("twoFactor.enrolCodeHint")} error={error} value={code} set={setCode} autoComplete="one-time-code" focus />
       <button type="submit" className="primary" disabled={busy} aria-busy={busy}>
         {a("twoFactor.confirm")}
       </button>
