@@ -49,7 +49,7 @@ use crate::{
         captcha::challenge,
         health::check,
     ),
-    components(schemas(Problem, FieldError, CaptchaPrompt, Challenge, model::Status, model::Budget, model::Timeline, prospects::View)),
+    components(schemas(Problem, FieldError, CaptchaPrompt, Challenge, model::Status, model::Budget, model::Timeline, prospects::View, prospects::OrderBy, model::Grade)),
     modifiers(&BearerToken),
     tags(
         (name = "auth", description = "Sign in"),

@@ -265,8 +265,14 @@ mod tests {
         assert_eq!(STATUS_INDEX, status, "a column reads newest first");
         assert_eq!(EMAIL_INDEX.partition_attribute, "email");
         assert_eq!(EMAIL_INDEX.sort_attribute, "SK");
-        assert_eq!(INDEXES.len(), 8);
+        assert_eq!(INDEXES.len(), 10);
         assert_eq!((OWNER_INDEX.partition_attribute, OWNER_INDEX.sort_attribute), ("ownerColumn", "createdAt"));
+        assert_eq!((SCORE_INDEX.partition_attribute, SCORE_INDEX.sort_attribute), ("status", "scoreKey"));
+        assert_eq!(
+            (OWNER_SCORE_INDEX.partition_attribute, OWNER_SCORE_INDEX.sort_attribute),
+            ("ownerColumn", "scoreKey")
+        );
+        const { assert!(SCORE_INDEX.newest_first && OWNER_SCORE_INDEX.newest_first, "best fit first") };
         assert_eq!((MEMBER_INDEX.partition_attribute, MEMBER_INDEX.sort_attribute), ("memberPartition", "email"));
         assert_eq!((OUTBOX_INDEX.partition_attribute, OUTBOX_INDEX.sort_attribute), ("queue", "dueAt"));
         for search in [FIRST_NAME_INDEX, LAST_NAME_INDEX, COMPANY_INDEX] {
@@ -387,6 +393,8 @@ mod tests {
                 "MemberIndex",
                 "OutboxIndex",
                 "OwnerIndex",
+                "OwnerScoreIndex",
+                "ScoreIndex",
                 "StatusIndex"
             ]
         );

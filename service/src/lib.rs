@@ -16,4 +16,4 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 
-pub use server::{RunningService, start, start_with_store};
+pub use server::{RunningService, start, start_with_clock, start_with_store};

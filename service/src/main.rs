@@ -152,7 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn offline_services(config: &ServeConfig) -> anyhow::Result<server::Services> {
     let StoreConfig { bcrypt_cost, .. } = config.store;
     let store = server::open_store(&config.store).await?;
-    Ok(server::services(store, server::key_ring(config).await?, bcrypt_cost, &config.public_url))
+    Ok(server::services(store, server::key_ring(config).await?, bcrypt_cost, &config.public_url, Default::default()))
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {

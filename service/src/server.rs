@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use astro_authorizer::TokenSecret;
 use astro_proto::v1::{
     auth_service_server::AuthServiceServer, member_service_server::MemberServiceServer,
-    prospect_service_server::ProspectServiceServer,
+    prospect_service_server::ProspectServiceServer, scoring_service_server::ScoringServiceServer,
 };
 use http::{HeaderName, HeaderValue, Method};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -21,15 +21,17 @@ use tower_http::{
 use tracing::Level;
 
 use crate::{
-    api::{access::AccessLayer, auth::AuthApi, members::MemberApi, prospects::ProspectApi},
+    api::{access::AccessLayer, auth::AuthApi, members::MemberApi, prospects::ProspectApi, scoring::ScoringApi},
     captcha::Captcha,
     config::{CaptchaProvider, ServeConfig, StoreConfig, StoreKind},
     domain::{
         auth::{Accounts, PasswordHasher, load_or_create_secret},
+        clock::Clock,
         invitations::Invitations,
         mail::MemberMail,
         members::Members,
         prospects::Prospects,
+        scoring::{Rescorer, Scoring},
         sign_in::{self, SignIn, SignInGuard},
         two_factor::TwoFactorKey,
     },
@@ -37,6 +39,9 @@ use crate::{
     secrets::SecretsManager,
     store::{Store, dynamodb::DynamoStore, embedded::EmbeddedStore},
 };
+
+/// How often an idle instance looks whether another changed the scoring rules.
+const RESCORE_POLL: Duration = Duration::from_secs(5);
 
 /// The domain services over one store, with the token keys.
 #[derive(Clone)]
@@ -150,13 +155,15 @@ fn local_key_ring(config: &ServeConfig) -> anyhow::Result<KeyRing> {
     Ok(KeyRing::new(secret))
 }
 
-/// The domain over `store`; `public_url`: where people reach the web app (links).
-pub fn services(store: Arc<dyn Store>, keys: KeyRing, bcrypt_cost: u32, public_url: &str) -> Services {
+/// The domain over `store`, on `clock`; `public_url`: where people reach
+/// the web app (links).
+pub fn services(store: Arc<dyn Store>, keys: KeyRing, bcrypt_cost: u32, public_url: &str, clock: Clock) -> Services {
     let members = Members::new(store.clone(), keys.clone());
     let accounts =
         Accounts::new(store.clone(), PasswordHasher::new(bcrypt_cost), keys.clone()).with_members(members.clone());
+    let scoring = Scoring::new(store.clone(), clock, keys.clone());
     Services {
-        prospects: Prospects::new(store.clone(), keys.clone()).with_team(members.clone()),
+        prospects: Prospects::new(store.clone(), keys.clone()).with_team(members.clone()).with_scoring(scoring),
         invitations: Invitations::new(store, keys.clone(), accounts.clone(), public_url),
         accounts,
         members,
@@ -182,6 +189,10 @@ pub struct RunningService {
     sweeper: JoinHandle<()>,
     /// The notifications worker, when a channel is configured.
     worker: Option<JoinHandle<()>>,
+    /// Scores every card again when the rules change.
+    rescorer: JoinHandle<()>,
+    /// The service's clock (tests move it).
+    pub clock: Clock,
 }
 
 impl RunningService {
@@ -197,6 +208,7 @@ impl RunningService {
     pub async fn wait(mut self) -> anyhow::Result<()> {
         let served = (&mut self.task).await.context("server task")?.context("server");
         self.sweeper.abort();
+        self.rescorer.abort();
         if let Some(worker) = &self.worker {
             worker.abort();
         }
@@ -218,6 +230,16 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<RunningService> {
 /// [`start`] over a store opened by the caller (tests use it to point the
 /// DynamoDB adapter at their own server).
 pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> anyhow::Result<RunningService> {
+    start_with_clock(config, store, Clock::system()).await
+}
+
+/// [`start_with_store`] on `clock` (tests move it instead of sleeping; two
+/// services on one clock see the same time).
+pub async fn start_with_clock(
+    config: ServeConfig,
+    store: Arc<dyn Store>,
+    clock: Clock,
+) -> anyhow::Result<RunningService> {
     if config.captcha.provider == CaptchaProvider::Off && !config.grpc_addr.ip().is_loopback() {
         anyhow::bail!(
             "ASTRO_CAPTCHA=off is for development only: it is refused on {}, a non-loopback address",
@@ -256,7 +278,7 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
     let notifier =
         Arc::new(crate::notify::Notifier::new(store.clone(), notify, channel_secrets)?.with_letters(letters));
     let worker = notifier.enabled().then(|| notifier.spawn());
-    let mut services = services(store, keys, config.store.bcrypt_cost, &config.public_url);
+    let mut services = services(store, keys, config.store.bcrypt_cost, &config.public_url, clock.clone());
     services.prospects =
         services.prospects.with_watch_poll(Duration::from_millis(config.watch_poll_ms)).with_notifier(notifier.clone());
     services.invitations = services.invitations.with_notifier(notifier.clone());
@@ -295,6 +317,7 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let keys = services.keys.clone();
     let board = services.prospects.board().clone();
+    let rescorer = Rescorer::new(services.prospects.scoring().clone(), board.clone()).spawn(RESCORE_POLL);
     let access = AccessLayer::new(services.keys.clone(), services.members.clone());
     let service = layered(routes(&services, sign_in).await, cors, access);
     let in_process = service.clone();
@@ -314,7 +337,19 @@ pub async fn start_with_store(config: ServeConfig, store: Arc<dyn Store>) -> any
     });
     tracing::info!(%addr, captcha = config.captcha.provider.name(), "serving native gRPC and gRPC-web");
     let accounts = services.accounts.clone();
-    Ok(RunningService { addr, keys, captcha, in_process, accounts, shutdown: Some(tx), task, sweeper, worker })
+    Ok(RunningService {
+        addr,
+        keys,
+        captcha,
+        in_process,
+        accounts,
+        shutdown: Some(tx),
+        task,
+        sweeper,
+        worker,
+        rescorer,
+        clock,
+    })
 }
 
 /// The browser origins of `ASTRO_CORS_ORIGINS`, checked.
@@ -379,6 +414,7 @@ async fn routes(services: &Services, sign_in: SignIn) -> tonic::service::Routes 
     health.set_serving::<ProspectServiceServer<ProspectApi>>().await;
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
     health.set_serving::<MemberServiceServer<MemberApi>>().await;
+    health.set_serving::<ScoringServiceServer<ScoringApi>>().await;
 
     let reflection = |b: tonic_reflection::server::Builder<'static>| {
         // google.rpc too, so grpcurl can print error details (BadRequest…).
@@ -410,6 +446,7 @@ async fn routes(services: &Services, sign_in: SignIn) -> tonic::service::Routes 
             members: services.members.clone(),
             invitations: services.invitations.clone(),
         }))
+        .add_service(ScoringServiceServer::new(ScoringApi { scoring: services.prospects.scoring().clone() }))
 }
 
 fn layered(routes: tonic::service::Routes, cors: CorsLayer, access: AccessLayer) -> GrpcService {

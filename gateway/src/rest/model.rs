@@ -64,6 +64,26 @@ pub enum Timeline {
 }
 json_enum!(Timeline => Timeline { Immediate, Within3Months, Within6Months, Later });
 
+/// How well a prospect fits (the team's scoring rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Grade {
+    Cold,
+    Warm,
+    Hot,
+}
+json_enum!(Grade => FitGrade { Cold, Warm, Hot });
+
+/// A card's fit score: the sum of the points of the rules it meets.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Fit {
+    pub score: i32,
+    pub grade: Option<Grade>,
+    /// The version of the scoring rules that computed it.
+    pub rules_version: i64,
+}
+
 /// What happened to a card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -225,6 +245,8 @@ pub struct Prospect {
     pub duplicate_of: Option<String>,
     /// The member who works the card (their email), if anyone does.
     pub owner: Option<String>,
+    /// How well the prospect fits; absent until first scored.
+    pub fit: Option<Fit>,
     /// The card's history, oldest first (`view=full` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<ProspectEvent>>,
@@ -293,6 +315,11 @@ impl Prospect {
             version: p.version,
             duplicate_of: Some(p.duplicate_of).filter(|d| !d.is_empty()),
             owner: Some(p.owner).filter(|o| !o.is_empty()),
+            fit: p.fit.map(|f| Fit {
+                score: f.score,
+                grade: Grade::from_proto(f.grade),
+                rules_version: f.rules_version,
+            }),
             events,
         }
     }

@@ -118,6 +118,20 @@ pub struct ListParams {
     page_token: Option<String>,
     /// One owner's cards: `me`, or a member's email. Not with `email` or `q`.
     owner: Option<String>,
+    /// `createdAt desc` (the default: newest first) or `score desc` (best
+    /// fit first: grade, then score, then newest).
+    order_by: Option<OrderBy>,
+    /// Only the cards of this grade, best first.
+    grade: Option<Grade>,
+}
+
+/// The order of a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+pub enum OrderBy {
+    #[serde(rename = "createdAt desc")]
+    Newest,
+    #[serde(rename = "score desc")]
+    Score,
 }
 
 /// List prospects, newest first.
@@ -155,6 +169,11 @@ pub async fn list(
         email: params.email.unwrap_or_default(),
         query: params.q.unwrap_or_default(),
         owner: params.owner.unwrap_or_default(),
+        order_by: match params.order_by {
+            None | Some(OrderBy::Newest) => String::new(),
+            Some(OrderBy::Score) => "score desc".into(),
+        },
+        grade: params.grade.map(Grade::to_proto).unwrap_or_default(),
     };
     let page = gateway
         .prospects

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod edge;
 pub mod members;
 pub mod prospects;
+pub mod scoring;
 
 use tonic::{Code, Status, metadata::MetadataMap};
 use tonic_types::{ErrorDetails, StatusExt};

@@ -32,12 +32,12 @@ pub fn digest(token: &str) -> String {
 
 /// What an invitation's link signs.
 pub fn invitation_position(id: &str) -> PagePosition {
-    PagePosition { query: INVITATION_LINK.into(), created_at: String::new(), id: id.to_owned() }
+    PagePosition { query: INVITATION_LINK.into(), sort: String::new(), id: id.to_owned() }
 }
 
 /// What a password reset's link signs: the member and the reset's id.
 pub fn reset_position(email: &str, reset_id: &str) -> PagePosition {
-    PagePosition { query: RESET_LINK.into(), created_at: reset_id.to_owned(), id: email.to_owned() }
+    PagePosition { query: RESET_LINK.into(), sort: reset_id.to_owned(), id: email.to_owned() }
 }
 
 pub struct MemberMail {

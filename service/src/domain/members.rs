@@ -148,7 +148,7 @@ impl Members {
             true => {
                 users.truncate(size);
                 let last = users.last().map(|u| u.email.clone()).unwrap_or_default();
-                pages.encode(&PagePosition { query: QUERY.into(), created_at: String::new(), id: last })
+                pages.encode(&PagePosition { query: QUERY.into(), sort: String::new(), id: last })
             }
             false => String::new(),
         };

@@ -3,12 +3,14 @@
 
 pub mod auth;
 pub mod board;
+pub mod clock;
 pub mod invitations;
 pub mod mail;
 pub mod members;
 pub mod page_token;
 pub mod password_reset;
 pub mod prospects;
+pub mod scoring;
 pub mod security_log;
 pub mod sign_in;
 pub mod two_factor;

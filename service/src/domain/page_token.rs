@@ -18,9 +18,10 @@ pub struct PagePosition {
     /// Fingerprint of the listing's filters.
     #[serde(rename = "q")]
     pub query: String,
-    /// `created_at` key of the last item (empty for email listings).
+    /// The last item's sort key in what is listed (a `created_at` or score
+    /// key of an index, a sort key of the table; empty when the id suffices).
     #[serde(rename = "c", default, skip_serializing_if = "String::is_empty")]
-    pub created_at: String,
+    pub sort: String,
     /// Id of the last item.
     #[serde(rename = "i")]
     pub id: String,
@@ -121,7 +122,7 @@ mod tests {
     use super::*;
 
     fn position() -> PagePosition {
-        PagePosition { query: "status=NEW".into(), created_at: "2026-01-01T00:00:00.000000Z".into(), id: "p1".into() }
+        PagePosition { query: "status=NEW".into(), sort: "2026-01-01T00:00:00.000000Z".into(), id: "p1".into() }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use astro_authorizer::{Claims, Role};
 use astro_proto::{
     storage::{KeyText, timestamp_key},
     v1::{
-        BoardChangeKind, Consent, CreateProspectRecord, ListNotificationsRequest, ListNotificationsResponse,
+        BoardChangeKind, Consent, CreateProspectRecord, FitGrade, ListNotificationsRequest, ListNotificationsResponse,
         ListProspectChangesRequest, ListProspectChangesResponse, ListProspectsRequest, ListProspectsResponse,
         MemberState, Notification, NotificationKind, NotificationState, Prospect, ProspectEvent, ProspectEventKind,
         ProspectStatus, ProspectStatusCount, ProspectView, WatchProspectsResponse,
@@ -19,11 +19,14 @@ use super::{
     board::{self, Board, Cursor},
     now,
     page_token::PagePosition,
+    scoring::{self, Scoring},
     validation::{self, Violations},
 };
 use crate::keys::KeyRing;
 use crate::notify::Notifier;
-use crate::store::{Column, ColumnPosition, CreateOutcome, NewProspect, ProspectChange, SearchKey, Store, StoreError};
+use crate::store::{
+    Column, ColumnOrder, ColumnPosition, CreateOutcome, NewProspect, ProspectChange, SearchKey, Store, StoreError,
+};
 
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 pub const MAX_PAGE_SIZE: usize = 200;
@@ -66,6 +69,8 @@ pub struct Prospects {
     notifier: Arc<Notifier>,
     /// Gives new cards an owner when the team assigns automatically.
     team: Option<super::members::Members>,
+    /// Scores each card in the write that creates or edits it.
+    scoring: Scoring,
 }
 
 /// How often an instance with watchers reads the board's changes made
@@ -106,7 +111,17 @@ impl Prospects {
     pub fn new(store: Arc<dyn Store>, keys: KeyRing) -> Self {
         let board = Arc::new(Board::new(store.clone(), DEFAULT_WATCH_POLL));
         let notifier = Arc::new(Notifier::disabled(store.clone()));
-        Self { store, keys, board, notifier, team: None }
+        let scoring = Scoring::new(store.clone(), super::clock::Clock::system(), keys.clone());
+        Self { store, keys, board, notifier, team: None, scoring }
+    }
+
+    /// Scores cards with these rules (and their clock).
+    pub fn with_scoring(self, scoring: Scoring) -> Self {
+        Self { scoring, ..self }
+    }
+
+    pub fn scoring(&self) -> &Scoring {
+        &self.scoring
     }
 
     /// New cards are given an owner as the team's settings say.
@@ -156,6 +171,7 @@ impl Prospects {
             status: ProspectStatus::New as i32,
             created_at: Some(at),
             updated_at: Some(at),
+            status_changed_at: Some(at),
             version: 1,
             events: Vec::new(),
             // The team's round-robin, or an update (not the caller's to set).
@@ -166,7 +182,7 @@ impl Prospects {
         if let Some(team) = &self.team {
             prospect.owner = team.assign().await?.unwrap_or_default();
         }
-        validation::set_search_keys(&mut prospect);
+        self.scoring.apply(&mut prospect).await?;
         let created = event(&prospect, ProspectEventKind::Created, &caller.email, at);
         let request = (!request_id.is_empty()).then(|| CreateProspectRecord {
             caller: caller.email.clone(),
@@ -182,7 +198,10 @@ impl Prospects {
             &caller.email,
             at,
         );
-        let notifications = self.notifier.outbox(&prospect, at);
+        let mut notifications = self.notifier.outbox(&prospect, at);
+        if hot(&prospect) {
+            notifications.extend(self.notifier.hot(&prospect, at));
+        }
         let new = NewProspect { prospect, created, request, change, notifications };
         match self.store.create_prospect(new).await? {
             CreateOutcome::Created(prospect) => {
@@ -239,6 +258,30 @@ impl Prospects {
         if owner.is_some() && (!search.is_empty() || !request.email.trim().is_empty()) {
             v.add("owner", "lists one owner's cards: leave `email` and `query` out");
         }
+        let by_score = match request.order_by.trim().to_lowercase().split_whitespace().collect::<Vec<_>>()[..] {
+            [] | ["created_at", "desc"] => false,
+            ["score", "desc"] => true,
+            _ => {
+                v.add("order_by", "\"created_at desc\" (the default) or \"score desc\"");
+                false
+            }
+        };
+        let grade = match FitGrade::try_from(request.grade) {
+            Ok(FitGrade::Unspecified) => None,
+            Ok(grade) => Some(grade),
+            Err(_) => {
+                v.add("grade", format!("unknown value {}", request.grade));
+                None
+            }
+        };
+        if grade.is_some() && !request.order_by.trim().is_empty() && !by_score {
+            v.add("order_by", "one grade's cards come best first: leave it empty or \"score desc\"");
+        }
+        let order = match (grade, by_score) {
+            (Some(grade), _) => ColumnOrder::Score(Some(scoring::grade_prefix(grade))),
+            (None, true) => ColumnOrder::Score(None),
+            (None, false) => ColumnOrder::Newest,
+        };
         if !search.is_empty() {
             if search.chars().count() > MAX_QUERY || search.chars().any(char::is_control) {
                 v.add("query", format!("must be at most {MAX_QUERY} printable characters"));
@@ -251,17 +294,24 @@ impl Prospects {
             }
         }
         check(v)?;
+        let of_grade = |p: &Prospect| grade.is_none_or(|g| p.fit.as_ref().is_some_and(|f| f.grade() == g));
         if !search.is_empty() && email.is_empty() {
             let (found, counts) = tokio::join!(self.search(search, status, size), self.counts());
+            let mut found = found?;
+            found.retain(of_grade);
             return Ok(ListProspectsResponse {
-                prospects: found?,
+                prospects: found,
                 next_page_token: String::new(),
                 status_counts: counts?,
                 watch_cursor,
             });
         }
 
-        let query = format!("status={};email={email};owner={}", status.key_text(), owner.as_deref().unwrap_or(""));
+        let query = format!(
+            "status={};email={email};owner={};order={order:?}",
+            status.key_text(),
+            owner.as_deref().unwrap_or("")
+        );
         let pages = self.keys.page_tokens();
         let after = match request.page_token.as_str() {
             "" => None,
@@ -272,28 +322,35 @@ impl Prospects {
             ),
         };
 
-        let (page, counts) = tokio::join!(self.page(status, &email, owner, after, size + 1), self.counts());
+        let by_score = matches!(order, ColumnOrder::Score(_));
+        let (page, counts) = tokio::join!(self.page(status, &email, owner, order, after, size + 1), self.counts());
         let mut prospects = page?;
+        if !email.is_empty() {
+            prospects.retain(of_grade);
+        }
         let next_page_token = if prospects.len() > size {
             prospects.truncate(size);
             let last = prospects.last().expect("a full page has a last card");
-            pages.encode(&PagePosition {
-                query,
-                created_at: if email.is_empty() { created_key(last) } else { String::new() },
-                id: last.id.clone(),
-            })
+            let sort = match (email.is_empty(), by_score) {
+                (false, _) => String::new(),
+                (true, false) => created_key(last),
+                (true, true) => last.score_key.clone(),
+            };
+            pages.encode(&PagePosition { query, sort, id: last.id.clone() })
         } else {
             String::new()
         };
         Ok(ListProspectsResponse { prospects, next_page_token, status_counts: counts?, watch_cursor })
     }
 
-    /// Up to `limit` cards after `after`, newest first.
+    /// Up to `limit` cards after `after`, in `order` (an email's cards:
+    /// newest first).
     async fn page(
         &self,
         status: ProspectStatus,
         email: &str,
         owner: Option<String>,
+        order: ColumnOrder,
         after: Option<PagePosition>,
         limit: usize,
     ) -> DomainResult<Vec<Prospect>> {
@@ -304,8 +361,9 @@ impl Prospects {
             }
             return Ok(found);
         }
-        let after = after.map(|p| ColumnPosition { created_at: p.created_at, id: p.id });
-        let column = |status| Column { status, owner: owner.clone() };
+        let after = after.map(|p| ColumnPosition { sort: p.sort, id: p.id });
+        let by_score = matches!(order, ColumnOrder::Score(_));
+        let column = |status| Column { status, owner: owner.clone(), order: order.clone() };
         if status != ProspectStatus::Unspecified {
             return Ok(self.store.list_column(&column(status), after, limit).await?);
         }
@@ -317,7 +375,10 @@ impl Prospects {
         for column in futures_join_all(reads).await {
             all.extend(column?);
         }
-        all.sort_by_key(|p| Reverse((created_key(p), p.id.clone())));
+        match by_score {
+            true => all.sort_by_key(|p| Reverse((p.score_key.clone(), p.id.clone()))),
+            false => all.sort_by_key(|p| Reverse((created_key(p), p.id.clone()))),
+        }
         all.truncate(limit);
         Ok(all)
     }
@@ -426,7 +487,10 @@ impl Prospects {
         let at = now();
         next.version = stored.version + 1;
         next.updated_at = Some(at);
-        validation::set_search_keys(&mut next);
+        if before != after {
+            next.status_changed_at = Some(at);
+        }
+        self.scoring.apply(&mut next).await?;
         let mut events = Vec::new();
         if before != after {
             let mut e = event(&next, ProspectEventKind::StatusChanged, &caller.email, at);
@@ -442,18 +506,24 @@ impl Prospects {
         let kind = if before != after { BoardChangeKind::Moved } else { BoardChangeKind::Edited };
         // The new owner is told, unless they took the card themselves.
         let given = next.owner != stored.owner && !next.owner.is_empty() && next.owner != caller.email;
-        let notifications = match given {
+        let mut notifications: Vec<Notification> = match given {
             true => self.notifier.member_email(NotificationKind::Assigned, &next.owner, &next.id, Some(&next), at),
             false => None,
-        };
-        let told = notifications.is_some();
+        }
+        .into_iter()
+        .collect();
+        // An edit that makes the card HOT announces it, once.
+        if hot(&next) && !hot(&stored) {
+            notifications.extend(self.notifier.hot(&next, at));
+        }
+        let told = !notifications.is_empty();
         let change = ProspectChange {
             prospect: next.clone(),
             expected_version: stored.version,
             previous_status: before,
             events,
             board: board::change(kind, &next.id, Some(&next), before, &caller.email, at),
-            notifications: notifications.into_iter().collect(),
+            notifications,
         };
         match self.store.update_prospect(change).await {
             Ok(()) => {
@@ -585,6 +655,10 @@ fn stale(stored: &Prospect, seen: i64) -> DomainError {
         "prospect {} was changed by someone else (you had version {seen}): reload it and apply your change again",
         stored.id
     ))
+}
+
+fn hot(p: &Prospect) -> bool {
+    p.fit.as_ref().is_some_and(|f| f.grade() == FitGrade::Hot)
 }
 
 fn created_key(p: &Prospect) -> String {

@@ -88,7 +88,7 @@ impl SecurityLog {
         // The position: the month read last (`created_at`) and the sort key of the last line (`id`).
         let (mut month, mut before) = match pages.position(&request.page_token, QUERY)? {
             None => (month_of(&now()), None),
-            Some(p) => (p.created_at, Some(p.id)),
+            Some(p) => (p.sort, Some(p.id)),
         };
         let mut events = Vec::new();
         for _ in 0..MONTHS {
@@ -109,7 +109,7 @@ impl SecurityLog {
                 events.truncate(size);
                 let last = events.last().expect("a full page has a last line");
                 let sk = astro_proto::storage::StoredEntity::sk(last);
-                pages.encode(&PagePosition { query: QUERY.into(), created_at: last.month.clone(), id: sk })
+                pages.encode(&PagePosition { query: QUERY.into(), sort: last.month.clone(), id: sk })
             }
             false => String::new(),
         };

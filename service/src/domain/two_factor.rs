@@ -188,7 +188,7 @@ impl Ticket {
     pub fn encode(&self, tokens: &PageTokens) -> String {
         tokens.encode(&PagePosition {
             query: TICKET_PURPOSE.into(),
-            created_at: format!("{}.{}.{}", self.expires, self.not_before, u8::from(self.enrol)),
+            sort: format!("{}.{}.{}", self.expires, self.not_before, u8::from(self.enrol)),
             id: self.email.clone(),
         })
     }
@@ -201,7 +201,7 @@ impl Ticket {
     /// The ticket `token` holds if genuine (its expiry not checked).
     pub fn decode(tokens: &PageTokens, token: &str) -> Option<Self> {
         let position = tokens.decode(token.trim(), TICKET_PURPOSE)?;
-        let mut parts = position.created_at.split('.');
+        let mut parts = position.sort.split('.');
         let expires = parts.next()?.parse().ok()?;
         let not_before = parts.next()?.parse().ok()?;
         let enrol = parts.next()? == "1";
@@ -281,7 +281,7 @@ mod tests {
         // Its 5 minutes pass: at its expiry it no longer works.
         assert!(!ticket.expired(98));
         assert!(ticket.expired(99));
-        let page = tokens.encode(&PagePosition { query: "members".into(), created_at: String::new(), id: "x".into() });
+        let page = tokens.encode(&PagePosition { query: "members".into(), sort: String::new(), id: "x".into() });
         assert_eq!(Ticket::decode(&tokens, &page), None, "a page token is no ticket");
         let mut tampered = token.clone();
         tampered.replace_range(2..3, if &token[2..3] == "A" { "B" } else { "A" });

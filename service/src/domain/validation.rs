@@ -123,8 +123,10 @@ pub fn search_key(text: &str) -> String {
     plain.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Keeps a card's search keys (`Prospect.search_*`) in step with its fields.
+/// Keeps a card's index keys (`Prospect.search_*`, `owner_column`,
+/// `score_key`) in step with its fields.
 pub fn set_search_keys(p: &mut Prospect) {
+    p.score_key = super::scoring::score_key(p);
     p.search_partition = crate::store::SEARCH_PARTITION.to_owned();
     p.search_first_name = search_key(&p.first_name);
     p.search_last_name = search_key(&p.last_name);

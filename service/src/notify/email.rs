@@ -67,6 +67,25 @@ impl Mailer {
         self.deliver(&self.to, &letter, &n.id).await
     }
 
+    /// A HOT prospect, to the notification's addresses (its owner, or the
+    /// configured recipients).
+    pub async fn send_hot(&self, n: &Notification) -> Result<(), SendError> {
+        let card = n.prospect.clone().unwrap_or_default();
+        let score = card.fit.as_ref().map_or(0, |f| f.score);
+        let name = one_line(&format!("{} {}", card.first_name, card.last_name));
+        let letter = Letter {
+            subject: format!("Hot prospect ({score} points): {name}"),
+            text: format!("This prospect scores {score} points: contact them first.\n\n{}", text(&card, &n.id)),
+        };
+        let to = n
+            .target
+            .split(',')
+            .map(|a| a.trim().parse::<Mailbox>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| SendError { message: format!("recipient {:?}: {e}", n.target), permanent: true })?;
+        self.deliver(&to, &letter, &n.id).await
+    }
+
     /// A member's email, to the notification's one address.
     pub async fn send_letter(&self, n: &Notification, letter: &Letter) -> Result<(), SendError> {
         let to: Mailbox = n

@@ -21,7 +21,10 @@ use tokio::sync::Notify;
 
 use crate::{
     config::NotifyConfig,
-    domain::now,
+    domain::{
+        clock::{after as later, plus as after},
+        now,
+    },
     store::{Store, StoreError, queue_of},
 };
 
@@ -31,18 +34,6 @@ pub const KEEP_DELIVERED: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 const MAX_BACKOFF: Duration = Duration::from_secs(60 * 60);
 /// Notifications one look at the outbox takes.
 const BATCH: usize = 16;
-
-fn after(at: &prost_types::Timestamp, d: Duration) -> prost_types::Timestamp {
-    let nanos = i64::from(at.nanos) + i64::from(d.subsec_nanos());
-    prost_types::Timestamp {
-        seconds: at.seconds + d.as_secs() as i64 + nanos / 1_000_000_000,
-        nanos: (nanos % 1_000_000_000) as i32,
-    }
-}
-
-fn later(a: &prost_types::Timestamp, b: &prost_types::Timestamp) -> bool {
-    (a.seconds, a.nanos) > (b.seconds, b.nanos)
-}
 
 /// The delay before try `attempt + 1`: the base doubled per try, capped, and
 /// jittered down to half so that failed receivers are not hit in waves.
@@ -169,6 +160,30 @@ impl Notifier {
         self.mailer.is_some() && self.letters.is_some()
     }
 
+    /// A notification of `kind` about `prospect` through `channel`, due now.
+    fn pending(
+        kind: NotificationKind,
+        channel: NotificationChannel,
+        target: &str,
+        prospect: Option<&Prospect>,
+        at: prost_types::Timestamp,
+    ) -> Notification {
+        Notification {
+            id: uuid::Uuid::now_v7().to_string(),
+            prospect_id: prospect.map(|p| p.id.clone()).unwrap_or_default(),
+            channel: channel as i32,
+            target: target.to_owned(),
+            state: NotificationState::Pending as i32,
+            queue: queue_of(NotificationState::Pending).to_owned(),
+            due_at: Some(at),
+            prospect: prospect.map(|p| Prospect { events: Vec::new(), ..p.clone() }),
+            created_at: Some(at),
+            version: 1,
+            kind: kind as i32,
+            ..Default::default()
+        }
+    }
+
     /// A member's email to write with what it tells; `None` when members
     /// get no email (no SMTP configured).
     pub fn member_email(
@@ -180,44 +195,22 @@ impl Notifier {
         at: prost_types::Timestamp,
     ) -> Option<Notification> {
         self.emails_members().then(|| Notification {
-            id: uuid::Uuid::now_v7().to_string(),
-            prospect_id: prospect.map(|p| p.id.clone()).unwrap_or_default(),
-            channel: NotificationChannel::Email as i32,
-            target: to.to_owned(),
-            state: NotificationState::Pending as i32,
-            queue: queue_of(NotificationState::Pending).to_owned(),
-            due_at: Some(at),
-            prospect: prospect.map(|p| Prospect { events: Vec::new(), ..p.clone() }),
-            created_at: Some(at),
-            version: 1,
-            kind: kind as i32,
             subject_id: subject_id.to_owned(),
-            ..Default::default()
+            ..Self::pending(kind, NotificationChannel::Email, to, prospect, at)
         })
     }
 
     /// The notifications of a new prospect, to write with it: one per
-    /// webhook, and one email to every recipient.
+    /// webhook, one email to every recipient, and one to its owner.
     pub fn outbox(&self, prospect: &Prospect, at: prost_types::Timestamp) -> Vec<Notification> {
-        let card = Prospect { events: Vec::new(), ..prospect.clone() };
-        let one = |channel: NotificationChannel, target: String| Notification {
-            id: uuid::Uuid::now_v7().to_string(),
-            prospect_id: prospect.id.clone(),
-            channel: channel as i32,
-            target,
-            state: NotificationState::Pending as i32,
-            queue: queue_of(NotificationState::Pending).to_owned(),
-            due_at: Some(at),
-            prospect: Some(card.clone()),
-            created_at: Some(at),
-            version: 1,
-            kind: NotificationKind::NewProspect as i32,
-            ..Default::default()
-        };
-        let mut out: Vec<Notification> =
-            self.webhooks.iter().map(|t| one(NotificationChannel::Webhook, t.url().to_owned())).collect();
+        let kind = NotificationKind::NewProspect;
+        let mut out: Vec<Notification> = self
+            .webhooks
+            .iter()
+            .map(|t| Self::pending(kind, NotificationChannel::Webhook, t.url(), Some(prospect), at))
+            .collect();
         if let Some(mailer) = self.mailer.as_ref().filter(|m| m.tells_the_team()) {
-            out.push(one(NotificationChannel::Email, mailer.target()));
+            out.push(Self::pending(kind, NotificationChannel::Email, &mailer.target(), Some(prospect), at));
         }
         if !prospect.owner.is_empty() {
             out.extend(self.member_email(
@@ -228,6 +221,25 @@ impl Notifier {
                 at,
             ));
         }
+        out
+    }
+
+    /// The announcement of a HOT prospect, to write with the write that
+    /// made it HOT: one per webhook (event type `prospect.hot`), and an
+    /// email to its owner — or, without one, to the configured recipients.
+    pub fn hot(&self, prospect: &Prospect, at: prost_types::Timestamp) -> Vec<Notification> {
+        let kind = NotificationKind::HotProspect;
+        let mut out: Vec<Notification> = self
+            .webhooks
+            .iter()
+            .map(|t| Self::pending(kind, NotificationChannel::Webhook, t.url(), Some(prospect), at))
+            .collect();
+        let to = match &self.mailer {
+            Some(_) if !prospect.owner.is_empty() => Some(prospect.owner.clone()),
+            Some(mailer) if mailer.tells_the_team() => Some(mailer.target()),
+            _ => None,
+        };
+        out.extend(to.map(|to| Self::pending(kind, NotificationChannel::Email, &to, Some(prospect), at)));
         out
     }
 
@@ -309,6 +321,7 @@ impl Notifier {
                     (Some(mailer), NotificationKind::Unspecified | NotificationKind::NewProspect) => {
                         mailer.send(&n).await
                     }
+                    (Some(mailer), NotificationKind::HotProspect) => mailer.send_hot(&n).await,
                     (Some(mailer), _) => match letters {
                         Some(letters) => mailer.send_letter(&n, &letters.compose(&n).await?).await,
                         None => Err(gone("members' email")),

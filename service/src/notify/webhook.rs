@@ -12,7 +12,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use astro_proto::v1::{Notification, Prospect};
+use astro_proto::v1::{Notification, NotificationKind, Prospect};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -112,6 +112,11 @@ fn card(p: &Prospect) -> serde_json::Value {
         "timeline": p.timeline().as_str_name(),
         "status": p.status().as_str_name(),
         "createdAt": rfc3339(p.created_at.as_ref()),
+        "fit": p.fit.as_ref().map(|f| serde_json::json!({
+            "score": f.score,
+            "grade": f.grade().as_str_name(),
+            "rulesVersion": f.rules_version,
+        })),
         "source": {
             "utmSource": source.utm_source,
             "utmMedium": source.utm_medium,
@@ -121,11 +126,16 @@ fn card(p: &Prospect) -> serde_json::Value {
     })
 }
 
-/// The JSON body of a notification.
+/// The JSON body of a notification: a new prospect (`prospect.created`) or
+/// a prospect graded HOT (`prospect.hot`).
 pub fn body(n: &Notification) -> Vec<u8> {
+    let kind = match n.kind() {
+        NotificationKind::HotProspect => "prospect.hot",
+        _ => "prospect.created",
+    };
     let event = serde_json::json!({
         "id": n.id,
-        "type": "prospect.created",
+        "type": kind,
         "createdAt": rfc3339(n.created_at.as_ref()),
         "prospect": n.prospect.as_ref().map(card),
     });

@@ -22,8 +22,8 @@ use astro_proto::{
     },
     v1::{
         BoardChange, CreateProspectRecord, Invitation, Notification, NotificationState, Prospect, ProspectEvent,
-        ProspectStatus, ProspectStatusCount, ProspectStatusCounter, SecurityEvent, SignInFailures, SpentCaptcha,
-        TeamSettings, User,
+        ProspectStatus, ProspectStatusCount, ProspectStatusCounter, Rescore, ScoringRules, ScoringRulesRevision,
+        SecurityEvent, SignInFailures, SpentCaptcha, TeamSettings, User,
     },
 };
 use async_trait::async_trait;
@@ -443,6 +443,65 @@ impl Store for DynamoStore {
         }
     }
 
+    async fn get_scoring_rules(&self) -> StoreResult<Option<ScoringRules>> {
+        self.get(storage::scoring_rules::pk(), storage::scoring_rules::sk()).await
+    }
+
+    async fn save_scoring_rules(&self, rules: &ScoringRules, expected_version: i64) -> StoreResult<()> {
+        // Version 0: none stored yet (a stored version is never 0).
+        let condition = match expected_version {
+            0 => "attribute_not_exists(#version) OR #version = :version",
+            _ => VERSION_CONDITION,
+        };
+        let put = with_condition(
+            self.put(rules, None),
+            condition,
+            &[("#version", storage::scoring_rules::attribute::VERSION)],
+            vec![(":version", AttributeValue::N(expected_version.to_string()))],
+        );
+        let revision = ScoringRulesRevision { updated_at: rules.updated_at, rules: Some(rules.clone()) };
+        match self.transact(vec![put, self.put(&revision, Some("attribute_not_exists(PK)"))]).await {
+            Ok(()) => Ok(()),
+            Err(TransactionFailure::Condition(_)) => {
+                let stored = self.get_scoring_rules().await?.map_or(0, |s| s.version);
+                Err(StoreError::stale("scoring rules", "CURRENT", stored, expected_version))
+            }
+            Err(TransactionFailure::Other(e)) => Err(e),
+        }
+    }
+
+    async fn scoring_revisions(&self, before: Option<String>, limit: usize) -> StoreResult<Vec<ScoringRulesRevision>> {
+        let prefix = storage::scoring_rules_revision::SK_PREFIX;
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_names("#pk", storage::PK)
+            .expression_attribute_names("#sk", storage::SK)
+            .expression_attribute_values(":pk", AttributeValue::S(storage::scoring_rules_revision::pk()))
+            .scan_index_forward(false)
+            .limit(limit.min(i32::MAX as usize) as i32);
+        let query = match before {
+            Some(before) => query
+                .key_condition_expression("#pk = :pk AND #sk < :before")
+                .expression_attribute_values(":before", AttributeValue::S(format!("{prefix}{before}"))),
+            None => query
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.into())),
+        };
+        let out = query.send().await.map_err(sdk_error)?;
+        out.items.unwrap_or_default().iter().map(decode).collect()
+    }
+
+    async fn get_rescore(&self) -> StoreResult<Option<Rescore>> {
+        self.get(storage::rescore::pk(), storage::rescore::sk()).await
+    }
+
+    async fn save_rescore(&self, job: &Rescore, expected_version: i64) -> StoreResult<()> {
+        let version = storage::rescore::attribute::VERSION;
+        self.put_versioned("rescore", "JOB", job, version, expected_version, |j| j.version).await
+    }
+
     async fn next_assignment(&self) -> StoreResult<i64> {
         // ADD is atomic: concurrent assignments on any instance each get
         // their own number.
@@ -693,17 +752,24 @@ impl Store for DynamoStore {
                 (storage::PK.to_owned(), AttributeValue::S(storage::prospect::pk(&p.id))),
                 (storage::SK.to_owned(), AttributeValue::S(storage::prospect::sk())),
                 (index.partition_attribute.to_owned(), AttributeValue::S(status_text.clone())),
-                (index.sort_attribute.to_owned(), AttributeValue::S(p.created_at)),
+                (index.sort_attribute.to_owned(), AttributeValue::S(p.sort)),
             ])
         });
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(index.name)
-            .key_condition_expression("#p = :p")
             .expression_attribute_names("#p", index.partition_attribute)
-            .expression_attribute_values(":p", AttributeValue::S(status_text))
+            .expression_attribute_values(":p", AttributeValue::S(status_text));
+        let query = match column.prefix() {
+            Some(prefix) => query
+                .key_condition_expression("#p = :p AND begins_with(#s, :prefix)")
+                .expression_attribute_names("#s", index.sort_attribute)
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned())),
+            None => query.key_condition_expression("#p = :p"),
+        };
+        let out = query
             .scan_index_forward(!index.newest_first)
             .limit(limit.min(i32::MAX as usize) as i32)
             .set_exclusive_start_key(start)

@@ -27,8 +27,8 @@ use astro_proto::{
     storage::{self, INDEXES, KeyText, StoredEntity},
     v1::{
         AssignmentCounter, BoardChange, CreateProspectRecord, Invitation, Notification, NotificationState, Prospect,
-        ProspectEvent, ProspectStatus, ProspectStatusCount, SecurityEvent, SignInFailures, SpentCaptcha, TeamSettings,
-        User,
+        ProspectEvent, ProspectStatus, ProspectStatusCount, Rescore, ScoringRules, ScoringRulesRevision, SecurityEvent,
+        SignInFailures, SpentCaptcha, TeamSettings, User,
     },
 };
 use async_trait::async_trait;
@@ -458,6 +458,34 @@ fn put_versioned<E: StoredEntity + Message + Default>(
     }
 }
 
+/// A page of one column from `index`: the partition `?1`, sort keys in
+/// [`?2`, `?3`), at most `?4`, and when `paged` strictly after the sort key
+/// `?5` and table key `?6`, in the index's order — a range of its SQL index.
+fn column_sql(index: &storage::IndexDef, paged: bool) -> String {
+    let (partition, sort) = (column(index.partition_attribute), column(index.sort_attribute));
+    let (order, before) = if index.newest_first { ("DESC", "<") } else { ("ASC", ">") };
+    let after = if paged { format!("AND ({sort}, pk) {before} (?5, ?6) ") } else { String::new() };
+    format!(
+        "SELECT body FROM items WHERE {partition} = ?1 AND {sort} >= ?2 AND {sort} < ?3 {after}\
+         ORDER BY {sort} {order}, pk {order} LIMIT ?4"
+    )
+}
+
+/// The first text above every text that starts with `prefix` (its last
+/// character's successor): `prefix <= key < prefix_end(prefix)` is a prefix
+/// match that an index answers as a range.
+fn prefix_end(prefix: &str) -> String {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    match chars.pop() {
+        Some(last) => {
+            let next = char::from_u32(last as u32 + 1).unwrap_or(char::MAX);
+            chars.push(next);
+            chars.into_iter().collect()
+        }
+        None => char::MAX.to_string(),
+    }
+}
+
 fn get<E: Message + Default>(conn: &Connection, pk: &str, sk: &str) -> StoreResult<Option<E>> {
     let mut statement = conn.prepare_cached("SELECT body FROM items WHERE pk = ?1 AND sk = ?2").map_err(internal)?;
     let body: Option<Vec<u8>> = statement.query_row(params![pk, sk], |r| r.get(0)).optional().map_err(internal)?;
@@ -617,6 +645,50 @@ impl Store for EmbeddedStore {
             put(conn, &settings, false)
         })
         .await
+    }
+
+    async fn get_scoring_rules(&self) -> StoreResult<Option<ScoringRules>> {
+        self.read(|conn| get(conn, &storage::scoring_rules::pk(), &storage::scoring_rules::sk())).await
+    }
+
+    async fn save_scoring_rules(&self, rules: &ScoringRules, expected_version: i64) -> StoreResult<()> {
+        let revision = ScoringRulesRevision { updated_at: rules.updated_at, rules: Some(rules.clone()) };
+        let rules = rules.clone();
+        self.write(move |conn| {
+            let stored: Option<ScoringRules> = get(conn, &rules.pk(), &rules.sk())?;
+            let version = stored.map_or(0, |s| s.version);
+            if version != expected_version {
+                return Err(StoreError::stale("scoring rules", "CURRENT", version, expected_version));
+            }
+            put(conn, &rules, false)?;
+            put(conn, &revision, true)
+        })
+        .await
+    }
+
+    async fn scoring_revisions(&self, before: Option<String>, limit: usize) -> StoreResult<Vec<ScoringRulesRevision>> {
+        let pk = storage::scoring_rules_revision::pk();
+        let prefix = storage::scoring_rules_revision::SK_PREFIX;
+        let low = prefix.to_owned();
+        let high = before.map_or_else(|| prefix_end(prefix), |b| format!("{prefix}{b}"));
+        let limit = limit as i64;
+        self.read(move |conn| {
+            query_items(
+                conn,
+                "SELECT body FROM items WHERE pk = ?1 AND sk >= ?2 AND sk < ?3 ORDER BY sk DESC LIMIT ?4",
+                &[&pk, &low, &high, &limit],
+            )
+        })
+        .await
+    }
+
+    async fn get_rescore(&self) -> StoreResult<Option<Rescore>> {
+        self.read(|conn| get(conn, &storage::rescore::pk(), &storage::rescore::sk())).await
+    }
+
+    async fn save_rescore(&self, job: &Rescore, expected_version: i64) -> StoreResult<()> {
+        let job = job.clone();
+        self.write(move |conn| put_versioned(conn, "rescore", "JOB", &job, expected_version, |j| j.version)).await
     }
 
     async fn next_assignment(&self) -> StoreResult<i64> {
@@ -837,24 +909,20 @@ impl Store for EmbeddedStore {
         limit: usize,
     ) -> StoreResult<Vec<Prospect>> {
         let index = wanted.index();
-        let (partition, sort) = (column(index.partition_attribute), column(index.sort_attribute));
-        let order = if index.newest_first { "DESC" } else { "ASC" };
-        let before = if index.newest_first { "<" } else { ">" };
         let status = wanted.partition();
+        // A prefix is a range of the sort key: [prefix, prefix with its last
+        // character's successor) — "3#" to "3$".
+        let (low, high) = match wanted.prefix() {
+            Some(prefix) => (prefix.to_owned(), prefix_end(prefix)),
+            None => (String::new(), char::MAX.to_string()),
+        };
         let limit = limit as i64;
         self.read(move |conn| match after {
-            None => query_prospects(
-                conn,
-                &format!("SELECT body FROM items WHERE {partition} = ?1 ORDER BY {sort} {order}, pk {order} LIMIT ?2"),
-                &[&status, &limit],
-            ),
+            None => query_prospects(conn, &column_sql(index, false), &[&status, &low, &high, &limit]),
             Some(position) => query_prospects(
                 conn,
-                &format!(
-                    "SELECT body FROM items WHERE {partition} = ?1 AND ({sort}, pk) {before} (?2, ?3) \
-                     ORDER BY {sort} {order}, pk {order} LIMIT ?4"
-                ),
-                &[&status, &position.created_at, &storage::prospect::pk(&position.id), &limit],
+                &column_sql(index, true),
+                &[&status, &low, &high, &limit, &position.sort, &storage::prospect::pk(&position.id)],
             ),
         })
         .await
@@ -956,6 +1024,34 @@ impl Store for EmbeddedStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_column_page_is_a_range_of_its_index_in_every_order() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(EmbeddedStore::open(dir.path()).unwrap());
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        for index in [&storage::STATUS_INDEX, &storage::OWNER_INDEX, &storage::SCORE_INDEX, &storage::OWNER_SCORE_INDEX]
+        {
+            for paged in [false, true] {
+                let sql = format!("EXPLAIN QUERY PLAN {}", column_sql(index, paged));
+                let mut statement = conn.prepare(&sql).unwrap();
+                let values: [&dyn rusqlite::ToSql; 6] = [&"NEW", &"3#", &"3$", &10, &"3#100090#x", &"PROSPECT#x"];
+                let plan: Vec<String> = statement
+                    .query_map(&values[..statement.parameter_count()], |r| r.get::<_, String>(3))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let plan = plan.join("; ");
+                assert!(
+                    plan.contains(&format!("USING INDEX {} (", index.name)),
+                    "{} paged={paged}: {plan}",
+                    index.name
+                );
+                assert!(!plan.contains("TEMP B-TREE"), "{}: sorted by the index, not in memory: {plan}", index.name);
+            }
+        }
+        assert_eq!(prefix_end("3#"), "3$");
+    }
 
     #[tokio::test]
     async fn a_store_of_the_first_schema_is_upgraded_in_place() {

@@ -36,23 +36,47 @@ impl StoreError {
     }
 }
 
-/// One column of the board, or one owner's part of it: the partition of
-/// `StatusIndex` or of `OwnerIndex` (both sorted by `created_at`).
+/// One column of the board, or one owner's part of it, in one order: the
+/// partition of `StatusIndex` or `OwnerIndex` (newest first), or of
+/// `ScoreIndex` or `OwnerScoreIndex` (best fit first).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
     pub status: ProspectStatus,
     pub owner: Option<String>,
+    pub order: ColumnOrder,
+}
+
+/// How a column is read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ColumnOrder {
+    /// Newest first (`created_at`).
+    #[default]
+    Newest,
+    /// Best fit first (`score_key`); with a prefix, only the keys that
+    /// start with it (one grade).
+    Score(Option<String>),
 }
 
 impl Column {
     pub fn all(status: ProspectStatus) -> Self {
-        Self { status, owner: None }
+        Self { status, owner: None, order: ColumnOrder::Newest }
     }
 
     pub fn index(&self) -> &'static astro_proto::storage::IndexDef {
-        match self.owner {
-            Some(_) => &astro_proto::storage::OWNER_INDEX,
-            None => &astro_proto::storage::STATUS_INDEX,
+        use astro_proto::storage::{OWNER_INDEX, OWNER_SCORE_INDEX, SCORE_INDEX, STATUS_INDEX};
+        match (&self.owner, &self.order) {
+            (Some(_), ColumnOrder::Newest) => &OWNER_INDEX,
+            (None, ColumnOrder::Newest) => &STATUS_INDEX,
+            (Some(_), ColumnOrder::Score(_)) => &OWNER_SCORE_INDEX,
+            (None, ColumnOrder::Score(_)) => &SCORE_INDEX,
+        }
+    }
+
+    /// The sort-key prefix every card read must have, if any.
+    pub fn prefix(&self) -> Option<&str> {
+        match &self.order {
+            ColumnOrder::Score(prefix) => prefix.as_deref(),
+            ColumnOrder::Newest => None,
         }
     }
 
@@ -72,11 +96,12 @@ pub fn owner_column(owner: &str, status: ProspectStatus) -> String {
     format!("{owner}#{}", status.key_text())
 }
 
-/// Where a newest-first page of a column stops: the last card returned.
+/// Where a page of a column stops: the last card returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnPosition {
-    /// The card's `created_at` as written in the index (`timestamp_key`).
-    pub created_at: String,
+    /// The card's sort key in the column's index: its `created_at` as
+    /// written there (`timestamp_key`), or its `score_key`.
+    pub sort: String,
     pub id: String,
 }
 
@@ -195,7 +220,8 @@ pub trait Store: Send + Sync + 'static {
     /// `since`'s to the current one (see [`board_hours`]).
     async fn board_changes(&self, since: &prost_types::Timestamp, limit: usize) -> StoreResult<Vec<BoardChange>>;
 
-    /// One column (or one owner's part of it), newest first, strictly after `after`.
+    /// One column (or one owner's part of it) in its order, strictly after
+    /// `after`: one read of its index (keys with the column's prefix only).
     async fn list_column(
         &self,
         column: &Column,
@@ -259,6 +285,26 @@ pub trait Store: Send + Sync + 'static {
         settings: &astro_proto::v1::TeamSettings,
         expected_version: i64,
     ) -> StoreResult<()>;
+    /// The scoring rules, if ever changed.
+    async fn get_scoring_rules(&self) -> StoreResult<Option<astro_proto::v1::ScoringRules>>;
+    /// Writes the rules and a copy of them (`ScoringRulesRevision`) in one
+    /// transaction, if the stored rules are still at `expected_version` (0:
+    /// none stored yet); `Conflict` otherwise.
+    async fn save_scoring_rules(&self, rules: &astro_proto::v1::ScoringRules, expected_version: i64)
+    -> StoreResult<()>;
+    /// The rules' revisions, newest first, strictly before the revision
+    /// saved at `before` (a `timestamp_key`), at most `limit`: one read.
+    async fn scoring_revisions(
+        &self,
+        before: Option<String>,
+        limit: usize,
+    ) -> StoreResult<Vec<astro_proto::v1::ScoringRulesRevision>>;
+    /// The re-scoring job, if one ever ran.
+    async fn get_rescore(&self) -> StoreResult<Option<astro_proto::v1::Rescore>>;
+    /// Writes the job: new when `expected_version` is 0, else only if the
+    /// stored one is still at that version (`Conflict` otherwise).
+    async fn save_rescore(&self, job: &astro_proto::v1::Rescore, expected_version: i64) -> StoreResult<()>;
+
     /// Adds one to the round-robin's counter, atomically, and returns the
     /// new count (1 for the first assignment): every instance sharing the
     /// store gets its own number.

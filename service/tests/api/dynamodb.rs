@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use astro_authorizer::{Claims, Role};
-use astro_proto::v1::{ListProspectsRequest, Prospect, ProspectStatus, ProspectView};
+use astro_proto::v1::{FitGrade, ListProspectsRequest, Prospect, ProspectStatus, ProspectView};
 use astro_service::{
     domain::prospects::Prospects,
     keys::KeyRing,
@@ -100,8 +100,11 @@ async fn a_prospect_is_stored_under_the_seed_keys_and_found_through_both_indexes
 async fn each_call_costs_the_requests_the_design_allows_and_never_a_scan() {
     let (prospects, _, counter, _, _) = counted().await;
     let created = prospects.create(&admin(), prospect("Ada", "ada@example.com"), "").await.unwrap();
-    // The duplicate check reads EmailIndex; the create itself is one transaction.
-    assert_eq!(counter.take(), ["Query", "TransactWriteItems"]);
+    // The scoring rules are read (once per instance every RULES_TTL), the
+    // duplicate check reads EmailIndex; the create itself is one transaction.
+    assert_eq!(counter.take(), ["GetItem", "Query", "TransactWriteItems"]);
+    prospects.create(&admin(), prospect("Grace", "grace@example.com"), "").await.unwrap();
+    assert_eq!(counter.take(), ["Query", "TransactWriteItems"], "the rules as read for the first");
 
     let column = |status: ProspectStatus| {
         let prospects = prospects.clone();
@@ -116,12 +119,27 @@ async fn each_call_costs_the_requests_the_design_allows_and_never_a_scan() {
         page.status_counts.iter().find(|c| c.status == status as i32).map_or(0, |c| c.count)
     };
     let page = column(ProspectStatus::New).await;
-    assert_eq!(page.prospects.len(), 1);
+    assert_eq!(page.prospects.len(), 2);
     let mut calls = counter.take();
     calls.sort();
     assert_eq!(calls, ["Query", "Query"], "a first column page is one Query, the counts one more");
-    assert_eq!(column(ProspectStatus::New).await.prospects.len(), 1);
+    assert_eq!(column(ProspectStatus::New).await.prospects.len(), 2);
     assert_eq!(counter.take(), ["Query"], "within a second, a column page is one Query");
+    // Best first, or only one grade: one Query of ScoreIndex either way.
+    for grade in [FitGrade::Unspecified, FitGrade::Cold] {
+        let request = ListProspectsRequest {
+            status: ProspectStatus::New as i32,
+            order_by: "score desc".into(),
+            grade: grade as i32,
+            ..Default::default()
+        };
+        assert_eq!(prospects.list(&admin(), request).await.unwrap().prospects.len(), 2);
+        assert_eq!(counter.take(), ["Query"], "a column by score is one Query ({grade:?})");
+    }
+    let request =
+        ListProspectsRequest { status: ProspectStatus::New as i32, grade: FitGrade::Hot as i32, ..Default::default() };
+    assert!(prospects.list(&admin(), request).await.unwrap().prospects.is_empty());
+    assert_eq!(counter.take(), ["Query"]);
 
     let moved =
         Prospect { id: created.id.clone(), version: 1, status: ProspectStatus::Won as i32, ..Default::default() };
@@ -130,12 +148,12 @@ async fn each_call_costs_the_requests_the_design_allows_and_never_a_scan() {
     // The instance's own move is in the counts it answers with at once.
     let page = column(ProspectStatus::Won).await;
     assert_eq!(counter.take(), ["Query"]);
-    assert_eq!((count(&page, ProspectStatus::New), count(&page, ProspectStatus::Won)), (0, 1));
+    assert_eq!((count(&page, ProspectStatus::New), count(&page, ProspectStatus::Won)), (1, 1));
     // A second on, the counts are read again, and agree.
     tokio::time::sleep(astro_service::store::dynamodb::COUNTS_FRESH).await;
     let page = column(ProspectStatus::Won).await;
     assert_eq!(counter.take().len(), 2);
-    assert_eq!((count(&page, ProspectStatus::New), count(&page, ProspectStatus::Won)), (0, 1));
+    assert_eq!((count(&page, ProspectStatus::New), count(&page, ProspectStatus::Won)), (1, 1));
 
     let full = prospects.get(&created.id, ProspectView::Full as i32).await.unwrap();
     assert_eq!(full.events.len(), 2);
@@ -180,13 +198,16 @@ async fn a_search_reads_three_indexes_and_a_create_stays_one_write() {
     let mut input = prospect("Élodie", "elodie@example.com");
     input.company = "Analytical Engines".into();
     let created = prospects.create(&admin(), input, "").await.unwrap();
-    let writes: Vec<String> = counter.take().into_iter().filter(|op| op != "Query").collect();
-    assert_eq!(writes, ["TransactWriteItems"], "the search keys ride on the card's own write");
+    let writes: Vec<String> =
+        counter.take().into_iter().filter(|op| !["Query", "GetItem"].contains(&op.as_str())).collect();
+    assert_eq!(writes, ["TransactWriteItems"], "the search and score keys ride on the card's own write");
 
     let item = stored_item(&client, &table, &format!("PROSPECT#{}", created.id), "METADATA").await;
     assert_eq!(item["searchPartition"], s("PROSPECT"));
     assert_eq!(item["searchFirstName"], s("elodie"));
     assert_eq!(item["searchCompany"], s("analytical engines"));
+    let AttributeValue::S(score_key) = &item["scoreKey"] else { panic!("a scoreKey: {item:?}") };
+    assert!(score_key.starts_with("1#100010#"), "COLD, 10 points (a company address): {score_key}");
     counter.take();
 
     let request = ListProspectsRequest { query: "elo".into(), ..Default::default() };
@@ -204,9 +225,10 @@ async fn an_assignment_costs_a_member_query_and_one_counter_update() {
     let keys = KeyRing::new(astro_authorizer::TokenSecret::new(vec![1; 32]).unwrap());
     let members = Members::new(store.clone(), keys.clone());
     let prospects = prospects.with_team(members.clone());
-    // Assignment off: the settings are read at most once a second.
+    // Assignment off: the settings are read at most once a second (and the
+    // scoring rules at most once every RULES_TTL).
     prospects.create(&admin(), prospect("Ada", "ada@example.com"), "").await.unwrap();
-    assert_eq!(counter.take(), ["GetItem", "Query", "TransactWriteItems"]);
+    assert_eq!(counter.take(), ["GetItem", "GetItem", "Query", "TransactWriteItems"]);
     prospects.create(&admin(), prospect("Bob", "bob@example.com"), "").await.unwrap();
     assert_eq!(counter.take(), ["Query", "TransactWriteItems"]);
 

@@ -152,19 +152,29 @@ impl TestApp {
 
     /// The bootstrap admin, signed in through AuthService.Login.
     pub async fn admin(&self) -> Prospects {
-        let login = self
-            .auth()
-            .await
-            .login(LoginRequest { email: ADMIN_EMAIL.into(), password: ADMIN_PASSWORD.into(), ..Default::default() })
-            .await
-            .expect("the bootstrap admin signs in")
-            .into_inner();
-        self.prospects_with(Some(login.token)).await
+        let token = self.admin_token().await;
+        self.prospects_with(Some(token)).await
     }
 
     /// Adds a member, as `astro-service user add` does.
     pub async fn add_member(&self, email: &str, password: &str, role: Role) {
         self._running.accounts.add_user(email, password, role, "").await.expect("the member is added");
+    }
+
+    /// The service's clock: tests move it instead of sleeping.
+    pub fn clock(&self) -> &astro_service::domain::clock::Clock {
+        &self._running.clock
+    }
+
+    /// A token of the bootstrap admin, signed in through AuthService.Login.
+    pub async fn admin_token(&self) -> String {
+        self.auth()
+            .await
+            .login(LoginRequest { email: ADMIN_EMAIL.into(), password: ADMIN_PASSWORD.into(), ..Default::default() })
+            .await
+            .expect("the bootstrap admin signs in")
+            .into_inner()
+            .token
     }
 
     /// An internal caller with the `service` role (the gateway's identity).

@@ -13,6 +13,7 @@ mod members;
 mod notify;
 mod persistence;
 mod prospects;
+mod scoring;
 mod secrets;
 mod store_contract;
 mod two_factor;

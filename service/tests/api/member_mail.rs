@@ -28,10 +28,6 @@ async fn with_email(sink: &SmtpSink) -> TestApp {
     .await
 }
 
-async fn admin_token(app: &TestApp) -> String {
-    login(app, ADMIN_EMAIL, ADMIN_PASSWORD).await.unwrap()
-}
-
 fn token_of(link: &str) -> String {
     link.split_once('#').expect("a link with its token after #").1.to_owned()
 }
@@ -40,7 +36,7 @@ fn token_of(link: &str) -> String {
 async fn an_invitation_is_emailed_with_its_link_and_the_link_is_not_in_the_answer() {
     let sink = SmtpSink::start();
     let app = with_email(&sink).await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     let invite =
         InviteMemberRequest { email: "ivy@example.com".into(), role: Role::Sales as i32, ..Default::default() };
     let sent = members(&app, &admin).await.invite_member(invite).await.unwrap().into_inner();
@@ -141,7 +137,7 @@ async fn the_owner_is_emailed_of_a_prospect_assigned_to_them() {
     let sink = SmtpSink::start();
     let app = with_email(&sink).await;
     join(&app, "sam@example.com", Role::Sales).await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     let on = UpdateTeamSettingsRequest {
         settings: Some(TeamSettings { auto_assign: true, ..Default::default() }),
         update_mask: Some(prost_types::FieldMask { paths: vec!["auto_assign".into()] }),

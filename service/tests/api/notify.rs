@@ -166,6 +166,63 @@ async fn a_new_prospect_is_posted_to_the_webhook_signed_once() {
 }
 
 #[tokio::test]
+async fn a_hot_prospect_is_announced_as_its_own_event_at_once_and_an_edit_to_hot_once() {
+    use astro_proto::v1::{Budget, CreateProspectRequest, Prospect, Timeline, UpdateProspectRequest};
+    let hook = receiver(200).await;
+    let app = app_notifying(&hook.url, true, 8).await;
+    let mut admin = app.admin().await;
+    let hot = Prospect {
+        job_title: "CEO".into(),
+        phone: "+33 6 12 34 56 78".into(),
+        budget: Budget::Over50k as i32,
+        timeline: Timeline::Immediate as i32,
+        ..prospect("Grace", "grace@navy.example")
+    };
+    let card = admin
+        .create_prospect(CreateProspectRequest { prospect: Some(hot), request_id: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
+    let got = hook.until(2).await;
+    let mut events: Vec<serde_json::Value> = got.iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
+    events.sort_by_key(|e| e["type"].as_str().unwrap().to_owned());
+    assert_eq!(events[0]["type"], "prospect.created");
+    assert_eq!(events[1]["type"], "prospect.hot");
+    assert_eq!(events[1]["prospect"]["id"], card.id);
+    assert_eq!(events[1]["prospect"]["fit"]["score"], 90);
+    assert_eq!(events[1]["prospect"]["fit"]["grade"], "FIT_GRADE_HOT");
+    assert_ne!(events[0]["id"], events[1]["id"], "two events, two ids");
+
+    // A cold card made hot by an edit is announced once; another edit of a
+    // card already hot is not announced again.
+    let cold = create(&mut admin, "Ada", "ada@engines.example").await;
+    hook.until(3).await;
+    let mut version = cold.version;
+    for title in ["CEO", "Founder & CEO"] {
+        let edit = Prospect {
+            id: cold.id.clone(),
+            version,
+            job_title: title.into(),
+            budget: Budget::Over50k as i32,
+            timeline: Timeline::Immediate as i32,
+            ..Default::default()
+        };
+        let paths = ["job_title", "budget", "timeline"].map(String::from).to_vec();
+        let request =
+            UpdateProspectRequest { prospect: Some(edit), update_mask: Some(prost_types::FieldMask { paths }) };
+        version = admin.update_prospect(request).await.unwrap().into_inner().version;
+    }
+    let got = hook.until(4).await;
+    let last: serde_json::Value = serde_json::from_slice(&got[3].body).unwrap();
+    assert_eq!(
+        (last["type"].as_str(), last["prospect"]["id"].as_str()),
+        (Some("prospect.hot"), Some(cold.id.as_str()))
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hook.received().len(), 4, "no second announcement");
+}
+
+#[tokio::test]
 async fn a_receiver_down_for_a_while_gets_it_when_back() {
     let hook = receiver(503).await;
     let app = app_notifying(&hook.url, true, 8).await;

@@ -180,7 +180,7 @@ async fn a_column_pages_newest_first(store: Arc<dyn Store>) {
     let first = store.list_column(&Column::all(ProspectStatus::New), None, 2).await.unwrap();
     assert_eq!(first.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), [ids[4].clone(), ids[3].clone()]);
     let last = first.last().unwrap();
-    let position = ColumnPosition { created_at: timestamp_key(last.created_at.as_ref().unwrap()), id: last.id.clone() };
+    let position = ColumnPosition { sort: timestamp_key(last.created_at.as_ref().unwrap()), id: last.id.clone() };
     let second = store.list_column(&Column::all(ProspectStatus::New), Some(position), 10).await.unwrap();
     assert_eq!(second.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), [ids[2].clone(), ids[1].clone()]);
     assert_eq!(store.list_column(&Column::all(ProspectStatus::Won), None, 10).await.unwrap().len(), 1);

@@ -44,15 +44,10 @@ async fn enrol(app: &TestApp, token: &str) -> (TwoFactorEnrolment, ConfirmTwoFac
 }
 
 async fn log_kinds(app: &TestApp) -> Vec<(SecurityEventKind, String, String)> {
-    let admin = admin_token(app).await;
+    let admin = app.admin_token().await;
     let request = ListSecurityEventsRequest { page_size: 200, ..Default::default() };
     let page = members(app, &admin).await.list_security_events(request).await.unwrap().into_inner();
     page.events.into_iter().map(|e| (e.kind(), e.subject, e.detail)).collect()
-}
-
-async fn admin_token(app: &TestApp) -> String {
-    let request = LoginRequest { email: ADMIN_EMAIL.into(), password: ADMIN_PASSWORD.into(), ..Default::default() };
-    app.auth().await.login(request).await.unwrap().into_inner().token
 }
 
 #[tokio::test]
@@ -73,7 +68,7 @@ async fn enrolment_then_every_sign_in_needs_a_code_good_once() {
     assert!(shown.otpauth_uri.starts_with("otpauth://totp/Astro%20Qualif:sam%40example.com?"));
     assert!(shown.otpauth_uri.contains(&format!("secret={}", shown.secret)));
     assert!(shown.qr_code_svg.contains("<svg"));
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     assert!(!member(&app, &admin, "sam@example.com").await.two_factor_enabled);
     assert!(!password_step(&app, "sam@example.com").await.token.is_empty(), "not on before it is confirmed");
 
@@ -164,7 +159,7 @@ async fn a_ticket_that_is_not_genuine_or_whose_sessions_ended_is_refused() {
     assert_code(complete(&app, &sam, &code).await, Code::InvalidArgument);
 
     // An admin resets the second factor: the sessions end, the ticket with them.
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     let reset = ResetTwoFactorRequest { email: "sam@example.com".into() };
     let member = members(&app, &admin).await.reset_two_factor(reset).await.unwrap().into_inner();
     assert!(!member.two_factor_enabled);
@@ -189,7 +184,7 @@ async fn a_ticket_that_is_not_genuine_or_whose_sessions_ended_is_refused() {
 async fn when_the_team_requires_it_members_enrol_at_sign_in() {
     let app = spawn_app().await;
     let vera = join(&app, "vera@example.com", Role::Viewer).await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token().await;
     let mut team = members(&app, &admin).await;
     let require = UpdateTeamSettingsRequest {
         settings: Some(TeamSettings { require_two_factor: true, ..Default::default() }),
