@@ -76,7 +76,7 @@ describe("the public form", () => {
     await p.goto(stack.url);
     await p.getByRole("button", { name: "Send my request" }).click();
     // Nothing sent: the errors are on the fields, the first one focused.
-    await expect.poll(() => p.getByRole("alert").textContent()).toContain("The form has 4 error(s)");
+    await expect.poll(() => p.getByRole("alert").textContent()).toContain("The form has 4 errors");
     await expect.poll(() => p.evaluate(() => document.activeElement?.getAttribute("name"))).toBe("firstName");
     expect(await p.getByLabel("First name").getAttribute("aria-invalid")).toBe("true");
     await p.getByLabel("Work email").fill("not an address");

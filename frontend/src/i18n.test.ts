@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { dictionaries, format, initialLang } from "./i18n";
+import { dictionaries, fill, format, initialLang } from "./i18n";
 
 describe("French and English", () => {
   it("come from the remembered choice, else the browser, else French", () => {
@@ -14,5 +14,16 @@ describe("French and English", () => {
     expect(Object.keys(dictionaries.en).sort()).toEqual(Object.keys(dictionaries.fr).sort());
     expect(format("en", "error.tooLong", { max: 100 })).toBe("At most 100 characters.");
     expect(format("fr", "error.tooLong", { max: 100 })).toBe("100 caractères au plus.");
+  });
+
+  it("follow each language's plural rules", () => {
+    const text = "{count, plural, one {# prospect} other {# prospects}} in {column}";
+    expect(fill("en", text, { count: 1, column: "New" })).toBe("1 prospect in New");
+    expect(fill("en", text, { count: 0, column: "New" })).toBe("0 prospects in New");
+    expect(fill("fr", text, { count: 0, column: "Nouveau" })).toBe("0 prospect in Nouveau");
+    expect(fill("fr", text, { count: 1500, column: "x" })).toBe("1\u202f500 prospects in x");
+    expect(fill("en", "{n, plural, =0 {none} one {one} other {#}}", { n: 0 })).toBe("none");
+    expect(format("en", "error.summary", { count: 1 })).toBe("The form has 1 error. Please fix the marked fields.");
+    expect(format("fr", "error.summary", { count: 2 })).toBe("Le formulaire contient 2 erreurs. Corrigez les champs signalés.");
   });
 });

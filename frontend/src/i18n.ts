@@ -39,7 +39,7 @@ const fr = {
   "error.email": "Adresse e-mail invalide.",
   "error.phone": "Au moins 6 chiffres ; seulement chiffres, espaces et + - ( ) .",
   "error.consent": "Votre accord est nécessaire pour que nous vous recontactions.",
-  "error.summary": "Le formulaire contient {count} erreur(s). Corrigez les champs signalés.",
+  "error.summary": "Le formulaire contient {count, plural, one {# erreur} other {# erreurs}}. Corrigez les champs signalés.",
   "error.network": "Connexion impossible. Vérifiez votre réseau et réessayez : votre demande ne sera pas envoyée deux fois.",
   "error.busy": "Trop de demandes. Réessayez dans {seconds} s.",
   "error.server": "Une erreur est survenue. Réessayez dans un instant.",
@@ -90,7 +90,7 @@ const en: Record<Key, string> = {
   "error.email": "Not a valid email address.",
   "error.phone": "At least 6 digits; only digits, spaces and + - ( ) .",
   "error.consent": "We need your consent to contact you.",
-  "error.summary": "The form has {count} error(s). Please fix the marked fields.",
+  "error.summary": "The form has {count, plural, one {# error} other {# errors}}. Please fix the marked fields.",
   "error.network": "Could not connect. Check your network and try again: your request will not be sent twice.",
   "error.busy": "Too many requests. Try again in {seconds} s.",
   "error.server": "Something went wrong. Please try again in a moment.",
@@ -119,9 +119,28 @@ export function initialLang(stored: string | null, browser: readonly string[]): 
   return "fr";
 }
 
-/// A text with its `{name}` placeholders filled.
+const pluralRules: Record<Lang, Intl.PluralRules> = { fr: new Intl.PluralRules("fr"), en: new Intl.PluralRules("en") };
+
+/// Fills a template: `{name}` takes the value; `{name, plural, one {…}
+/// other {…}}` takes the branch of the value's plural category in `lang`
+/// (`Intl.PluralRules`: French 0 and 1 are "one", English only 1), with `#`
+/// standing for the number, formatted for the language.
+export function fill(lang: Lang, template: string, values: Record<string, string | number> = {}): string {
+  const plural = /\{(\w+), plural,((?:\s*[\w=]+\s*\{[^{}]*\})+)\s*\}/g;
+  const withPlurals = template.replace(plural, (whole, name: string, branches: string) => {
+    const value = values[name];
+    if (typeof value !== "number") return whole;
+    const forms = new Map<string, string>();
+    for (const m of branches.matchAll(/([\w=]+)\s*\{([^{}]*)\}/g)) forms.set(m[1] ?? "", m[2] ?? "");
+    const form = forms.get(`=${value}`) ?? forms.get(pluralRules[lang].select(value)) ?? forms.get("other") ?? "";
+    return form.replace(/#/g, value.toLocaleString(lang));
+  });
+  return withPlurals.replace(/\{(\w+)\}/g, (_, name: string) => String(values[name] ?? `{${name}}`));
+}
+
+/// A text with its placeholders filled (see [`fill`]).
 export function format(lang: Lang, key: Key, values: Record<string, string | number> = {}): string {
-  return dictionaries[lang][key].replace(/\{(\w+)\}/g, (_, name: string) => String(values[name] ?? `{${name}}`));
+  return fill(lang, dictionaries[lang][key], values);
 }
 
 let current: Lang | null = null;

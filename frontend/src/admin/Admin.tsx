@@ -13,6 +13,7 @@ import { SignIn } from "./SignIn";
 import { Account } from "./Account";
 import { Join, joinToken } from "./Join";
 import { Reset, resetToken } from "./Recover";
+import { Scoring } from "./Scoring";
 import { Team } from "./Team";
 import { auth, members as memberClient } from "./client";
 import { sessions, useClaims, useSession } from "./session";
@@ -50,7 +51,7 @@ export default function Admin() {
   const everSignedIn = signedIn || session.expired;
   const team = useTeamState(signedIn);
   const isAdmin = claims?.role === "admin";
-  const [view, setView] = useState<"board" | "team" | "account">("board");
+  const [view, setView] = useState<"board" | "team" | "scoring" | "account">("board");
   const [notice, setNotice] = useState<string | null>(null);
 
   async function signOutEverywhere() {
@@ -68,7 +69,7 @@ export default function Admin() {
         <h1>{a("title")}</h1>
         {signedIn ? (
           <nav aria-label={a("nav.label")} className="admin-nav">
-            {(isAdmin ? (["board", "team", "account"] as const) : (["board", "account"] as const)).map((v) => (
+            {(isAdmin ? (["board", "team", "scoring", "account"] as const) : (["board", "account"] as const)).map((v) => (
               <button
                 key={v}
                 type="button"
@@ -78,7 +79,7 @@ export default function Admin() {
                   setView(v);
                 }}
               >
-                {a(v === "board" ? "nav.board" : v === "team" ? "nav.team" : "nav.account")}
+                {a(`nav.${v}`)}
               </button>
             ))}
           </nav>
@@ -113,7 +114,9 @@ export default function Admin() {
       )}
       {everSignedIn ? (
         <TeamContext.Provider value={team}>
-          <main inert={!signedIn}>{isAdmin && view === "team" ? <Team /> : view === "account" ? <Account /> : <Board />}</main>
+          <main inert={!signedIn}>
+            {isAdmin && view === "team" ? <Team /> : isAdmin && view === "scoring" ? <Scoring /> : view === "account" ? <Account /> : <Board />}
+          </main>
         </TeamContext.Provider>
       ) : null}
     </div>

@@ -15,15 +15,17 @@ import {
   useSensors,
 } from "@dnd-kit/core";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { useCallback, useEffect, useId, useRef, useState } from "react";
+import { useCallback, useContext, useEffect, useId, useRef, useState } from "react";
 
-import { type Prospect, ProspectStatus, ProspectView } from "../gen/astro/v1/prospect_pb";
+import { FitGrade, type Prospect, ProspectStatus, ProspectView } from "../gen/astro/v1/prospect_pb";
 import { CardDrawer } from "./CardDrawer";
+import { Age, GradeBadge, NowContext, ShortAnswers, useMinuteClock } from "./fit";
 import { prospects } from "./client";
 import { watchBoard } from "./live";
 import {
   type Board as BoardState,
   COLUMNS,
+  type Order,
   applyChanges,
   type ColumnKey,
   STATUS,
@@ -51,11 +53,17 @@ function CardSummary({ card }: { card: Prospect }) {
   const { a } = useAdminText();
   const { members } = useTeam();
   const owner = card.owner === "" ? null : memberName(members, card.owner);
+  const now = useContext(NowContext);
   return (
     <>
       <strong>{fullName(card)}</strong>
       {card.company !== "" ? <span className="company">{card.company}</span> : null}
       <span className="email">{card.email}</span>
+      <span className="card-meta">
+        <GradeBadge card={card} />
+        <ShortAnswers card={card} />
+        <Age card={card} now={now} />
+      </span>
       {owner !== null ? (
         <span className="owner">
           <span aria-hidden="true" className="initials" title={owner}>
@@ -93,6 +101,14 @@ export function Board() {
   const [board, setBoard] = useState<BoardState>(emptyBoard);
   // Whose cards the board shows: everyone's (""), the caller's ("me") or a member's.
   const [owner, setOwner] = useState("");
+  // Newest or best fit first; every grade or the hot ones only.
+  const [order, setOrder] = useState<Order>("newest");
+  const [hotOnly, setHotOnly] = useState(false);
+  const now = useMinuteClock();
+  // As the server reads them: the hot ones come best first.
+  const sorted: Order = order === "score" || hotOnly ? "score" : "newest";
+  const orderBy = sorted === "score" ? "score desc" : "";
+  const grade = hotOnly ? FitGrade.HOT : FitGrade.UNSPECIFIED;
   const [notice, setNotice] = useState<string | null>(null);
   const [open, setOpen] = useState<string | null>(null);
 
@@ -106,10 +122,10 @@ export function Board() {
 
   const loadPage = useCallback(
     async (column: ColumnKey, pageToken: string) => {
-      const page = await prospects.listProspects({ status: STATUS[column], pageSize: PAGE_SIZE, pageToken, owner });
+      const page = await prospects.listProspects({ status: STATUS[column], pageSize: PAGE_SIZE, pageToken, owner, orderBy, grade });
       setBoard((b) => withPage(b, column, page, pageToken !== ""));
     },
-    [owner],
+    [owner, orderBy, grade],
   );
 
   // Every column's first page at once; then the board's changes, live, from
@@ -120,20 +136,21 @@ export function Board() {
   useEffect(() => {
     const stop = new AbortController();
     const wanted = owner === "me" ? (claims?.email ?? "") : owner;
-    const belongs = (card: Prospect) => wanted === "" || card.owner === wanted;
+    const belongs = (card: Prospect) => (wanted === "" || card.owner === wanted) && (grade === FitGrade.UNSPECIFIED || card.fit?.grade === grade);
     COLUMNS.forEach((column, i) => {
-      prospects.listProspects({ status: STATUS[column], pageSize: PAGE_SIZE, owner }, { signal: stop.signal }).then(
+      prospects.listProspects({ status: STATUS[column], pageSize: PAGE_SIZE, owner, orderBy, grade }, { signal: stop.signal }).then(
         (page) => {
           setBoard((b) => withPage(b, column, page, false));
           if (i !== 0) return;
+          const readAt = page.readAt;
           void watchBoard(
             page.watchCursor,
             {
               changes: (changes) => {
-                setBoard((b) => applyChanges(b, changes, (id) => queues.current.has(id), belongs));
+                setBoard((b) => applyChanges(b, changes, (id) => queues.current.has(id), belongs, readAt));
               },
               expired: () => {
-                setBoard(emptyBoard());
+                setBoard(emptyBoard(sorted));
                 setGeneration((g) => g + 1);
               },
             },
@@ -146,7 +163,7 @@ export function Board() {
     return () => {
       stop.abort();
     };
-  }, [generation, owner, claims?.email]);
+  }, [generation, owner, orderBy, grade, sorted, claims?.email]);
 
   const sensors = useSensors(
     useSensor(PointerSensor, { activationConstraint: { distance: 6 } }),
@@ -230,50 +247,79 @@ export function Board() {
   }
 
   return (
-    <>
-      <form
-        role="search"
-        className="search"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void runSearch(query);
-        }}
-      >
-        <label htmlFor="board-search" className="visually-hidden">
-          {a("search.label")}
-        </label>
-        <input
-          id="board-search"
-          type="search"
-          placeholder={a("search.label")}
-          maxLength={100}
-          value={query}
-          onChange={(e) => {
-            setQuery(e.target.value);
-          }}
-        />
-        <button type="submit" className="secondary">
-          {a("search.submit")}
-        </button>
-      </form>
-      <div className="owner-filter field">
-        <label htmlFor="board-owner">{a("filter.owner")}</label>
-        <select
-          id="board-owner"
-          value={owner}
-          onChange={(e) => {
-            setBoard(emptyBoard());
-            setOwner(e.target.value);
+    <NowContext.Provider value={now}>
+      <div className="board-tools">
+        <form
+          role="search"
+          className="search"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void runSearch(query);
           }}
         >
-          <option value="">{a("filter.everyone")}</option>
-          {canWork(claims) ? <option value="me">{a("filter.mine")}</option> : null}
-          {owners(members).map((m) => (
-            <option key={m.email} value={m.email}>
-              {memberName(members, m.email)}
-            </option>
-          ))}
-        </select>
+          <label htmlFor="board-search" className="visually-hidden">
+            {a("search.label")}
+          </label>
+          <input
+            id="board-search"
+            type="search"
+            placeholder={a("search.label")}
+            maxLength={100}
+            value={query}
+            onChange={(e) => {
+              setQuery(e.target.value);
+            }}
+          />
+          <button type="submit" className="secondary">
+            {a("search.submit")}
+          </button>
+        </form>
+        <div className="owner-filter field">
+          <label htmlFor="board-owner">{a("filter.owner")}</label>
+          <select
+            id="board-owner"
+            value={owner}
+            onChange={(e) => {
+              setBoard(emptyBoard(sorted));
+              setOwner(e.target.value);
+            }}
+          >
+            <option value="">{a("filter.everyone")}</option>
+            {canWork(claims) ? <option value="me">{a("filter.mine")}</option> : null}
+            {owners(members).map((m) => (
+              <option key={m.email} value={m.email}>
+                {memberName(members, m.email)}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="board-order field">
+          <label htmlFor="board-order">{a("board.order")}</label>
+          <select
+            id="board-order"
+            value={order}
+            onChange={(e) => {
+              const next = e.target.value === "score" ? "score" : "newest";
+              setBoard(emptyBoard(next === "score" || hotOnly ? "score" : "newest"));
+              setOrder(next);
+            }}
+          >
+            <option value="newest">{a("board.order.newest")}</option>
+            <option value="score">{a("board.order.score")}</option>
+          </select>
+        </div>
+        <div className="board-hot check">
+          <input
+            id="board-hot"
+            type="checkbox"
+            checked={hotOnly}
+            onChange={(e) => {
+              setBoard(emptyBoard(e.target.checked || order === "score" ? "score" : "newest"));
+              setHotOnly(e.target.checked);
+            }}
+          />
+          <label htmlFor="board-hot">{a("board.hotOnly")}</label>
+        </div>
       </div>
       <div role="status" aria-live="polite" className={notice !== null ? "alert" : "visually-hidden"}>
         {notice}
@@ -353,7 +399,7 @@ export function Board() {
           }}
         />
       ) : null}
-    </>
+    </NowContext.Provider>
   );
 }
 

@@ -11,23 +11,12 @@ import { useI18n } from "../i18n";
 import { Budget, type Prospect, ProspectEventKind, ProspectStatus, ProspectView, Timeline } from "../gen/astro/v1/prospect_pb";
 import { fullName } from "./Board";
 import { COLUMNS, STATUS, columnOf } from "./board";
+import { BUDGET_VALUES, FitWhy, TIMELINE_VALUES } from "./fit";
 import { prospects } from "./client";
 import { canWork, useClaims } from "./session";
 import { nameOf, owners, useTeam } from "./team";
 import { useAdminText } from "./texts";
 
-const BUDGET_VALUES: Record<(typeof BUDGETS)[number], Budget> = {
-  under_5k: Budget.BUDGET_UNDER_5K,
-  "5k_to_20k": Budget.BUDGET_5K_TO_20K,
-  "20k_to_50k": Budget.BUDGET_20K_TO_50K,
-  over_50k: Budget.BUDGET_OVER_50K,
-};
-const TIMELINE_VALUES: Record<(typeof TIMELINES)[number], Timeline> = {
-  immediate: Timeline.IMMEDIATE,
-  within_3_months: Timeline.WITHIN_3_MONTHS,
-  within_6_months: Timeline.WITHIN_6_MONTHS,
-  later: Timeline.LATER,
-};
 
 /// A labelled select over the values of a generated enum.
 function EnumField<T extends number>(props: {
@@ -336,6 +325,7 @@ export function CardDrawer(props: {
           ) : null}
         </form>
       )}
+      {full !== null ? <FitWhy card={full} headingId={`${formId}-fit`} /> : null}
       <section aria-labelledby={`${formId}-history`}>
         <h3 id={`${formId}-history`}>{a("drawer.history")}</h3>
         <ol className="timeline">

@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 
 import {
@@ -27,6 +28,33 @@ describe("the board's state", () => {
     expect(board.columns.NEW.cards.map((c) => c.id)).toEqual(["b", "a", "z"]);
     expect(board.columns.NEW.nextPageToken).toBe("");
     expect(board.counts.NEW).toBe(3);
+  });
+
+  it("does not count twice a change the first page's counts already had", () => {
+    const board = withPage(emptyBoard(), "NEW", { prospects: [], nextPageToken: "", statusCounts: counts(2, 0) }, false);
+    const at = (seconds: number) => timestampFromMs(seconds * 1000);
+    const created = (id: string, seconds: number) =>
+      create(BoardChangeSchema, { kind: BoardChangeKind.CREATED, prospectId: id, version: 1n, prospect: card(id, seconds), changedAt: at(seconds) });
+    // A filter that shows nothing: only the counts follow.
+    const hidden = () => false;
+    const next = applyChanges(board, [created("old", 99), created("new", 101)], () => false, hidden, at(100));
+    expect(next.counts.NEW).toBe(3);
+  });
+
+  it("keeps a board ordered by score best first, a re-scored card in its new place", () => {
+    const scored = (id: string, key: string) => ({ ...card(id, 1), scoreKey: key });
+    let board = withPage(
+      emptyBoard("score"),
+      "NEW",
+      { prospects: [scored("hot", "3#100090#a"), scored("warm", "2#100045#b")], nextPageToken: "", statusCounts: counts(2, 0) },
+      false,
+    );
+    board = placeCard(board, scored("cold", "1#099990#c"));
+    board = placeCard(board, { ...scored("hot", "2#100090#a"), version: 2n });
+    expect(board.columns.NEW.cards.map((c) => c.id)).toEqual(["hot", "warm", "cold"]);
+    board = placeCard(board, scored("hotter", "3#100095#d"));
+    expect(board.columns.NEW.cards.map((c) => c.id)).toEqual(["hotter", "hot", "warm", "cold"]);
+    expect(board.order).toBe("score");
   });
 
   it("moves a card at once, in date order, with both counts", () => {

@@ -1,10 +1,14 @@
 // The board's state and its changes, as pure functions: pages arriving,
 // an optimistic move, a card put where the server says it is, a removal,
 // the live changes of everyone else.
-// Columns stay newest first; counts follow every change until the next
-// page brings the server's.
+// Columns stay in the board's order (newest first, or best fit first);
+// counts follow every change until the next page brings the server's.
+
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 
 import { type BoardChange, BoardChangeKind, type Prospect, ProspectStatus } from "../gen/astro/v1/prospect_pb";
+
+const micros = (t: Timestamp | undefined) => (t?.seconds ?? 0n) * 1_000_000n + BigInt(Math.floor((t?.nanos ?? 0) / 1000));
 
 export const COLUMNS = ["NEW", "CONTACTED", "QUALIFIED", "WON", "LOST"] as const;
 export type ColumnKey = (typeof COLUMNS)[number];
@@ -28,15 +32,19 @@ export interface Column {
   loaded: boolean;
 }
 
+/// How the columns are ordered: as `ListProspects` reads them.
+export type Order = "newest" | "score";
+
 export interface Board {
   columns: Record<ColumnKey, Column>;
   counts: Record<ColumnKey, number>;
+  order: Order;
 }
 
-export function emptyBoard(): Board {
+export function emptyBoard(order: Order = "newest"): Board {
   const column = (): Column => ({ cards: [], nextPageToken: "", loaded: false });
   const counts = { NEW: 0, CONTACTED: 0, QUALIFIED: 0, WON: 0, LOST: 0 };
-  return { columns: { NEW: column(), CONTACTED: column(), QUALIFIED: column(), WON: column(), LOST: column() }, counts };
+  return { columns: { NEW: column(), CONTACTED: column(), QUALIFIED: column(), WON: column(), LOST: column() }, counts, order };
 }
 
 /// Newest first, then by id (the server's order).
@@ -44,6 +52,15 @@ function newerFirst(a: Prospect, b: Prospect): number {
   const at = (p: Prospect) => (p.createdAt?.seconds ?? 0n) * 1_000_000_000n + BigInt(p.createdAt?.nanos ?? 0);
   const d = at(b) - at(a);
   return d > 0n ? 1 : d < 0n ? -1 : b.id.localeCompare(a.id);
+}
+
+/// Best fit first: the index's order (grade, score, newest), then by id.
+function betterFirst(a: Prospect, b: Prospect): number {
+  return a.scoreKey === b.scoreKey ? b.id.localeCompare(a.id) : a.scoreKey < b.scoreKey ? 1 : -1;
+}
+
+export function inOrder(order: Order): (a: Prospect, b: Prospect) => number {
+  return order === "score" ? betterFirst : newerFirst;
 }
 
 /// A page of one column arrived (`append`: a later page), with the board's counts.
@@ -61,6 +78,7 @@ export function withPage(
   const known = append ? board.columns[column].cards : [];
   const fresh = page.prospects.filter((p) => !known.some((k) => k.id === p.id));
   return {
+    ...board,
     counts,
     columns: { ...board.columns, [column]: { cards: [...known, ...fresh], nextPageToken: page.nextPageToken, loaded: true } },
   };
@@ -81,20 +99,22 @@ export function removeCard(board: Board, id: string): Board {
   if (card === undefined || from === undefined) return board;
   const column = board.columns[from];
   return {
+    ...board,
     counts: { ...board.counts, [from]: Math.max(0, board.counts[from] - 1) },
     columns: { ...board.columns, [from]: { ...column, cards: column.cards.filter((p) => p.id !== id) } },
   };
 }
 
-/// `card` where its status says, in date order, replacing any older copy.
+/// `card` where its status says, in the board's order, replacing any older copy.
 export function placeCard(board: Board, card: Prospect): Board {
   const to = columnOf(card.status);
   const without = removeCard(board, card.id);
   if (to === undefined) return without;
   const column = without.columns[to];
   return {
+    ...without,
     counts: { ...without.counts, [to]: without.counts[to] + 1 },
-    columns: { ...without.columns, [to]: { ...column, cards: [...column.cards, card].sort(newerFirst) } },
+    columns: { ...without.columns, [to]: { ...column, cards: [...column.cards, card].sort(inOrder(board.order)) } },
   };
 }
 
@@ -114,17 +134,23 @@ export function moveCard(board: Board, id: string, to: ColumnKey): Board {
 ///
 /// With `belongs` (a filter: one owner's cards), a card it refuses leaves
 /// the columns and only the counts, which are the whole board's, follow it.
+///
+/// A change to a card not shown made before `readAt` (the first page's
+/// `readAt`: the counts already have it) is dropped: the watch reads a
+/// little behind its cursor, and would otherwise count it twice.
 export function applyChanges(
   board: Board,
   changes: BoardChange[],
   pending: (id: string) => boolean,
   belongs: (card: Prospect) => boolean = () => true,
+  readAt?: Timestamp,
 ): Board {
   let next = board;
   for (const change of changes) {
     if (pending(change.prospectId)) continue;
     const shown = findCard(next, change.prospectId);
     if (shown !== undefined && shown.version >= change.version) continue;
+    if (shown === undefined && readAt !== undefined && micros(change.changedAt) < micros(readAt)) continue;
     const card = change.prospect;
     if (card !== undefined && change.kind !== BoardChangeKind.DELETED && !belongs(card)) {
       next = countOnly(next, change, card, shown);

@@ -8,6 +8,7 @@ import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { AuthService } from "../gen/astro/v1/auth_pb";
 import { MemberService } from "../gen/astro/v1/member_pb";
 import { ProspectService } from "../gen/astro/v1/prospect_pb";
+import { ScoringService } from "../gen/astro/v1/scoring_pb";
 import { sessions } from "./session";
 import { apiBase } from "../api/origin";
 
@@ -27,3 +28,4 @@ const transport = createGrpcWebTransport({ baseUrl: apiBase || window.location.o
 export const auth = createClient(AuthService, transport);
 export const prospects = createClient(ProspectService, transport);
 export const members = createClient(MemberService, transport);
+export const scoring = createClient(ScoringService, transport);

@@ -92,6 +92,11 @@ impl Cursor {
         Self { at: micros(&now()), seen: Vec::new() }
     }
 
+    /// Its time: changes made before it are older than the cursor.
+    pub fn at(&self) -> prost_types::Timestamp {
+        timestamp(self.at)
+    }
+
     pub fn encode(&self) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
     }

@@ -226,7 +226,8 @@ impl Prospects {
     pub async fn list(&self, caller: &Claims, request: ListProspectsRequest) -> DomainResult<ListProspectsResponse> {
         // Taken before the page is read: a change racing with the read comes
         // to the watcher (maybe twice, and then dropped by its version).
-        let watch_cursor = Cursor::now().encode();
+        let cursor = Cursor::now();
+        let (watch_cursor, read_at) = (cursor.encode(), Some(cursor.at()));
         let mut v = Violations::default();
         if request.page_size < 0 {
             v.add("page_size", "must not be negative");
@@ -304,6 +305,7 @@ impl Prospects {
                 next_page_token: String::new(),
                 status_counts: counts?,
                 watch_cursor,
+                read_at,
             });
         }
 
@@ -340,7 +342,7 @@ impl Prospects {
         } else {
             String::new()
         };
-        Ok(ListProspectsResponse { prospects, next_page_token, status_counts: counts?, watch_cursor })
+        Ok(ListProspectsResponse { prospects, next_page_token, status_counts: counts?, watch_cursor, read_at })
     }
 
     /// Up to `limit` cards after `after`, in `order` (an email's cards:
