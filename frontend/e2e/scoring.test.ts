@@ -138,4 +138,35 @@ describe("the fit score on the board", () => {
     expect(await grace.locator(".grade").textContent()).toBe("● Warm 90");
     await context.close();
   });
+
+  it("lets an admin set the first-contact deadline in business hours and the days before a card stalls", async () => {
+    const context = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await signInTo(page, stack);
+    await page.getByRole("button", { name: "Team" }).click();
+    const form = page.getByRole("form", { name: "First-contact deadline" });
+    await form.getByLabel("Deadline in minutes (0: none)").fill("60");
+    await form.getByLabel("Count business hours only").check();
+    await form.getByLabel("Time zone (IANA, e.g. Europe/Paris)").fill("Mars/Olympus");
+    await form.getByRole("button", { name: "Save the deadlines" }).click();
+    await form.getByText(/settings.business_hours.time_zone: must be an IANA time zone/).waitFor();
+    await form.getByLabel("Time zone (IANA, e.g. Europe/Paris)").fill("Europe/Paris");
+    await form.getByLabel("Contacted: days before a card stalls").fill("7");
+    await form.getByRole("button", { name: "Save the deadlines" }).click();
+    await form.getByText("Deadlines saved.").waitFor();
+    expect(await serious(page)).toEqual([]);
+    await page.reload();
+    await page.getByRole("button", { name: "Team" }).click();
+    const again = page.getByRole("form", { name: "First-contact deadline" });
+    expect(await again.getByLabel("Deadline in minutes (0: none)").inputValue()).toBe("60");
+    expect(await again.getByLabel("Contacted: days before a card stalls").inputValue()).toBe("7");
+    expect(await again.getByLabel("Count business hours only").isChecked()).toBe(true);
+    // A card submitted now has its deadline: not overdue yet.
+    await submitTo(stack, { firstName: "Dorothy", lastName: "Vaughan", email: "dorothy@nasa.example" });
+    await page.getByRole("button", { name: "Board" }).click();
+    const dorothy = column(page, "New").getByRole("button", { name: /^Dorothy Vaughan/ });
+    await dorothy.waitFor();
+    expect(await dorothy.locator(".late").count()).toBe(0);
+    await context.close();
+  });
 });

@@ -265,7 +265,7 @@ mod tests {
         assert_eq!(STATUS_INDEX, status, "a column reads newest first");
         assert_eq!(EMAIL_INDEX.partition_attribute, "email");
         assert_eq!(EMAIL_INDEX.sort_attribute, "SK");
-        assert_eq!(INDEXES.len(), 10);
+        assert_eq!(INDEXES.len(), 12);
         assert_eq!((OWNER_INDEX.partition_attribute, OWNER_INDEX.sort_attribute), ("ownerColumn", "createdAt"));
         assert_eq!((SCORE_INDEX.partition_attribute, SCORE_INDEX.sort_attribute), ("status", "scoreKey"));
         assert_eq!(
@@ -386,7 +386,9 @@ mod tests {
         assert_eq!(
             names,
             [
+                "ColumnAgeIndex",
                 "CompanyIndex",
+                "DeadlineIndex",
                 "EmailIndex",
                 "FirstNameIndex",
                 "LastNameIndex",

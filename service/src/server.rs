@@ -40,8 +40,10 @@ use crate::{
     store::{Store, dynamodb::DynamoStore, embedded::EmbeddedStore},
 };
 
-/// How often an idle instance looks whether another changed the scoring rules.
-const RESCORE_POLL: Duration = Duration::from_secs(5);
+/// How often an idle instance looks for a re-scoring to take over (another
+/// instance's change, or a job whose instance died). A change made here, or
+/// seen here when the rules are read for a write, wakes it at once.
+const RESCORE_POLL: Duration = Duration::from_secs(60);
 
 /// The domain services over one store, with the token keys.
 #[derive(Clone)]
@@ -275,8 +277,11 @@ pub async fn start_with_clock(
         }
     }
     let letters = Arc::new(MemberMail::new(store.clone(), keys.clone(), &config.public_url));
-    let notifier =
-        Arc::new(crate::notify::Notifier::new(store.clone(), notify, channel_secrets)?.with_letters(letters));
+    let notifier = Arc::new(
+        crate::notify::Notifier::new(store.clone(), notify, channel_secrets)?
+            .with_letters(letters)
+            .with_clock(clock.clone()),
+    );
     let worker = notifier.enabled().then(|| notifier.spawn());
     let mut services = services(store, keys, config.store.bcrypt_cost, &config.public_url, clock.clone());
     services.prospects =

@@ -4,7 +4,7 @@
 // the member is back.
 
 import { ConnectError } from "@connectrpc/connect";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { Suspense, lazy, useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { LanguageSwitch } from "../LanguageSwitch";
 import type { Member } from "../gen/astro/v1/member_pb";
@@ -13,12 +13,14 @@ import { SignIn } from "./SignIn";
 import { Account } from "./Account";
 import { Join, joinToken } from "./Join";
 import { Reset, resetToken } from "./Recover";
-import { Scoring } from "./Scoring";
 import { Team } from "./Team";
 import { auth, members as memberClient } from "./client";
 import { sessions, useClaims, useSession } from "./session";
 import { type Team as TeamState, TeamContext } from "./team";
 import { useAdminText } from "./texts";
+
+/// The scoring rules' page, for admins only: its own chunk, loaded when opened.
+const Scoring = lazy(() => import("./Scoring").then((m) => ({ default: m.Scoring })));
 
 /// The team, read once signed in and again after a change.
 function useTeamState(signedIn: boolean): TeamState {
@@ -115,7 +117,11 @@ export default function Admin() {
       {everSignedIn ? (
         <TeamContext.Provider value={team}>
           <main inert={!signedIn}>
-            {isAdmin && view === "team" ? <Team /> : isAdmin && view === "scoring" ? <Scoring /> : view === "account" ? <Account /> : <Board />}
+            {isAdmin && view === "team" ? <Team /> : isAdmin && view === "scoring" ? (
+              <Suspense fallback={<p className="loading">…</p>}>
+                <Scoring />
+              </Suspense>
+            ) : view === "account" ? <Account /> : <Board />}
           </main>
         </TeamContext.Provider>
       ) : null}

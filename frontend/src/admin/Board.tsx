@@ -17,10 +17,11 @@ import {
 import { Code, ConnectError } from "@connectrpc/connect";
 import { useCallback, useContext, useEffect, useId, useRef, useState } from "react";
 
+import type { TeamSettings } from "../gen/astro/v1/member_pb";
 import { FitGrade, type Prospect, ProspectStatus, ProspectView } from "../gen/astro/v1/prospect_pb";
 import { CardDrawer } from "./CardDrawer";
-import { Age, GradeBadge, NowContext, ShortAnswers, useMinuteClock } from "./fit";
-import { prospects } from "./client";
+import { Age, GradeBadge, LateMarks, NowContext, SettingsContext, ShortAnswers, lateness, useMinuteClock } from "./fit";
+import { members as memberClient, prospects } from "./client";
 import { watchBoard } from "./live";
 import {
   type Board as BoardState,
@@ -61,6 +62,7 @@ function CardSummary({ card }: { card: Prospect }) {
       <span className="email">{card.email}</span>
       <span className="card-meta">
         <GradeBadge card={card} />
+        <LateMarks card={card} now={now} />
         <ShortAnswers card={card} />
         <Age card={card} now={now} />
       </span>
@@ -104,11 +106,29 @@ export function Board() {
   // Newest or best fit first; every grade or the hot ones only.
   const [order, setOrder] = useState<Order>("newest");
   const [hotOnly, setHotOnly] = useState(false);
+  // Only the cards waiting too long: overdue in New, stalled elsewhere.
+  const [late, setLate] = useState(false);
   const now = useMinuteClock();
+  const [settings, setSettings] = useState<TeamSettings | null>(null);
+  useEffect(() => {
+    const stop = new AbortController();
+    memberClient.getTeamSettings({}, { signal: stop.signal }).then(setSettings, () => undefined);
+    return () => {
+      stop.abort();
+    };
+  }, []);
   // As the server reads them: the hot ones come best first.
   const sorted: Order = order === "score" || hotOnly ? "score" : "newest";
-  const orderBy = sorted === "score" ? "score desc" : "";
-  const grade = hotOnly ? FitGrade.HOT : FitGrade.UNSPECIFIED;
+  const orderBy = sorted === "score" && !late ? "score desc" : "";
+  const grade = hotOnly && !late ? FitGrade.HOT : FitGrade.UNSPECIFIED;
+  /// What one column's page asks for: the late ones, or the board's filters.
+  const request = useCallback(
+    (column: ColumnKey) =>
+      late
+        ? { status: STATUS[column], overdue: column === "NEW", stale: column !== "NEW" }
+        : { status: STATUS[column], owner, orderBy, grade },
+    [late, owner, orderBy, grade],
+  );
   const [notice, setNotice] = useState<string | null>(null);
   const [open, setOpen] = useState<string | null>(null);
 
@@ -122,10 +142,10 @@ export function Board() {
 
   const loadPage = useCallback(
     async (column: ColumnKey, pageToken: string) => {
-      const page = await prospects.listProspects({ status: STATUS[column], pageSize: PAGE_SIZE, pageToken, owner, orderBy, grade });
+      const page = await prospects.listProspects({ ...request(column), pageSize: PAGE_SIZE, pageToken });
       setBoard((b) => withPage(b, column, page, pageToken !== ""));
     },
-    [owner, orderBy, grade],
+    [request],
   );
 
   // Every column's first page at once; then the board's changes, live, from
@@ -136,9 +156,15 @@ export function Board() {
   useEffect(() => {
     const stop = new AbortController();
     const wanted = owner === "me" ? (claims?.email ?? "") : owner;
-    const belongs = (card: Prospect) => (wanted === "" || card.owner === wanted) && (grade === FitGrade.UNSPECIFIED || card.fit?.grade === grade);
+    const belongs = (card: Prospect) => {
+      if (late) {
+        const { overdue, staleDays } = lateness(card, settings, Date.now());
+        return overdue || staleDays !== null;
+      }
+      return (wanted === "" || card.owner === wanted) && (grade === FitGrade.UNSPECIFIED || card.fit?.grade === grade);
+    };
     COLUMNS.forEach((column, i) => {
-      prospects.listProspects({ status: STATUS[column], pageSize: PAGE_SIZE, owner, orderBy, grade }, { signal: stop.signal }).then(
+      prospects.listProspects({ ...request(column), pageSize: PAGE_SIZE }, { signal: stop.signal }).then(
         (page) => {
           setBoard((b) => withPage(b, column, page, false));
           if (i !== 0) return;
@@ -163,7 +189,7 @@ export function Board() {
     return () => {
       stop.abort();
     };
-  }, [generation, owner, orderBy, grade, sorted, claims?.email]);
+  }, [generation, owner, grade, sorted, late, settings, request, claims?.email]);
 
   const sensors = useSensors(
     useSensor(PointerSensor, { activationConstraint: { distance: 6 } }),
@@ -247,159 +273,173 @@ export function Board() {
   }
 
   return (
-    <NowContext.Provider value={now}>
-      <div className="board-tools">
-        <form
-          role="search"
-          className="search"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void runSearch(query);
+    <SettingsContext.Provider value={settings}>
+      <NowContext.Provider value={now}>
+        <div className="board-tools">
+          <form
+            role="search"
+            className="search"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void runSearch(query);
+            }}
+          >
+            <label htmlFor="board-search" className="visually-hidden">
+              {a("search.label")}
+            </label>
+            <input
+              id="board-search"
+              type="search"
+              placeholder={a("search.label")}
+              maxLength={100}
+              value={query}
+              onChange={(e) => {
+                setQuery(e.target.value);
+              }}
+            />
+            <button type="submit" className="secondary">
+              {a("search.submit")}
+            </button>
+          </form>
+          <div className="owner-filter field">
+            <label htmlFor="board-owner">{a("filter.owner")}</label>
+            <select
+              id="board-owner"
+              value={owner}
+              onChange={(e) => {
+                setBoard(emptyBoard(sorted));
+                setOwner(e.target.value);
+              }}
+            >
+              <option value="">{a("filter.everyone")}</option>
+              {canWork(claims) ? <option value="me">{a("filter.mine")}</option> : null}
+              {owners(members).map((m) => (
+                <option key={m.email} value={m.email}>
+                  {memberName(members, m.email)}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div className="board-order field">
+            <label htmlFor="board-order">{a("board.order")}</label>
+            <select
+              id="board-order"
+              value={order}
+              onChange={(e) => {
+                const next = e.target.value === "score" ? "score" : "newest";
+                setBoard(emptyBoard(next === "score" || hotOnly ? "score" : "newest"));
+                setOrder(next);
+              }}
+            >
+              <option value="newest">{a("board.order.newest")}</option>
+              <option value="score">{a("board.order.score")}</option>
+            </select>
+          </div>
+          <div className="board-hot check">
+            <input
+              id="board-hot"
+              type="checkbox"
+              checked={hotOnly}
+              onChange={(e) => {
+                setBoard(emptyBoard(e.target.checked || order === "score" ? "score" : "newest"));
+                setHotOnly(e.target.checked);
+              }}
+            />
+            <label htmlFor="board-hot">{a("board.hotOnly")}</label>
+          </div>
+          <div className="board-hot check">
+            <input
+              id="board-late"
+              type="checkbox"
+              checked={late}
+              onChange={(e) => {
+                setBoard(emptyBoard(e.target.checked ? "newest" : sorted));
+                setLate(e.target.checked);
+              }}
+            />
+            <label htmlFor="board-late">{a("board.late")}</label>
+          </div>
+        </div>
+        <div role="status" aria-live="polite" className={notice !== null ? "alert" : "visually-hidden"}>
+          {notice}
+        </div>
+        {results !== null ? (
+          <section className="results" aria-labelledby="search-results">
+            <h2 id="search-results">{a("search.results", { count: results.cards.length, query: results.query })}</h2>
+            <ul className="cards">
+              {results.cards.map((card) => (
+                <li key={card.id}>
+                  <button
+                    type="button"
+                    className="prospect"
+                    onClick={() => {
+                      setOpen(card.id);
+                    }}
+                  >
+                    <CardSummary card={card} />
+                  </button>
+                </li>
+              ))}
+            </ul>
+            <button
+              type="button"
+              className="link"
+              onClick={() => {
+                setResults(null);
+                setQuery("");
+              }}
+            >
+              {a("search.clear")}
+            </button>
+          </section>
+        ) : null}
+        <DndContext
+          sensors={sensors}
+          onDragEnd={onDragEnd}
+          accessibility={{
+            screenReaderInstructions: { draggable: a("card.moveHint") },
+            announcements: {
+              onDragStart: ({ active }) => a("dnd.picked", { name: nameOf(active.id), column: columnName(columnOf(findCard(board, String(active.id))?.status ?? ProspectStatus.UNSPECIFIED)) }),
+              onDragOver: ({ active, over }) => a("dnd.over", { name: nameOf(active.id), column: columnName(over?.id) }),
+              onDragEnd: ({ active, over }) => a("dnd.moved", { name: nameOf(active.id), column: columnName(over?.id) }),
+              onDragCancel: ({ active }) => a("dnd.cancelled", { name: nameOf(active.id) }),
+            },
           }}
         >
-          <label htmlFor="board-search" className="visually-hidden">
-            {a("search.label")}
-          </label>
-          <input
-            id="board-search"
-            type="search"
-            placeholder={a("search.label")}
-            maxLength={100}
-            value={query}
-            onChange={(e) => {
-              setQuery(e.target.value);
+          <div className="board">
+            {COLUMNS.map((column) => (
+              <BoardColumn
+                key={column}
+                column={column}
+                cards={board.columns[column].cards}
+                count={board.counts[column]}
+                more={board.columns[column].nextPageToken}
+                onMore={(token) => void loadPage(column, token).catch(() => undefined)}
+                onOpen={setOpen}
+              />
+            ))}
+          </div>
+        </DndContext>
+        {open !== null ? (
+          <CardDrawer
+            id={open}
+            card={findCard(board, open) ?? results?.cards.find((c) => c.id === open)}
+            onClose={() => {
+              setOpen(null);
+            }}
+            onSaved={(card) => {
+              setBoard((b) => placeCard(b, card));
+              setResults((r) => (r === null ? r : { ...r, cards: r.cards.map((c) => (c.id === card.id ? card : c)) }));
+            }}
+            onDeleted={(id) => {
+              setBoard((b) => removeCard(b, id));
+              setResults((r) => (r === null ? r : { ...r, cards: r.cards.filter((c) => c.id !== id) }));
+              setOpen(null);
             }}
           />
-          <button type="submit" className="secondary">
-            {a("search.submit")}
-          </button>
-        </form>
-        <div className="owner-filter field">
-          <label htmlFor="board-owner">{a("filter.owner")}</label>
-          <select
-            id="board-owner"
-            value={owner}
-            onChange={(e) => {
-              setBoard(emptyBoard(sorted));
-              setOwner(e.target.value);
-            }}
-          >
-            <option value="">{a("filter.everyone")}</option>
-            {canWork(claims) ? <option value="me">{a("filter.mine")}</option> : null}
-            {owners(members).map((m) => (
-              <option key={m.email} value={m.email}>
-                {memberName(members, m.email)}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="board-order field">
-          <label htmlFor="board-order">{a("board.order")}</label>
-          <select
-            id="board-order"
-            value={order}
-            onChange={(e) => {
-              const next = e.target.value === "score" ? "score" : "newest";
-              setBoard(emptyBoard(next === "score" || hotOnly ? "score" : "newest"));
-              setOrder(next);
-            }}
-          >
-            <option value="newest">{a("board.order.newest")}</option>
-            <option value="score">{a("board.order.score")}</option>
-          </select>
-        </div>
-        <div className="board-hot check">
-          <input
-            id="board-hot"
-            type="checkbox"
-            checked={hotOnly}
-            onChange={(e) => {
-              setBoard(emptyBoard(e.target.checked || order === "score" ? "score" : "newest"));
-              setHotOnly(e.target.checked);
-            }}
-          />
-          <label htmlFor="board-hot">{a("board.hotOnly")}</label>
-        </div>
-      </div>
-      <div role="status" aria-live="polite" className={notice !== null ? "alert" : "visually-hidden"}>
-        {notice}
-      </div>
-      {results !== null ? (
-        <section className="results" aria-labelledby="search-results">
-          <h2 id="search-results">{a("search.results", { count: results.cards.length, query: results.query })}</h2>
-          <ul className="cards">
-            {results.cards.map((card) => (
-              <li key={card.id}>
-                <button
-                  type="button"
-                  className="prospect"
-                  onClick={() => {
-                    setOpen(card.id);
-                  }}
-                >
-                  <CardSummary card={card} />
-                </button>
-              </li>
-            ))}
-          </ul>
-          <button
-            type="button"
-            className="link"
-            onClick={() => {
-              setResults(null);
-              setQuery("");
-            }}
-          >
-            {a("search.clear")}
-          </button>
-        </section>
-      ) : null}
-      <DndContext
-        sensors={sensors}
-        onDragEnd={onDragEnd}
-        accessibility={{
-          screenReaderInstructions: { draggable: a("card.moveHint") },
-          announcements: {
-            onDragStart: ({ active }) => a("dnd.picked", { name: nameOf(active.id), column: columnName(columnOf(findCard(board, String(active.id))?.status ?? ProspectStatus.UNSPECIFIED)) }),
-            onDragOver: ({ active, over }) => a("dnd.over", { name: nameOf(active.id), column: columnName(over?.id) }),
-            onDragEnd: ({ active, over }) => a("dnd.moved", { name: nameOf(active.id), column: columnName(over?.id) }),
-            onDragCancel: ({ active }) => a("dnd.cancelled", { name: nameOf(active.id) }),
-          },
-        }}
-      >
-        <div className="board">
-          {COLUMNS.map((column) => (
-            <BoardColumn
-              key={column}
-              column={column}
-              cards={board.columns[column].cards}
-              count={board.counts[column]}
-              more={board.columns[column].nextPageToken}
-              onMore={(token) => void loadPage(column, token).catch(() => undefined)}
-              onOpen={setOpen}
-            />
-          ))}
-        </div>
-      </DndContext>
-      {open !== null ? (
-        <CardDrawer
-          id={open}
-          card={findCard(board, open) ?? results?.cards.find((c) => c.id === open)}
-          onClose={() => {
-            setOpen(null);
-          }}
-          onSaved={(card) => {
-            setBoard((b) => placeCard(b, card));
-            setResults((r) => (r === null ? r : { ...r, cards: r.cards.map((c) => (c.id === card.id ? card : c)) }));
-          }}
-          onDeleted={(id) => {
-            setBoard((b) => removeCard(b, id));
-            setResults((r) => (r === null ? r : { ...r, cards: r.cards.filter((c) => c.id !== id) }));
-            setOpen(null);
-          }}
-        />
-      ) : null}
-    </NowContext.Provider>
+        ) : null}
+      </NowContext.Provider>
+    </SettingsContext.Provider>
   );
 }
 

@@ -17,6 +17,7 @@ import {
 } from "../gen/astro/v1/member_pb";
 import { BadRequestSchema } from "../gen/google/rpc/error_details_pb";
 import { members as memberClient } from "./client";
+import { SpeedToLead } from "./SpeedToLead";
 import { useTeam } from "./team";
 import { useAdminText } from "./texts";
 
@@ -305,6 +306,7 @@ export function Team() {
           {a("team.requireTwoFactor")}
         </label>
       </fieldset>
+      {settings !== null ? <SpeedToLead settings={settings} onSaved={setSettings} /> : null}
       <table>
         <thead>
           <tr>

@@ -2,10 +2,11 @@
 // colour alone), its budget and timeline in short, its age in its column;
 // and in the drawer, why it scores what it does.
 
-import { createContext, useEffect, useState } from "react";
+import { createContext, useContext, useEffect, useState } from "react";
 
 import { BUDGETS, TIMELINES } from "../api/rest";
-import { FitGrade, FitRule, type Prospect, Budget, Timeline } from "../gen/astro/v1/prospect_pb";
+import type { TeamSettings } from "../gen/astro/v1/member_pb";
+import { FitGrade, FitRule, type Prospect, ProspectStatus, Budget, Timeline } from "../gen/astro/v1/prospect_pb";
 import { useAdminText } from "./texts";
 
 export const BUDGET_VALUES: Record<(typeof BUDGETS)[number], Budget> = {
@@ -143,4 +144,43 @@ export function useMinuteClock(): number {
     };
   }, []);
   return now;
+}
+
+/// The team's settings, for what the cards show of them (deadlines).
+export const SettingsContext = createContext<TeamSettings | null>(null);
+
+const DAY_MS = 86_400_000;
+const ms = (t: { seconds: bigint; nanos: number } | undefined) => (t === undefined ? undefined : Number(t.seconds) * 1000 + t.nanos / 1e6);
+
+/// Whether the card waits past its first-contact deadline, and whether it
+/// has sat in its column past the team's days for it (`days` then).
+export function lateness(card: Prospect, settings: TeamSettings | null, now: number): { overdue: boolean; staleDays: number | null } {
+  const due = ms(card.firstContactDue);
+  const overdue = card.status === ProspectStatus.NEW && card.firstContactedAt === undefined && due !== undefined && due < now;
+  const days = settings?.staleAfter.find((s) => s.status === card.status)?.days;
+  const since = ms(card.statusChangedAt ?? card.createdAt);
+  const stale = days !== undefined && days > 0 && since !== undefined && since + days * DAY_MS < now;
+  return { overdue, staleDays: stale ? days : null };
+}
+
+/// "⚠ Overdue" / "⌛ Stalled" on a card: text and shape, explained in full.
+export function LateMarks({ card, now }: { card: Prospect; now: number }) {
+  const { a, lang } = useAdminText();
+  const settings = useContext(SettingsContext);
+  const { overdue, staleDays } = lateness(card, settings, now);
+  const due = ms(card.firstContactDue);
+  return (
+    <>
+      {overdue && due !== undefined ? (
+        <span className="late overdue" title={a("card.overdueLabel", { date: new Date(due).toLocaleString(lang, { dateStyle: "short", timeStyle: "short" }) })}>
+          <span aria-hidden="true">⚠</span> {a("card.overdue")}
+        </span>
+      ) : null}
+      {staleDays !== null ? (
+        <span className="late stale" title={a("card.staleLabel", { days: staleDays })}>
+          <span aria-hidden="true">⌛</span> {a("card.stale")}
+        </span>
+      ) : null}
+    </>
+  );
 }

@@ -247,6 +247,12 @@ pub struct Prospect {
     pub owner: Option<String>,
     /// How well the prospect fits; absent until first scored.
     pub fit: Option<Fit>,
+    /// When the card entered its column.
+    pub status_changed_at: Option<String>,
+    /// When a new card should be contacted by (the team's deadline).
+    pub first_contact_due: Option<String>,
+    /// When the card first left `new`.
+    pub first_contacted_at: Option<String>,
     /// The card's history, oldest first (`view=full` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<ProspectEvent>>,
@@ -320,6 +326,9 @@ impl Prospect {
                 grade: Grade::from_proto(f.grade),
                 rules_version: f.rules_version,
             }),
+            status_changed_at: p.status_changed_at.map(|t| timestamp(Some(t))),
+            first_contact_due: p.first_contact_due.map(|t| timestamp(Some(t))),
+            first_contacted_at: p.first_contacted_at.map(|t| timestamp(Some(t))),
             events,
         }
     }

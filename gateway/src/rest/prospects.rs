@@ -123,6 +123,12 @@ pub struct ListParams {
     order_by: Option<OrderBy>,
     /// Only the cards of this grade, best first.
     grade: Option<Grade>,
+    /// Only the `new` cards past their first-contact deadline, most overdue
+    /// first. Not with the other filters.
+    overdue: Option<bool>,
+    /// Only the cards of `status` in it longer than the team's days for
+    /// it, longest first. Not with the other filters.
+    stale: Option<bool>,
 }
 
 /// The order of a listing.
@@ -174,6 +180,8 @@ pub async fn list(
             Some(OrderBy::Score) => "score desc".into(),
         },
         grade: params.grade.map(Grade::to_proto).unwrap_or_default(),
+        overdue: params.overdue.unwrap_or_default(),
+        stale: params.stale.unwrap_or_default(),
     };
     let page = gateway
         .prospects

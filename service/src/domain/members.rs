@@ -351,7 +351,8 @@ impl Members {
         input: TeamSettings,
         paths: &[String],
     ) -> DomainResult<TeamSettings> {
-        const SETTABLE: &[&str] = &["auto_assign", "require_two_factor"];
+        const SETTABLE: &[&str] =
+            &["auto_assign", "require_two_factor", "first_contact_minutes", "business_hours", "stale_after"];
         let mut v = Violations::default();
         if paths.is_empty() {
             v.add("update_mask", format!("name the settings to change, among: {}", SETTABLE.join(", ")));
@@ -370,24 +371,38 @@ impl Members {
             return Err(StoreError::stale("team settings", "TEAM", stored.version, input.version).into());
         }
         let set = |name: &str| paths.iter().any(|p| p == name);
-        let next = TeamSettings {
+        let mut next = TeamSettings {
             auto_assign: if set("auto_assign") { input.auto_assign } else { stored.auto_assign },
             require_two_factor: if set("require_two_factor") {
                 input.require_two_factor
             } else {
                 stored.require_two_factor
             },
+            first_contact_minutes: if set("first_contact_minutes") {
+                input.first_contact_minutes
+            } else {
+                stored.first_contact_minutes
+            },
+            business_hours: if set("business_hours") { input.business_hours } else { stored.business_hours.clone() },
+            stale_after: if set("stale_after") { input.stale_after } else { stored.stale_after.clone() },
             version: stored.version + 1,
             updated_by: caller.email.clone(),
             updated_at: Some(now()),
         };
+        let mut v = Violations::default();
+        super::deadline::check(&mut v, &mut next);
+        if !v.is_empty() {
+            return Err(DomainError::Invalid(v.0));
+        }
         self.store.save_team_settings(&next, stored.version).await?;
         *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), next.clone()));
         let detail = paths
             .iter()
             .map(|p| match p.as_str() {
                 "auto_assign" => format!("auto_assign: {}", next.auto_assign),
-                _ => format!("require_two_factor: {}", next.require_two_factor),
+                "require_two_factor" => format!("require_two_factor: {}", next.require_two_factor),
+                "first_contact_minutes" => format!("first_contact_minutes: {}", next.first_contact_minutes),
+                other => format!("{other} changed"),
             })
             .collect::<Vec<_>>()
             .join(", ");

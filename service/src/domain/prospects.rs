@@ -17,7 +17,7 @@ use astro_proto::{
 use super::{
     DomainError, DomainResult,
     board::{self, Board, Cursor},
-    now,
+    deadline,
     page_token::PagePosition,
     scoring::{self, Scoring},
     validation::{self, Violations},
@@ -164,7 +164,7 @@ impl Prospects {
         }
         check(v)?;
 
-        let at = now();
+        let at = self.scoring.clock().now();
         let prospect = Prospect {
             id: uuid::Uuid::now_v7().to_string(),
             consent: Some(Consent { given: true, given_at: consent.given_at.or(Some(at)) }),
@@ -181,6 +181,7 @@ impl Prospects {
         let mut prospect = prospect;
         if let Some(team) = &self.team {
             prospect.owner = team.assign().await?.unwrap_or_default();
+            prospect.first_contact_due = deadline::first_contact_due(&team.settings().await?, &at);
         }
         self.scoring.apply(&mut prospect).await?;
         let created = event(&prospect, ProspectEventKind::Created, &caller.email, at);
@@ -201,6 +202,9 @@ impl Prospects {
         let mut notifications = self.notifier.outbox(&prospect, at);
         if hot(&prospect) {
             notifications.extend(self.notifier.hot(&prospect, at));
+        }
+        if let Some(due) = prospect.first_contact_due {
+            notifications.extend(self.notifier.reminders(&prospect, due));
         }
         let new = NewProspect { prospect, created, request, change, notifications };
         match self.store.create_prospect(new).await? {
@@ -251,6 +255,24 @@ impl Prospects {
         } else {
             String::new()
         };
+        let (overdue, stale) = (request.overdue, request.stale);
+        if overdue || stale {
+            let alone = search.is_empty()
+                && request.email.trim().is_empty()
+                && request.owner.trim().is_empty()
+                && request.order_by.trim().is_empty()
+                && request.grade == 0;
+            let field = if overdue { "overdue" } else { "stale" };
+            if !alone || (overdue && stale) {
+                v.add(field, "lists on its own: leave the other filters and the order out");
+            }
+            if overdue && !matches!(status, ProspectStatus::Unspecified | ProspectStatus::New) {
+                v.add("status", "overdue cards are in NEW: leave it unset or NEW");
+            }
+            if stale && status == ProspectStatus::Unspecified {
+                v.add("status", "is required with `stale`: the column whose stale cards to list");
+            }
+        }
         let owner = match request.owner.trim() {
             "" => None,
             "me" => Some(caller.email.clone()),
@@ -309,6 +331,9 @@ impl Prospects {
             });
         }
 
+        if overdue || stale {
+            return self.waiting(status, overdue, &request.page_token, size, watch_cursor, read_at).await;
+        }
         let query = format!(
             "status={};email={email};owner={};order={order:?}",
             status.key_text(),
@@ -343,6 +368,54 @@ impl Prospects {
             String::new()
         };
         Ok(ListProspectsResponse { prospects, next_page_token, status_counts: counts?, watch_cursor, read_at })
+    }
+
+    /// The NEW cards past their first-contact deadline (`overdue`), or the
+    /// cards of `status` in it for longer than its stale days: one read of
+    /// DeadlineIndex or ColumnAgeIndex, the longest waiting first.
+    async fn waiting(
+        &self,
+        status: ProspectStatus,
+        overdue: bool,
+        page_token: &str,
+        size: usize,
+        watch_cursor: String,
+        read_at: Option<prost_types::Timestamp>,
+    ) -> DomainResult<ListProspectsResponse> {
+        use astro_proto::storage::{COLUMN_AGE_INDEX, DEADLINE_INDEX};
+        let now = self.scoring.clock().now();
+        let query = format!("waiting;overdue={overdue};status={}", status.key_text());
+        let pages = self.keys.page_tokens();
+        let after = pages.position(page_token, &query)?.map(|p| ColumnPosition { sort: p.sort, id: p.id });
+        let settings = match &self.team {
+            Some(team) => team.settings().await?,
+            None => Default::default(),
+        };
+        let read = match overdue {
+            true => Some((&DEADLINE_INDEX, validation::DEADLINE_PARTITION.to_owned(), timestamp_key(&now))),
+            false => deadline::stale_before(&settings, status, &now)
+                .map(|before| (&COLUMN_AGE_INDEX, status.key_text().to_owned(), timestamp_key(&before))),
+        };
+        let (found, counts) = match read {
+            Some((index, partition, before)) => {
+                let (found, counts) =
+                    tokio::join!(self.store.list_before(index, &partition, &before, after, size + 1), self.counts());
+                (found?, counts?)
+            }
+            None => (Vec::new(), self.counts().await?),
+        };
+        let mut prospects = found;
+        let next_page_token = match prospects.len() > size {
+            true => {
+                prospects.truncate(size);
+                let last = prospects.last().expect("a full page has a last card");
+                let at = if overdue { &last.first_contact_due } else { &last.status_changed_at };
+                let sort = at.as_ref().map(timestamp_key).unwrap_or_default();
+                pages.encode(&PagePosition { query, sort, id: last.id.clone() })
+            }
+            false => String::new(),
+        };
+        Ok(ListProspectsResponse { prospects, next_page_token, status_counts: counts, watch_cursor, read_at })
     }
 
     /// Up to `limit` cards after `after`, in `order` (an email's cards:
@@ -486,11 +559,15 @@ impl Prospects {
         if changed.is_empty() && before == after {
             return Ok(stored);
         }
-        let at = now();
+        let at = self.scoring.clock().now();
         next.version = stored.version + 1;
         next.updated_at = Some(at);
         if before != after {
             next.status_changed_at = Some(at);
+        }
+        // Its time to first contact: its first move out of NEW.
+        if before == ProspectStatus::New && after != ProspectStatus::New && next.first_contacted_at.is_none() {
+            next.first_contacted_at = Some(at);
         }
         self.scoring.apply(&mut next).await?;
         let mut events = Vec::new();
@@ -580,8 +657,14 @@ impl Prospects {
             }
             version = card.version;
         }
-        let change =
-            board::change(BoardChangeKind::Deleted, &id, None, ProspectStatus::Unspecified, &caller.email, now());
+        let change = board::change(
+            BoardChangeKind::Deleted,
+            &id,
+            None,
+            ProspectStatus::Unspecified,
+            &caller.email,
+            self.scoring.clock().now(),
+        );
         match self.store.delete_prospect(&id, (version > 0).then_some(version), change).await {
             Ok(_) => {
                 self.board.changed();

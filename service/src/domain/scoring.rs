@@ -342,10 +342,15 @@ impl Scoring {
         &self.inner.clock
     }
 
-    /// The rules in force, as stored (the defaults when never changed).
+    /// The rules in force, as stored (the defaults when never changed). A
+    /// newer version than this instance had (another's change) wakes its
+    /// rescorer.
     async fn read(&self) -> DomainResult<Arc<ScoringRules>> {
         let rules = Arc::new(self.inner.store.get_scoring_rules().await?.unwrap_or_else(defaults));
-        *self.inner.cache.lock().expect("rules cache") = Some((rules.clone(), self.inner.clock.now()));
+        let previous = self.inner.cache.lock().expect("rules cache").replace((rules.clone(), self.inner.clock.now()));
+        if previous.is_some_and(|(known, _)| known.version < rules.version) {
+            self.inner.changed.notify_one();
+        }
         Ok(rules)
     }
 
@@ -624,6 +629,10 @@ impl Rescorer {
             let mut next = card.clone();
             next.fit = Some(score(rules, &next));
             next.version = card.version + 1;
+            // Cards from before the column's age was kept: from their last change.
+            if next.status_changed_at.is_none() {
+                next.status_changed_at = next.updated_at.or(next.created_at);
+            }
             validation::set_search_keys(&mut next);
             let status = card.status();
             let change = ProspectChange {

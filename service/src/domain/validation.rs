@@ -123,10 +123,17 @@ pub fn search_key(text: &str) -> String {
     plain.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// `Prospect.deadline_partition` of a card waiting for its first contact.
+pub const DEADLINE_PARTITION: &str = "DUE";
+
 /// Keeps a card's index keys (`Prospect.search_*`, `owner_column`,
 /// `score_key`) in step with its fields.
 pub fn set_search_keys(p: &mut Prospect) {
     p.score_key = super::scoring::score_key(p);
+    // In DeadlineIndex while it waits in NEW for its first contact.
+    let waits =
+        p.status == ProspectStatus::New as i32 && p.first_contacted_at.is_none() && p.first_contact_due.is_some();
+    p.deadline_partition = if waits { DEADLINE_PARTITION.to_owned() } else { String::new() };
     p.search_partition = crate::store::SEARCH_PARTITION.to_owned();
     p.search_first_name = search_key(&p.first_name);
     p.search_last_name = search_key(&p.last_name);

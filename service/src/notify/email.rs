@@ -77,13 +77,33 @@ impl Mailer {
             subject: format!("Hot prospect ({score} points): {name}"),
             text: format!("This prospect scores {score} points: contact them first.\n\n{}", text(&card, &n.id)),
         };
+        self.send_to_target(n, &letter).await
+    }
+
+    /// A NEW prospect past its first-contact deadline, to its owner (or the
+    /// configured recipients).
+    pub async fn send_reminder(&self, n: &Notification) -> Result<(), SendError> {
+        let card = n.prospect.clone().unwrap_or_default();
+        let name = one_line(&format!("{} {}", card.first_name, card.last_name));
+        let letter = Letter {
+            subject: format!("Waiting for a first contact: {name}"),
+            text: format!(
+                "This prospect is past its first-contact deadline and still in New: contact them now.\n\n{}",
+                text(&card, &n.id)
+            ),
+        };
+        self.send_to_target(n, &letter).await
+    }
+
+    /// `letter` to the notification's addresses (comma-separated).
+    async fn send_to_target(&self, n: &Notification, letter: &Letter) -> Result<(), SendError> {
         let to = n
             .target
             .split(',')
             .map(|a| a.trim().parse::<Mailbox>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| SendError { message: format!("recipient {:?}: {e}", n.target), permanent: true })?;
-        self.deliver(&to, &letter, &n.id).await
+        self.deliver(&to, letter, &n.id).await
     }
 
     /// A member's email, to the notification's one address.

@@ -16,15 +16,14 @@ pub mod webhook;
 
 use std::{sync::Arc, time::Duration};
 
-use astro_proto::v1::{Notification, NotificationChannel, NotificationKind, NotificationState, Prospect};
+use astro_proto::v1::{
+    Notification, NotificationChannel, NotificationKind, NotificationState, Prospect, ProspectStatus,
+};
 use tokio::sync::Notify;
 
 use crate::{
     config::NotifyConfig,
-    domain::{
-        clock::{after as later, plus as after},
-        now,
-    },
+    domain::clock::{Clock, after as later, plus as after},
     store::{Store, StoreError, queue_of},
 };
 
@@ -48,6 +47,14 @@ pub fn backoff(base: Duration, attempt: u32) -> Duration {
 pub struct ChannelSecrets {
     pub webhook_key: Option<String>,
     pub smtp_password: Option<String>,
+}
+
+/// What a try came to.
+#[derive(Debug)]
+pub enum Delivery {
+    Sent,
+    /// Nothing to send any more (a reminder for a card already contacted).
+    NotNeeded(&'static str),
 }
 
 /// Why a send failed, and whether trying again could help.
@@ -78,6 +85,8 @@ pub struct Notifier {
     poll: Duration,
     /// Who holds a lease (this instance).
     worker: String,
+    /// What "due" means (tests move it).
+    clock: Clock,
     wake: Notify,
     http: reqwest::Client,
 }
@@ -122,6 +131,7 @@ impl Notifier {
             retry: Duration::from_millis(config.notify_retry_ms),
             poll: Duration::from_millis(config.notify_poll_ms),
             worker: uuid::Uuid::now_v7().to_string(),
+            clock: Clock::system(),
             wake: Notify::new(),
             http: reqwest::Client::builder().timeout(lease / 3).redirect(reqwest::redirect::Policy::none()).build()?,
         })
@@ -140,9 +150,16 @@ impl Notifier {
             retry: Duration::from_secs(1),
             poll: Duration::from_secs(1),
             worker: uuid::Uuid::now_v7().to_string(),
+            clock: Clock::system(),
             wake: Notify::new(),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Decides what is due by `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Composes the members' emails (without it, they are not written).
@@ -243,6 +260,27 @@ impl Notifier {
         out
     }
 
+    /// The reminders of a NEW prospect's first-contact deadline, to write
+    /// with it, due at the deadline: one per webhook (event type
+    /// `prospect.overdue`), and an email whose recipient is decided when it
+    /// comes due (the card's owner then, else the configured recipients).
+    /// When they come due, a card that has left NEW cancels them.
+    pub fn reminders(&self, prospect: &Prospect, due: prost_types::Timestamp) -> Vec<Notification> {
+        let kind = NotificationKind::FirstContactReminder;
+        let mut out: Vec<Notification> = self
+            .webhooks
+            .iter()
+            .map(|t| Self::pending(kind, NotificationChannel::Webhook, t.url(), Some(prospect), due))
+            .collect();
+        if self.mailer.is_some() {
+            out.push(Self::pending(kind, NotificationChannel::Email, "", Some(prospect), due));
+        }
+        for n in &mut out {
+            n.created_at = prospect.created_at;
+        }
+        out
+    }
+
     /// A local create committed: look at the outbox now.
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -273,7 +311,7 @@ impl Notifier {
     /// One look at the outbox: claims and sends what is due; returns how
     /// many it handled.
     pub async fn work(&self) -> Result<usize, StoreError> {
-        let now = now();
+        let now = self.clock.now();
         let due = self.store.due_notifications(&now, BATCH).await?;
         let mut handled = 0;
         let mut sends = tokio::task::JoinSet::new();
@@ -303,38 +341,67 @@ impl Notifier {
         Ok(handled)
     }
 
-    fn send(&self, n: &Notification) -> impl Future<Output = Result<(), SendError>> + Send + 'static {
+    fn send(&self, n: &Notification) -> impl Future<Output = Result<Delivery, SendError>> + Send + 'static {
         let (http, signer, mailer) = (self.http.clone(), self.signer.clone(), self.mailer.clone());
         let letters = self.letters.clone();
         let timeout = self.lease / 3;
         let target = self.webhooks.iter().find(|t| t.url() == n.target).cloned();
-        let n = n.clone();
+        let store = self.store.clone();
+        let mut n = n.clone();
         async move {
-            let gone = |what: &str| SendError { message: format!("{what} is no longer configured"), permanent: true };
-            match NotificationChannel::try_from(n.channel) {
-                Ok(NotificationChannel::Webhook) => match (target, signer) {
-                    (Some(target), Some(signer)) => webhook::send(&http, timeout, &target, &signer, &n).await,
-                    _ => Err(gone("this webhook")),
-                },
-                Ok(NotificationChannel::Email) => match (mailer, n.kind()) {
-                    (None, _) => Err(gone("email")),
-                    (Some(mailer), NotificationKind::Unspecified | NotificationKind::NewProspect) => {
-                        mailer.send(&n).await
-                    }
-                    (Some(mailer), NotificationKind::HotProspect) => mailer.send_hot(&n).await,
-                    (Some(mailer), _) => match letters {
-                        Some(letters) => mailer.send_letter(&n, &letters.compose(&n).await?).await,
-                        None => Err(gone("members' email")),
-                    },
-                },
-                _ => Err(SendError { message: "no channel sends this".into(), permanent: true }),
+            if n.kind() == NotificationKind::FirstContactReminder {
+                // Still waiting? Then about the card as it is now, to its owner now.
+                let card = match store.get_prospect(&n.prospect_id, false).await {
+                    Ok(Some(card)) if card.status() == ProspectStatus::New && card.first_contacted_at.is_none() => card,
+                    Ok(_) => return Ok(Delivery::NotNeeded("the card left NEW before its deadline")),
+                    Err(e) => return Err(SendError { message: e.to_string(), permanent: false }),
+                };
+                if n.channel() == NotificationChannel::Email {
+                    n.target = match (&mailer, card.owner.as_str()) {
+                        (_, owner) if !owner.is_empty() => owner.to_owned(),
+                        (Some(mailer), _) if mailer.tells_the_team() => mailer.target(),
+                        _ => return Ok(Delivery::NotNeeded("nobody to remind: no owner and no recipients")),
+                    };
+                }
+                n.prospect = Some(card);
             }
+            let sent = Self::deliver(&n, http, signer, mailer, letters, timeout, target).await;
+            sent.map(|()| Delivery::Sent)
+        }
+    }
+
+    async fn deliver(
+        n: &Notification,
+        http: reqwest::Client,
+        signer: Option<webhook::Signer>,
+        mailer: Option<email::Mailer>,
+        letters: Option<Arc<dyn Letters>>,
+        timeout: Duration,
+        target: Option<webhook::Target>,
+    ) -> Result<(), SendError> {
+        let gone = |what: &str| SendError { message: format!("{what} is no longer configured"), permanent: true };
+        match NotificationChannel::try_from(n.channel) {
+            Ok(NotificationChannel::Webhook) => match (target, signer) {
+                (Some(target), Some(signer)) => webhook::send(&http, timeout, &target, &signer, n).await,
+                _ => Err(gone("this webhook")),
+            },
+            Ok(NotificationChannel::Email) => match (mailer, n.kind()) {
+                (None, _) => Err(gone("email")),
+                (Some(mailer), NotificationKind::Unspecified | NotificationKind::NewProspect) => mailer.send(n).await,
+                (Some(mailer), NotificationKind::HotProspect) => mailer.send_hot(n).await,
+                (Some(mailer), NotificationKind::FirstContactReminder) => mailer.send_reminder(n).await,
+                (Some(mailer), _) => match letters {
+                    Some(letters) => mailer.send_letter(n, &letters.compose(n).await?).await,
+                    None => Err(gone("members' email")),
+                },
+            },
+            _ => Err(SendError { message: "no channel sends this".into(), permanent: true }),
         }
     }
 
     /// Records a send's outcome, if the claim still holds.
-    async fn record(&self, claimed: Notification, outcome: Result<(), SendError>) {
-        let now = now();
+    async fn record(&self, claimed: Notification, outcome: Result<Delivery, SendError>) {
+        let now = self.clock.now();
         let mut next = Notification {
             lease_until: None,
             leased_by: String::new(),
@@ -342,10 +409,15 @@ impl Notifier {
             ..claimed.clone()
         };
         match &outcome {
-            Ok(()) => {
+            Ok(Delivery::Sent) => {
                 next.state = NotificationState::Delivered as i32;
                 next.delivered_at = Some(now);
                 next.last_error.clear();
+                next.expires_at = Some(after(&now, KEEP_DELIVERED));
+            }
+            Ok(Delivery::NotNeeded(why)) => {
+                next.state = NotificationState::Cancelled as i32;
+                next.last_error = (*why).to_owned();
                 next.expires_at = Some(after(&now, KEEP_DELIVERED));
             }
             Err(e) if e.permanent || claimed.attempts >= self.attempts as i32 => {
@@ -362,8 +434,11 @@ impl Notifier {
         let state = next.state();
         match self.store.save_notification(&next, claimed.version).await {
             Ok(()) => match outcome {
-                Ok(()) => {
+                Ok(Delivery::Sent) => {
                     tracing::info!(id = %next.id, prospect = %next.prospect_id, attempts = next.attempts, "notification delivered")
+                }
+                Ok(Delivery::NotNeeded(why)) => {
+                    tracing::info!(id = %next.id, prospect = %next.prospect_id, why, "notification not needed")
                 }
                 Err(e) => tracing::warn!(
                     id = %next.id, attempts = next.attempts, error = %e.message, state = state.as_str_name(),
@@ -388,7 +463,7 @@ impl Notifier {
         let next = Notification {
             state: NotificationState::Pending as i32,
             queue: queue_of(NotificationState::Pending).to_owned(),
-            due_at: Some(now()),
+            due_at: Some(self.clock.now()),
             attempts: 0,
             version: stored.version + 1,
             ..stored.clone()

@@ -112,6 +112,7 @@ fn card(p: &Prospect) -> serde_json::Value {
         "timeline": p.timeline().as_str_name(),
         "status": p.status().as_str_name(),
         "createdAt": rfc3339(p.created_at.as_ref()),
+        "firstContactDue": rfc3339(p.first_contact_due.as_ref()),
         "fit": p.fit.as_ref().map(|f| serde_json::json!({
             "score": f.score,
             "grade": f.grade().as_str_name(),
@@ -126,11 +127,13 @@ fn card(p: &Prospect) -> serde_json::Value {
     })
 }
 
-/// The JSON body of a notification: a new prospect (`prospect.created`) or
-/// a prospect graded HOT (`prospect.hot`).
+/// The JSON body of a notification: a new prospect (`prospect.created`), a
+/// prospect graded HOT (`prospect.hot`), or one past its first-contact
+/// deadline (`prospect.overdue`).
 pub fn body(n: &Notification) -> Vec<u8> {
     let kind = match n.kind() {
         NotificationKind::HotProspect => "prospect.hot",
+        NotificationKind::FirstContactReminder => "prospect.overdue",
         _ => "prospect.created",
     };
     let event = serde_json::json!({

@@ -158,6 +158,49 @@ impl DynamoStore {
         }
     }
 
+    /// A page of `index`'s `partition` in the index's order, its sort key
+    /// (`#s`) meeting `condition` on the value `:s` when given, strictly
+    /// after `after`: one `Query`.
+    async fn index_page(
+        &self,
+        index: &'static storage::IndexDef,
+        partition: String,
+        condition: Option<(&str, String)>,
+        after: Option<ColumnPosition>,
+        limit: usize,
+    ) -> StoreResult<Vec<Prospect>> {
+        let start = after.map(|p| {
+            HashMap::from([
+                (storage::PK.to_owned(), AttributeValue::S(storage::prospect::pk(&p.id))),
+                (storage::SK.to_owned(), AttributeValue::S(storage::prospect::sk())),
+                (index.partition_attribute.to_owned(), AttributeValue::S(partition.clone())),
+                (index.sort_attribute.to_owned(), AttributeValue::S(p.sort)),
+            ])
+        });
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .expression_attribute_names("#p", index.partition_attribute)
+            .expression_attribute_values(":p", AttributeValue::S(partition));
+        let query = match condition {
+            Some((condition, value)) => query
+                .key_condition_expression(format!("#p = :p AND {condition}"))
+                .expression_attribute_names("#s", index.sort_attribute)
+                .expression_attribute_values(":s", AttributeValue::S(value)),
+            None => query.key_condition_expression("#p = :p"),
+        };
+        let out = query
+            .scan_index_forward(!index.newest_first)
+            .limit(limit.min(i32::MAX as usize) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.items.unwrap_or_default().iter().map(decode).collect()
+    }
+
     fn put<E: StoredEntity>(&self, entity: &E, condition: Option<&str>) -> TransactWriteItem {
         let put = Put::builder().table_name(&self.table).set_item(Some(av_item(&entity.to_item())));
         let put = match condition {
@@ -745,38 +788,19 @@ impl Store for DynamoStore {
         after: Option<ColumnPosition>,
         limit: usize,
     ) -> StoreResult<Vec<Prospect>> {
-        let index = column.index();
-        let status_text = column.partition();
-        let start = after.map(|p| {
-            HashMap::from([
-                (storage::PK.to_owned(), AttributeValue::S(storage::prospect::pk(&p.id))),
-                (storage::SK.to_owned(), AttributeValue::S(storage::prospect::sk())),
-                (index.partition_attribute.to_owned(), AttributeValue::S(status_text.clone())),
-                (index.sort_attribute.to_owned(), AttributeValue::S(p.sort)),
-            ])
-        });
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index.name)
-            .expression_attribute_names("#p", index.partition_attribute)
-            .expression_attribute_values(":p", AttributeValue::S(status_text));
-        let query = match column.prefix() {
-            Some(prefix) => query
-                .key_condition_expression("#p = :p AND begins_with(#s, :prefix)")
-                .expression_attribute_names("#s", index.sort_attribute)
-                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned())),
-            None => query.key_condition_expression("#p = :p"),
-        };
-        let out = query
-            .scan_index_forward(!index.newest_first)
-            .limit(limit.min(i32::MAX as usize) as i32)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.items.unwrap_or_default().iter().map(decode).collect()
+        let condition = column.prefix().map(|prefix| ("begins_with(#s, :s)", prefix.to_owned()));
+        self.index_page(column.index(), column.partition(), condition, after, limit).await
+    }
+
+    async fn list_before(
+        &self,
+        index: &'static storage::IndexDef,
+        partition: &str,
+        before: &str,
+        after: Option<ColumnPosition>,
+        limit: usize,
+    ) -> StoreResult<Vec<Prospect>> {
+        self.index_page(index, partition.to_owned(), Some(("#s < :s", before.to_owned())), after, limit).await
     }
 
     async fn list_by_email(&self, email: &str, after: Option<String>, limit: usize) -> StoreResult<Vec<Prospect>> {

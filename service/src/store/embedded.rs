@@ -136,6 +136,29 @@ impl EmbeddedStore {
         answer.await.map_err(|_| StoreError::Unavailable("the store writer stopped".into()))?
     }
 
+    /// A page of `index`'s `partition` with sort keys in [`low`, `high`), in
+    /// the index's order, strictly after `after`: one range of its SQL index.
+    async fn index_page(
+        &self,
+        index: &'static storage::IndexDef,
+        partition: String,
+        low: String,
+        high: String,
+        after: Option<ColumnPosition>,
+        limit: usize,
+    ) -> StoreResult<Vec<Prospect>> {
+        let limit = limit as i64;
+        self.read(move |conn| match after {
+            None => query_prospects(conn, &column_sql(index, false), &[&partition, &low, &high, &limit]),
+            Some(position) => query_prospects(
+                conn,
+                &column_sql(index, true),
+                &[&partition, &low, &high, &limit, &position.sort, &storage::prospect::pk(&position.id)],
+            ),
+        })
+        .await
+    }
+
     /// Deletes the items whose time to live has passed (the sweeper runs it
     /// every minute); returns how many.
     pub async fn delete_expired(&self) -> StoreResult<usize> {
@@ -908,24 +931,24 @@ impl Store for EmbeddedStore {
         after: Option<ColumnPosition>,
         limit: usize,
     ) -> StoreResult<Vec<Prospect>> {
-        let index = wanted.index();
-        let status = wanted.partition();
         // A prefix is a range of the sort key: [prefix, prefix with its last
         // character's successor) — "3#" to "3$".
         let (low, high) = match wanted.prefix() {
             Some(prefix) => (prefix.to_owned(), prefix_end(prefix)),
             None => (String::new(), char::MAX.to_string()),
         };
-        let limit = limit as i64;
-        self.read(move |conn| match after {
-            None => query_prospects(conn, &column_sql(index, false), &[&status, &low, &high, &limit]),
-            Some(position) => query_prospects(
-                conn,
-                &column_sql(index, true),
-                &[&status, &low, &high, &limit, &position.sort, &storage::prospect::pk(&position.id)],
-            ),
-        })
-        .await
+        self.index_page(wanted.index(), wanted.partition(), low, high, after, limit).await
+    }
+
+    async fn list_before(
+        &self,
+        index: &'static storage::IndexDef,
+        partition: &str,
+        before: &str,
+        after: Option<ColumnPosition>,
+        limit: usize,
+    ) -> StoreResult<Vec<Prospect>> {
+        self.index_page(index, partition.to_owned(), String::new(), before.to_owned(), after, limit).await
     }
 
     async fn list_by_email(&self, email: &str, after: Option<String>, limit: usize) -> StoreResult<Vec<Prospect>> {

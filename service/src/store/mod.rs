@@ -228,6 +228,18 @@ pub trait Store: Send + Sync + 'static {
         after: Option<ColumnPosition>,
         limit: usize,
     ) -> StoreResult<Vec<Prospect>>;
+    /// The cards of `index`'s `partition` whose sort key is below `before`,
+    /// in key order (oldest first), strictly after `after`: one read of an
+    /// ascending index (`DeadlineIndex`: the cards overdue at a time;
+    /// `ColumnAgeIndex`: the cards in a column since before a time).
+    async fn list_before(
+        &self,
+        index: &'static astro_proto::storage::IndexDef,
+        partition: &str,
+        before: &str,
+        after: Option<ColumnPosition>,
+        limit: usize,
+    ) -> StoreResult<Vec<Prospect>>;
     /// Prospects with this email, newest first, strictly after the id `after`.
     async fn list_by_email(&self, email: &str, after: Option<String>, limit: usize) -> StoreResult<Vec<Prospect>>;
     /// Up to `limit` cards whose `key` starts with `prefix`, in key order:
@@ -377,7 +389,7 @@ pub fn queue_of(state: NotificationState) -> &'static str {
     match state {
         NotificationState::Pending => "PENDING",
         NotificationState::Failed => "FAILED",
-        NotificationState::Delivered | NotificationState::Unspecified => "",
+        NotificationState::Delivered | NotificationState::Cancelled | NotificationState::Unspecified => "",
     }
 }
 

@@ -42,7 +42,7 @@ pub type Prospects = ProspectServiceClient<InterceptedService<Channel, Bearer>>;
 pub struct TestApp {
     pub addr: SocketAddr,
     /// Kept so the data dir lives as long as the server.
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     _running: RunningService,
 }
 
@@ -109,7 +109,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp
         astro_service::start(config).await
     }
     .expect("the service starts");
-    TestApp { addr: running.addr, _dir: dir, _running: running }
+    TestApp { addr: running.addr, _dir: Some(dir), _running: running }
 }
 
 /// A fresh table on the tests' moto, created from the definition generated from `proto/`.
@@ -129,6 +129,16 @@ pub fn token(email: &str, role: Role) -> String {
 }
 
 impl TestApp {
+    /// A service started by the caller (its data dir is theirs to keep).
+    pub fn from_running(running: RunningService) -> Self {
+        TestApp { addr: running.addr, _dir: None, _running: running }
+    }
+
+    /// Stops the service (in-flight calls finish).
+    pub async fn stop(self) {
+        self._running.stop().await.expect("the service stops");
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }

@@ -15,6 +15,7 @@ mod persistence;
 mod prospects;
 mod scoring;
 mod secrets;
+mod speed_to_lead;
 mod store_contract;
 mod two_factor;
 mod validation;

@@ -16,24 +16,24 @@ use sha2::Sha256;
 
 use crate::helpers::*;
 
-const KEY: &str = "webhook-test-key-0123456789";
+pub(crate) const KEY: &str = "webhook-test-key-0123456789";
 
 /// What the receiver got: headers of interest and the body.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     event_id: String,
     signature: String,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 /// A local webhook receiver answering `status` (changeable).
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     status: Arc<AtomicU16>,
     got: Arc<Mutex<Vec<Received>>>,
 }
 
-async fn receiver(status: u16) -> Receiver {
+pub(crate) async fn receiver(status: u16) -> Receiver {
     receiver_taking(status, Duration::ZERO).await
 }
 
@@ -65,11 +65,11 @@ async fn receiver_taking(status: u16, delay: Duration) -> Receiver {
 }
 
 impl Receiver {
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
 
-    async fn until(&self, n: usize) -> Vec<Received> {
+    pub(crate) async fn until(&self, n: usize) -> Vec<Received> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let got = self.received();
