@@ -12,8 +12,13 @@ use std::{env, fs, path::PathBuf};
 
 use prost::Message as _;
 
-const PROTO_FILES: &[&str] =
-    &["astro/v1/prospect.proto", "astro/v1/auth.proto", "astro/v1/member.proto", "astro/v1/scoring.proto"];
+const PROTO_FILES: &[&str] = &[
+    "astro/v1/prospect.proto",
+    "astro/v1/auth.proto",
+    "astro/v1/member.proto",
+    "astro/v1/scoring.proto",
+    "astro/v1/insights.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=astro");

@@ -6,8 +6,9 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context as _;
 use astro_authorizer::TokenSecret;
 use astro_proto::v1::{
-    auth_service_server::AuthServiceServer, member_service_server::MemberServiceServer,
-    prospect_service_server::ProspectServiceServer, scoring_service_server::ScoringServiceServer,
+    auth_service_server::AuthServiceServer, insights_service_server::InsightsServiceServer,
+    member_service_server::MemberServiceServer, prospect_service_server::ProspectServiceServer,
+    scoring_service_server::ScoringServiceServer,
 };
 use http::{HeaderName, HeaderValue, Method};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -21,12 +22,16 @@ use tower_http::{
 use tracing::Level;
 
 use crate::{
-    api::{access::AccessLayer, auth::AuthApi, members::MemberApi, prospects::ProspectApi, scoring::ScoringApi},
+    api::{
+        access::AccessLayer, auth::AuthApi, insights::InsightsApi, members::MemberApi, prospects::ProspectApi,
+        scoring::ScoringApi,
+    },
     captcha::Captcha,
     config::{CaptchaProvider, ServeConfig, StoreConfig, StoreKind},
     domain::{
         auth::{Accounts, PasswordHasher, load_or_create_secret},
         clock::Clock,
+        insights::Insights,
         invitations::Invitations,
         mail::MemberMail,
         members::Members,
@@ -52,6 +57,7 @@ pub struct Services {
     pub accounts: Accounts,
     pub members: Members,
     pub invitations: Invitations,
+    pub insights: Insights,
     pub keys: KeyRing,
 }
 
@@ -163,8 +169,9 @@ pub fn services(store: Arc<dyn Store>, keys: KeyRing, bcrypt_cost: u32, public_u
     let members = Members::new(store.clone(), keys.clone());
     let accounts =
         Accounts::new(store.clone(), PasswordHasher::new(bcrypt_cost), keys.clone()).with_members(members.clone());
-    let scoring = Scoring::new(store.clone(), clock, keys.clone());
+    let scoring = Scoring::new(store.clone(), clock.clone(), keys.clone());
     Services {
+        insights: Insights::new(store.clone(), clock),
         prospects: Prospects::new(store.clone(), keys.clone()).with_team(members.clone()).with_scoring(scoring),
         invitations: Invitations::new(store, keys.clone(), accounts.clone(), public_url),
         accounts,
@@ -420,6 +427,7 @@ async fn routes(services: &Services, sign_in: SignIn) -> tonic::service::Routes 
     health.set_serving::<AuthServiceServer<AuthApi>>().await;
     health.set_serving::<MemberServiceServer<MemberApi>>().await;
     health.set_serving::<ScoringServiceServer<ScoringApi>>().await;
+    health.set_serving::<InsightsServiceServer<InsightsApi>>().await;
 
     let reflection = |b: tonic_reflection::server::Builder<'static>| {
         // google.rpc too, so grpcurl can print error details (BadRequest…).
@@ -452,6 +460,7 @@ async fn routes(services: &Services, sign_in: SignIn) -> tonic::service::Routes 
             invitations: services.invitations.clone(),
         }))
         .add_service(ScoringServiceServer::new(ScoringApi { scoring: services.prospects.scoring().clone() }))
+        .add_service(InsightsServiceServer::new(InsightsApi { insights: services.insights.clone() }))
 }
 
 fn layered(routes: tonic::service::Routes, cors: CorsLayer, access: AccessLayer) -> GrpcService {

@@ -13,8 +13,10 @@ use std::{
 
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
-    /// Microseconds added to the system's time.
+    /// Microseconds added to the system's time (or to `fixed`).
     offset: Arc<AtomicI64>,
+    /// A time that does not pass by itself (tests that need exact durations).
+    fixed: Option<i64>,
 }
 
 impl Clock {
@@ -23,10 +25,21 @@ impl Clock {
         Self::default()
     }
 
+    /// A clock stopped at `at`: it moves only when advanced.
+    pub fn fixed(at: prost_types::Timestamp) -> Self {
+        Self { offset: Arc::default(), fixed: Some(at.seconds * 1_000_000 + i64::from(at.nanos / 1_000)) }
+    }
+
     /// Now, at the microsecond precision of the store's keys.
     pub fn now(&self) -> prost_types::Timestamp {
-        let base = super::now();
-        let micros = base.seconds * 1_000_000 + i64::from(base.nanos / 1_000) + self.offset.load(Ordering::Relaxed);
+        let base = match self.fixed {
+            Some(micros) => micros,
+            None => {
+                let now = super::now();
+                now.seconds * 1_000_000 + i64::from(now.nanos / 1_000)
+            }
+        };
+        let micros = base + self.offset.load(Ordering::Relaxed);
         prost_types::Timestamp {
             seconds: micros.div_euclid(1_000_000),
             nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,

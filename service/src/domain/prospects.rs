@@ -17,7 +17,7 @@ use astro_proto::{
 use super::{
     DomainError, DomainResult,
     board::{self, Board, Cursor},
-    deadline,
+    deadline, insights,
     page_token::PagePosition,
     scoring::{self, Scoring},
     validation::{self, Violations},
@@ -206,7 +206,8 @@ impl Prospects {
         if let Some(due) = prospect.first_contact_due {
             notifications.extend(self.notifier.reminders(&prospect, due));
         }
-        let new = NewProspect { prospect, created, request, change, notifications };
+        let insights = insights::created(&prospect);
+        let new = NewProspect { prospect, created, request, change, notifications, insights };
         match self.store.create_prospect(new).await? {
             CreateOutcome::Created(prospect) => {
                 self.board.changed();
@@ -562,6 +563,7 @@ impl Prospects {
         let at = self.scoring.clock().now();
         next.version = stored.version + 1;
         next.updated_at = Some(at);
+        let insights = insights::moved(&stored, &mut next, &at);
         if before != after {
             next.status_changed_at = Some(at);
         }
@@ -603,6 +605,7 @@ impl Prospects {
             events,
             board: board::change(kind, &next.id, Some(&next), before, &caller.email, at),
             notifications,
+            insights,
         };
         match self.store.update_prospect(change).await {
             Ok(()) => {

@@ -649,6 +649,7 @@ impl Rescorer {
                 previous_status: status,
                 events: Vec::new(),
                 notifications: Vec::new(),
+                insights: Vec::new(),
             };
             match store.update_prospect(change).await {
                 Ok(()) => return Ok(true),

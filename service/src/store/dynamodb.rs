@@ -21,9 +21,9 @@ use astro_proto::{
         timestamp_key,
     },
     v1::{
-        BoardChange, CreateProspectRecord, Invitation, Notification, NotificationState, Prospect, ProspectEvent,
-        ProspectStatus, ProspectStatusCount, ProspectStatusCounter, Rescore, ScoringRules, ScoringRulesRevision,
-        SecurityEvent, SignInFailures, SpentCaptcha, TeamSettings, User,
+        BoardChange, CreateProspectRecord, Invitation, Notification, NotificationState, PipelineWeek, Prospect,
+        ProspectEvent, ProspectStatus, ProspectStatusCount, ProspectStatusCounter, Rescore, ScoringRules,
+        ScoringRulesRevision, SecurityEvent, SignInFailures, SpentCaptcha, TeamSettings, User,
     },
 };
 use async_trait::async_trait;
@@ -225,6 +225,81 @@ impl DynamoStore {
             .expression_attribute_values(":s", AttributeValue::S(status.key_text().to_owned()))
             .expression_attribute_values(":shard", AttributeValue::S(shard))
             .expression_attribute_values(":d", AttributeValue::N(delta.to_string()))
+            .build()
+            .expect("table, key and expression are set");
+        TransactWriteItem::builder().update(update).build()
+    }
+
+    /// Adds a delta to its week's aggregate: `ADD` for the counts,
+    /// `list_append` for the times — no read, and concurrent writes to one
+    /// shard all count.
+    fn add_to_week(&self, d: &PipelineWeek) -> TransactWriteItem {
+        use storage::pipeline_week::attribute as a;
+        let mut sets = vec!["#dimension = :dimension", "#week = :week", "#value = :value", "#shard = :shard"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        let mut adds = Vec::new();
+        let mut names: Vec<(String, &str)> = vec![
+            ("#dimension".into(), a::DIMENSION),
+            ("#week".into(), a::WEEK),
+            ("#value".into(), a::VALUE),
+            ("#shard".into(), a::SHARD),
+        ];
+        let mut values: Vec<(String, AttributeValue)> = vec![
+            (":dimension".into(), AttributeValue::S(d.dimension.clone())),
+            (":week".into(), AttributeValue::S(d.week.clone())),
+            (":value".into(), AttributeValue::S(d.value.clone())),
+            (":shard".into(), AttributeValue::S(d.shard.clone())),
+        ];
+        for (i, (attribute, count)) in [
+            (a::CREATED, d.created),
+            (a::CONTACTED, d.contacted),
+            (a::QUALIFIED, d.qualified),
+            (a::WON, d.won),
+            (a::LOST, d.lost),
+        ]
+        .into_iter()
+        .enumerate()
+        .filter(|(_, (_, n))| *n != 0)
+        {
+            adds.push(format!("#c{i} :c{i}"));
+            names.push((format!("#c{i}"), attribute));
+            values.push((format!(":c{i}"), AttributeValue::N(count.to_string())));
+        }
+        for (i, (attribute, list)) in [
+            (a::FIRST_CONTACT_SECONDS, &d.first_contact_seconds),
+            (a::NEW_SECONDS, &d.new_seconds),
+            (a::CONTACTED_SECONDS, &d.contacted_seconds),
+            (a::QUALIFIED_SECONDS, &d.qualified_seconds),
+            (a::WON_SECONDS, &d.won_seconds),
+            (a::LOST_SECONDS, &d.lost_seconds),
+        ]
+        .into_iter()
+        .enumerate()
+        .filter(|(_, (_, l))| !l.is_empty())
+        {
+            sets.push(format!("#l{i} = list_append(if_not_exists(#l{i}, :empty), :l{i})"));
+            names.push((format!("#l{i}"), attribute));
+            values.push((
+                format!(":l{i}"),
+                AttributeValue::L(list.iter().map(|n| AttributeValue::N(n.to_string())).collect()),
+            ));
+            if !values.iter().any(|(k, _)| k == ":empty") {
+                values.push((":empty".into(), AttributeValue::L(Vec::new())));
+            }
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !adds.is_empty() {
+            expression.push_str(&format!(" ADD {}", adds.join(", ")));
+        }
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(storage::PK, AttributeValue::S(d.pk()))
+            .key(storage::SK, AttributeValue::S(d.sk()))
+            .update_expression(expression)
+            .set_expression_attribute_names(Some(names.into_iter().map(|(k, v)| (k, v.to_owned())).collect()))
+            .set_expression_attribute_values(Some(values.into_iter().collect()))
             .build()
             .expect("table, key and expression are set");
         TransactWriteItem::builder().update(update).build()
@@ -536,6 +611,35 @@ impl Store for DynamoStore {
         out.items.unwrap_or_default().iter().map(decode).collect()
     }
 
+    async fn pipeline_weeks(&self, dimension: &str, from_week: &str, to_week: &str) -> StoreResult<Vec<PipelineWeek>> {
+        let mut out = Vec::new();
+        let mut start: Option<Av> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+                .expression_attribute_names("#pk", storage::PK)
+                .expression_attribute_names("#sk", storage::SK)
+                .expression_attribute_values(":pk", AttributeValue::S(storage::pipeline_week::pk(dimension)))
+                .expression_attribute_values(":from", AttributeValue::S(format!("{from_week}#")))
+                // "$" follows "#": every key of the last week is below it.
+                .expression_attribute_values(":to", AttributeValue::S(format!("{to_week}$")))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in page.items.unwrap_or_default() {
+                out.push(decode(&item)?);
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     async fn get_rescore(&self) -> StoreResult<Option<Rescore>> {
         self.get(storage::rescore::pk(), storage::rescore::sk()).await
     }
@@ -649,6 +753,7 @@ impl Store for DynamoStore {
         items.push(self.put(&new.prospect, Some("attribute_not_exists(PK)")));
         items.push(self.put(&new.created, Some("attribute_not_exists(PK)")));
         items.push(self.put(&new.change, None));
+        items.extend(new.insights.iter().map(|d| self.add_to_week(d)));
         for notification in &new.notifications {
             items.push(self.put(notification, Some("attribute_not_exists(PK)")));
         }
@@ -704,6 +809,7 @@ impl Store for DynamoStore {
             items.push(self.put(event, Some("attribute_not_exists(PK)")));
         }
         items.push(self.put(&change.board, None));
+        items.extend(change.insights.iter().map(|d| self.add_to_week(d)));
         for notification in &change.notifications {
             items.push(self.put(notification, Some("attribute_not_exists(PK)")));
         }

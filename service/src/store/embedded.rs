@@ -26,9 +26,9 @@ use std::{collections::BTreeSet, path::Path, sync::Arc, time::SystemTime};
 use astro_proto::{
     storage::{self, INDEXES, KeyText, StoredEntity},
     v1::{
-        AssignmentCounter, BoardChange, CreateProspectRecord, Invitation, Notification, NotificationState, Prospect,
-        ProspectEvent, ProspectStatus, ProspectStatusCount, Rescore, ScoringRules, ScoringRulesRevision, SecurityEvent,
-        SignInFailures, SpentCaptcha, TeamSettings, User,
+        AssignmentCounter, BoardChange, CreateProspectRecord, Invitation, Notification, NotificationState,
+        PipelineWeek, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, Rescore, ScoringRules,
+        ScoringRulesRevision, SecurityEvent, SignInFailures, SpentCaptcha, TeamSettings, User,
     },
 };
 use async_trait::async_trait;
@@ -494,6 +494,23 @@ fn column_sql(index: &storage::IndexDef, paged: bool) -> String {
     )
 }
 
+/// Adds each delta to its week's aggregate (created when absent), inside
+/// the caller's transaction.
+fn add_insights(conn: &Connection, deltas: &[PipelineWeek]) -> StoreResult<()> {
+    for d in deltas {
+        let mut week: PipelineWeek = get(conn, &d.pk(), &d.sk())?.unwrap_or_else(|| PipelineWeek {
+            dimension: d.dimension.clone(),
+            week: d.week.clone(),
+            value: d.value.clone(),
+            shard: d.shard.clone(),
+            ..Default::default()
+        });
+        crate::domain::insights::add(&mut week, d);
+        put(conn, &week, false)?;
+    }
+    Ok(())
+}
+
 /// The first text above every text that starts with `prefix` (its last
 /// character's successor): `prefix <= key < prefix_end(prefix)` is a prefix
 /// match that an index answers as a range.
@@ -705,6 +722,20 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn pipeline_weeks(&self, dimension: &str, from_week: &str, to_week: &str) -> StoreResult<Vec<PipelineWeek>> {
+        let pk = storage::pipeline_week::pk(dimension);
+        // Every sort key of these weeks: from "<first>#" to just past "<last>#…".
+        let (low, high) = (format!("{from_week}#"), prefix_end(&format!("{to_week}#")));
+        self.read(move |conn| {
+            query_items(
+                conn,
+                "SELECT body FROM items WHERE pk = ?1 AND sk >= ?2 AND sk < ?3 ORDER BY sk",
+                &[&pk, &low, &high],
+            )
+        })
+        .await
+    }
+
     async fn get_rescore(&self) -> StoreResult<Option<Rescore>> {
         self.read(|conn| get(conn, &storage::rescore::pk(), &storage::rescore::sk())).await
     }
@@ -768,6 +799,7 @@ impl Store for EmbeddedStore {
             put(conn, &new.prospect, true)?;
             put(conn, &new.created, true)?;
             put(conn, &new.change, true)?;
+            add_insights(conn, &new.insights)?;
             for notification in &new.notifications {
                 put(conn, notification, true)?;
             }
@@ -820,6 +852,7 @@ impl Store for EmbeddedStore {
                 put(conn, event, true)?;
             }
             put(conn, &change.board, true)?;
+            add_insights(conn, &change.insights)?;
             for notification in &change.notifications {
                 put(conn, notification, true)?;
             }

@@ -116,6 +116,8 @@ pub struct NewProspect {
     pub notifications: Vec<Notification>,
     /// Set when the caller gave a request id: a replay returns the first prospect.
     pub request: Option<astro_proto::v1::CreateProspectRecord>,
+    /// What it adds to the pipeline's weekly aggregates.
+    pub insights: Vec<astro_proto::v1::PipelineWeek>,
 }
 
 impl NewProspect {
@@ -152,6 +154,8 @@ pub struct ProspectChange {
     /// Written in the same transaction: the new owner's email, when the
     /// card is given to someone.
     pub notifications: Vec<Notification>,
+    /// What it adds to the pipeline's weekly aggregates (a move).
+    pub insights: Vec<astro_proto::v1::PipelineWeek>,
 }
 
 /// The partition key of every card in the search indexes.
@@ -311,6 +315,15 @@ pub trait Store: Send + Sync + 'static {
         before: Option<String>,
         limit: usize,
     ) -> StoreResult<Vec<astro_proto::v1::ScoringRulesRevision>>;
+    /// The weekly aggregates of one dimension from `from_week` to
+    /// `to_week` (ISO weeks, both included), every shard: one read (paged
+    /// when large).
+    async fn pipeline_weeks(
+        &self,
+        dimension: &str,
+        from_week: &str,
+        to_week: &str,
+    ) -> StoreResult<Vec<astro_proto::v1::PipelineWeek>>;
     /// The re-scoring job, if one ever ran.
     async fn get_rescore(&self) -> StoreResult<Option<astro_proto::v1::Rescore>>;
     /// Writes the job: new when `expected_version` is 0, else only if the
@@ -408,6 +421,7 @@ mod tests {
             change: BoardChange { prospect: Some(card.clone()), ..Default::default() },
             notifications: vec![Notification { prospect: Some(card.clone()), ..Default::default() }; 2],
             request: None,
+            insights: Vec::new(),
         };
         new.link_duplicate("a".into());
         assert_eq!(new.prospect.duplicate_of, "a");

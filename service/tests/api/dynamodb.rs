@@ -98,7 +98,7 @@ async fn a_prospect_is_stored_under_the_seed_keys_and_found_through_both_indexes
 
 #[tokio::test]
 async fn each_call_costs_the_requests_the_design_allows_and_never_a_scan() {
-    let (prospects, _, counter, _, _) = counted().await;
+    let (prospects, store, counter, _, _) = counted().await;
     let created = prospects.create(&admin(), prospect("Ada", "ada@example.com"), "").await.unwrap();
     // The scoring rules are read (once per instance every RULES_TTL), the
     // duplicate check reads EmailIndex; the create itself is one transaction.
@@ -154,6 +154,14 @@ async fn each_call_costs_the_requests_the_design_allows_and_never_a_scan() {
     let page = column(ProspectStatus::Won).await;
     assert_eq!(counter.take().len(), 2);
     assert_eq!((count(&page, ProspectStatus::New), count(&page, ProspectStatus::Won)), (1, 1));
+
+    // The pipeline's figures, a year of weeks: one Query per dimension.
+    let insights = astro_service::domain::insights::Insights::new(store.clone(), Default::default());
+    let request =
+        astro_proto::v1::GetPipelineInsightsRequest { from_week: "2025-W49".into(), to_week: "2026-W48".into() };
+    let page = insights.get(request).await.unwrap();
+    assert_eq!(page.weeks.len(), 52);
+    assert_eq!(counter.take(), ["Query", "Query", "Query"], "the insights page: three Queries, never a scan");
 
     let full = prospects.get(&created.id, ProspectView::Full as i32).await.unwrap();
     assert_eq!(full.events.len(), 2);

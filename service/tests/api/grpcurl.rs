@@ -97,9 +97,14 @@ async fn grpcurl_lists_checks_health_logs_in_and_lists_prospects() {
     .await
     .unwrap();
 
-    for service in
-        ["astro.v1.ProspectService", "astro.v1.AuthService", "astro.v1.MemberService", "grpc.health.v1.Health"]
-    {
+    for service in [
+        "astro.v1.ProspectService",
+        "astro.v1.AuthService",
+        "astro.v1.MemberService",
+        "astro.v1.ScoringService",
+        "astro.v1.InsightsService",
+        "grpc.health.v1.Health",
+    ] {
         assert!(services.lines().any(|l| l == service), "{service} listed by reflection: {services}");
     }
     assert!(health.contains("SERVING"), "{health}");

@@ -112,6 +112,22 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp
     TestApp { addr: running.addr, _dir: Some(dir), _running: running }
 }
 
+/// [`spawn_app`] on `clock` (e.g. a fixed one, for exact durations).
+pub async fn spawn_app_on(clock: astro_service::domain::clock::Clock) -> TestApp {
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path());
+    let store: std::sync::Arc<dyn astro_service::store::Store> = if on_dynamodb() {
+        let client = astro_testkit::moto::dynamodb_client(None);
+        let table = fresh_table(&client).await;
+        std::sync::Arc::new(astro_service::store::dynamodb::DynamoStore::new(client, table))
+    } else {
+        astro_service::server::open_store(&config.store).await.expect("the store opens")
+    };
+    let running = astro_service::start_with_clock(config, store, clock).await.expect("the service starts");
+    TestApp { addr: running.addr, _dir: Some(dir), _running: running }
+}
+
 /// A fresh table on the tests' moto, created from the definition generated from `proto/`.
 pub async fn fresh_table(client: &aws_sdk_dynamodb::Client) -> String {
     let table = astro_testkit::moto::table_name();

@@ -8,6 +8,7 @@ mod cli;
 mod dynamodb;
 mod grpc_web;
 mod grpcurl;
+mod insights;
 mod member_mail;
 mod members;
 mod notify;

@@ -67,7 +67,7 @@ fn new_prospect(seconds: i64) -> NewProspect {
         "admin@example.com",
         prost_types::Timestamp::from(std::time::SystemTime::now()),
     );
-    NewProspect { prospect, created, request: None, change, notifications: Vec::new() }
+    NewProspect { prospect, created, request: None, change, notifications: Vec::new(), insights: Vec::new() }
 }
 
 fn deletion(id: &str) -> astro_proto::v1::BoardChange {
@@ -96,6 +96,7 @@ fn move_to(p: &Prospect, status: ProspectStatus, second: i64) -> ProspectChange 
         events: vec![event],
         board,
         notifications: Vec::new(),
+        insights: Vec::new(),
     }
 }
 
