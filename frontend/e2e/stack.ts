@@ -39,7 +39,7 @@ export function restLogin(stack: Stack, email = ADMIN_EMAIL, password = ADMIN_PA
 
 /// A submission through `POST /prospects` with a solved proof of work, as
 /// the form sends it: the new card's id.
-export async function submit(stack: Stack, fields: Record<string, string>): Promise<string> {
+export async function submit(stack: Stack, fields: Record<string, unknown>): Promise<string> {
   const challenge = (await (await fetch(`${stack.url}/captcha/challenge`)).json()) as Challenge;
   const number = await findNumber(challenge);
   if (number === null) throw new Error("unsolvable challenge");

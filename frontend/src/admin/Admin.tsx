@@ -22,6 +22,10 @@ import { useAdminText } from "./texts";
 /// The scoring rules' page, for admins only: its own chunk, loaded when opened.
 const Scoring = lazy(() => import("./Scoring").then((m) => ({ default: m.Scoring })));
 
+/// The pipeline's figures, for every member: their own chunk (with the
+/// charting library), loaded when opened.
+const Insights = lazy(() => import("./Insights"));
+
 /// The team, read once signed in and again after a change.
 function useTeamState(signedIn: boolean): TeamState {
   const [list, setList] = useState<Member[]>([]);
@@ -53,7 +57,7 @@ export default function Admin() {
   const everSignedIn = signedIn || session.expired;
   const team = useTeamState(signedIn);
   const isAdmin = claims?.role === "admin";
-  const [view, setView] = useState<"board" | "team" | "scoring" | "account">("board");
+  const [view, setView] = useState<"board" | "insights" | "team" | "scoring" | "account">("board");
   const [notice, setNotice] = useState<string | null>(null);
 
   async function signOutEverywhere() {
@@ -71,7 +75,7 @@ export default function Admin() {
         <h1>{a("title")}</h1>
         {signedIn ? (
           <nav aria-label={a("nav.label")} className="admin-nav">
-            {(isAdmin ? (["board", "team", "scoring", "account"] as const) : (["board", "account"] as const)).map((v) => (
+            {(isAdmin ? (["board", "insights", "team", "scoring", "account"] as const) : (["board", "insights", "account"] as const)).map((v) => (
               <button
                 key={v}
                 type="button"
@@ -117,7 +121,11 @@ export default function Admin() {
       {everSignedIn ? (
         <TeamContext.Provider value={team}>
           <main inert={!signedIn}>
-            {isAdmin && view === "team" ? <Team /> : isAdmin && view === "scoring" ? (
+            {isAdmin && view === "team" ? <Team /> : view === "insights" ? (
+              <Suspense fallback={<p className="loading">…</p>}>
+                <Insights />
+              </Suspense>
+            ) : isAdmin && view === "scoring" ? (
               <Suspense fallback={<p className="loading">…</p>}>
                 <Scoring />
               </Suspense>

@@ -9,6 +9,7 @@ import { AuthService } from "../gen/astro/v1/auth_pb";
 import { MemberService } from "../gen/astro/v1/member_pb";
 import { ProspectService } from "../gen/astro/v1/prospect_pb";
 import { ScoringService } from "../gen/astro/v1/scoring_pb";
+import { InsightsService } from "../gen/astro/v1/insights_pb";
 import { sessions } from "./session";
 import { apiBase } from "../api/origin";
 
@@ -29,3 +30,4 @@ export const auth = createClient(AuthService, transport);
 export const prospects = createClient(ProspectService, transport);
 export const members = createClient(MemberService, transport);
 export const scoring = createClient(ScoringService, transport);
+export const insights = createClient(InsightsService, transport);
