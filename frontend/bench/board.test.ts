@@ -57,7 +57,8 @@ it(`opens the board of ${PROSPECTS} prospects`, async () => {
       (total) => {
         const columns = [...document.querySelectorAll("section[data-column]")];
         const drawn = columns.length === 5 && columns.every((c) => c.querySelector("[data-card], .empty") !== null);
-        return drawn && document.querySelector("section[data-column=NEW] .count")?.textContent.includes(String(total));
+        // The count as written for the language ("10,000 prospects"): its digits.
+        return drawn && document.querySelector("section[data-column=NEW] .count")?.textContent.replace(/\D/g, "") === String(total);
       },
       PROSPECTS,
       { polling: "raf", timeout: 10_000 },

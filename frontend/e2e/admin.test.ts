@@ -41,7 +41,7 @@ const signIn = (page: Page) => signInTo(page, stack);
 
 const column = (page: Page, name: string) => page.getByRole("region", { name: new RegExp(`^${name}`) });
 const cardOf = (page: Page, name: string) => page.getByRole("button", { name: new RegExp(`^${name}`) });
-const countOf = async (page: Page, name: string) => Number((await column(page, name).locator(".count").textContent())?.match(/\d+/)?.[0]);
+const countOf = async (page: Page, name: string) => Number((await column(page, name).locator(".count").textContent())?.replace(/\D/g, ""));
 
 async function dragTo(page: Page, name: string, target: string): Promise<void> {
   const from = await cardOf(page, name).boundingBox();

@@ -249,9 +249,11 @@ pub struct Prospect {
     pub fit: Option<Fit>,
     /// When the card entered its column.
     pub status_changed_at: Option<String>,
-    /// When a new card should be contacted by (the team's deadline).
+    /// When a new card should be contacted by (the team's deadline); absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_contact_due: Option<String>,
-    /// When the card first left `new`.
+    /// When the card first left `new`; absent before.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_contacted_at: Option<String>,
     /// The card's history, oldest first (`view=full` only).
     #[serde(skip_serializing_if = "Option::is_none")]

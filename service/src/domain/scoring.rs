@@ -179,54 +179,85 @@ pub fn fold(text: &str) -> String {
     plain.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The first of `words` found in `folded` as whole words.
-fn find_word<'a>(folded: &str, words: &'a [String]) -> Option<&'a String> {
-    let padded = format!(" {folded} ");
-    words.iter().find(|w| {
-        let word = fold(w);
-        !word.is_empty() && padded.contains(&format!(" {word} "))
-    })
+/// The first of `words` found in `folded` as whole words: its index.
+/// `padded` are the words folded, each between two spaces.
+fn find_word(folded: &str, padded: &[String]) -> Option<usize> {
+    let text = format!(" {folded} ");
+    padded.iter().position(|w| w.len() > 2 && text.contains(w.as_str()))
+}
+
+fn padded(words: &[String]) -> Vec<String> {
+    words.iter().map(|w| format!(" {} ", fold(w))).collect()
 }
 
 fn part(rule: FitRule, points: i32, group: &str, matched: &str) -> FitScorePart {
     FitScorePart { rule: rule as i32, points, group: group.to_owned(), matched: matched.to_owned() }
 }
 
-/// The card's score under `rules`, with each rule it meets.
+/// Rules ready to score cards: every group's words folded once (scoring a
+/// card then folds only the card's own texts).
+#[derive(Debug)]
+pub struct Scorer {
+    rules: ScoringRules,
+    job_title: Vec<Vec<String>>,
+    message: Vec<Vec<String>>,
+}
+
+impl Scorer {
+    pub fn new(rules: ScoringRules) -> Self {
+        let job_title = rules.job_title.iter().map(|g| padded(&g.words)).collect();
+        let message = rules.message.iter().map(|g| padded(&g.words)).collect();
+        Self { rules, job_title, message }
+    }
+
+    pub fn rules(&self) -> &ScoringRules {
+        &self.rules
+    }
+
+    /// The card's score under these rules, with each rule it meets.
+    pub fn score(&self, p: &Prospect) -> FitScore {
+        let rules = &self.rules;
+        let mut parts = Vec::new();
+        if let Some(b) = rules.budget.iter().find(|b| b.budget == p.budget && p.budget != 0 && b.points != 0) {
+            parts.push(part(FitRule::Budget, b.points, "", p.budget().as_str_name()));
+        }
+        if let Some(t) = rules.timeline.iter().find(|t| t.timeline == p.timeline && p.timeline != 0 && t.points != 0) {
+            parts.push(part(FitRule::Timeline, t.points, "", p.timeline().as_str_name()));
+        }
+        let groups = |rule: FitRule, text: &str, groups: &[WordGroup], words: &[Vec<String>], parts: &mut Vec<_>| {
+            if text.trim().is_empty() {
+                return;
+            }
+            let folded = fold(text);
+            for (g, padded) in groups.iter().zip(words).filter(|(g, _)| g.points != 0) {
+                if let Some(i) = find_word(&folded, padded) {
+                    parts.push(part(rule, g.points, &g.name, &g.words[i]));
+                }
+            }
+        };
+        groups(FitRule::JobTitle, &p.job_title, &rules.job_title, &self.job_title, &mut parts);
+        if rules.business_email_points != 0 && p.email.contains('@') && !is_free_mail(&p.email) {
+            let domain = p.email.rsplit_once('@').map_or("", |(_, d)| d);
+            parts.push(part(FitRule::BusinessEmail, rules.business_email_points, "", domain));
+        }
+        if rules.phone_points != 0 && !p.phone.trim().is_empty() {
+            parts.push(part(FitRule::Phone, rules.phone_points, "", ""));
+        }
+        groups(FitRule::Message, &p.message, &rules.message, &self.message, &mut parts);
+        let score: i32 = parts.iter().map(|p| p.points).sum();
+        let grade = match score {
+            s if s >= rules.hot_threshold => FitGrade::Hot,
+            s if s >= rules.warm_threshold => FitGrade::Warm,
+            _ => FitGrade::Cold,
+        };
+        FitScore { score, grade: grade as i32, rules_version: rules.version, parts }
+    }
+}
+
+/// The card's score under `rules` (folding the rules' words: to score many
+/// cards, make a [`Scorer`] once).
 pub fn score(rules: &ScoringRules, p: &Prospect) -> FitScore {
-    let mut parts = Vec::new();
-    if let Some(b) = rules.budget.iter().find(|b| b.budget == p.budget && p.budget != 0 && b.points != 0) {
-        parts.push(part(FitRule::Budget, b.points, "", p.budget().as_str_name()));
-    }
-    if let Some(t) = rules.timeline.iter().find(|t| t.timeline == p.timeline && p.timeline != 0 && t.points != 0) {
-        parts.push(part(FitRule::Timeline, t.points, "", p.timeline().as_str_name()));
-    }
-    let title = fold(&p.job_title);
-    for g in rules.job_title.iter().filter(|g| g.points != 0) {
-        if let Some(word) = find_word(&title, &g.words) {
-            parts.push(part(FitRule::JobTitle, g.points, &g.name, word));
-        }
-    }
-    if rules.business_email_points != 0 && p.email.contains('@') && !is_free_mail(&p.email) {
-        let domain = p.email.rsplit_once('@').map_or("", |(_, d)| d);
-        parts.push(part(FitRule::BusinessEmail, rules.business_email_points, "", domain));
-    }
-    if rules.phone_points != 0 && !p.phone.trim().is_empty() {
-        parts.push(part(FitRule::Phone, rules.phone_points, "", ""));
-    }
-    let message = fold(&p.message);
-    for g in rules.message.iter().filter(|g| g.points != 0) {
-        if let Some(word) = find_word(&message, &g.words) {
-            parts.push(part(FitRule::Message, g.points, &g.name, word));
-        }
-    }
-    let score: i32 = parts.iter().map(|p| p.points).sum();
-    let grade = match score {
-        s if s >= rules.hot_threshold => FitGrade::Hot,
-        s if s >= rules.warm_threshold => FitGrade::Warm,
-        _ => FitGrade::Cold,
-    };
-    FitScore { score, grade: grade as i32, rules_version: rules.version, parts }
+    Scorer::new(rules.clone()).score(p)
 }
 
 /// `Prospect.score_key` of a card: empty before it is scored.
@@ -329,7 +360,7 @@ struct Inner {
     store: Arc<dyn Store>,
     clock: Clock,
     keys: KeyRing,
-    cache: Mutex<Option<(Arc<ScoringRules>, prost_types::Timestamp)>>,
+    cache: Mutex<Option<(Arc<Scorer>, prost_types::Timestamp)>>,
     changed: Notify,
 }
 
@@ -345,17 +376,18 @@ impl Scoring {
     /// The rules in force, as stored (the defaults when never changed). A
     /// newer version than this instance had (another's change) wakes its
     /// rescorer.
-    async fn read(&self) -> DomainResult<Arc<ScoringRules>> {
-        let rules = Arc::new(self.inner.store.get_scoring_rules().await?.unwrap_or_else(defaults));
-        let previous = self.inner.cache.lock().expect("rules cache").replace((rules.clone(), self.inner.clock.now()));
-        if previous.is_some_and(|(known, _)| known.version < rules.version) {
+    async fn read(&self) -> DomainResult<Arc<Scorer>> {
+        let rules = self.inner.store.get_scoring_rules().await?.unwrap_or_else(defaults);
+        let scorer = Arc::new(Scorer::new(rules));
+        let previous = self.inner.cache.lock().expect("rules cache").replace((scorer.clone(), self.inner.clock.now()));
+        if previous.is_some_and(|(known, _)| known.rules.version < scorer.rules.version) {
             self.inner.changed.notify_one();
         }
-        Ok(rules)
+        Ok(scorer)
     }
 
     /// The rules to score a write with: as read at most [`RULES_TTL`] ago.
-    pub async fn rules(&self) -> DomainResult<Arc<ScoringRules>> {
+    pub async fn rules(&self) -> DomainResult<Arc<Scorer>> {
         let now = self.inner.clock.now();
         let cached = self.inner.cache.lock().expect("rules cache").clone();
         match cached {
@@ -366,8 +398,8 @@ impl Scoring {
 
     /// Scores `p` with the rules in force and keeps its keys in step.
     pub async fn apply(&self, p: &mut Prospect) -> DomainResult<()> {
-        let rules = self.rules().await?;
-        p.fit = Some(score(&rules, p));
+        let scorer = self.rules().await?;
+        p.fit = Some(scorer.score(p));
         validation::set_search_keys(p);
         Ok(())
     }
@@ -375,7 +407,7 @@ impl Scoring {
     /// The rules in force with the progress of their re-scoring.
     pub async fn get(&self) -> DomainResult<ScoringRules> {
         let (rules, job) = tokio::join!(self.read(), self.inner.store.get_rescore());
-        let mut rules = (*rules?).clone();
+        let mut rules = rules?.rules().clone();
         rules.rescore = job?.map(|j| Rescore { leased_by: String::new(), lease_until: None, ..j });
         Ok(rules)
     }
@@ -450,7 +482,8 @@ impl Scoring {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(version = next.version, by = %caller.email, "scoring rules changed");
-        *self.inner.cache.lock().expect("rules cache") = Some((Arc::new(next.clone()), self.inner.clock.now()));
+        *self.inner.cache.lock().expect("rules cache") =
+            Some((Arc::new(Scorer::new(next.clone())), self.inner.clock.now()));
         self.inner.changed.notify_one();
         Ok(next)
     }
@@ -535,7 +568,8 @@ impl Rescorer {
     pub async fn step(&self) -> DomainResult<Step> {
         let store = &self.scoring.inner.store;
         let clock = &self.scoring.inner.clock;
-        let rules = self.scoring.read().await?;
+        let scorer = self.scoring.read().await?;
+        let rules = scorer.rules();
         let stored = store.get_rescore().await?;
         let now = clock.now();
         let mut job = match stored {
@@ -584,7 +618,7 @@ impl Rescorer {
         let cards = store.list_column(&Column::all(status), position, self.page).await?;
         let mut wrote = false;
         for card in &cards {
-            wrote |= self.rescore(card.clone(), &rules).await?;
+            wrote |= self.rescore(card.clone(), &scorer).await?;
         }
         if wrote {
             self.board.changed();
@@ -620,14 +654,15 @@ impl Rescorer {
 
     /// Writes `card` scored with `rules`, unless it already is; a card
     /// changed meanwhile is read again. Whether it wrote.
-    async fn rescore(&self, mut card: Prospect, rules: &ScoringRules) -> DomainResult<bool> {
+    async fn rescore(&self, mut card: Prospect, scorer: &Scorer) -> DomainResult<bool> {
+        let rules = scorer.rules();
         let store = &self.scoring.inner.store;
         for _ in 0..3 {
             if card.fit.as_ref().is_some_and(|f| f.rules_version >= rules.version) {
                 return Ok(false);
             }
             let mut next = card.clone();
-            next.fit = Some(score(rules, &next));
+            next.fit = Some(scorer.score(&next));
             next.version = card.version + 1;
             // Cards from before the column's age was kept: from their last change.
             if next.status_changed_at.is_none() {
@@ -726,12 +761,12 @@ mod tests {
     #[test]
     fn words_match_whole_words_with_case_and_accents_ignored() {
         assert_eq!(fold("  Directrice Générale / Head-of Sales "), "directrice generale head of sales");
-        let words = vec!["head of".to_owned(), "présidente".to_owned()];
-        assert_eq!(find_word(&fold("HEAD OF growth"), &words).map(String::as_str), Some("head of"));
-        assert_eq!(find_word(&fold("Presidente"), &words).map(String::as_str), Some("présidente"));
+        let words = padded(&["head of".to_owned(), "présidente".to_owned()]);
+        assert_eq!(find_word(&fold("HEAD OF growth"), &words), Some(0));
+        assert_eq!(find_word(&fold("Presidente"), &words), Some(1));
         // "ceo" is not inside "ceonaut"; "lead" is not in "leader".
-        assert!(find_word(&fold("Ceonaut"), &["ceo".to_owned()]).is_none());
-        assert!(find_word(&fold("Team leader"), &["lead".to_owned()]).is_none());
+        assert!(find_word(&fold("Ceonaut"), &padded(&["ceo".to_owned()])).is_none());
+        assert!(find_word(&fold("Team leader"), &padded(&["lead".to_owned()])).is_none());
         assert!(is_free_mail("x@Orange.fr") && is_free_mail("y@gmail.com") && !is_free_mail("z@acme.fr"));
     }
 
