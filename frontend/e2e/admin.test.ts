@@ -288,7 +288,8 @@ describe("the admin board", () => {
     await page.locator("[data-card]").first().waitFor();
     expect(await serious()).toEqual([]);
     await page.locator("[data-card]").first().click();
-    await page.getByRole("dialog").getByRole("region").waitFor();
+    await page.getByRole("dialog").getByRole("region", { name: "Historique" }).waitFor();
+    await page.getByRole("dialog").getByRole("region", { name: "Pourquoi ce score" }).waitFor();
     expect(await serious()).toEqual([]);
     await context.close();
   });
