@@ -201,6 +201,22 @@ impl DynamoStore {
         out.items.unwrap_or_default().iter().map(decode).collect()
     }
 
+    /// The write of the one item of its kind (settings, rules), conditioned
+    /// on its stored `version` attribute being `expected`: 0 means none
+    /// stored yet (a stored version is never 0).
+    fn put_single<E: StoredEntity>(&self, entity: &E, version: &str, expected: i64) -> TransactWriteItem {
+        let condition = match expected {
+            0 => "attribute_not_exists(#version) OR #version = :version",
+            _ => VERSION_CONDITION,
+        };
+        with_condition(
+            self.put(entity, None),
+            condition,
+            &[("#version", version)],
+            vec![(":version", AttributeValue::N(expected.to_string()))],
+        )
+    }
+
     fn put<E: StoredEntity>(&self, entity: &E, condition: Option<&str>) -> TransactWriteItem {
         let put = Put::builder().table_name(&self.table).set_item(Some(av_item(&entity.to_item())));
         let put = match condition {
@@ -540,17 +556,7 @@ impl Store for DynamoStore {
     }
 
     async fn save_team_settings(&self, settings: &TeamSettings, expected_version: i64) -> StoreResult<()> {
-        // Version 0: none stored yet (a stored version is never 0).
-        let condition = match expected_version {
-            0 => "attribute_not_exists(#version) OR #version = :version",
-            _ => VERSION_CONDITION,
-        };
-        let put = with_condition(
-            self.put(settings, None),
-            condition,
-            &[("#version", storage::team_settings::attribute::VERSION)],
-            vec![(":version", AttributeValue::N(expected_version.to_string()))],
-        );
+        let put = self.put_single(settings, storage::team_settings::attribute::VERSION, expected_version);
         match self.transact(vec![put]).await {
             Ok(()) => Ok(()),
             Err(TransactionFailure::Condition(_)) => {
@@ -566,17 +572,7 @@ impl Store for DynamoStore {
     }
 
     async fn save_scoring_rules(&self, rules: &ScoringRules, expected_version: i64) -> StoreResult<()> {
-        // Version 0: none stored yet (a stored version is never 0).
-        let condition = match expected_version {
-            0 => "attribute_not_exists(#version) OR #version = :version",
-            _ => VERSION_CONDITION,
-        };
-        let put = with_condition(
-            self.put(rules, None),
-            condition,
-            &[("#version", storage::scoring_rules::attribute::VERSION)],
-            vec![(":version", AttributeValue::N(expected_version.to_string()))],
-        );
+        let put = self.put_single(rules, storage::scoring_rules::attribute::VERSION, expected_version);
         let revision = ScoringRulesRevision { updated_at: rules.updated_at, rules: Some(rules.clone()) };
         match self.transact(vec![put, self.put(&revision, Some("attribute_not_exists(PK)"))]).await {
             Ok(()) => Ok(()),

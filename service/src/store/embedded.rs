@@ -550,6 +550,23 @@ fn prefix_end(prefix: &str) -> String {
     }
 }
 
+/// Writes the one item of its kind (settings, rules) if the stored one is
+/// still at `expected_version`, 0 meaning none stored yet; `Conflict` otherwise.
+fn put_single<E: StoredEntity + Message + Default>(
+    conn: &Connection,
+    what: &str,
+    item: &E,
+    expected_version: i64,
+    version: impl Fn(&E) -> i64,
+) -> StoreResult<()> {
+    let stored: Option<E> = get(conn, &item.pk(), &item.sk())?;
+    let stored = stored.as_ref().map_or(0, version);
+    if stored != expected_version {
+        return Err(StoreError::stale(what, &item.sk(), stored, expected_version));
+    }
+    put(conn, item, false)
+}
+
 fn get<E: Message + Default>(conn: &Connection, pk: &str, sk: &str) -> StoreResult<Option<E>> {
     let mut statement = conn.prepare_cached("SELECT body FROM items WHERE pk = ?1 AND sk = ?2").map_err(internal)?;
     let body: Option<Vec<u8>> = statement.query_row(params![pk, sk], |r| r.get(0)).optional().map_err(internal)?;
@@ -703,15 +720,7 @@ impl Store for EmbeddedStore {
 
     async fn save_team_settings(&self, settings: &TeamSettings, expected_version: i64) -> StoreResult<()> {
         let settings = settings.clone();
-        self.write(move |conn| {
-            let stored: Option<TeamSettings> = get(conn, &settings.pk(), &settings.sk())?;
-            let version = stored.map_or(0, |s| s.version);
-            if version != expected_version {
-                return Err(StoreError::stale("team settings", "TEAM", version, expected_version));
-            }
-            put(conn, &settings, false)
-        })
-        .await
+        self.write(move |conn| put_single(conn, "team settings", &settings, expected_version, |s| s.version)).await
     }
 
     async fn get_scoring_rules(&self) -> StoreResult<Option<ScoringRules>> {
@@ -722,12 +731,7 @@ impl Store for EmbeddedStore {
         let revision = ScoringRulesRevision { updated_at: rules.updated_at, rules: Some(rules.clone()) };
         let rules = rules.clone();
         self.write(move |conn| {
-            let stored: Option<ScoringRules> = get(conn, &rules.pk(), &rules.sk())?;
-            let version = stored.map_or(0, |s| s.version);
-            if version != expected_version {
-                return Err(StoreError::stale("scoring rules", "CURRENT", version, expected_version));
-            }
-            put(conn, &rules, false)?;
+            put_single(conn, "scoring rules", &rules, expected_version, |r| r.version)?;
             put(conn, &revision, true)
         })
         .await
