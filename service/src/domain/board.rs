@@ -58,7 +58,11 @@ pub fn change(
     actor: &str,
     at: prost_types::Timestamp,
 ) -> BoardChange {
-    let card = prospect.map(|p| Prospect { events: Vec::new(), ..p.clone() });
+    let card = prospect.map(|p| {
+        let mut card = Prospect { events: Vec::new(), ..p.clone() };
+        super::prospects::card_view(&mut card);
+        card
+    });
     BoardChange {
         hour: board_hour(&at),
         id: uuid::Uuid::now_v7().to_string(),

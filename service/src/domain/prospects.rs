@@ -228,7 +228,14 @@ impl Prospects {
         self.store.get_prospect(&id, full).await?.ok_or_else(|| not_found(&id))
     }
 
+    /// A page of cards, each as the board shows it (see [`card_view`]).
     pub async fn list(&self, caller: &Claims, request: ListProspectsRequest) -> DomainResult<ListProspectsResponse> {
+        let mut page = self.page_of(caller, request).await?;
+        page.prospects.iter_mut().for_each(card_view);
+        Ok(page)
+    }
+
+    async fn page_of(&self, caller: &Claims, request: ListProspectsRequest) -> DomainResult<ListProspectsResponse> {
         // Taken before the page is read: a change racing with the read comes
         // to the watcher (maybe twice, and then dropped by its version).
         let cursor = Cursor::now();
@@ -439,7 +446,7 @@ impl Prospects {
         }
         let after = after.map(|p| ColumnPosition { sort: p.sort, id: p.id });
         let by_score = matches!(order, ColumnOrder::Score(_));
-        let column = |status| Column { status, owner: owner.clone(), order: order.clone() };
+        let column = |status| Column { status, owner: owner.clone(), order: order.clone(), cards: true };
         if status != ProspectStatus::Unspecified {
             return Ok(self.store.list_column(&column(status), after, limit).await?);
         }
@@ -743,6 +750,27 @@ fn stale(stored: &Prospect, seen: i64) -> DomainError {
         "prospect {} was changed by someone else (you had version {seen}): reload it and apply your change again",
         stored.id
     ))
+}
+
+/// A card as lists and the live board carry it: the prospect without its
+/// history, its fit's reasons (GetProspect has both) and the keys only the
+/// store's indexes read (search keys, owner column, deadline partition). A
+/// column page is a fifth lighter for it, on the wire and in the edge.
+pub fn card_view(p: &mut Prospect) {
+    p.events = Vec::new();
+    for key in [
+        &mut p.search_partition,
+        &mut p.search_first_name,
+        &mut p.search_last_name,
+        &mut p.search_company,
+        &mut p.owner_column,
+        &mut p.deadline_partition,
+    ] {
+        *key = String::new();
+    }
+    if let Some(fit) = &mut p.fit {
+        fit.parts = Vec::new();
+    }
 }
 
 fn hot(p: &Prospect) -> bool {

@@ -140,7 +140,9 @@ impl EmbeddedStore {
     }
 
     /// A page of `index`'s `partition` with sort keys in [`low`, `high`), in
-    /// the index's order, strictly after `after`: one range of its SQL index.
+    /// the index's order, strictly after `after`: one range of its SQL index;
+    /// as cards (see [`decode_card`]) or whole.
+    #[allow(clippy::too_many_arguments)]
     async fn index_page(
         &self,
         index: &'static storage::IndexDef,
@@ -149,14 +151,17 @@ impl EmbeddedStore {
         high: String,
         after: Option<ColumnPosition>,
         limit: usize,
+        cards: bool,
     ) -> StoreResult<Vec<Prospect>> {
         let limit = limit as i64;
+        let decode = if cards { decode_card } else { decode_whole };
         self.read(move |conn| match after {
-            None => query_prospects(conn, &column_sql(index, false), &[&partition, &low, &high, &limit]),
-            Some(position) => query_prospects(
+            None => query_with(conn, &column_sql(index, false), &[&partition, &low, &high, &limit], decode),
+            Some(position) => query_with(
                 conn,
                 &column_sql(index, true),
                 &[&partition, &low, &high, &limit, &position.sort, &storage::prospect::pk(&position.id)],
+                decode,
             ),
         })
         .await
@@ -654,13 +659,105 @@ fn query_items<E: Message + Default>(
     sql: &str,
     values: &[&dyn rusqlite::ToSql],
 ) -> StoreResult<Vec<E>> {
+    query_with(conn, sql, values, |body, _| decode(body))
+}
+
+/// The items `sql` selects (their `body`), each decoded by `decode` where
+/// SQLite holds it, not copied out first; `decode` may use the scratch buffer.
+fn query_with<E>(
+    conn: &Connection,
+    sql: &str,
+    values: &[&dyn rusqlite::ToSql],
+    decode: impl Fn(&[u8], &mut Vec<u8>) -> StoreResult<E>,
+) -> StoreResult<Vec<E>> {
     let mut statement = conn.prepare_cached(sql).map_err(internal)?;
-    let rows = statement.query_map(values, |r| r.get::<_, Vec<u8>>(0)).map_err(internal)?;
-    let mut out = Vec::new();
-    for body in rows {
-        out.push(decode(&body.map_err(internal)?)?);
+    let mut rows = statement.query(values).map_err(internal)?;
+    let (mut out, mut scratch) = (Vec::new(), Vec::new());
+    while let Some(row) = rows.next().map_err(internal)? {
+        out.push(decode(row.get_ref(0).and_then(|v| Ok(v.as_blob()?)).map_err(internal)?, &mut scratch)?);
     }
     Ok(out)
+}
+
+fn decode_whole(body: &[u8], _: &mut Vec<u8>) -> StoreResult<Prospect> {
+    decode(body)
+}
+
+/// `Prospect`'s fields that a card leaves out (`card_view`): its history,
+/// its search keys, owner column and deadline partition; and in its `fit`
+/// (field 25), the parts (field 4).
+const NOT_ON_A_CARD: [u64; 7] = [18, 19, 20, 21, 22, 24, 30];
+const FIT: u64 = 25;
+const FIT_PARTS: u64 = 4;
+
+/// Decodes a stored prospect as a card ([`card_view`]): the fields a card
+/// leaves out are skipped on the wire into `kept` (a copy of the rest), so a
+/// column page never allocates them. A test holds it equal to `card_view`
+/// of the whole prospect.
+///
+/// [`card_view`]: crate::domain::prospects::card_view
+fn decode_card(body: &[u8], kept: &mut Vec<u8>) -> StoreResult<Prospect> {
+    kept.clear();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let (tag, field, value) = wire_field(&mut rest)?;
+        match tag {
+            t if NOT_ON_A_CARD.contains(&t) => {}
+            FIT => {
+                // The fit without its parts: its other fields, re-framed.
+                let mut kept_len = 0;
+                let mut inner = value;
+                while !inner.is_empty() {
+                    let (tag, field, _) = wire_field(&mut inner)?;
+                    kept_len += if tag == FIT_PARTS { 0 } else { field.len() };
+                }
+                // A key is a varint, like a length: field 25, length-delimited.
+                prost::encode_length_delimiter((FIT << 3 | 2) as usize, kept).map_err(corrupt)?;
+                prost::encode_length_delimiter(kept_len, kept).map_err(corrupt)?;
+                let mut inner = value;
+                while !inner.is_empty() {
+                    let (tag, field, _) = wire_field(&mut inner)?;
+                    if tag != FIT_PARTS {
+                        kept.extend_from_slice(field);
+                    }
+                }
+            }
+            _ => kept.extend_from_slice(field),
+        }
+    }
+    decode(kept)
+}
+
+/// The next field of an encoded message: its number, its bytes (key
+/// included), and for a length-delimited field its value's bytes.
+fn wire_field<'a>(rest: &mut &'a [u8]) -> StoreResult<(u64, &'a [u8], &'a [u8])> {
+    let start = *rest;
+    let key = prost::decode_length_delimiter(&mut *rest).map_err(corrupt)? as u64;
+    let value = match key & 7 {
+        0 => {
+            prost::decode_length_delimiter(&mut *rest).map_err(corrupt)?;
+            &[][..]
+        }
+        1 | 5 => {
+            let n = if key & 7 == 1 { 8 } else { 4 };
+            let (_, after) = rest.split_at_checked(n).ok_or_else(|| corrupt("a field past the end"))?;
+            *rest = after;
+            &[][..]
+        }
+        2 => {
+            let n = prost::decode_length_delimiter(&mut *rest).map_err(corrupt)?;
+            let (value, after) = rest.split_at_checked(n).ok_or_else(|| corrupt("a field past the end"))?;
+            *rest = after;
+            value
+        }
+        other => return Err(corrupt(format!("wire type {other}"))),
+    };
+    let field = &start[..start.len() - rest.len()];
+    Ok((key >> 3, field, value))
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(format!("corrupt item: {e}"))
 }
 
 #[async_trait]
@@ -1004,7 +1101,7 @@ impl Store for EmbeddedStore {
             Some(prefix) => (prefix.to_owned(), prefix_end(prefix)),
             None => (String::new(), char::MAX.to_string()),
         };
-        self.index_page(wanted.index(), wanted.partition(), low, high, after, limit).await
+        self.index_page(wanted.index(), wanted.partition(), low, high, after, limit, wanted.cards).await
     }
 
     async fn list_before(
@@ -1015,7 +1112,7 @@ impl Store for EmbeddedStore {
         after: Option<ColumnPosition>,
         limit: usize,
     ) -> StoreResult<Vec<Prospect>> {
-        self.index_page(index, partition.to_owned(), String::new(), before.to_owned(), after, limit).await
+        self.index_page(index, partition.to_owned(), String::new(), before.to_owned(), after, limit, true).await
     }
 
     async fn list_by_email(&self, email: &str, after: Option<String>, limit: usize) -> StoreResult<Vec<Prospect>> {
@@ -1114,6 +1211,70 @@ impl Store for EmbeddedStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every field set (no `..Default::default()`: a new field must be
+    /// placed here, on a card or not).
+    #[test]
+    fn a_card_decoded_from_the_wire_is_the_card_view_of_the_whole_prospect() {
+        use astro_proto::v1::{Consent, FitScore, FitScorePart, ProspectEvent, Source};
+        let at = |seconds| Some(prost_types::Timestamp { seconds, nanos: 7 });
+        let whole = Prospect {
+            id: "0193".into(),
+            first_name: "Zoé".into(),
+            last_name: "Martin".into(),
+            email: "zoe@example.com".into(),
+            phone: "+33 6".into(),
+            company: "Acme".into(),
+            job_title: "CEO".into(),
+            message: "Bonjour".into(),
+            budget: 2,
+            timeline: 1,
+            consent: Some(Consent { given: true, given_at: at(1) }),
+            source: Some(Source { utm_source: "fair".into(), utm_campaign: "spring".into(), ..Default::default() }),
+            status: 2,
+            created_at: at(1),
+            updated_at: at(2),
+            version: -3,
+            duplicate_of: "0192".into(),
+            events: vec![ProspectEvent { id: "e".into(), actor: "ada@example.com".into(), ..Default::default() }],
+            search_partition: "PROSPECT".into(),
+            search_first_name: "zoe".into(),
+            search_last_name: "martin".into(),
+            search_company: "acme".into(),
+            owner: "ada@example.com".into(),
+            owner_column: "ada@example.com#CONTACTED".into(),
+            fit: Some(FitScore {
+                score: -10,
+                grade: 1,
+                rules_version: 4,
+                parts: vec![FitScorePart {
+                    rule: 1,
+                    points: 30,
+                    group: "Decision makers".into(),
+                    matched: "ceo".into(),
+                }],
+            }),
+            score_key: "3#100090#2026".into(),
+            status_changed_at: at(3),
+            first_contact_due: at(4),
+            first_contacted_at: at(5),
+            deadline_partition: "DUE".into(),
+            reached: vec![1, 2],
+        };
+        let mut expected = whole.clone();
+        crate::domain::prospects::card_view(&mut expected);
+        assert_ne!(expected, whole);
+        let card = decode_card(&whole.encode_to_vec(), &mut Vec::new()).unwrap();
+        assert_eq!(card, expected);
+        // A fit of only parts keeps an empty fit, as `card_view` does.
+        let parts_only = Prospect {
+            fit: Some(FitScore { parts: whole.fit.clone().unwrap().parts, ..Default::default() }),
+            ..Default::default()
+        };
+        let card = decode_card(&parts_only.encode_to_vec(), &mut Vec::new()).unwrap();
+        assert_eq!(card.fit, Some(FitScore::default()));
+        assert!(decode_card(&[0xa2, 0x01, 0x05, 0x08], &mut Vec::new()).is_err(), "a field past the end");
+    }
 
     #[tokio::test]
     async fn a_column_page_is_a_range_of_its_index_in_every_order() {

@@ -44,6 +44,9 @@ pub struct Column {
     pub status: ProspectStatus,
     pub owner: Option<String>,
     pub order: ColumnOrder,
+    /// Read for a list: the store may leave out what a card does not carry
+    /// (`domain::prospects::card_view`). Never for a read that writes back.
+    pub cards: bool,
 }
 
 /// How a column is read.
@@ -59,7 +62,7 @@ pub enum ColumnOrder {
 
 impl Column {
     pub fn all(status: ProspectStatus) -> Self {
-        Self { status, owner: None, order: ColumnOrder::Newest }
+        Self { status, owner: None, order: ColumnOrder::Newest, cards: false }
     }
 
     pub fn index(&self) -> &'static astro_proto::storage::IndexDef {
@@ -235,7 +238,8 @@ pub trait Store: Send + Sync + 'static {
     /// The cards of `index`'s `partition` whose sort key is below `before`,
     /// in key order (oldest first), strictly after `after`: one read of an
     /// ascending index (`DeadlineIndex`: the cards overdue at a time;
-    /// `ColumnAgeIndex`: the cards in a column since before a time).
+    /// `ColumnAgeIndex`: the cards in a column since before a time), for a
+    /// list: like a column read with `cards`.
     async fn list_before(
         &self,
         index: &'static astro_proto::storage::IndexDef,

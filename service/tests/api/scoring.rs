@@ -108,6 +108,34 @@ async fn the_default_rules_score_each_submission_and_say_why() {
     assert!(rules.updated_by.is_empty());
 }
 
+/// A list (and the live board) carries each card without its fit's reasons
+/// and the storage keys; GetProspect has them. Both stores.
+#[tokio::test]
+async fn a_list_carries_cards_and_get_prospect_the_whole_prospect() {
+    let app = spawn_app().await;
+    let mut admin = app.admin().await;
+    let hot = create(&mut admin, ceo("grace@navy.example")).await;
+    let request = ListProspectsRequest { status: ProspectStatus::New as i32, ..Default::default() };
+    let page = admin.list_prospects(request).await.unwrap().into_inner();
+    let card = page.prospects.iter().find(|p| p.id == hot.id).expect("listed");
+    let fit = card.fit.as_ref().expect("the grade on the card");
+    assert_eq!((fit.score, fit.grade(), fit.rules_version), (90, FitGrade::Hot, 1));
+    assert!(fit.parts.is_empty(), "the reasons are GetProspect's");
+    assert!(
+        card.search_first_name.is_empty() && card.search_partition.is_empty() && card.deadline_partition.is_empty()
+    );
+    assert_eq!((card.first_name.as_str(), card.version, &card.score_key), ("Grace", hot.version, &hot.score_key));
+    assert!(card.status_changed_at.is_some() && card.created_at.is_some());
+
+    let get = astro_proto::v1::GetProspectRequest { id: hot.id.clone(), view: 0 };
+    let whole = admin.get_prospect(get).await.unwrap().into_inner();
+    assert_eq!(whole.fit.as_ref().map(|f| f.parts.len()), Some(5));
+    assert_eq!(whole.search_first_name, "grace");
+    let mut as_card = whole.clone();
+    astro_service::domain::prospects::card_view(&mut as_card);
+    assert_eq!(&as_card, card, "a listed card is the whole prospect less what a card leaves out");
+}
+
 /// Polls the rules until their re-scoring with `version` is done.
 async fn until_rescored(client: &mut Rules, version: i64) -> ScoringRules {
     let deadline = Instant::now() + Duration::from_secs(20);
