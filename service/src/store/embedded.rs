@@ -51,8 +51,9 @@ const STATEMENT_CACHE: usize = 64;
 const MIN_READERS: usize = 2;
 /// 1: items and the index columns; 2: the `ttl` column of expiring items;
 /// 3: sparse SQL indexes (only the items that carry the index's keys);
-/// 4: no counter items (the counts come from the status index).
-const SCHEMA_VERSION: i64 = 4;
+/// 4: no counter items (the counts come from the status index);
+/// 5: a rowid table with a unique (pk, sk) key, not `WITHOUT ROWID`.
+const SCHEMA_VERSION: i64 = 5;
 /// How often expired items are deleted.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -241,19 +242,56 @@ fn migrate(conn: &Connection) -> StoreResult<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(internal)?;
     if version < SCHEMA_VERSION {
         upgrade(conn, version)?;
+        rowid_table(conn)?;
     }
     index_columns(conn)
+}
+
+/// The items table's columns, as SQLite names them.
+fn table_columns(conn: &Connection) -> StoreResult<Vec<String>> {
+    let mut statement = conn.prepare("SELECT name FROM pragma_table_info('items')").map_err(internal)?;
+    let columns = statement.query_map([], |r| r.get::<_, String>(0)).map_err(internal)?;
+    columns.collect::<Result<_, _>>().map_err(internal)
+}
+
+/// Schema version 5: the items move to a rowid table whose key (pk, sk) is
+/// a unique index, from a `WITHOUT ROWID` table. SQLite advises against
+/// `WITHOUT ROWID` for rows over about a twentieth of a page: its interior
+/// pages hold whole rows (a card is ~500 bytes, seven to a page), so every
+/// lookup and every insert walked and split fat pages. A rowid table's
+/// interior pages hold rowids; a column page read from an index reaches
+/// its rows by rowid. One transaction: copied, swapped, indexed again.
+fn rowid_table(conn: &Connection) -> StoreResult<()> {
+    let existing = table_columns(conn)?;
+    let attributes: String = index_attributes().iter().map(|a| format!(", {} TEXT", column(a))).collect();
+    let copied: Vec<String> = existing
+        .iter()
+        .filter(|c| {
+            ["pk", "sk", "entity", "body", TTL_COLUMN].contains(&c.as_str()) || index_attributes().contains(&c.as_str())
+        })
+        .map(|c| format!("\"{c}\""))
+        .collect();
+    let copied = copied.join(", ");
+    conn.execute_batch(&format!(
+        "BEGIN;\n\
+         CREATE TABLE items_v5 (pk TEXT NOT NULL, sk TEXT NOT NULL, entity TEXT NOT NULL, body BLOB NOT NULL, \
+         {TTL_COLUMN} INTEGER{attributes}, UNIQUE (pk, sk));\n\
+         INSERT INTO items_v5 ({copied}) SELECT {copied} FROM items ORDER BY pk, sk;\n\
+         DROP TABLE items;\n\
+         ALTER TABLE items_v5 RENAME TO items;\n\
+         CREATE INDEX items_ttl ON items ({TTL_COLUMN}) WHERE {TTL_COLUMN} IS NOT NULL;\n\
+         {}\
+         PRAGMA user_version = {SCHEMA_VERSION};\n\
+         COMMIT;",
+        index_ddl()
+    ))
+    .map_err(internal)
 }
 
 /// Every generated index has its column and SQL index, including indexes
 /// declared after the file was created (a new GSI in `proto/`).
 fn index_columns(conn: &Connection) -> StoreResult<()> {
-    let mut statement = conn.prepare("SELECT name FROM pragma_table_info('items')").map_err(internal)?;
-    let existing: Vec<String> = statement
-        .query_map([], |r| r.get::<_, String>(0))
-        .map_err(internal)?
-        .collect::<Result<_, _>>()
-        .map_err(internal)?;
+    let existing = table_columns(conn)?;
     let mut ddl = String::from("BEGIN;\n");
     for attribute in index_attributes() {
         if !existing.iter().any(|c| c == attribute) {
@@ -288,7 +326,7 @@ fn upgrade(conn: &Connection, version: i64) -> StoreResult<()> {
         // The counts are now counted at open and kept by the writer.
         ddl.push_str(&format!("DELETE FROM items WHERE pk = '{}';\n", storage::prospect_status_counter::pk()));
     }
-    ddl.push_str(&format!("PRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"));
+    ddl.push_str("PRAGMA user_version = 4;\nCOMMIT;");
     conn.execute_batch(&ddl).map_err(internal)
 }
 
@@ -1318,10 +1356,19 @@ mod tests {
             .unwrap();
         }
         let store = EmbeddedStore::open(dir.path()).unwrap();
-        assert_eq!(store.get_user("ada@example.com").await.unwrap(), Some(user));
+        assert_eq!(store.get_user("ada@example.com").await.unwrap(), Some(user.clone()));
         let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+        // Version 5: a rowid table (a `WITHOUT ROWID` one has no rowid to
+        // select), its key unique.
+        let rowid: i64 = conn.query_row("SELECT rowid FROM items WHERE pk = ?1", [user.pk()], |r| r.get(0)).unwrap();
+        assert!(rowid > 0);
+        let again = conn.execute(
+            "INSERT INTO items (pk, sk, entity, body) VALUES (?1, ?2, ?3, ?4)",
+            params![user.pk(), user.sk(), User::ENTITY, user.encode_to_vec()],
+        );
+        assert!(again.is_err(), "(pk, sk) is unique");
         // The new column takes expiring items.
         let record = CreateProspectRecord {
             expires_at: Some(prost_types::Timestamp { seconds: 1, nanos: 0 }),
