@@ -174,9 +174,8 @@ pub fn defaults() -> ScoringRules {
 /// Lower-cased, without accents, every run of characters other than
 /// letters and digits one space: "Co-Founder & CEO" → "co founder ceo".
 pub fn fold(text: &str) -> String {
-    let plain: String =
-        validation::search_key(text).chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
-    plain.split_whitespace().collect::<Vec<_>>().join(" ")
+    let key = validation::search_key(text);
+    validation::joined(key.split(|c: char| !c.is_alphanumeric()), |word, out| out.push_str(word))
 }
 
 /// The first of `words` found in `folded` as whole words: its index.

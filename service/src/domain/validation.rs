@@ -119,8 +119,24 @@ pub fn prospect_fields(v: &mut Violations, prefix: &str, p: &mut Prospect) {
 /// → `elodie d'arc`), so that a search ignores case and accents.
 pub fn search_key(text: &str) -> String {
     use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
+    if text.is_ascii() {
+        // No accent to take off (most names and job titles): one pass.
+        return joined(text.split_whitespace(), |word, out| out.extend(word.chars().map(|c| c.to_ascii_lowercase())));
+    }
     let plain: String = text.nfd().filter(|c| !is_combining_mark(*c)).collect::<String>().to_lowercase();
-    plain.split_whitespace().collect::<Vec<_>>().join(" ")
+    joined(plain.split_whitespace(), |word, out| out.push_str(word))
+}
+
+/// The non-empty `words`, each written by `write`, one space between them.
+pub fn joined<'a>(words: impl Iterator<Item = &'a str>, write: impl Fn(&str, &mut String)) -> String {
+    let mut out = String::new();
+    for word in words.filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        write(word, &mut out);
+    }
+    out
 }
 
 /// `Prospect.deadline_partition` of a card waiting for its first contact.
@@ -152,6 +168,9 @@ mod tests {
     fn search_keys_ignore_case_accents_and_spacing() {
         assert_eq!(search_key("  Élodie   D'Arc "), "elodie d'arc");
         assert_eq!(search_key("ÅNGSTRÖM Straße"), "angstrom straße");
+        // The ASCII path splits on the same white space (\x0b included).
+        assert_eq!(search_key("\tHEAD\x0bof  Sales\r\n"), "head of sales");
+        assert_eq!(search_key(" \t "), "");
         let mut p = Prospect { first_name: "Zoë".into(), company: "".into(), ..Default::default() };
         set_search_keys(&mut p);
         assert_eq!((p.search_first_name.as_str(), p.search_company.as_str()), ("zoe", ""));
