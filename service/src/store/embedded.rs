@@ -991,7 +991,9 @@ impl Store for EmbeddedStore {
 
     async fn create_prospect(&self, mut new: NewProspect) -> StoreResult<CreateOutcome> {
         // Every check (a replay, an earlier card with the address) is a read
-        // before the first change, and every change replaces: no savepoint.
+        // before the first change, and the changes cannot be refused (the
+        // request record replaces an expired one; the rest are new keys):
+        // no savepoint.
         self.write_checked_first(move |conn| {
             if let Some(request) = &new.request {
                 let earlier: Option<CreateProspectRecord> = get(conn, &request.pk(), &request.sk())?;
@@ -1003,7 +1005,7 @@ impl Store for EmbeddedStore {
             let first = first_with_email(conn, &new.prospect.email)?;
             if let Some(request) = &new.request {
                 // Absent, or expired and replaced.
-                put(conn, request, true)?;
+                put(conn, request, false)?;
             }
             if let Some(first) = first {
                 new.link_duplicate(first);
@@ -1409,6 +1411,35 @@ mod tests {
         // The writer goes on.
         store.write(move |conn| put(conn, &user("ada@example.com"), false)).await.unwrap();
         assert!(store.get_user("ada@example.com").await.unwrap().is_some());
+    }
+
+    /// A create runs without a savepoint, so its request record must not be
+    /// refused: one past its expiry is replaced and the card created; one
+    /// still live replays the first card.
+    #[tokio::test]
+    async fn a_request_id_past_its_expiry_creates_again_and_a_live_one_replays() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let record = |prospect_id: &str, seconds| CreateProspectRecord {
+            caller: "svc@example.com".into(),
+            request_id: "form-1".into(),
+            prospect_id: prospect_id.into(),
+            expires_at: Some(prost_types::Timestamp { seconds, nanos: 0 }),
+        };
+        let expired = record("old", 1);
+        store.write(move |conn| put(conn, &expired, true)).await.unwrap();
+        let new = |id: &str| NewProspect {
+            prospect: Prospect { id: id.into(), email: format!("{id}@example.com"), status: 1, ..Default::default() },
+            created: ProspectEvent { id: format!("e-{id}"), prospect_id: id.into(), ..Default::default() },
+            change: BoardChange { id: format!("c-{id}"), ..Default::default() },
+            notifications: Vec::new(),
+            request: Some(record(id, now().seconds + 3600)),
+            insights: Vec::new(),
+        };
+        let created = store.create_prospect(new("p1")).await.unwrap();
+        assert!(matches!(created, CreateOutcome::Created(ref p) if p.id == "p1"), "{created:?}");
+        assert_eq!(store.create_prospect(new("p2")).await.unwrap(), CreateOutcome::Replayed("p1".into()));
+        assert!(store.get_prospect("p2", false).await.unwrap().is_none());
     }
 
     #[tokio::test]
