@@ -59,7 +59,7 @@ pub fn change(
     at: prost_types::Timestamp,
 ) -> BoardChange {
     let card = prospect.map(|p| {
-        let mut card = Prospect { events: Vec::new(), ..p.clone() };
+        let mut card = p.clone();
         super::prospects::card_view(&mut card);
         card
     });

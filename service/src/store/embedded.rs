@@ -633,8 +633,9 @@ fn prefix_end(prefix: &str) -> String {
     }
 }
 
-/// Writes the one item of its kind (settings, rules) if the stored one is
-/// still at `expected_version`, 0 meaning none stored yet; `Conflict` otherwise.
+/// Writes the one item of its kind (settings, rules) like [`put_versioned`],
+/// none stored being version 0: a writer that saw one when there is none
+/// meets a `Conflict`, not `NotFound`.
 fn put_single<E: StoredEntity + Message + Default>(
     conn: &Connection,
     what: &str,
@@ -642,12 +643,11 @@ fn put_single<E: StoredEntity + Message + Default>(
     expected_version: i64,
     version: impl Fn(&E) -> i64,
 ) -> StoreResult<()> {
-    let stored: Option<E> = get(conn, &item.pk(), &item.sk())?;
-    let stored = stored.as_ref().map_or(0, version);
-    if stored != expected_version {
-        return Err(StoreError::stale(what, &item.sk(), stored, expected_version));
-    }
-    put(conn, item, false)
+    let id = item.sk();
+    put_versioned(conn, what, &id, item, expected_version, version).map_err(|e| match e {
+        StoreError::NotFound => StoreError::stale(what, &id, 0, expected_version),
+        e => e,
+    })
 }
 
 fn get<E: Message + Default>(conn: &Connection, pk: &str, sk: &str) -> StoreResult<Option<E>> {
@@ -657,7 +657,7 @@ fn get<E: Message + Default>(conn: &Connection, pk: &str, sk: &str) -> StoreResu
 }
 
 fn decode<E: Message + Default>(body: &[u8]) -> StoreResult<E> {
-    E::decode(body).map_err(|e| StoreError::Internal(format!("corrupt item: {e}")))
+    E::decode(body).map_err(corrupt)
 }
 
 /// The id of the first card created with this address, if any.
