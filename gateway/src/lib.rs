@@ -224,6 +224,7 @@ fn router(gateway: Arc<Gateway>, config: &GatewayConfig, csp: HeaderValue) -> an
         .route("/auth/reset-password", post(rest::auth::reset_password).layer(public(Public::Login)))
         // The layer covers the form (POST) only: listing has a token.
         .route("/prospects", post(rest::prospects::submit).layer(public(Public::Form)).get(rest::prospects::list))
+        .route("/prospects/export", get(rest::prospects::export))
         .route(
             "/prospects/{id}",
             get(rest::prospects::get).patch(rest::prospects::update).delete(rest::prospects::delete),

@@ -41,6 +41,7 @@ use crate::{
         auth::reset_password,
         prospects::submit,
         prospects::list,
+        prospects::export,
         prospects::get,
         prospects::update,
         prospects::delete,
@@ -49,7 +50,7 @@ use crate::{
         captcha::challenge,
         health::check,
     ),
-    components(schemas(Problem, FieldError, CaptchaPrompt, Challenge, model::Status, model::Budget, model::Timeline, prospects::View, prospects::OrderBy, model::Grade)),
+    components(schemas(Problem, FieldError, CaptchaPrompt, Challenge, model::Status, model::Budget, model::Timeline, prospects::View, prospects::OrderBy, prospects::Lang, model::Grade)),
     modifiers(&BearerToken),
     tags(
         (name = "auth", description = "Sign in"),

@@ -107,8 +107,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
 /// A contract field path in a service error (`prospect.first_name`) as the
 /// REST client knows it (`firstName`, or the header that carried it).
 fn rest_field(path: &str) -> String {
-    let path = path.strip_prefix("prospect.").unwrap_or(path);
+    let path = path.strip_prefix("prospect.").or_else(|| path.strip_prefix("filter.")).unwrap_or(path);
     match path {
+        "language" => "lang".into(),
+        "byte_order_mark" => "bom".into(),
         "consent.given" => "consent".into(),
         "request_id" => "Idempotency-Key".into(),
         "version" => "If-Match".into(),
@@ -249,6 +251,8 @@ mod tests {
         assert_eq!(rest_field("prospect.source.utm_campaign"), "source.utmCampaign");
         assert_eq!(rest_field("prospect.consent.given"), "consent");
         assert_eq!(rest_field("request_id"), "Idempotency-Key");
+        assert_eq!(rest_field("filter.query"), "q");
+        assert_eq!(rest_field("language"), "lang");
     }
 
     #[test]

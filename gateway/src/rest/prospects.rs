@@ -131,6 +131,26 @@ pub struct ListParams {
     stale: Option<bool>,
 }
 
+impl ListParams {
+    fn into_proto(self) -> pb::ListProspectsRequest {
+        pb::ListProspectsRequest {
+            page_size: self.page_size.unwrap_or_default(),
+            page_token: self.page_token.unwrap_or_default(),
+            status: self.status.map(Status::to_proto).unwrap_or_default(),
+            email: self.email.unwrap_or_default(),
+            query: self.q.unwrap_or_default(),
+            owner: self.owner.unwrap_or_default(),
+            order_by: match self.order_by {
+                None | Some(OrderBy::Newest) => String::new(),
+                Some(OrderBy::Score) => "score desc".into(),
+            },
+            grade: self.grade.map(Grade::to_proto).unwrap_or_default(),
+            overdue: self.overdue.unwrap_or_default(),
+            stale: self.stale.unwrap_or_default(),
+        }
+    }
+}
+
 /// The order of a listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 pub enum OrderBy {
@@ -168,21 +188,7 @@ pub async fn list(
     if params.email.as_deref().is_some_and(|e| e.trim().is_empty()) {
         return Err(Problem::field("email", "must be an email address (leave the parameter out to list everyone)"));
     }
-    let request = pb::ListProspectsRequest {
-        page_size: params.page_size.unwrap_or_default(),
-        page_token: params.page_token.unwrap_or_default(),
-        status: params.status.map(Status::to_proto).unwrap_or_default(),
-        email: params.email.unwrap_or_default(),
-        query: params.q.unwrap_or_default(),
-        owner: params.owner.unwrap_or_default(),
-        order_by: match params.order_by {
-            None | Some(OrderBy::Newest) => String::new(),
-            Some(OrderBy::Score) => "score desc".into(),
-        },
-        grade: params.grade.map(Grade::to_proto).unwrap_or_default(),
-        overdue: params.overdue.unwrap_or_default(),
-        stale: params.stale.unwrap_or_default(),
-    };
+    let request = params.into_proto();
     let page = gateway
         .prospects
         .clone()
@@ -200,6 +206,129 @@ pub async fn list(
             .collect(),
     }))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// One column of the Kanban; without it, and without `q` and `email`,
+    /// every column in board order.
+    status: Option<Status>,
+    /// Every prospect with this email.
+    #[param(format = Email)]
+    email: Option<String>,
+    /// A search, as in `GET /prospects`: the cards it finds (at most 200).
+    #[param(max_length = 100)]
+    q: Option<String>,
+    /// One owner's cards: `me`, or a member's email.
+    owner: Option<String>,
+    /// `createdAt desc` (the default) or `score desc`.
+    order_by: Option<OrderBy>,
+    /// Only the cards of this grade, best first.
+    grade: Option<Grade>,
+    /// Only the `new` cards past their first-contact deadline.
+    overdue: Option<bool>,
+    /// Only the cards of `status` in it longer than the team's days for it.
+    stale: Option<bool>,
+    /// The cell separator: `,` (the default) or `;` (for spreadsheets in French).
+    #[param(value_type = Option<String>, pattern = "^[,;]$")]
+    separator: Option<String>,
+    /// Start the file with a UTF-8 byte order mark (Excel needs it for accents).
+    bom: Option<bool>,
+    /// The language of the header row and of the words: `en` (the default) or `fr`.
+    lang: Option<Lang>,
+}
+
+/// A language of the export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    En,
+    Fr,
+}
+
+/// Export prospects as CSV.
+///
+/// The cards a listing selects (the filters of `GET /prospects`), as a CSV
+/// file (RFC 4180) for a spreadsheet, streamed as it is read: a header row,
+/// then one row per card; dates in ISO 8601 (UTC); statuses and choices as
+/// words; every cell quoted, and a cell that would start with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return prefixed with `'` (CSV injection).
+#[utoipa::path(
+    get,
+    path = "/prospects/export",
+    tag = "prospects",
+    params(ExportParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The file, streamed", content_type = "text/csv",
+            headers(("Content-Disposition" = String, description = "attachment; filename=\"prospects-<date>.csv\""))),
+        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
+        AdminErrors,
+        CommonErrors,
+    )
+)]
+pub async fn export(
+    State(gateway): State<Arc<Gateway>>,
+    caller: Caller,
+    headers: HeaderMap,
+    QueryParams(params): QueryParams<ExportParams>,
+) -> Result<Response, Problem> {
+    use tokio_stream::StreamExt as _;
+    let filter = ListParams {
+        status: params.status,
+        email: params.email,
+        q: params.q,
+        page_size: None,
+        page_token: None,
+        owner: params.owner,
+        order_by: params.order_by,
+        grade: params.grade,
+        overdue: params.overdue,
+        stale: params.stale,
+    };
+    let request = pb::ExportProspectsRequest {
+        filter: Some(filter.into_proto()),
+        separator: params.separator.unwrap_or_default(),
+        byte_order_mark: params.bom.unwrap_or_default(),
+        language: match params.lang {
+            None | Some(Lang::En) => "en".into(),
+            Some(Lang::Fr) => "fr".into(),
+        },
+    };
+    let mut request = call(request, Some(&caller.token), &headers);
+    // The file streams for as long as it takes (API Gateway's streamed
+    // routes allow 15 minutes).
+    request.set_timeout(EXPORT_TIMEOUT);
+    let chunks = gateway
+        .prospects
+        .clone()
+        .export_prospects(request)
+        .await
+        .map_err(|s| problem_from_status(&s, &headers))?
+        .into_inner();
+    // A failure mid-file ends the body without its last chunk: the client
+    // sees a broken download, never a short file that looks whole.
+    let request_id = super::request_id(&headers);
+    let body = chunks.map(move |chunk| {
+        chunk.map(|c| axum::body::Bytes::from(c.data)).map_err(|status| {
+            tracing::warn!(request_id = request_id.as_deref().unwrap_or("-"), code = ?status.code(), message = status.message(), "export ended early");
+            std::io::Error::other(status.message().to_owned())
+        })
+    });
+    let name = format!("attachment; filename=\"prospects-{}.csv\"", time::OffsetDateTime::now_utc().date());
+    let mut response = axum::body::Body::from_stream(body).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(name) = HeaderValue::try_from(name) {
+        h.insert(header::CONTENT_DISPOSITION, name);
+    }
+    Ok(response)
+}
+
+/// How long an export may stream.
+const EXPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

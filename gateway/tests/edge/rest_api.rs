@@ -157,3 +157,29 @@ async fn the_board_searches_by_name_company_or_email_over_rest() {
     assert_problem(stack.get("/prospects?q=ada&pageToken=x").await, 400, Some("pageToken")).await;
     assert_problem(stack.get(&format!("/prospects?q={}", "x".repeat(101))).await, 400, Some("q")).await;
 }
+
+#[tokio::test]
+async fn export_streams_a_csv_download_with_the_roles_of_the_table() {
+    let stack = spawn().await;
+    let id = one_prospect(&stack).await;
+    let export = stack.get("/prospects/export?status=new&separator=%3B&bom=true&lang=fr").await;
+    assert_eq!(export.status(), 200);
+    assert_eq!(export.headers()["content-type"], "text/csv; charset=utf-8");
+    let disposition = export.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert!(disposition.starts_with("attachment; filename=\"prospects-") && disposition.ends_with(".csv\""));
+    let file = export.text().await.unwrap();
+    let mut lines = file.split("\r\n");
+    assert!(lines.next().unwrap().starts_with("\u{feff}\"Identifiant\";\"Créé le\";\"Statut\";"));
+    assert!(lines.next().unwrap().starts_with(&format!("\"{id}\";")));
+    assert_eq!(lines.collect::<Vec<_>>(), [""], "one card, then the last line break");
+
+    let viewer = stack.member("vera@example.com", Role::Viewer).await;
+    let read = stack.http.get(stack.at("/prospects/export")).bearer_auth(&viewer).send().await.unwrap();
+    assert_eq!(read.status(), 200, "a viewer may export");
+    let service = token("robot@example.com", Role::Service);
+    let refused = stack.http.get(stack.at("/prospects/export")).bearer_auth(&service).send().await.unwrap();
+    assert_problem(refused, 403, None).await;
+    assert_problem(stack.get("/prospects/export?separator=%7C").await, 400, Some("separator")).await;
+    assert_problem(stack.get("/prospects/export?pageSize=2").await, 400, Some("pageSize")).await;
+    assert_problem(stack.get("/prospects/export?status=new&stale=true&q=x").await, 400, Some("stale")).await;
+}

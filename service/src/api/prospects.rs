@@ -1,8 +1,9 @@
 use astro_proto::v1::{
-    CreateProspectRequest, DeleteProspectRequest, DeleteProspectResponse, GetProspectRequest, ListNotificationsRequest,
-    ListNotificationsResponse, ListProspectChangesRequest, ListProspectChangesResponse, ListProspectsRequest,
-    ListProspectsResponse, Notification, Prospect, RetryNotificationRequest, UpdateProspectRequest,
-    WatchProspectsRequest, WatchProspectsResponse, prospect_service_server::ProspectService,
+    CreateProspectRequest, DeleteProspectRequest, DeleteProspectResponse, ExportProspectsRequest,
+    ExportProspectsResponse, GetProspectRequest, ListNotificationsRequest, ListNotificationsResponse,
+    ListProspectChangesRequest, ListProspectChangesResponse, ListProspectsRequest, ListProspectsResponse, Notification,
+    Prospect, RetryNotificationRequest, UpdateProspectRequest, WatchProspectsRequest, WatchProspectsResponse,
+    prospect_service_server::ProspectService,
 };
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -45,6 +46,21 @@ impl ProspectService for ProspectApi {
         let caller = caller(&request)?;
         let (metadata, _, body) = request.into_parts();
         self.prospects.list(&caller, body).await.map(Response::new).map_err(|e| status(e, &metadata))
+    }
+
+    type ExportProspectsStream =
+        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<ExportProspectsResponse, Status>> + Send + 'static>>;
+
+    async fn export_prospects(
+        &self,
+        request: Request<ExportProspectsRequest>,
+    ) -> Result<Response<Self::ExportProspectsStream>, Status> {
+        use tokio_stream::StreamExt as _;
+        let caller = caller(&request)?;
+        let (metadata, _, body) = request.into_parts();
+        let chunks = self.prospects.export(&caller, body).await.map_err(|e| status(e, &metadata))?;
+        let chunks = ReceiverStream::new(chunks).map(move |chunk| chunk.map_err(|e| status(e, &metadata)));
+        Ok(Response::new(Box::pin(chunks)))
     }
 
     async fn update_prospect(&self, request: Request<UpdateProspectRequest>) -> Result<Response<Prospect>, Status> {

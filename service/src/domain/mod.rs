@@ -5,6 +5,7 @@ pub mod auth;
 pub mod board;
 pub mod clock;
 pub mod deadline;
+pub mod export;
 pub mod insights;
 pub mod invitations;
 pub mod mail;

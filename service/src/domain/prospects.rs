@@ -81,7 +81,7 @@ fn invalid(field: &str, description: &str) -> DomainError {
     DomainError::Invalid(vec![super::FieldViolation::new(field, description)])
 }
 
-fn check(v: Violations) -> DomainResult<()> {
+pub(super) fn check(v: Violations) -> DomainResult<()> {
     if v.is_empty() { Ok(()) } else { Err(DomainError::Invalid(v.0)) }
 }
 
@@ -230,12 +230,18 @@ impl Prospects {
 
     /// A page of cards, each as the board shows it (see [`card_view`]).
     pub async fn list(&self, caller: &Claims, request: ListProspectsRequest) -> DomainResult<ListProspectsResponse> {
-        let mut page = self.page_of(caller, request).await?;
+        let mut page = self.page_of(caller, request, true).await?;
         page.prospects.iter_mut().for_each(card_view);
         Ok(page)
     }
 
-    async fn page_of(&self, caller: &Claims, request: ListProspectsRequest) -> DomainResult<ListProspectsResponse> {
+    /// A page of a listing, with the board's counts when `with_counts`.
+    pub(super) async fn page_of(
+        &self,
+        caller: &Claims,
+        request: ListProspectsRequest,
+        with_counts: bool,
+    ) -> DomainResult<ListProspectsResponse> {
         // Taken before the page is read: a change racing with the read comes
         // to the watcher (maybe twice, and then dropped by its version).
         let cursor = Cursor::now();
@@ -327,7 +333,7 @@ impl Prospects {
         check(v)?;
         let of_grade = |p: &Prospect| grade.is_none_or(|g| p.fit.as_ref().is_some_and(|f| f.grade() == g));
         if !search.is_empty() && email.is_empty() {
-            let (found, counts) = tokio::join!(self.search(search, status, size), self.counts());
+            let (found, counts) = tokio::join!(self.search(search, status, size), self.counts_if(with_counts));
             let mut found = found?;
             found.retain(of_grade);
             return Ok(ListProspectsResponse {
@@ -340,7 +346,8 @@ impl Prospects {
         }
 
         if overdue || stale {
-            return self.waiting(status, overdue, &request.page_token, size, watch_cursor, read_at).await;
+            let position = (request.page_token.as_str(), size, watch_cursor, read_at);
+            return self.waiting(status, overdue, position, with_counts).await;
         }
         let query = format!(
             "status={};email={email};owner={};order={order:?}",
@@ -358,7 +365,8 @@ impl Prospects {
         };
 
         let by_score = matches!(order, ColumnOrder::Score(_));
-        let (page, counts) = tokio::join!(self.page(status, &email, owner, order, after, size + 1), self.counts());
+        let (page, counts) =
+            tokio::join!(self.page(status, &email, owner, order, after, size + 1), self.counts_if(with_counts));
         let mut prospects = page?;
         if !email.is_empty() {
             prospects.retain(of_grade);
@@ -385,10 +393,8 @@ impl Prospects {
         &self,
         status: ProspectStatus,
         overdue: bool,
-        page_token: &str,
-        size: usize,
-        watch_cursor: String,
-        read_at: Option<prost_types::Timestamp>,
+        (page_token, size, watch_cursor, read_at): (&str, usize, String, Option<prost_types::Timestamp>),
+        with_counts: bool,
     ) -> DomainResult<ListProspectsResponse> {
         use astro_proto::storage::{COLUMN_AGE_INDEX, DEADLINE_INDEX};
         let now = self.scoring.clock().now();
@@ -406,11 +412,13 @@ impl Prospects {
         };
         let (found, counts) = match read {
             Some((index, partition, before)) => {
-                let (found, counts) =
-                    tokio::join!(self.store.list_before(index, &partition, &before, after, size + 1), self.counts());
+                let (found, counts) = tokio::join!(
+                    self.store.list_before(index, &partition, &before, after, size + 1),
+                    self.counts_if(with_counts)
+                );
                 (found?, counts?)
             }
-            None => (Vec::new(), self.counts().await?),
+            None => (Vec::new(), self.counts_if(with_counts).await?),
         };
         let mut prospects = found;
         let next_page_token = match prospects.len() > size {
@@ -494,6 +502,13 @@ impl Prospects {
         found.sort_by_key(|p| Reverse((created_key(p), p.id.clone())));
         found.truncate(limit);
         Ok(found)
+    }
+
+    async fn counts_if(&self, wanted: bool) -> DomainResult<Vec<ProspectStatusCount>> {
+        match wanted {
+            true => self.counts().await,
+            false => Ok(Vec::new()),
+        }
     }
 
     /// Cards per column, every column present, in board order.

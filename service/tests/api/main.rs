@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod cli;
 mod dynamodb;
+mod export;
 mod grpc_web;
 mod grpcurl;
 mod insights;
