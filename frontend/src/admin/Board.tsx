@@ -20,6 +20,7 @@ import { useCallback, useContext, useEffect, useId, useRef, useState } from "rea
 import type { TeamSettings } from "../gen/astro/v1/member_pb";
 import { FitGrade, type Prospect, ProspectStatus, ProspectView } from "../gen/astro/v1/prospect_pb";
 import { CardDrawer } from "./CardDrawer";
+import { ExportButton } from "./Export";
 import { Age, GradeBadge, LateMarks, NowContext, SettingsContext, ShortAnswers, lateness, useMinuteClock } from "./fit";
 import { members as memberClient, prospects } from "./client";
 import { watchBoard } from "./live";
@@ -359,6 +360,15 @@ export function Board() {
             />
             <label htmlFor="board-late">{a("board.late")}</label>
           </div>
+          <ExportButton
+            filter={
+              results !== null
+                ? { query: results.query }
+                : late
+                  ? { overdue: true, stale: true }
+                  : { owner, orderBy, grade }
+            }
+          />
         </div>
         <div role="status" aria-live="polite" className={notice !== null ? "alert" : "visually-hidden"}>
           {notice}

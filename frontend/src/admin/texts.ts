@@ -282,6 +282,16 @@ const fr = {
   "insights.source": "Source",
   "insights.campaign": "Campagne",
   "insights.none": "(aucune)",
+  "export.open": "Exporter (CSV)",
+  "export.what": "Le fichier contient ce que le tableau affiche : ses filtres, ou la recherche en cours.",
+  "export.separator": "Séparateur",
+  "export.semicolon": "Point-virgule (Excel en français)",
+  "export.comma": "Virgule",
+  "export.bom": "Pour Excel (marque UTF-8 en tête)",
+  "export.download": "Télécharger",
+  "export.working": "Export en cours… {count, plural, one {# fiche} other {# fiches}}",
+  "export.done": "{count, plural, =0 {Aucune fiche exportée} one {# fiche exportée} other {# fiches exportées}}.",
+  "export.failed": "L’export a échoué : {detail}",
 } as const;
 
 type AdminKey = keyof typeof fr;
@@ -566,6 +576,16 @@ const en: Record<AdminKey, string> = {
   "insights.source": "Source",
   "insights.campaign": "Campaign",
   "insights.none": "(none)",
+  "export.open": "Export (CSV)",
+  "export.what": "The file holds what the board shows: its filters, or the search on screen.",
+  "export.separator": "Separator",
+  "export.semicolon": "Semicolon (Excel in French)",
+  "export.comma": "Comma",
+  "export.bom": "For Excel (UTF-8 mark first)",
+  "export.download": "Download",
+  "export.working": "Exporting… {count, plural, one {# card} other {# cards}}",
+  "export.done": "{count, plural, =0 {No card exported} one {# card exported} other {# cards exported}}.",
+  "export.failed": "The export failed: {detail}",
 };
 
 const texts: Record<Lang, Record<AdminKey, string>> = { fr, en };

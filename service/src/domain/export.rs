@@ -227,12 +227,22 @@ impl CsvWriter {
 }
 
 /// The listings an export reads one after the other: the filter itself, or
-/// with no column, no search and no email, the filter once per column.
+/// with no column, no search and no email, the filter once per column; and
+/// with `overdue` and `stale` both, the board's late view: NEW's overdue
+/// cards, then each other column's stale ones.
 fn listings(filter: &ListProspectsRequest) -> Vec<ListProspectsRequest> {
     let whole_board = filter.status == 0 && filter.query.trim().is_empty() && filter.email.trim().is_empty();
-    match whole_board && !filter.overdue && !filter.stale {
-        true => COLUMNS.map(|status| ListProspectsRequest { status: status as i32, ..filter.clone() }).to_vec(),
-        false => vec![filter.clone()],
+    let per_column = |status: ProspectStatus| ListProspectsRequest { status: status as i32, ..filter.clone() };
+    match (whole_board, filter.overdue, filter.stale) {
+        (true, false, false) => COLUMNS.map(per_column).to_vec(),
+        (true, true, true) => COLUMNS
+            .map(|status| ListProspectsRequest {
+                overdue: status == ProspectStatus::New,
+                stale: status != ProspectStatus::New,
+                ..per_column(status)
+            })
+            .to_vec(),
+        _ => vec![filter.clone()],
     }
 }
 
@@ -377,5 +387,10 @@ mod tests {
         ] {
             assert_eq!(listings(&one), std::slice::from_ref(&one));
         }
+        let late = listings(&ListProspectsRequest { overdue: true, stale: true, ..Default::default() });
+        let read: Vec<_> = late.iter().map(|l| (l.status, l.overdue, l.stale)).collect();
+        let new = ProspectStatus::New as i32;
+        let expected: Vec<_> = COLUMNS.map(|c| (c as i32, c as i32 == new, c as i32 != new)).to_vec();
+        assert_eq!(read, expected, "NEW's overdue cards, then each other column's stale ones");
     }
 }
