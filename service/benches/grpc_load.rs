@@ -11,7 +11,9 @@
 //! - CreateProspect throughput and latency while seeding the store;
 //! - ListProspects of one 50-card column out of all prospects;
 //! - the same list load while 20 logins run (bcrypt must not stall it);
-//! - resident memory of the idle server, at start and after the load.
+//! - resident memory of the idle server, at start and after the load;
+//! - ExportProspects of every card: rows per second, and how much the
+//!   server's resident memory grows while the file streams.
 
 use std::{
     io::{BufRead, BufReader},
@@ -22,8 +24,8 @@ use std::{
 
 use astro_authorizer::{Role, TokenIssuer, TokenSecret};
 use astro_proto::v1::{
-    Budget, Consent, CreateProspectRequest, ListProspectsRequest, LoginRequest, Prospect, ProspectStatus, Source,
-    auth_service_client::AuthServiceClient, prospect_service_client::ProspectServiceClient,
+    Budget, Consent, CreateProspectRequest, ExportProspectsRequest, ListProspectsRequest, LoginRequest, Prospect,
+    ProspectStatus, Source, auth_service_client::AuthServiceClient, prospect_service_client::ProspectServiceClient,
 };
 use astro_testkit::bench::{Figures, figures, median, median_figures};
 use tonic::{Request, transport::Channel};
@@ -89,15 +91,58 @@ impl Server {
     }
 
     fn rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        let kib: f64 = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        kib / 1024.0
+        rss_mib(self.child.id())
     }
+}
+
+/// A process's resident memory (`VmRSS`), in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// What an export of every card cost.
+struct ExportFigures {
+    seconds: f64,
+    rows: i64,
+    bytes: usize,
+    rss_before: f64,
+    rss_peak: f64,
+}
+
+/// Exports every card as CSV, reading the stream as it comes, while the
+/// server's resident memory is sampled every 10 ms.
+async fn export_run(client: &mut Client, pid: u32) -> ExportFigures {
+    let rss_before = rss_mib(pid);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = tokio::spawn({
+        let done = done.clone();
+        async move {
+            let mut peak: f64 = 0.0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_mib(pid));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            peak
+        }
+    });
+    let start = Instant::now();
+    let mut stream = client.export_prospects(ExportProspectsRequest::default()).await.unwrap().into_inner();
+    let (mut rows, mut bytes) = (0, 0);
+    while let Some(chunk) = stream.message().await.unwrap() {
+        rows = chunk.rows;
+        bytes += chunk.data.len();
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rss_peak = sampler.await.unwrap();
+    ExportFigures { seconds, rows, bytes, rss_before, rss_peak }
 }
 
 impl Drop for Server {
@@ -252,6 +297,7 @@ fn main() {
         let mut results: Vec<[Figures; 3]> = Vec::new();
         let mut idle = Vec::new();
         let mut loaded = Vec::new();
+        let mut exports: Vec<ExportFigures> = Vec::new();
         for run in 1..=runs {
             let server = Server::start();
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -263,9 +309,21 @@ fn main() {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 logins(server.addr, 20).await
             });
+            let mut exporter = clients[0].clone();
             drop(clients);
             tokio::time::sleep(Duration::from_millis(500)).await;
             loaded.push(server.rss_mib());
+            let export = export_run(&mut exporter, server.child.id()).await;
+            println!(
+                "  ExportProspects (every card)   {:>9.0} rows/s  {} rows, {:.1} MB in {:.2} s; RSS {:.1} MiB before, peak {:.1} MiB during",
+                export.rows as f64 / export.seconds,
+                export.rows,
+                export.bytes as f64 / 1e6,
+                export.seconds,
+                export.rss_before,
+                export.rss_peak
+            );
+            exports.push(export);
             println!("run {run}: (20 logins took {:.2} s)", login_time.as_secs_f64());
             print("CreateProspect", create);
             print("ListProspects (50-card column)", list);
@@ -279,5 +337,12 @@ fn main() {
             print(name, median_figures(&results.iter().map(|r| r[i]).collect::<Vec<_>>()));
         }
         println!("  idle RSS at start {:.1} MiB, after the load {:.1} MiB", median(&mut idle), median(&mut loaded));
+        let mut rate: Vec<f64> = exports.iter().map(|e| e.rows as f64 / e.seconds).collect();
+        let mut growth: Vec<f64> = exports.iter().map(|e| e.rss_peak - e.rss_before).collect();
+        println!(
+            "  ExportProspects of every card: {:.0} rows/s; RSS grew by {:.1} MiB at most while it ran",
+            median(&mut rate),
+            median(&mut growth)
+        );
     });
 }
