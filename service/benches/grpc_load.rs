@@ -13,7 +13,9 @@
 //! - the same list load while 20 logins run (bcrypt must not stall it);
 //! - resident memory of the idle server, at start and after the load;
 //! - ExportProspects of every card: rows per second, and how much the
-//!   server's resident memory grows while the file streams.
+//!   server's resident memory grows while the file streams;
+//! - on the embedded store, `astro-service backup` of the serving store
+//!   and `astro-service restore` of the copy.
 
 use std::{
     io::{BufRead, BufReader},
@@ -105,6 +107,25 @@ fn rss_mib(pid: u32) -> f64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
     kib / 1024.0
+}
+
+/// `astro-service backup` of the running server's data directory, then
+/// `astro-service restore` of that copy into an empty one: their seconds.
+fn backup_and_restore(data: &std::path::Path) -> (f64, f64) {
+    let scratch = tempfile::tempdir().unwrap();
+    let copy = scratch.path().join("backup.sqlite3");
+    let timed = |dir: &std::path::Path, command: &str| {
+        let start = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_astro-service"))
+            .args([command, copy.to_str().unwrap()])
+            .env("ASTRO_DATA_DIR", dir)
+            .env("ASTRO_JWT_SECRET", SECRET)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+        start.elapsed().as_secs_f64()
+    };
+    (timed(data, "backup"), timed(&scratch.path().join("restored"), "restore"))
 }
 
 /// What an export of every card cost.
@@ -298,6 +319,7 @@ fn main() {
         let mut idle = Vec::new();
         let mut loaded = Vec::new();
         let mut exports: Vec<ExportFigures> = Vec::new();
+        let mut copies: Vec<(f64, f64)> = Vec::new();
         for run in 1..=runs {
             let server = Server::start();
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -324,6 +346,11 @@ fn main() {
                 export.rss_peak
             );
             exports.push(export);
+            if store == "embedded" {
+                let (backup, restore) = backup_and_restore(server._dir.path());
+                println!("  backup while serving {backup:.2} s, restore {restore:.2} s ({total} prospects)");
+                copies.push((backup, restore));
+            }
             println!("run {run}: (20 logins took {:.2} s)", login_time.as_secs_f64());
             print("CreateProspect", create);
             print("ListProspects (50-card column)", list);
@@ -344,5 +371,13 @@ fn main() {
             median(&mut rate),
             median(&mut growth)
         );
+        if !copies.is_empty() {
+            let (mut backups, mut restores): (Vec<f64>, Vec<f64>) = copies.into_iter().unzip();
+            println!(
+                "  backup of {total} prospects while serving {:.2} s, restore {:.2} s",
+                median(&mut backups),
+                median(&mut restores)
+            );
+        }
     });
 }

@@ -5,6 +5,8 @@
 //! astro-service user add --email E --role admin|sales|viewer|service [--name N]   # password on stdin
 //! astro-service user reset-password --email E     # password on stdin
 //! astro-service token issue --email E --role service
+//! astro-service backup PATH                       # embedded store: a consistent copy, while serving
+//! astro-service restore PATH                      # into an empty ASTRO_DATA_DIR
 //! ```
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -14,7 +16,9 @@ use astro_authorizer::Role;
 use astro_service::{
     config::{LogFormat, ServeConfig, StoreConfig, StoreKind},
     domain::DomainError,
-    process, server, telemetry,
+    process, server,
+    store::backup,
+    telemetry,
 };
 use clap::{Parser, Subcommand};
 
@@ -40,6 +44,13 @@ enum Command {
     /// Exit 0 when the service at `ASTRO_GRPC_ADDR` answers SERVING to the
     /// gRPC health check (the container's health check).
     Health,
+    /// Copy the embedded store to the new file PATH, while the service runs:
+    /// the copy is the store as of one commit, checked before it is kept.
+    /// (On DynamoDB, use point-in-time recovery: see docs/deploy.md.)
+    Backup { path: std::path::PathBuf },
+    /// Bring the backup PATH into `ASTRO_DATA_DIR`, which must hold no store
+    /// (stop the service first; start it after).
+    Restore { path: std::path::PathBuf },
     /// Manage the DynamoDB table (`ASTRO_STORE=dynamodb`).
     #[command(subcommand)]
     Table(TableCommand),
@@ -132,6 +143,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Backup { path } | Command::Restore { path } if !embedded_store(&cli.serve) => {
+            anyhow::bail!(
+                "{} is for the embedded store; on DynamoDB use point-in-time recovery (docs/deploy.md)",
+                path.display()
+            )
+        }
+        Command::Backup { path } => {
+            let dir = cli.serve.store.data_dir.clone();
+            let copied = tokio::task::spawn_blocking(move || backup::backup(&dir, &path).map(|c| (c, path))).await?;
+            let (copied, path) = copied?;
+            println!("backed up {} items ({}) to {} in {:.2} s", copied.items, size(copied.bytes), path.display(), copied.took.as_secs_f64());
+            Ok(())
+        }
+        Command::Restore { path } => {
+            let dir = cli.serve.store.data_dir.clone();
+            let copied = tokio::task::spawn_blocking(move || backup::restore(&path, &dir).map(|c| (c, dir))).await?;
+            let (copied, dir) = copied?;
+            println!("restored {} items ({}) into {} in {:.2} s", copied.items, size(copied.bytes), dir.display(), copied.took.as_secs_f64());
+            Ok(())
+        }
         Command::Table(TableCommand::Create) => {
             let client = server::dynamodb_client().await;
             let table = &cli.serve.store.dynamodb_table;
@@ -146,6 +177,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+    }
+}
+
+fn embedded_store(config: &ServeConfig) -> bool {
+    config.store.kind == StoreKind::Embedded
+}
+
+/// Bytes as people read them.
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
+        b => format!("{:.1} KiB", b as f64 / 1024.0),
     }
 }
 

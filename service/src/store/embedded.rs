@@ -43,7 +43,7 @@ use super::{
 
 /// Most writes committed together.
 const MAX_BATCH: usize = 256;
-const DB_FILE: &str = "astro.sqlite3";
+pub(super) const DB_FILE: &str = "astro.sqlite3";
 /// Prepared statements kept per connection: more than the store has, so
 /// none is ever prepared twice.
 const STATEMENT_CACHE: usize = 64;
@@ -53,7 +53,7 @@ const MIN_READERS: usize = 2;
 /// 3: sparse SQL indexes (only the items that carry the index's keys);
 /// 4: no counter items (the counts come from the status index);
 /// 5: a rowid table with a unique (pk, sk) key, not `WITHOUT ROWID`.
-const SCHEMA_VERSION: i64 = 5;
+pub(super) const SCHEMA_VERSION: i64 = 5;
 /// How often expired items are deleted.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 

@@ -4,6 +4,7 @@
 //! (`astro_proto::storage`): the embedded adapter here, DynamoDB beside it.
 
 pub mod dynamodb;
+pub mod backup;
 pub mod embedded;
 mod wal_vfs;
 
