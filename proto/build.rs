@@ -18,6 +18,7 @@ const PROTO_FILES: &[&str] = &[
     "astro/v1/member.proto",
     "astro/v1/scoring.proto",
     "astro/v1/insights.proto",
+    "astro/v1/privacy.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -153,14 +153,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let dir = cli.serve.store.data_dir.clone();
             let copied = tokio::task::spawn_blocking(move || backup::backup(&dir, &path).map(|c| (c, path))).await?;
             let (copied, path) = copied?;
-            println!("backed up {} items ({}) to {} in {:.2} s", copied.items, size(copied.bytes), path.display(), copied.took.as_secs_f64());
+            println!(
+                "backed up {} items ({}) to {} in {:.2} s",
+                copied.items,
+                size(copied.bytes),
+                path.display(),
+                copied.took.as_secs_f64()
+            );
             Ok(())
         }
         Command::Restore { path } => {
             let dir = cli.serve.store.data_dir.clone();
             let copied = tokio::task::spawn_blocking(move || backup::restore(&path, &dir).map(|c| (c, dir))).await?;
             let (copied, dir) = copied?;
-            println!("restored {} items ({}) into {} in {:.2} s", copied.items, size(copied.bytes), dir.display(), copied.took.as_secs_f64());
+            println!(
+                "restored {} items ({}) into {} in {:.2} s",
+                copied.items,
+                size(copied.bytes),
+                dir.display(),
+                copied.took.as_secs_f64()
+            );
             Ok(())
         }
         Command::Table(TableCommand::Create) => {

@@ -7,8 +7,8 @@ use anyhow::Context as _;
 use astro_authorizer::TokenSecret;
 use astro_proto::v1::{
     auth_service_server::AuthServiceServer, insights_service_server::InsightsServiceServer,
-    member_service_server::MemberServiceServer, prospect_service_server::ProspectServiceServer,
-    scoring_service_server::ScoringServiceServer,
+    member_service_server::MemberServiceServer, privacy_service_server::PrivacyServiceServer,
+    prospect_service_server::ProspectServiceServer, scoring_service_server::ScoringServiceServer,
 };
 use http::{HeaderName, HeaderValue, Method};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -23,8 +23,8 @@ use tracing::Level;
 
 use crate::{
     api::{
-        access::AccessLayer, auth::AuthApi, insights::InsightsApi, members::MemberApi, prospects::ProspectApi,
-        scoring::ScoringApi,
+        access::AccessLayer, auth::AuthApi, insights::InsightsApi, members::MemberApi, privacy::PrivacyApi,
+        prospects::ProspectApi, scoring::ScoringApi,
     },
     captcha::Captcha,
     config::{CaptchaProvider, ServeConfig, StoreConfig, StoreKind},
@@ -428,6 +428,7 @@ async fn routes(services: &Services, sign_in: SignIn) -> tonic::service::Routes 
     health.set_serving::<MemberServiceServer<MemberApi>>().await;
     health.set_serving::<ScoringServiceServer<ScoringApi>>().await;
     health.set_serving::<InsightsServiceServer<InsightsApi>>().await;
+    health.set_serving::<PrivacyServiceServer<PrivacyApi>>().await;
 
     let reflection = |b: tonic_reflection::server::Builder<'static>| {
         // google.rpc too, so grpcurl can print error details (BadRequest…).
@@ -461,6 +462,7 @@ async fn routes(services: &Services, sign_in: SignIn) -> tonic::service::Routes 
         }))
         .add_service(ScoringServiceServer::new(ScoringApi { scoring: services.prospects.scoring().clone() }))
         .add_service(InsightsServiceServer::new(InsightsApi { insights: services.insights.clone() }))
+        .add_service(PrivacyServiceServer::new(PrivacyApi { prospects: services.prospects.clone() }))
 }
 
 fn layered(routes: tonic::service::Routes, cors: CorsLayer, access: AccessLayer) -> GrpcService {

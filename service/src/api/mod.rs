@@ -6,6 +6,7 @@ pub mod auth;
 pub mod edge;
 pub mod insights;
 pub mod members;
+pub mod privacy;
 pub mod prospects;
 pub mod scoring;
 

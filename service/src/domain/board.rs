@@ -74,6 +74,7 @@ pub fn change(
         from_status: from_status as i32,
         actor: actor.to_owned(),
         expires_at: Some(prost_types::Timestamp { seconds: at.seconds + RETENTION.as_secs() as i64, nanos: 0 }),
+        subject: prospect.map(|p| p.email.clone()).unwrap_or_default(),
     }
 }
 

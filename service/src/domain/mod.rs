@@ -12,6 +12,7 @@ pub mod mail;
 pub mod members;
 pub mod page_token;
 pub mod password_reset;
+pub mod privacy;
 pub mod prospects;
 pub mod scoring;
 pub mod security_log;

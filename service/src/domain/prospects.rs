@@ -63,8 +63,8 @@ pub const UPDATABLE_FIELDS: [&str; 12] = [
 
 #[derive(Clone)]
 pub struct Prospects {
-    store: Arc<dyn Store>,
-    keys: KeyRing,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) keys: KeyRing,
     board: Arc<Board>,
     notifier: Arc<Notifier>,
     /// Gives new cards an owner when the team assigns automatically.
@@ -77,7 +77,7 @@ pub struct Prospects {
 /// through other instances (its own are seen at once).
 pub const DEFAULT_WATCH_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
-fn invalid(field: &str, description: &str) -> DomainError {
+pub(super) fn invalid(field: &str, description: &str) -> DomainError {
     DomainError::Invalid(vec![super::FieldViolation::new(field, description)])
 }
 

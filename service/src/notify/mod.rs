@@ -194,6 +194,7 @@ impl Notifier {
             queue: queue_of(NotificationState::Pending).to_owned(),
             due_at: Some(at),
             prospect: prospect.map(|p| Prospect { events: Vec::new(), ..p.clone() }),
+            subject: prospect.map(|p| p.email.clone()).unwrap_or_default(),
             created_at: Some(at),
             version: 1,
             kind: kind as i32,

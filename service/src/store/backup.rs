@@ -88,7 +88,8 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<Copied, BackupError> {
     let items = check(from)?;
     std::fs::create_dir_all(data_dir).map_err(|e| io("creating", data_dir, e))?;
     let target = data_dir.join(DB_FILE);
-    let leftovers = ["", "-wal", "-shm", "-journal"].map(|suffix| PathBuf::from(format!("{}{suffix}", target.display())));
+    let leftovers =
+        ["", "-wal", "-shm", "-journal"].map(|suffix| PathBuf::from(format!("{}{suffix}", target.display())));
     if leftovers.iter().any(|f| f.exists()) {
         return Err(BackupError::NotEmpty(data_dir.to_owned()));
     }
@@ -113,15 +114,16 @@ fn check(path: &Path) -> Result<i64, BackupError> {
     if !path.is_file() {
         return Err(not_a_backup("no such file".into()));
     }
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| not_a_backup(e.to_string()))?;
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| not_a_backup(e.to_string()))?;
     let integrity: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .map_err(|e| not_a_backup(format!("not a SQLite database ({e})")))?;
     if integrity != "ok" {
         return Err(not_a_backup(format!("integrity_check: {integrity}")));
     }
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| not_a_backup(e.to_string()))?;
+    let version: i64 =
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| not_a_backup(e.to_string()))?;
     if !(1..=SCHEMA_VERSION).contains(&version) {
         return Err(not_a_backup(format!(
             "schema version {version}; this release reads 1 to {SCHEMA_VERSION} (a newer release made it?)"

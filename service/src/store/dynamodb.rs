@@ -21,8 +21,8 @@ use astro_proto::{
         timestamp_key,
     },
     v1::{
-        BoardChange, CreateProspectRecord, Invitation, Notification, NotificationState, PipelineWeek, Prospect,
-        ProspectEvent, ProspectStatus, ProspectStatusCount, ProspectStatusCounter, Rescore, ScoringRules,
+        BoardChange, CreateProspectRecord, Erasure, Invitation, Notification, NotificationState, PipelineWeek,
+        Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, ProspectStatusCounter, Rescore, ScoringRules,
         ScoringRulesRevision, SecurityEvent, SignInFailures, SpentCaptcha, TeamSettings, User,
     },
 };
@@ -30,12 +30,12 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     Client,
     error::{ProvideErrorMetadata, SdkError},
-    types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem, Update},
+    types::{AttributeValue, Delete, DeleteRequest, KeysAndAttributes, Put, TransactWriteItem, Update, WriteRequest},
 };
 
 use super::{
     Column, ColumnPosition, CreateOutcome, MEMBER_PARTITION, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey,
-    Store, StoreError, StoreResult, add_counts, board_hours, counter_shard, expired, sum_counters,
+    Store, StoreError, StoreResult, SubjectItems, add_counts, board_hours, counter_shard, expired, sum_counters,
 };
 
 /// Tries of a transaction cancelled by a concurrent one.
@@ -1110,6 +1110,109 @@ impl Store for DynamoStore {
             }
             Err(e) => Err(e),
         }
+    }
+
+    async fn subject_items(&self, subject: &str) -> StoreResult<SubjectItems> {
+        let index = &storage::SUBJECT_INDEX;
+        let mut items = SubjectItems::default();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index.name)
+                .key_condition_expression("#p = :p")
+                .expression_attribute_names("#p", index.partition_attribute)
+                .expression_attribute_values(":p", AttributeValue::S(subject.to_owned()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items.unwrap_or_default() {
+                let pk = item.get(storage::PK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                if pk.starts_with(storage::notification::PK_PREFIX) {
+                    items.notifications.push(decode(&item)?);
+                } else if pk.starts_with(storage::board_change::PK_PREFIX) {
+                    items.changes.push(decode(&item)?);
+                } else {
+                    return Err(StoreError::Internal(format!("{pk} in SubjectIndex")));
+                }
+            }
+            match out.last_evaluated_key.filter(|k| !k.is_empty()) {
+                Some(key) => start = Some(key),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    async fn erase_items(&self, items: &SubjectItems) -> StoreResult<()> {
+        // BatchWriteItem: 25 deletes a call; what DynamoDB leaves unprocessed
+        // (throttling) is sent again after a pause.
+        let requests: Vec<WriteRequest> = items
+            .keys()
+            .into_iter()
+            .map(|(pk, sk)| {
+                let delete = DeleteRequest::builder()
+                    .set_key(Some(key_of(pk, sk)))
+                    .build()
+                    .map_err(|e| StoreError::Internal(e.to_string()))?;
+                Ok(WriteRequest::builder().delete_request(delete).build())
+            })
+            .collect::<StoreResult<_>>()?;
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            for attempt in 0..TRANSACTION_ATTEMPTS {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                pending = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable("DynamoDB kept deletes unprocessed: retry the erasure".into()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn save_erasure(&self, erasure: &Erasure) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(av_item(&erasure.to_item())))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn erasures(&self, before: Option<String>, limit: usize) -> StoreResult<Vec<Erasure>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_names("#pk", storage::PK)
+            .expression_attribute_values(":pk", AttributeValue::S(storage::erasure::pk()))
+            .scan_index_forward(false)
+            .limit(limit.min(i32::MAX as usize) as i32);
+        let query = match before {
+            Some(before) => query
+                .key_condition_expression("#pk = :pk AND #sk < :before")
+                .expression_attribute_names("#sk", storage::SK)
+                .expression_attribute_values(":before", AttributeValue::S(before)),
+            None => query.key_condition_expression("#pk = :pk"),
+        };
+        let out = query.send().await.map_err(sdk_error)?;
+        out.items.unwrap_or_default().iter().map(decode).collect()
     }
 
     async fn clear_sign_in_failures(&self, window: &SignInFailures) -> StoreResult<()> {

@@ -26,7 +26,7 @@ use std::{collections::BTreeSet, path::Path, sync::Arc, time::SystemTime};
 use astro_proto::{
     storage::{self, INDEXES, KeyText, StoredEntity},
     v1::{
-        AssignmentCounter, BoardChange, CreateProspectRecord, Invitation, Notification, NotificationState,
+        AssignmentCounter, BoardChange, CreateProspectRecord, Erasure, Invitation, Notification, NotificationState,
         PipelineWeek, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, Rescore, ScoringRules,
         ScoringRulesRevision, SecurityEvent, SignInFailures, SpentCaptcha, TeamSettings, User,
     },
@@ -38,7 +38,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     Column, ColumnPosition, CreateOutcome, MEMBER_PARTITION, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey,
-    Store, StoreError, StoreResult, add_counts, board_hours, expired,
+    Store, StoreError, StoreResult, SubjectItems, add_counts, board_hours, expired,
 };
 
 /// Most writes committed together.
@@ -74,6 +74,8 @@ struct Job {
 }
 
 pub struct EmbeddedStore {
+    /// The file, for the scrub after an erasure.
+    path: std::path::PathBuf,
     jobs: mpsc::Sender<Job>,
     reads: crossbeam_channel::Sender<Read>,
     counts: Counts,
@@ -96,7 +98,11 @@ impl EmbeddedStore {
         // `temp_store=MEMORY`: a batch's savepoints journal the pages each
         // write first touches; in memory, not in a temporary file (which cost
         // a `pwrite` per page, nine in ten of the writer's system calls).
-        conn.execute_batch("PRAGMA busy_timeout=5000; PRAGMA temp_store=MEMORY;").map_err(internal)?;
+        // `secure_delete`: what a write deletes or replaces is overwritten
+        // with zeros in its page (and freed pages too), so that an erased
+        // person's data does not linger in the file.
+        conn.execute_batch("PRAGMA busy_timeout=5000; PRAGMA temp_store=MEMORY; PRAGMA secure_delete=ON;")
+            .map_err(internal)?;
         migrate(&conn)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let counts: Counts = Arc::new(std::sync::RwLock::new(count_columns(&conn)?));
@@ -126,7 +132,7 @@ impl EmbeddedStore {
                 })
                 .map_err(|e| StoreError::Internal(e.to_string()))?;
         }
-        Ok(Self { jobs, reads, counts })
+        Ok(Self { path, jobs, reads, counts })
     }
 
     /// Runs `op` in the writer's transaction and resolves once it is durable.
@@ -197,6 +203,28 @@ impl EmbeddedStore {
             ),
         })
         .await
+    }
+
+    /// Empties the write-ahead log into the file and truncates it: the
+    /// pages of rows deleted before are then gone from the log too (the
+    /// file's own copies were zeroed by `secure_delete`). Waits for the
+    /// readers of older snapshots (a few milliseconds), on its own
+    /// connection, off the async workers.
+    pub async fn scrub(&self) -> StoreResult<()> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = Connection::open(&path).map_err(internal)?;
+            conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(internal)?;
+            let (busy, _, _): (i64, i64, i64) = conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(internal)?;
+            match busy {
+                0 => Ok(()),
+                _ => Err(StoreError::Unavailable("the log could not be emptied: readers held it; retry".into())),
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Internal(e.to_string()))?
     }
 
     /// Deletes the items whose time to live has passed (the sweeper runs it
@@ -1275,6 +1303,62 @@ impl Store for EmbeddedStore {
             }
             put(conn, &spent, false)?;
             Ok(None)
+        })
+        .await
+    }
+
+    async fn subject_items(&self, subject: &str) -> StoreResult<SubjectItems> {
+        let partition = column(storage::SUBJECT_INDEX.partition_attribute);
+        let subject = subject.to_owned();
+        self.read(move |conn| {
+            let sql = format!("SELECT entity, body FROM items WHERE {partition} = ?1 ORDER BY pk, sk");
+            let mut statement = conn.prepare_cached(&sql).map_err(internal)?;
+            let rows = statement
+                .query_map(params![subject], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
+                .map_err(internal)?;
+            let mut items = SubjectItems::default();
+            for row in rows {
+                let (entity, body) = row.map_err(internal)?;
+                match entity.as_str() {
+                    Notification::ENTITY => items.notifications.push(decode(&body)?),
+                    BoardChange::ENTITY => items.changes.push(decode(&body)?),
+                    other => return Err(StoreError::Internal(format!("{other} in SubjectIndex"))),
+                }
+            }
+            Ok(items)
+        })
+        .await
+    }
+
+    async fn erase_items(&self, items: &SubjectItems) -> StoreResult<()> {
+        let keys = items.keys();
+        self.write(move |conn| {
+            let mut statement = conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2").map_err(internal)?;
+            for (pk, sk) in &keys {
+                statement.execute(params![pk, sk]).map_err(internal)?;
+            }
+            Ok(())
+        })
+        .await?;
+        self.scrub().await
+    }
+
+    async fn save_erasure(&self, erasure: &Erasure) -> StoreResult<()> {
+        let erasure = erasure.clone();
+        self.write(move |conn| put(conn, &erasure, true)).await
+    }
+
+    async fn erasures(&self, before: Option<String>, limit: usize) -> StoreResult<Vec<Erasure>> {
+        let pk = storage::erasure::pk();
+        // Above every key: timestamps start with a digit, "~" sorts after them.
+        let before = before.unwrap_or_else(|| "~".to_owned());
+        let limit = limit as i64;
+        self.read(move |conn| {
+            query_items(
+                conn,
+                "SELECT body FROM items WHERE pk = ?1 AND sk < ?2 ORDER BY sk DESC LIMIT ?3",
+                &[&pk, &before, &limit],
+            )
         })
         .await
     }

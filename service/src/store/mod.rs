@@ -3,8 +3,8 @@
 //! Adapters keep the single-table layout generated from `proto/`
 //! (`astro_proto::storage`): the embedded adapter here, DynamoDB beside it.
 
-pub mod dynamodb;
 pub mod backup;
+pub mod dynamodb;
 pub mod embedded;
 mod wal_vfs;
 
@@ -344,6 +344,39 @@ pub trait Store: Send + Sync + 'static {
     /// expired): then returns the idempotency key it was first used with.
     /// Atomic: of two instances spending one solution, one wins.
     async fn spend_captcha(&self, spent: SpentCaptcha) -> StoreResult<Option<String>>;
+
+    /// What `SubjectIndex` holds for one email: the notifications and the
+    /// board changes that carry a copy of a card with it. One read (paged).
+    async fn subject_items(&self, subject: &str) -> StoreResult<SubjectItems>;
+    /// Deletes these items. The embedded store also scrubs its file: deleted
+    /// rows are zeroed (`secure_delete`) and the log is emptied, so nothing
+    /// of them stays on disk.
+    async fn erase_items(&self, items: &SubjectItems) -> StoreResult<()>;
+    /// Adds an erasure to the log of erasures.
+    async fn save_erasure(&self, erasure: &astro_proto::v1::Erasure) -> StoreResult<()>;
+    /// The log of erasures, newest first, strictly before the sort key
+    /// `before`, at most `limit`: one read.
+    async fn erasures(&self, before: Option<String>, limit: usize) -> StoreResult<Vec<astro_proto::v1::Erasure>>;
+}
+
+/// The items of one person in `SubjectIndex` (see `Store::subject_items`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SubjectItems {
+    pub notifications: Vec<Notification>,
+    pub changes: Vec<BoardChange>,
+}
+
+impl SubjectItems {
+    pub fn is_empty(&self) -> bool {
+        self.notifications.is_empty() && self.changes.is_empty()
+    }
+
+    /// The table keys of the items, for their deletion.
+    pub fn keys(&self) -> Vec<(String, String)> {
+        use astro_proto::storage::StoredEntity;
+        let notifications = self.notifications.iter().map(|n| (n.pk(), n.sk()));
+        notifications.chain(self.changes.iter().map(|c| (c.pk(), c.sk()))).collect()
+    }
 }
 
 /// The partition key of every member in `MemberIndex`.

@@ -41,6 +41,8 @@ pub type Prospects = ProspectServiceClient<InterceptedService<Channel, Bearer>>;
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// On DynamoDB, the test's table.
+    pub table: Option<String>,
     /// Kept so the data dir lives as long as the server.
     _dir: Option<tempfile::TempDir>,
     _running: RunningService,
@@ -100,16 +102,18 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());
     configure(&mut config);
+    let mut table = None;
     let running = if on_dynamodb() {
         let client = astro_testkit::moto::dynamodb_client(None);
-        let table = fresh_table(&client).await;
-        let store = std::sync::Arc::new(astro_service::store::dynamodb::DynamoStore::new(client, table));
+        let name = fresh_table(&client).await;
+        table = Some(name.clone());
+        let store = std::sync::Arc::new(astro_service::store::dynamodb::DynamoStore::new(client, name));
         astro_service::start_with_store(config, store).await
     } else {
         astro_service::start(config).await
     }
     .expect("the service starts");
-    TestApp { addr: running.addr, _dir: Some(dir), _running: running }
+    TestApp { addr: running.addr, table, _dir: Some(dir), _running: running }
 }
 
 /// [`spawn_app`] on `clock` (e.g. a fixed one, for exact durations).
@@ -117,15 +121,17 @@ pub async fn spawn_app_on(clock: astro_service::domain::clock::Clock) -> TestApp
     init_logs();
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path());
+    let mut table = None;
     let store: std::sync::Arc<dyn astro_service::store::Store> = if on_dynamodb() {
         let client = astro_testkit::moto::dynamodb_client(None);
-        let table = fresh_table(&client).await;
-        std::sync::Arc::new(astro_service::store::dynamodb::DynamoStore::new(client, table))
+        let name = fresh_table(&client).await;
+        table = Some(name.clone());
+        std::sync::Arc::new(astro_service::store::dynamodb::DynamoStore::new(client, name))
     } else {
         astro_service::server::open_store(&config.store).await.expect("the store opens")
     };
     let running = astro_service::start_with_clock(config, store, clock).await.expect("the service starts");
-    TestApp { addr: running.addr, _dir: Some(dir), _running: running }
+    TestApp { addr: running.addr, table, _dir: Some(dir), _running: running }
 }
 
 /// A fresh table on the tests' moto, created from the definition generated from `proto/`.
@@ -147,12 +153,17 @@ pub fn token(email: &str, role: Role) -> String {
 impl TestApp {
     /// A service started by the caller (its data dir is theirs to keep).
     pub fn from_running(running: RunningService) -> Self {
-        TestApp { addr: running.addr, _dir: None, _running: running }
+        TestApp { addr: running.addr, table: None, _dir: None, _running: running }
     }
 
     /// Stops the service (in-flight calls finish).
     pub async fn stop(self) {
         self._running.stop().await.expect("the service stops");
+    }
+
+    /// The data directory (the embedded store's file is in it).
+    pub fn data_dir(&self) -> Option<&Path> {
+        self._dir.as_ref().map(|d| d.path())
     }
 
     pub fn url(&self) -> String {

@@ -14,6 +14,7 @@ mod member_mail;
 mod members;
 mod notify;
 mod persistence;
+mod privacy;
 mod prospects;
 mod scoring;
 mod secrets;

@@ -103,7 +103,8 @@ async fn a_backup_during_a_submit_storm_restores_every_submission_acknowledged_b
         storm.push(tokio::spawn(async move {
             let mut i = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let created = create(&mut client, &format!("W{worker}N{i}"), &format!("w{worker}n{i}@example.com")).await;
+                let created =
+                    create(&mut client, &format!("W{worker}N{i}"), &format!("w{worker}n{i}@example.com")).await;
                 acknowledged.lock().unwrap().push((std::time::Instant::now(), created.id));
                 i += 1;
             }
@@ -128,7 +129,8 @@ async fn a_backup_during_a_submit_storm_restores_every_submission_acknowledged_b
     process.kill_9();
 
     // Checked by another SQLite than ours.
-    let script = "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('pragma integrity_check').fetchone()[0])";
+    let script =
+        "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('pragma integrity_check').fetchone()[0])";
     let integrity = std::process::Command::new("python3").args(["-c", script]).arg(&copy).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&integrity.stdout).trim(), "ok");
     let again = cli(&data, &["backup", &copy.display().to_string()]);
