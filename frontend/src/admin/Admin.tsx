@@ -26,6 +26,9 @@ const Scoring = lazy(() => import("./Scoring").then((m) => ({ default: m.Scoring
 /// charting library), loaded when opened.
 const Insights = lazy(() => import("./Insights"));
 
+/// A person's data (GDPR access and erasure), for admins: its own chunk.
+const Privacy = lazy(() => import("./Privacy"));
+
 /// The team, read once signed in and again after a change.
 function useTeamState(signedIn: boolean): TeamState {
   const [list, setList] = useState<Member[]>([]);
@@ -57,7 +60,7 @@ export default function Admin() {
   const everSignedIn = signedIn || session.expired;
   const team = useTeamState(signedIn);
   const isAdmin = claims?.role === "admin";
-  const [view, setView] = useState<"board" | "insights" | "team" | "scoring" | "account">("board");
+  const [view, setView] = useState<"board" | "insights" | "team" | "scoring" | "privacy" | "account">("board");
   const [notice, setNotice] = useState<string | null>(null);
 
   async function signOutEverywhere() {
@@ -75,7 +78,7 @@ export default function Admin() {
         <h1>{a("title")}</h1>
         {signedIn ? (
           <nav aria-label={a("nav.label")} className="admin-nav">
-            {(isAdmin ? (["board", "insights", "team", "scoring", "account"] as const) : (["board", "insights", "account"] as const)).map((v) => (
+            {(isAdmin ? (["board", "insights", "team", "scoring", "privacy", "account"] as const) : (["board", "insights", "account"] as const)).map((v) => (
               <button
                 key={v}
                 type="button"
@@ -128,6 +131,10 @@ export default function Admin() {
             ) : isAdmin && view === "scoring" ? (
               <Suspense fallback={<p className="loading">…</p>}>
                 <Scoring />
+              </Suspense>
+            ) : isAdmin && view === "privacy" ? (
+              <Suspense fallback={<p className="loading">…</p>}>
+                <Privacy />
               </Suspense>
             ) : view === "account" ? <Account /> : <Board />}
           </main>

@@ -8,31 +8,11 @@ import { useId, useRef, useState } from "react";
 
 import type { ListProspectsRequest } from "../gen/astro/v1/prospect_pb";
 import { prospects } from "./client";
+import { saveFile, today } from "./download";
 import { useAdminText } from "./texts";
 
 /// The listing an export reads, as the contract's filter.
 export type ExportFilter = Partial<Pick<ListProspectsRequest, "owner" | "orderBy" | "grade" | "query" | "overdue" | "stale">>;
-
-/// `prospects-2026-11-30.csv`, today's date where the user is.
-function fileName(now: Date): string {
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `prospects-${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}.csv`;
-}
-
-/// Hands the file to the browser as a download.
-function save(parts: BlobPart[], name: string): void {
-  const url = URL.createObjectURL(new Blob(parts, { type: "text/csv;charset=utf-8" }));
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = name;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  // The download has its own copy once started.
-  setTimeout(() => {
-    URL.revokeObjectURL(url);
-  }, 60_000);
-}
 
 export function ExportButton({ filter }: { filter: ExportFilter }) {
   const { a, lang } = useAdminText();
@@ -61,7 +41,7 @@ export function ExportButton({ filter }: { filter: ExportFilter }) {
         rows = Number(chunk.rows);
         setProgress(a("export.working", { count: rows }));
       }
-      save(parts, fileName(new Date()));
+      saveFile(parts, `prospects-${today()}.csv`, "text/csv;charset=utf-8");
       setProgress(a("export.done", { count: rows }));
     } catch (caught) {
       setProgress(a("export.failed", { detail: ConnectError.from(caught).rawMessage }));

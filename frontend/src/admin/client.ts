@@ -10,6 +10,7 @@ import { MemberService } from "../gen/astro/v1/member_pb";
 import { ProspectService } from "../gen/astro/v1/prospect_pb";
 import { ScoringService } from "../gen/astro/v1/scoring_pb";
 import { InsightsService } from "../gen/astro/v1/insights_pb";
+import { PrivacyService } from "../gen/astro/v1/privacy_pb";
 import { sessions } from "./session";
 import { apiBase } from "../api/origin";
 
@@ -31,3 +32,4 @@ export const prospects = createClient(ProspectService, transport);
 export const members = createClient(MemberService, transport);
 export const scoring = createClient(ScoringService, transport);
 export const insights = createClient(InsightsService, transport);
+export const privacy = createClient(PrivacyService, transport);

@@ -1,0 +1,196 @@
+// A person's rights (GDPR), for admins: everything held on one email
+// address, downloaded as JSON, or erased after a confirmation; and the log
+// of erasures (who, when, how much — never whose). Its own chunk.
+
+import { toJsonString } from "@bufbuild/protobuf";
+import { ConnectError } from "@connectrpc/connect";
+import { useCallback, useEffect, useId, useState } from "react";
+
+import { type Erasure, ErasureReason, type PersonalData, PersonalDataSchema } from "../gen/astro/v1/privacy_pb";
+import { columnOf } from "./board";
+import { privacy } from "./client";
+import { saveFile, today } from "./download";
+import { useAdminText } from "./texts";
+
+function when(ts: { seconds: bigint } | undefined, lang: string): string {
+  return ts === undefined ? "—" : new Date(Number(ts.seconds) * 1000).toLocaleString(lang);
+}
+
+export default function Privacy() {
+  const { a, lang } = useAdminText();
+  const id = useId();
+  const [email, setEmail] = useState("");
+  const [found, setFound] = useState<PersonalData | null>(null);
+  const [confirming, setConfirming] = useState(false);
+  const [message, setMessage] = useState("");
+  const [log, setLog] = useState<Erasure[]>([]);
+
+  const reloadLog = useCallback(() => {
+    privacy.listErasures({ pageSize: 50 }).then(
+      (page) => {
+        setLog(page.erasures);
+      },
+      () => undefined,
+    );
+  }, []);
+  useEffect(reloadLog, [reloadLog]);
+
+  async function lookUp() {
+    setConfirming(false);
+    setMessage("");
+    try {
+      setFound(await privacy.getPersonalData({ email }));
+    } catch (caught) {
+      setFound(null);
+      setMessage(a("privacy.failed", { detail: ConnectError.from(caught).rawMessage }));
+    }
+  }
+
+  async function erase() {
+    if (found === null) return;
+    try {
+      const done = await privacy.erasePersonalData({ email: found.email });
+      setFound(null);
+      setConfirming(false);
+      setMessage(a("privacy.erased", { prospects: Number(done.prospects), items: Number(done.events + done.notifications + done.boardChanges) }));
+      reloadLog();
+    } catch (caught) {
+      setMessage(a("privacy.failed", { detail: ConnectError.from(caught).rawMessage }));
+    }
+  }
+
+  function download() {
+    if (found === null) return;
+    const json = toJsonString(PersonalDataSchema, found, { prettySpaces: 2 });
+    saveFile([json], `personal-data-${found.email}-${today()}.json`, "application/json");
+  }
+
+  const events = found?.prospects.reduce((n, p) => n + p.events.length, 0) ?? 0;
+  return (
+    <section className="page privacy" aria-labelledby={`${id}-title`}>
+      <h2 id={`${id}-title`}>{a("privacy.title")}</h2>
+      <p className="hint">{a("privacy.intro")}</p>
+      <form
+        className="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void lookUp();
+        }}
+      >
+        <label htmlFor={`${id}-email`} className="visually-hidden">
+          {a("privacy.email")}
+        </label>
+        <input
+          id={`${id}-email`}
+          type="email"
+          required
+          placeholder={a("privacy.email")}
+          value={email}
+          onChange={(e) => {
+            setEmail(e.target.value);
+          }}
+        />
+        <button type="submit" className="secondary">
+          {a("privacy.lookUp")}
+        </button>
+      </form>
+      <p role="status" aria-live="polite" className={message === "" ? "visually-hidden" : "alert"}>
+        {message}
+      </p>
+      {found === null ? null : (
+        <section aria-labelledby={`${id}-found`} className="results">
+          <h3 id={`${id}-found`}>
+            {a("privacy.found", {
+              email: found.email,
+              prospects: found.prospects.length,
+              events,
+              notifications: found.notifications.length,
+              changes: found.boardChanges.length,
+            })}
+          </h3>
+          {found.prospects.length === 0 ? null : (
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">{a("privacy.name")}</th>
+                  <th scope="col">{a("privacy.company")}</th>
+                  <th scope="col">{a("field.status")}</th>
+                  <th scope="col">{a("privacy.createdAt")}</th>
+                  <th scope="col">{a("privacy.consent")}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {found.prospects.map((p) => (
+                  <tr key={p.id}>
+                    <td>{`${p.firstName} ${p.lastName}`.trim()}</td>
+                    <td>{p.company}</td>
+                    <td>{a(`status.${columnOf(p.status) ?? "NEW"}`)}</td>
+                    <td>{when(p.createdAt, lang)}</td>
+                    <td>{p.consent?.given === true ? when(p.consent.givenAt, lang) : a("privacy.noConsent")}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          <p className="actions">
+            <button type="button" className="secondary" onClick={download}>
+              {a("privacy.download")}
+            </button>{" "}
+            {found.prospects.length + found.notifications.length + found.boardChanges.length === 0 ? null : confirming ? (
+              <span role="alertdialog" aria-labelledby={`${id}-confirm`} className="confirm">
+                <span id={`${id}-confirm`}>{a("privacy.confirm", { email: found.email })}</span>{" "}
+                <button type="button" className="danger" onClick={() => void erase()}>
+                  {a("privacy.confirmYes")}
+                </button>{" "}
+                <button
+                  type="button"
+                  className="secondary"
+                  onClick={() => {
+                    setConfirming(false);
+                  }}
+                >
+                  {a("drawer.confirmNo")}
+                </button>
+              </span>
+            ) : (
+              <button
+                type="button"
+                className="danger"
+                onClick={() => {
+                  setConfirming(true);
+                }}
+              >
+                {a("privacy.erase")}
+              </button>
+            )}
+          </p>
+        </section>
+      )}
+      <h3>{a("privacy.log")}</h3>
+      {log.length === 0 ? (
+        <p className="hint">{a("privacy.logEmpty")}</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{a("privacy.erasedAt")}</th>
+              <th scope="col">{a("privacy.by")}</th>
+              <th scope="col">{a("privacy.reason")}</th>
+              <th scope="col">{a("privacy.items")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {log.map((e) => (
+              <tr key={e.id}>
+                <td>{when(e.erasedAt, lang)}</td>
+                <td>{e.actor}</td>
+                <td>{e.reason === ErasureReason.RETENTION ? a("privacy.reason.retention") : a("privacy.reason.request")}</td>
+                <td>{a("privacy.counts", { prospects: Number(e.prospects), items: Number(e.events + e.notifications + e.boardChanges) })}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
