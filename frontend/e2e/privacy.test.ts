@@ -59,6 +59,18 @@ describe("a person's data", () => {
     await row.getByRole("cell", { name: "admin@example.com" }).waitFor();
     expect(await page.locator("main").textContent()).not.toContain("perrine");
 
+    // Retention: Lost cards kept 12 months, saved with the settings' version.
+    await page.getByLabel("Lost (months)").fill("12");
+    await page.getByRole("button", { name: "Save retention" }).click();
+    await page.getByRole("status").filter({ hasText: "Retention saved." }).waitFor();
+    // Out of bounds: the browser holds the form back (the service would name the field).
+    await page.getByLabel("Won (months)").fill("0");
+    await page.getByRole("button", { name: "Save retention" }).click();
+    expect(await page.getByLabel("Won (months)").evaluate((e) => (e as HTMLInputElement).validity.rangeUnderflow)).toBe(true);
+    await page.reload();
+    await page.getByRole("button", { name: "Personal data" }).click();
+    expect(await page.getByLabel("Lost (months)").inputValue()).toBe("12");
+
     await page.getByRole("button", { name: "Board" }).click();
     await page.getByText("Kept Card").waitFor();
     expect(await page.getByText("Perrine Privée").count()).toBe(0);

@@ -111,6 +111,10 @@ pub struct ServeConfig {
     /// are seen at once; this is for the others').
     #[arg(long, env = "ASTRO_WATCH_POLL_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=60_000))]
     pub watch_poll_ms: u64,
+    /// Seconds between two passes of the team's retention (the cards past
+    /// it are erased; the first pass runs at start).
+    #[arg(long, env = "ASTRO_RETENTION_EVERY_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub retention_every_secs: u64,
     /// Where people reach the web app: the base of the links the service
     /// hands out (invitations).
     #[arg(long, env = "ASTRO_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]

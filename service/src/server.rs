@@ -200,6 +200,8 @@ pub struct RunningService {
     worker: Option<JoinHandle<()>>,
     /// Scores every card again when the rules change.
     rescorer: JoinHandle<()>,
+    /// Erases the cards past the team's retention, every hour.
+    retention: JoinHandle<()>,
     /// The service's clock (tests move it).
     pub clock: Clock,
 }
@@ -218,6 +220,7 @@ impl RunningService {
         let served = (&mut self.task).await.context("server task")?.context("server");
         self.sweeper.abort();
         self.rescorer.abort();
+        self.retention.abort();
         if let Some(worker) = &self.worker {
             worker.abort();
         }
@@ -330,6 +333,7 @@ pub async fn start_with_clock(
     let keys = services.keys.clone();
     let board = services.prospects.board().clone();
     let rescorer = Rescorer::new(services.prospects.scoring().clone(), board.clone()).spawn(RESCORE_POLL);
+    let retention = spawn_retention(services.prospects.clone(), Duration::from_secs(config.retention_every_secs));
     let access = AccessLayer::new(services.keys.clone(), services.members.clone());
     let service = layered(routes(&services, sign_in).await, cors, access);
     let in_process = service.clone();
@@ -360,7 +364,32 @@ pub async fn start_with_clock(
         sweeper,
         worker,
         rescorer,
+        retention,
         clock,
+    })
+}
+
+/// Runs the retention pass at start and then every `every`: batches of
+/// cards until a pass finds fewer than a batch. Several instances may run
+/// it at once: a card is erased once (the others find it gone).
+fn spawn_retention(prospects: Prospects, every: Duration) -> JoinHandle<()> {
+    use crate::domain::privacy::RETENTION_BATCH;
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            loop {
+                match prospects.retention_pass(RETENTION_BATCH).await {
+                    Ok(erasure) if erasure.prospects as usize >= RETENTION_BATCH => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "retention pass: retrying at the next one");
+                        break;
+                    }
+                }
+            }
+        }
     })
 }
 

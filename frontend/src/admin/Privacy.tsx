@@ -3,12 +3,13 @@
 // of erasures (who, when, how much — never whose). Its own chunk.
 
 import { toJsonString } from "@bufbuild/protobuf";
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { useCallback, useEffect, useId, useState } from "react";
 
 import { type Erasure, ErasureReason, type PersonalData, PersonalDataSchema } from "../gen/astro/v1/privacy_pb";
-import { columnOf } from "./board";
-import { privacy } from "./client";
+import type { TeamSettings } from "../gen/astro/v1/member_pb";
+import { COLUMNS, type ColumnKey, STATUS, columnOf } from "./board";
+import { members as memberClient, privacy } from "./client";
 import { saveFile, today } from "./download";
 import { useAdminText } from "./texts";
 
@@ -166,6 +167,7 @@ export default function Privacy() {
           </p>
         </section>
       )}
+      <Retention />
       <h3>{a("privacy.log")}</h3>
       {log.length === 0 ? (
         <p className="hint">{a("privacy.logEmpty")}</p>
@@ -192,5 +194,90 @@ export default function Privacy() {
         </table>
       )}
     </section>
+  );
+}
+
+/// How long each column keeps its cards (months; empty keeps them).
+function Retention() {
+  const { a } = useAdminText();
+  const id = useId();
+  const [settings, setSettings] = useState<TeamSettings | null>(null);
+  const [draft, setDraft] = useState<Record<ColumnKey, string> | null>(null);
+  const [notice, setNotice] = useState<{ text: string; ok: boolean } | null>(null);
+  const draftOf = (s: TeamSettings) =>
+    Object.fromEntries(COLUMNS.map((c) => [c, String(s.retention.find((k) => k.status === STATUS[c])?.months ?? "")])) as Record<
+      ColumnKey,
+      string
+    >;
+  const load = useCallback(() => {
+    memberClient.getTeamSettings({}).then(
+      (s) => {
+        setSettings(s);
+        setDraft(draftOf(s));
+      },
+      () => undefined,
+    );
+  }, []);
+  useEffect(load, [load]);
+  if (settings === null || draft === null) return null;
+
+  async function save() {
+    if (settings === null || draft === null) return;
+    setNotice(null);
+    try {
+      const saved = await memberClient.updateTeamSettings({
+        settings: {
+          version: settings.version,
+          retention: COLUMNS.filter((c) => draft[c].trim() !== "").map((c) => ({ status: STATUS[c], months: Math.trunc(Number(draft[c])) || 0 })),
+        },
+        updateMask: { paths: ["retention"] },
+      });
+      setSettings(saved);
+      setDraft(draftOf(saved));
+      setNotice({ text: a("retention.saved"), ok: true });
+    } catch (caught) {
+      const error = ConnectError.from(caught);
+      if (error.code === Code.Aborted) load();
+      setNotice({ text: a("privacy.failed", { detail: error.rawMessage.replace(/^invalid request: /, "") }), ok: false });
+    }
+  }
+
+  return (
+    <form
+      className="retention"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void save();
+      }}
+    >
+      <fieldset>
+        <legend>{a("retention.title")}</legend>
+        <p className="hint">{a("retention.intro")}</p>
+        <div className="row">
+          {COLUMNS.map((c) => (
+            <div className="field" key={c}>
+              <label htmlFor={`${id}-${c}`}>{a("retention.column", { column: a(`status.${c}`) })}</label>
+              <input
+                id={`${id}-${c}`}
+                type="number"
+                min={1}
+                max={120}
+                placeholder={a("retention.forever")}
+                value={draft[c]}
+                onChange={(e) => {
+                  setDraft({ ...draft, [c]: e.target.value });
+                }}
+              />
+            </div>
+          ))}
+        </div>
+      </fieldset>
+      <div role="status" aria-live="polite" className={notice === null ? "visually-hidden" : notice.ok ? "notice" : "alert"}>
+        {notice?.text}
+      </div>
+      <button type="submit" className="primary">
+        {a("retention.save")}
+      </button>
+    </form>
   );
 }

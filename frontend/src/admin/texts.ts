@@ -318,6 +318,12 @@ const fr = {
   "privacy.reason.retention": "Durée de conservation",
   "privacy.items": "Éléments",
   "privacy.counts": "{prospects, plural, one {# fiche} other {# fiches}}, {items, plural, one {# autre} other {# autres}}",
+  "retention.title": "Durée de conservation",
+  "retention.intro": "Une fiche est effacée (comme un effacement RGPD) quand elle est dans sa colonne depuis plus longtemps que ce nombre de mois ; la déplacer relance le décompte. Vide : conservée. Vérifié toutes les heures.",
+  "retention.column": "{column} (mois)",
+  "retention.forever": "Conservées",
+  "retention.save": "Enregistrer la conservation",
+  "retention.saved": "Durées de conservation enregistrées.",
 } as const;
 
 type AdminKey = keyof typeof fr;
@@ -638,6 +644,12 @@ const en: Record<AdminKey, string> = {
   "privacy.reason.retention": "Retention period",
   "privacy.items": "Items",
   "privacy.counts": "{prospects, plural, one {# card} other {# cards}}, {items, plural, one {# other} other {# others}}",
+  "retention.title": "Retention",
+  "retention.intro": "A card is erased (as a GDPR erasure is) once it has been in its column longer than this many months; moving it starts the count again. Empty: kept. Checked every hour.",
+  "retention.column": "{column} (months)",
+  "retention.forever": "Kept",
+  "retention.save": "Save retention",
+  "retention.saved": "Retention saved.",
 };
 
 const texts: Record<Lang, Record<AdminKey, string>> = { fr, en };

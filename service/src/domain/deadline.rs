@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use astro_proto::v1::{BusinessHours, ProspectStatus, StaleAfter, TeamSettings};
+use astro_proto::v1::{BusinessHours, ProspectStatus, TeamSettings};
 use jiff::{Span, ZonedDateTime as Zoned, tz::TimeZone};
 
 use super::validation::Violations;
@@ -13,6 +13,8 @@ use super::validation::Violations;
 /// The longest deadline: 30 days.
 pub const MAX_MINUTES: i32 = 30 * 24 * 60;
 const MAX_STALE_DAYS: i32 = 365;
+/// The longest retention: ten years.
+pub const MAX_RETENTION_MONTHS: i32 = 120;
 
 fn timestamp(ts: &prost_types::Timestamp) -> jiff::Timestamp {
     jiff::Timestamp::new(ts.seconds, ts.nanos).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
@@ -113,23 +115,32 @@ pub fn check(v: &mut Violations, settings: &mut TeamSettings) {
             }
         }
     }
+    let stale = settings.stale_after.iter().map(|s| (s.status, s.days));
+    per_column(v, "settings.stale_after", "days", stale, MAX_STALE_DAYS);
+    let kept = settings.retention.iter().map(|k| (k.status, k.months));
+    per_column(v, "settings.retention", "months", kept, MAX_RETENTION_MONTHS);
+}
+
+/// Checks a per-column list: each entry a column, each column once, each
+/// value (its field `unit`) from 1 to `max`.
+fn per_column(v: &mut Violations, field: &str, unit: &str, entries: impl Iterator<Item = (i32, i32)>, max: i32) {
     let mut seen = Vec::new();
-    for (i, StaleAfter { status, days }) in settings.stale_after.iter().enumerate() {
-        match ProspectStatus::try_from(*status) {
-            Ok(ProspectStatus::Unspecified) | Err(_) => {
-                v.add(format!("settings.stale_after[{i}].status"), "must be a column");
-            }
-            Ok(_) if seen.contains(status) => v.add(format!("settings.stale_after[{i}].status"), "each column once"),
-            Ok(_) => seen.push(*status),
+    for (i, (status, value)) in entries.enumerate() {
+        match ProspectStatus::try_from(status) {
+            Ok(ProspectStatus::Unspecified) | Err(_) => v.add(format!("{field}[{i}].status"), "must be a column"),
+            Ok(_) if seen.contains(&status) => v.add(format!("{field}[{i}].status"), "each column once"),
+            Ok(_) => seen.push(status),
         }
-        if !(1..=MAX_STALE_DAYS).contains(days) {
-            v.add(format!("settings.stale_after[{i}].days"), format!("must be from 1 to {MAX_STALE_DAYS}"));
+        if !(1..=max).contains(&value) {
+            v.add(format!("{field}[{i}].{unit}"), format!("must be from 1 to {max}"));
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use astro_proto::v1::{KeepFor, StaleAfter};
+
     use super::*;
 
     fn at(text: &str) -> prost_types::Timestamp {
@@ -212,5 +223,10 @@ mod tests {
             fields(|s| s.stale_after = vec![StaleAfter { status: 2, days: 0 }]),
             ["settings.stale_after[0].days"]
         );
+        assert_eq!(
+            fields(|s| s.retention = vec![KeepFor { status: 5, months: 12 }, KeepFor { status: 5, months: 121 }]),
+            ["settings.retention[1].status", "settings.retention[1].months"]
+        );
+        assert_eq!(fields(|s| s.retention = vec![KeepFor { status: 0, months: 1 }]), ["settings.retention[0].status"]);
     }
 }

@@ -351,8 +351,14 @@ impl Members {
         input: TeamSettings,
         paths: &[String],
     ) -> DomainResult<TeamSettings> {
-        const SETTABLE: &[&str] =
-            &["auto_assign", "require_two_factor", "first_contact_minutes", "business_hours", "stale_after"];
+        const SETTABLE: &[&str] = &[
+            "auto_assign",
+            "require_two_factor",
+            "first_contact_minutes",
+            "business_hours",
+            "stale_after",
+            "retention",
+        ];
         let mut v = Violations::default();
         if paths.is_empty() {
             v.add("update_mask", format!("name the settings to change, among: {}", SETTABLE.join(", ")));
@@ -385,6 +391,7 @@ impl Members {
             },
             business_hours: if set("business_hours") { input.business_hours } else { stored.business_hours.clone() },
             stale_after: if set("stale_after") { input.stale_after } else { stored.stale_after.clone() },
+            retention: if set("retention") { input.retention } else { stored.retention.clone() },
             version: stored.version + 1,
             updated_by: caller.email.clone(),
             updated_at: Some(now()),

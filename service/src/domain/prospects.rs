@@ -68,7 +68,7 @@ pub struct Prospects {
     board: Arc<Board>,
     notifier: Arc<Notifier>,
     /// Gives new cards an owner when the team assigns automatically.
-    team: Option<super::members::Members>,
+    pub(super) team: Option<super::members::Members>,
     /// Scores each card in the write that creates or edits it.
     scoring: Scoring,
 }

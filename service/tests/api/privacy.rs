@@ -170,3 +170,88 @@ async fn only_admins_reach_personal_data_and_a_bad_address_is_named() {
     );
     assert_eq!(violated_fields(&bad), ["email"]);
 }
+
+/// An instance of the service on `store` and `clock`.
+async fn instance(
+    store: std::sync::Arc<dyn astro_service::store::Store>,
+    clock: &astro_service::domain::clock::Clock,
+    dir: &std::path::Path,
+) -> TestApp {
+    let running = astro_service::start_with_clock(test_config(dir), store, clock.clone()).await.expect("starts");
+    TestApp::from_running(running)
+}
+
+const MONTH: std::time::Duration = std::time::Duration::from_secs(31 * 24 * 3600);
+
+#[tokio::test]
+async fn cards_past_their_columns_retention_are_erased_across_a_restart_and_no_others() {
+    use crate::speed_to_lead::{move_to, settle};
+    use astro_proto::v1::{KeepFor, TeamSettings};
+    let opened =
+        if on_dynamodb() { crate::store_contract::dynamodb().await } else { crate::store_contract::embedded().await };
+    let clock = astro_service::domain::clock::Clock::system();
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let first = instance(opened.0.clone(), &clock, dirs[0].path()).await;
+    let token = first.admin_token().await;
+    let mut admin = first.prospects_with(Some(token.clone())).await;
+    let mut lost = Vec::new();
+    for i in 0..3 {
+        let card = create(&mut admin, &format!("Lost{i}"), &format!("lost{i}@example.com")).await;
+        lost.push(move_to(&mut admin, &card, ProspectStatus::Lost).await);
+    }
+    let won = create(&mut admin, "Won", "won@example.com").await;
+    let won = move_to(&mut admin, &won, ProspectStatus::Won).await;
+    let new = create(&mut admin, "Fresh", "fresh@example.com").await;
+    let late_loss = create(&mut admin, "LateLoss", "late@example.com").await;
+    let retention = vec![
+        KeepFor { status: ProspectStatus::Lost as i32, months: 12 },
+        KeepFor { status: ProspectStatus::New as i32, months: 24 },
+    ];
+    let settings = TeamSettings { retention, ..Default::default() };
+    let saved = settle(token.clone(), &first, settings, &["retention"]).await;
+    assert_eq!(saved.retention.len(), 2);
+
+    // Eleven months on, one more card is lost: its time in Lost starts now.
+    clock.advance(11 * MONTH);
+    let late_loss = move_to(&mut admin, &late_loss, ProspectStatus::Lost).await;
+    drop(admin);
+    first.stop().await;
+
+    // Thirteen months after the first losses, a new instance's first pass.
+    clock.advance(2 * MONTH);
+    let second = instance(opened.0.clone(), &clock, dirs[1].path()).await;
+    let mut admin = second.prospects_with(Some(second.admin_token().await)).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let page = loop {
+        let page = list(&mut admin, ProspectStatus::Unspecified, 50, "").await;
+        if count(&page, ProspectStatus::Lost) == 1 || std::time::Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let mut kept: Vec<(String, i64)> = page.prospects.iter().map(|p| (p.id.clone(), p.version)).collect();
+    kept.sort();
+    let mut expected =
+        vec![(won.id.clone(), won.version), (new.id.clone(), new.version), (late_loss.id.clone(), late_loss.version)];
+    expected.sort();
+    assert_eq!(kept, expected, "the three lost thirteen months ago are erased, the others untouched");
+    assert_eq!(
+        (count(&page, ProspectStatus::Lost), count(&page, ProspectStatus::Won), count(&page, ProspectStatus::New)),
+        (1, 1, 1)
+    );
+    for card in &lost {
+        let gone = admin.get_prospect(astro_proto::v1::GetProspectRequest { id: card.id.clone(), view: 0 }).await;
+        assert_code(gone, Code::NotFound);
+    }
+    let mut privacy = privacy(&second, second.admin_token().await).await;
+    let log = privacy.list_erasures(ListErasuresRequest::default()).await.unwrap().into_inner();
+    assert_eq!(log.erasures.len(), 1);
+    let record = &log.erasures[0];
+    assert_eq!(
+        (record.reason, record.actor.as_str(), record.prospects),
+        (ErasureReason::Retention as i32, "retention", 3)
+    );
+    assert_eq!(record.events, 6, "each lost card's creation and move");
+    drop(admin);
+    second.stop().await;
+}

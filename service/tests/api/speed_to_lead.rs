@@ -20,7 +20,7 @@ use crate::{
     notify::{KEY, receiver},
 };
 
-async fn settle(app_token: String, app: &TestApp, settings: TeamSettings, paths: &[&str]) -> TeamSettings {
+pub(crate) async fn settle(app_token: String, app: &TestApp, settings: TeamSettings, paths: &[&str]) -> TeamSettings {
     let mut members = MemberServiceClient::with_interceptor(app.channel().await, Bearer(Some(app_token)));
     let current = members.get_team_settings(astro_proto::v1::GetTeamSettingsRequest {}).await.unwrap().into_inner();
     let request = UpdateTeamSettingsRequest {
@@ -30,7 +30,7 @@ async fn settle(app_token: String, app: &TestApp, settings: TeamSettings, paths:
     members.update_team_settings(request).await.unwrap().into_inner()
 }
 
-async fn move_to(client: &mut Prospects, card: &Prospect, status: ProspectStatus) -> Prospect {
+pub(crate) async fn move_to(client: &mut Prospects, card: &Prospect, status: ProspectStatus) -> Prospect {
     let request = UpdateProspectRequest {
         prospect: Some(Prospect {
             id: card.id.clone(),
