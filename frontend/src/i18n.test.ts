@@ -1,6 +1,8 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
-import { dictionaries, fill, format, initialLang } from "./i18n";
+import { CONSENT_VERSION, dictionaries, fill, format, initialLang } from "./i18n";
 
 describe("French and English", () => {
   it("come from the remembered choice, else the browser, else French", () => {
@@ -25,5 +27,15 @@ describe("French and English", () => {
     expect(fill("en", "{n, plural, =0 {none} one {one} other {#}}", { n: 0 })).toBe("none");
     expect(format("en", "error.summary", { count: 1 })).toBe("The form has 1 error. Please fix the marked fields.");
     expect(format("fr", "error.summary", { count: 2 })).toBe("Le formulaire contient 2 erreurs. Corrigez les champs signalés.");
+  });
+});
+
+describe("the consent text", () => {
+  it("is recorded in docs/consent.md under the version the form sends", () => {
+    const page = readFileSync(resolve(import.meta.dirname, "../../docs/consent.md"), "utf8");
+    const section = page.split(/^## /m).find((s) => s.startsWith(`${CONSENT_VERSION}\n`));
+    expect(section, `docs/consent.md has no section "## ${CONSENT_VERSION}"`).toBeDefined();
+    expect(section).toContain(`- **fr**: ${dictionaries.fr["field.consent"]}\n`);
+    expect(section).toContain(`- **en**: ${dictionaries.en["field.consent"]}\n`);
   });
 });

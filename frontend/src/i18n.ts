@@ -104,6 +104,12 @@ const en: Record<Key, string> = {
   "success.again": "Send another request",
 };
 
+/// The version of the consent texts (`field.consent` in both languages),
+/// sent with every submission and kept with the card. Change the texts, and
+/// bump it and record the new texts in docs/consent.md: a test holds the
+/// three together.
+export const CONSENT_VERSION = "2026-11";
+
 export type Lang = "fr" | "en";
 export const dictionaries: Record<Lang, Record<Key, string>> = { fr, en };
 

@@ -148,7 +148,7 @@ fn prospect(i: usize) -> Prospect {
         job_title: "Head of Sales".into(),
         message: "We would like to qualify our inbound leads faster and with less manual work.".into(),
         budget: astro_proto::v1::Budget::Budget5kTo20k as i32,
-        consent: Some(Consent { given: true, given_at: None }),
+        consent: Some(Consent { given: true, ..Default::default() }),
         source: Some(astro_proto::v1::Source {
             utm_source: "newsletter".into(),
             utm_medium: "email".into(),

@@ -315,7 +315,12 @@ mod tests {
             first_name: "Ada".into(),
             email: "ada@example.com".into(),
             budget: Budget::Budget5kTo20k as i32,
-            consent: Some(Consent { given: true, given_at: Some(ts(5, 0)) }),
+            consent: Some(Consent {
+                given: true,
+                given_at: Some(ts(5, 0)),
+                text_version: "2026-11".into(),
+                language: "fr".into(),
+            }),
             source: Some(Source { utm_source: "news".into(), ..Default::default() }),
             status: ProspectStatus::Won as i32,
             created_at: Some(ts(1_706_400_000, 0)),

@@ -315,7 +315,14 @@ export function CardDrawer(props: {
                 {a("drawer.source")}: {[card.source.utmSource, card.source.utmMedium, card.source.utmCampaign, card.source.referrer].filter((s) => s !== "").join(" · ")}
               </p>
             ) : null}
-            {card.consent?.givenAt !== undefined ? <p className="meta">{a("drawer.consent", { date: when(card.consent.givenAt.seconds) })}</p> : null}
+            {card.consent?.givenAt !== undefined ? (
+              <p className="meta">
+                {a("drawer.consent", { date: when(card.consent.givenAt.seconds) })}
+                {card.consent.textVersion !== ""
+                  ? ` ${a("drawer.consentText", { version: card.consent.textVersion, language: card.consent.language || "?" })}`
+                  : null}
+              </p>
+            ) : null}
             {card.duplicateOf !== "" ? <p className="meta">{a("drawer.duplicate")}</p> : null}
           </fieldset>
           {editable ? (

@@ -21,6 +21,10 @@ export interface ProspectSubmission {
   budget?: Budget;
   timeline?: Timeline;
   consent: boolean;
+  /// The version of the consent text shown (`CONSENT_VERSION`).
+  consentVersion: string;
+  /// The language the form was shown in.
+  consentLanguage: "fr" | "en";
   source?: { utmSource: string; utmMedium: string; utmCampaign: string; referrer: string };
   captchaToken: string;
   /// The honeypot: people never see it, so it stays empty.
@@ -40,6 +44,8 @@ export const SUBMISSION_FIELDS = [
   "budget",
   "timeline",
   "consent",
+  "consentVersion",
+  "consentLanguage",
   "source",
   "captchaToken",
   "website",

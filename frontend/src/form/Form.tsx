@@ -16,7 +16,7 @@ import {
   captchaSettings,
   submitProspect,
 } from "../api/rest";
-import { type Key, useI18n } from "../i18n";
+import { CONSENT_VERSION, type Key, useI18n } from "../i18n";
 import { LanguageSwitch } from "../LanguageSwitch";
 import { type Captcha, startCaptcha } from "./captcha";
 import { type FieldName, type FormValues, validate } from "./validation";
@@ -57,7 +57,7 @@ type Status =
   | { kind: "error"; message: string };
 
 export function Form() {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const [values, setValues] = useState<FormValues>(EMPTY);
   const [errors, setErrors] = useState<Map<string, FieldError>>(new Map());
   const [status, setStatus] = useState<Status>({ kind: "editing" });
@@ -135,6 +135,8 @@ export function Form() {
       budget: values.budget === "" ? undefined : (values.budget as Budget),
       timeline: values.timeline === "" ? undefined : (values.timeline as Timeline),
       consent: values.consent,
+      consentVersion: CONSENT_VERSION,
+      consentLanguage: lang,
       source: attribution(),
       captchaToken: token,
       website,

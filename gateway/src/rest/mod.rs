@@ -112,6 +112,8 @@ fn rest_field(path: &str) -> String {
         "language" => "lang".into(),
         "byte_order_mark" => "bom".into(),
         "consent.given" => "consent".into(),
+        "consent.text_version" => "consentVersion".into(),
+        "consent.language" => "consentLanguage".into(),
         "request_id" => "Idempotency-Key".into(),
         "version" => "If-Match".into(),
         "update_mask" => "body".into(),

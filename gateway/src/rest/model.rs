@@ -160,6 +160,14 @@ pub struct ProspectSubmission {
     #[serde(default)]
     #[schema(required = true)]
     pub consent: bool,
+    /// The version of the consent text the visitor was shown (kept with the
+    /// card; the hosted form's texts: docs/consent.md).
+    #[serde(default)]
+    #[schema(max_length = 32, example = "2026-11")]
+    pub consent_version: String,
+    /// The language the form was shown in: `fr` or `en`.
+    #[serde(default)]
+    pub consent_language: Option<ConsentLanguage>,
     #[serde(default)]
     pub source: Option<Source>,
     /// The solved captcha: for the proof of work, the widget's base64
@@ -185,11 +193,28 @@ impl ProspectSubmission {
             message: self.message.clone(),
             budget: self.budget.map(Budget::to_proto).unwrap_or_default(),
             timeline: self.timeline.map(Timeline::to_proto).unwrap_or_default(),
-            consent: Some(pb::Consent { given: self.consent, given_at: None }),
+            consent: Some(pb::Consent {
+                given: self.consent,
+                given_at: None,
+                text_version: self.consent_version.clone(),
+                language: match self.consent_language {
+                    Some(ConsentLanguage::Fr) => "fr".into(),
+                    Some(ConsentLanguage::En) => "en".into(),
+                    None => String::new(),
+                },
+            }),
             source: self.source.as_ref().map(Source::to_proto),
             ..Default::default()
         }
     }
+}
+
+/// The language a form was shown in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsentLanguage {
+    Fr,
+    En,
 }
 
 /// The answer to a submission.
@@ -235,6 +260,12 @@ pub struct Prospect {
     pub consent: bool,
     /// When consent was given (RFC 3339).
     pub consent_at: Option<String>,
+    /// The version of the consent text agreed to, when a form sent it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent_version: Option<String>,
+    /// The language the consent text was shown in, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent_language: Option<ConsentLanguage>,
     pub source: Source,
     pub status: Option<Status>,
     pub created_at: String,
@@ -316,6 +347,12 @@ impl Prospect {
             timeline: Timeline::from_proto(p.timeline),
             consent: consent.given,
             consent_at: consent.given_at.map(|t| timestamp(Some(t))),
+            consent_version: Some(consent.text_version).filter(|v| !v.is_empty()),
+            consent_language: match consent.language.as_str() {
+                "fr" => Some(ConsentLanguage::Fr),
+                "en" => Some(ConsentLanguage::En),
+                _ => None,
+            },
             source: p.source.map(Source::from_proto).unwrap_or_default(),
             status: Status::from_proto(p.status),
             created_at: timestamp(p.created_at),

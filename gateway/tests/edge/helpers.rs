@@ -159,6 +159,8 @@ pub fn submission(first_name: &str, email: &str, captcha_token: &str) -> Value {
         "timeline": "within_3_months",
         "message": "We need <b>qualified</b> leads",
         "consent": true,
+        "consentVersion": "2026-11",
+        "consentLanguage": "en",
         "source": {"utmSource": "newsletter"},
         "captchaToken": captcha_token,
     })

@@ -27,6 +27,10 @@ async fn a_submission_with_a_solved_proof_of_work_reaches_the_admin() {
     assert_eq!(card["status"], "new");
     assert_eq!(card["budget"], "5k_to_20k");
     assert_eq!(card["source"]["utmSource"], "newsletter");
+    // What was consented to: the text's version, its language, the time.
+    assert_eq!((card["consent"].as_bool(), card["consentVersion"].as_str()), (Some(true), Some("2026-11")));
+    assert_eq!(card["consentLanguage"], "en");
+    assert!(card["consentAt"].as_str().unwrap().ends_with('Z'));
     // Stored as text, never as markup.
     assert_eq!(card["message"], "We need <b>qualified</b> leads");
     assert_eq!(card["events"][0]["kind"], "created");
@@ -119,10 +123,11 @@ async fn the_honeypot_and_invalid_fields_are_refused_by_name() {
     let mut body = submission("", "not-an-email", &stack.solved().await);
     body["consent"] = false.into();
     body["source"]["referrer"] = "x".repeat(3000).into();
+    body["consentVersion"] = "v".repeat(33).into();
     let problem = assert_problem(stack.submit(&body, None).await, 400, Some("firstName")).await;
     let fields: Vec<&str> =
         problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-    for field in ["email", "consent", "source.referrer"] {
+    for field in ["email", "consent", "source.referrer", "consentVersion"] {
         assert!(fields.contains(&field), "{field} not in {fields:?}");
     }
 

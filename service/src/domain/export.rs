@@ -66,7 +66,7 @@ const fn field(en: &'static str, fr: &'static str, cell: for<'a> fn(&'a Prospect
 }
 
 /// The file's columns, in order.
-const FIELDS: [Field; 25] = [
+const FIELDS: [Field; 27] = [
     field("Id", "Identifiant", |p, _| p.id.as_str().into()),
     field("Created at", "Créé le", |p, _| date(&p.created_at)),
     field("Status", "Statut", |p, l| status_word(p.status(), l).into()),
@@ -87,6 +87,12 @@ const FIELDS: [Field; 25] = [
     }),
     field("Consent", "Consentement", |p, l| yes_no(p.consent.as_ref().is_some_and(|c| c.given), l).into()),
     field("Consent given at", "Consentement donné le", |p, _| date(&p.consent.as_ref().and_then(|c| c.given_at))),
+    field("Consent text version", "Version du texte de consentement", |p, _| {
+        p.consent.as_ref().map(|c| c.text_version.as_str()).unwrap_or_default().into()
+    }),
+    field("Consent language", "Langue du consentement", |p, _| {
+        p.consent.as_ref().map(|c| c.language.as_str()).unwrap_or_default().into()
+    }),
     field("UTM source", "Source UTM", |p, _| source(p, |s| &s.utm_source)),
     field("UTM medium", "Support UTM", |p, _| source(p, |s| &s.utm_medium)),
     field("UTM campaign", "Campagne UTM", |p, _| source(p, |s| &s.utm_campaign)),

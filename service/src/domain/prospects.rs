@@ -33,6 +33,8 @@ pub const MAX_PAGE_SIZE: usize = 200;
 /// How long a CreateProspect `request_id` is remembered.
 pub const REQUEST_ID_LIFETIME_SECS: i64 = 24 * 60 * 60;
 const MAX_REQUEST_ID: usize = 100;
+/// The longest consent text version.
+const MAX_CONSENT_VERSION: usize = 32;
 /// The longest search.
 pub const MAX_QUERY: usize = 100;
 
@@ -154,6 +156,16 @@ impl Prospects {
         if !consent.given {
             v.add("prospect.consent.given", "consent to be contacted is required");
         }
+        let version = consent.text_version.trim();
+        if version.chars().count() > MAX_CONSENT_VERSION || version.chars().any(|c| c.is_control()) {
+            v.add(
+                "prospect.consent.text_version",
+                format!("must be at most {MAX_CONSENT_VERSION} printable characters"),
+            );
+        }
+        if !matches!(consent.language.as_str(), "" | "fr" | "en") {
+            v.add("prospect.consent.language", "\"fr\", \"en\" or empty");
+        }
         match ProspectStatus::try_from(input.status) {
             Ok(ProspectStatus::Unspecified | ProspectStatus::New) => {}
             _ => v.add("prospect.status", "new prospects start in NEW: leave it unset"),
@@ -167,7 +179,12 @@ impl Prospects {
         let at = self.scoring.clock().now();
         let prospect = Prospect {
             id: uuid::Uuid::now_v7().to_string(),
-            consent: Some(Consent { given: true, given_at: consent.given_at.or(Some(at)) }),
+            consent: Some(Consent {
+                given: true,
+                given_at: consent.given_at.or(Some(at)),
+                text_version: version.to_owned(),
+                language: consent.language.clone(),
+            }),
             status: ProspectStatus::New as i32,
             created_at: Some(at),
             updated_at: Some(at),

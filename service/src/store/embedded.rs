@@ -1396,7 +1396,12 @@ mod tests {
             message: "Bonjour".into(),
             budget: 2,
             timeline: 1,
-            consent: Some(Consent { given: true, given_at: at(1) }),
+            consent: Some(Consent {
+                given: true,
+                given_at: at(1),
+                text_version: "2026-11".into(),
+                language: "fr".into(),
+            }),
             source: Some(Source { utm_source: "fair".into(), utm_campaign: "spring".into(), ..Default::default() }),
             status: 2,
             created_at: at(1),

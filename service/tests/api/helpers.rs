@@ -228,7 +228,7 @@ pub fn prospect(first_name: &str, email: &str) -> Prospect {
         email: email.into(),
         company: "Analytical Engines".into(),
         message: "We need a qualification pipeline.".into(),
-        consent: Some(Consent { given: true, given_at: None }),
+        consent: Some(Consent { given: true, ..Default::default() }),
         ..Default::default()
     }
 }
