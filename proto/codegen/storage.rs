@@ -66,7 +66,30 @@ pub fn generate(pool: &DescriptorPool) -> Result<String, Error> {
     }
     write_enum_key_texts(&mut out, pool)?;
     write_item_maps(&mut out, &entities)?;
+    write_entity_list(&mut out, &entities)?;
     Ok(out)
+}
+
+/// `stored_entities!(callback)`: calls `callback!` with every stored
+/// message — `Name => path [pk prefix, sk prefix],` — for code that handles
+/// any entity (dump and load).
+fn write_entity_list(out: &mut String, entities: &[Entity]) -> Result<(), Error> {
+    writeln!(out, "\n/// Calls `$callback!` with the Rust path of every stored message.")?;
+    writeln!(out, "#[macro_export]")?;
+    writeln!(out, "macro_rules! stored_entities {{")?;
+    writeln!(out, "    ($callback:ident) => {{")?;
+    writeln!(out, "        $callback! {{")?;
+    for entity in entities {
+        let name =
+            entity.message.full_name().strip_prefix(&format!("{PACKAGE}.")).unwrap_or(entity.message.full_name());
+        let path = format!("{}::{}", RUST_ROOT.replacen("crate", "$crate", 1), name.replace('.', "::"));
+        let (pk, sk) = (literal_prefix(&entity.pk), literal_prefix(&entity.sk));
+        writeln!(out, "            {} => {path} [{pk:?}, {sk:?}],", entity.message.name())?;
+    }
+    writeln!(out, "        }}")?;
+    writeln!(out, "    }};")?;
+    writeln!(out, "}}")?;
+    Ok(())
 }
 
 /// The table definition, as a DynamoDB `CreateTable` input (JSON) and as a

@@ -7,6 +7,7 @@
 //! astro-service token issue --email E --role service
 //! astro-service backup PATH                       # embedded store: a consistent copy, while serving
 //! astro-service restore PATH                      # into an empty ASTRO_DATA_DIR
+//! astro-service dump PATH / load PATH             # every item as JSON Lines, to move between stores
 //! ```
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -51,6 +52,12 @@ enum Command {
     /// Bring the backup PATH into `ASTRO_DATA_DIR`, which must hold no store
     /// (stop the service first; start it after).
     Restore { path: std::path::PathBuf },
+    /// Write every stored item to the new file PATH as JSON Lines (the
+    /// contract's JSON form): a full export, to move to another store.
+    Dump { path: std::path::PathBuf },
+    /// Load a dump into the configured store, which must be empty (the
+    /// embedded store or a new DynamoDB table), before starting the service.
+    Load { path: std::path::PathBuf },
     /// Manage the DynamoDB table (`ASTRO_STORE=dynamodb`).
     #[command(subcommand)]
     Table(TableCommand),
@@ -173,6 +180,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 dir.display(),
                 copied.took.as_secs_f64()
             );
+            Ok(())
+        }
+        Command::Dump { path } => {
+            let store = server::open_store(&cli.serve.store).await?;
+            let written = astro_service::store::dump::dump(store.as_ref(), &path).await?;
+            println!("dumped {written} items to {}", path.display());
+            Ok(())
+        }
+        Command::Load { path } => {
+            let store = server::open_store(&cli.serve.store).await?;
+            let loaded = astro_service::store::dump::load(store.as_ref(), &path).await?;
+            println!("loaded {loaded} items from {}", path.display());
             Ok(())
         }
         Command::Table(TableCommand::Create) => {

@@ -30,12 +30,16 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     Client,
     error::{ProvideErrorMetadata, SdkError},
-    types::{AttributeValue, Delete, DeleteRequest, KeysAndAttributes, Put, TransactWriteItem, Update, WriteRequest},
+    types::{
+        AttributeValue, Delete, DeleteRequest, KeysAndAttributes, Put, PutRequest, TransactWriteItem, Update,
+        WriteRequest,
+    },
 };
 
 use super::{
     Column, ColumnPosition, CreateOutcome, MEMBER_PARTITION, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey,
-    Store, StoreError, StoreResult, SubjectItems, add_counts, board_hours, counter_shard, expired, sum_counters,
+    Store, StoreError, StoreResult, SubjectItems, add_counts, board_hours, counter_shard, dump::AnyEntity, expired,
+    sum_counters,
 };
 
 /// Tries of a transaction cancelled by a concurrent one.
@@ -381,6 +385,32 @@ impl DynamoStore {
     async fn first_with_email(&self, email: &str) -> StoreResult<Option<String>> {
         let (page, _) = self.email_page(email, None, Some(100)).await?;
         Ok(page.into_iter().map(|p| p.id).min())
+    }
+
+    /// BatchWriteItem: 25 requests a call; what DynamoDB leaves unprocessed
+    /// (throttling) is sent again after a pause.
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> StoreResult<()> {
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            for attempt in 0..TRANSACTION_ATTEMPTS {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                pending = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable("DynamoDB kept writes unprocessed: retry".into()));
+            }
+        }
+        Ok(())
     }
 
     /// One queue of the outbox (`OutboxIndex`), soonest due first, up to `until`.
@@ -1112,6 +1142,75 @@ impl Store for DynamoStore {
         }
     }
 
+    async fn dump_page(&self, after: Option<String>, limit: usize) -> StoreResult<(Vec<AnyEntity>, Option<String>)> {
+        // The position is the last item's key, as JSON [PK, SK].
+        let start = match after {
+            Some(text) => {
+                let (pk, sk): (String, String) = serde_json::from_str(&text)
+                    .map_err(|_| StoreError::Internal("a dump position that is not ours".into()))?;
+                Some(key_of(pk, sk))
+            }
+            None => None,
+        };
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .limit(limit.min(1000) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let mut items = Vec::new();
+        for av in out.items.unwrap_or_default() {
+            let item: storage::Item =
+                av.iter().filter_map(|(k, v)| Some((k.clone(), storage::dynamodb::attr(v)?))).collect();
+            items.push(AnyEntity::from_item(&item).map_err(|e| StoreError::Internal(format!("corrupt item: {e}")))?);
+        }
+        let next = match out.last_evaluated_key.filter(|k| !k.is_empty()) {
+            Some(key) => {
+                let text = |name: &str| key.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                Some(
+                    serde_json::to_string(&(text(storage::PK), text(storage::SK)))
+                        .map_err(|e| StoreError::Internal(e.to_string()))?,
+                )
+            }
+            None => None,
+        };
+        Ok((items, next))
+    }
+
+    async fn load(&self, items: Vec<AnyEntity>) -> StoreResult<()> {
+        let requests: Vec<WriteRequest> = items
+            .iter()
+            .map(|entity| {
+                let put = PutRequest::builder()
+                    .set_item(Some(av_item(&entity.to_item())))
+                    .build()
+                    .map_err(|e| StoreError::Internal(e.to_string()))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<StoreResult<_>>()?;
+        self.batch_write(requests).await
+    }
+
+    async fn load_done(&self, cards_per_status: &[(i32, i64)], counters_loaded: bool) -> StoreResult<()> {
+        if counters_loaded {
+            return Ok(());
+        }
+        // A dump from the embedded store has no counters: one shard per column.
+        let counters: Vec<AnyEntity> = cards_per_status
+            .iter()
+            .map(|&(status, count)| {
+                AnyEntity::ProspectStatusCounter(ProspectStatusCounter { status, shard: "00".into(), count })
+            })
+            .collect();
+        self.load(counters).await?;
+        *self.counts.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        Ok(())
+    }
+
     async fn subject_items(&self, subject: &str) -> StoreResult<SubjectItems> {
         let index = &storage::SUBJECT_INDEX;
         let mut items = SubjectItems::default();
@@ -1147,8 +1246,6 @@ impl Store for DynamoStore {
     }
 
     async fn erase_items(&self, items: &SubjectItems) -> StoreResult<()> {
-        // BatchWriteItem: 25 deletes a call; what DynamoDB leaves unprocessed
-        // (throttling) is sent again after a pause.
         let requests: Vec<WriteRequest> = items
             .keys()
             .into_iter()
@@ -1160,27 +1257,7 @@ impl Store for DynamoStore {
                 Ok(WriteRequest::builder().delete_request(delete).build())
             })
             .collect::<StoreResult<_>>()?;
-        for chunk in requests.chunks(25) {
-            let mut pending = chunk.to_vec();
-            for attempt in 0..TRANSACTION_ATTEMPTS {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                pending = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
-            }
-            if !pending.is_empty() {
-                return Err(StoreError::Unavailable("DynamoDB kept deletes unprocessed: retry the erasure".into()));
-            }
-        }
-        Ok(())
+        self.batch_write(requests).await
     }
 
     async fn save_erasure(&self, erasure: &Erasure) -> StoreResult<()> {

@@ -38,7 +38,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     Column, ColumnPosition, CreateOutcome, MEMBER_PARTITION, NewProspect, ProspectChange, SEARCH_PARTITION, SearchKey,
-    Store, StoreError, StoreResult, SubjectItems, add_counts, board_hours, expired,
+    Store, StoreError, StoreResult, SubjectItems, add_counts, board_hours, dump::AnyEntity, expired,
 };
 
 /// Most writes committed together.
@@ -546,8 +546,18 @@ struct Item {
 }
 
 fn item<E: StoredEntity + Message>(message: &E) -> Item {
+    item_of(message.pk(), message.sk(), E::ENTITY, message.encode_to_vec(), message.index_values())
+}
+
+fn item_of(
+    pk: String,
+    sk: String,
+    entity: &'static str,
+    body: Vec<u8>,
+    index_values: Vec<storage::IndexValue>,
+) -> Item {
     let mut attributes: Vec<(&'static str, Option<String>)> = index_attributes().iter().map(|a| (*a, None)).collect();
-    for value in message.index_values() {
+    for value in index_values {
         if !value.is_present() {
             continue;
         }
@@ -559,14 +569,16 @@ fn item<E: StoredEntity + Message>(message: &E) -> Item {
             }
         }
     }
-    Item { pk: message.pk(), sk: message.sk(), entity: E::ENTITY, body: message.encode_to_vec(), attributes }
+    Item { pk, sk, entity, body, attributes }
 }
 
 /// Writes an item; with `must_be_new`, fails with `Conflict` if the key exists.
 fn put<E: StoredEntity + Message>(conn: &Connection, message: &E, must_be_new: bool) -> StoreResult<()> {
-    let item = item(message);
+    put_item(conn, &item(message), message.expires(), must_be_new)
+}
+
+fn put_item(conn: &Connection, item: &Item, expires: Option<i64>, must_be_new: bool) -> StoreResult<()> {
     let mut statement = conn.prepare_cached(put_sql(!must_be_new)).map_err(internal)?;
-    let expires = message.expires();
     let mut values: Vec<&dyn rusqlite::ToSql> = vec![&item.pk, &item.sk, &item.entity, &item.body, &expires];
     for (_, value) in &item.attributes {
         values.push(value);
@@ -1305,6 +1317,53 @@ impl Store for EmbeddedStore {
             Ok(None)
         })
         .await
+    }
+
+    async fn dump_page(&self, after: Option<String>, limit: usize) -> StoreResult<(Vec<AnyEntity>, Option<String>)> {
+        let after: i64 = after.and_then(|a| a.parse().ok()).unwrap_or(0);
+        self.read(move |conn| {
+            let mut statement = conn
+                .prepare_cached("SELECT rowid, entity, body FROM items WHERE rowid > ?1 ORDER BY rowid LIMIT ?2")
+                .map_err(internal)?;
+            let rows = statement
+                .query_map(params![after, limit as i64], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?))
+                })
+                .map_err(internal)?;
+            let (mut items, mut last) = (Vec::new(), after);
+            for row in rows {
+                let (rowid, entity, body) = row.map_err(internal)?;
+                items.push(
+                    AnyEntity::decode(&entity, &body)
+                        .map_err(|e| StoreError::Internal(format!("corrupt item: {e}")))?,
+                );
+                last = rowid;
+            }
+            let next = (items.len() == limit).then(|| last.to_string());
+            Ok((items, next))
+        })
+        .await
+    }
+
+    async fn load(&self, items: Vec<AnyEntity>) -> StoreResult<()> {
+        self.write(move |conn| {
+            for entity in items {
+                match &entity {
+                    // Counted on the status index here, never kept.
+                    AnyEntity::ProspectStatusCounter(_) => continue,
+                    AnyEntity::Prospect(p) => bump(status_of(p), 1),
+                    _ => {}
+                }
+                let item = item_of(entity.pk(), entity.sk(), entity.name(), entity.encode(), entity.index_values());
+                put_item(conn, &item, entity.expires(), false)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn load_done(&self, _cards: &[(i32, i64)], _counters_loaded: bool) -> StoreResult<()> {
+        Ok(())
     }
 
     async fn subject_items(&self, subject: &str) -> StoreResult<SubjectItems> {

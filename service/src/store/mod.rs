@@ -4,6 +4,7 @@
 //! (`astro_proto::storage`): the embedded adapter here, DynamoDB beside it.
 
 pub mod backup;
+pub mod dump;
 pub mod dynamodb;
 pub mod embedded;
 mod wal_vfs;
@@ -357,6 +358,22 @@ pub trait Store: Send + Sync + 'static {
     /// The log of erasures, newest first, strictly before the sort key
     /// `before`, at most `limit`: one read.
     async fn erasures(&self, before: Option<String>, limit: usize) -> StoreResult<Vec<astro_proto::v1::Erasure>>;
+
+    /// Up to `limit` stored items of every kind, in the store's own order,
+    /// after the position `after` (from the previous page); the next
+    /// position, `None` after the last page. For a full export.
+    async fn dump_page(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> StoreResult<(Vec<dump::AnyEntity>, Option<String>)>;
+    /// Writes items as they are (keys included), into a store that holds
+    /// none of them: a full import.
+    async fn load(&self, items: Vec<dump::AnyEntity>) -> StoreResult<()>;
+    /// After the last `load`: what the store keeps beside the items. The
+    /// cards loaded per column, and whether the dump carried column counters
+    /// (DynamoDB keeps them, the embedded store counts on its index).
+    async fn load_done(&self, cards_per_status: &[(i32, i64)], counters_loaded: bool) -> StoreResult<()>;
 }
 
 /// The items of one person in `SubjectIndex` (see `Store::subject_items`).
@@ -407,6 +424,14 @@ pub fn add_counts(counts: &mut Vec<ProspectStatusCount>, changes: impl IntoItera
             Some(count) => count.count += delta,
             None => counts.push(ProspectStatusCount { status, count: delta }),
         }
+    }
+}
+
+/// Counts one more card in `status`.
+pub(crate) fn add_counts_of(counts: &mut Vec<(i32, i64)>, status: i32) {
+    match counts.iter_mut().find(|(s, _)| *s == status) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((status, 1)),
     }
 }
 

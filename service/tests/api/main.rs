@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod dump;
 mod dynamodb;
 mod export;
 mod grpc_web;
