@@ -103,6 +103,11 @@ const FIELDS: [Field; 27] = [
     field("Updated at", "Modifié le", |p, _| date(&p.updated_at)),
 ];
 
+/// The header row's names in `lang`.
+pub(super) fn headers(lang: Lang) -> Vec<&'static str> {
+    FIELDS.iter().map(|f| if lang == Lang::Fr { f.fr } else { f.en }).collect()
+}
+
 fn source<'a>(p: &'a Prospect, part: fn(&'a astro_proto::v1::Source) -> &'a String) -> Cow<'a, str> {
     p.source.as_ref().map(|s| part(s).as_str()).unwrap_or_default().into()
 }
@@ -115,7 +120,7 @@ fn date(at: &Option<prost_types::Timestamp>) -> Cow<'static, str> {
     }
 }
 
-fn status_word(status: ProspectStatus, lang: Lang) -> &'static str {
+pub(super) fn status_word(status: ProspectStatus, lang: Lang) -> &'static str {
     use ProspectStatus::*;
     match (status, lang) {
         (New, Lang::En) => "New",
@@ -133,7 +138,7 @@ fn status_word(status: ProspectStatus, lang: Lang) -> &'static str {
 }
 
 /// The words the form shows for each choice.
-fn budget_word(budget: Budget, lang: Lang) -> &'static str {
+pub(super) fn budget_word(budget: Budget, lang: Lang) -> &'static str {
     use Budget::*;
     match (budget, lang) {
         (Under5k, Lang::En) => "Under €5k",
@@ -148,7 +153,7 @@ fn budget_word(budget: Budget, lang: Lang) -> &'static str {
     }
 }
 
-fn timeline_word(timeline: Timeline, lang: Lang) -> &'static str {
+pub(super) fn timeline_word(timeline: Timeline, lang: Lang) -> &'static str {
     use Timeline::*;
     match (timeline, lang) {
         (Immediate, Lang::En) => "As soon as possible",
@@ -221,8 +226,7 @@ impl CsvWriter {
         let lang = self.options.lang;
         // Writing into memory cannot fail.
         if header {
-            let names = FIELDS.iter().map(|f| if lang == Lang::Fr { f.fr } else { f.en });
-            csv.write_record(names).expect("CSV into memory");
+            csv.write_record(headers(lang)).expect("CSV into memory");
         }
         for card in cards {
             let cells = FIELDS.iter().map(|f| neutralised(&(f.cell)(card, lang)).into_owned());

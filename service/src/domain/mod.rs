@@ -6,6 +6,7 @@ pub mod board;
 pub mod clock;
 pub mod deadline;
 pub mod export;
+pub mod import;
 pub mod insights;
 pub mod invitations;
 pub mod mail;
