@@ -83,10 +83,11 @@ impl Prospects {
         self.erase_cards(&cards, actor, reason, Some(&email)).await
     }
 
-    /// Deletes `cards` (each at the version read: one changed meanwhile is
-    /// kept) and the items that carry a copy of them — with `whole_subject`,
-    /// every item of that address, even of cards deleted before — then
-    /// records the erasure if anything was erased.
+    /// Deletes `cards` and the items that carry a copy of them — with
+    /// `whole_subject` (a person's request), whatever changed since they were
+    /// read and every item of that address, even of cards deleted before;
+    /// without (retention), each at the version read, a card changed
+    /// meanwhile being kept — then records the erasure if anything was.
     async fn erase_cards(
         &self,
         cards: &[Prospect],
@@ -100,7 +101,10 @@ impl Prospects {
         for card in cards {
             let change =
                 board::change(BoardChangeKind::Deleted, &card.id, None, ProspectStatus::Unspecified, actor, now);
-            match self.store.delete_prospect(&card.id, Some(card.version), change).await {
+            // A person's request erases the card whatever changed since it
+            // was read; retention keeps a card changed meanwhile.
+            let expected = whole_subject.is_none().then_some(card.version);
+            match self.store.delete_prospect(&card.id, expected, change).await {
                 Ok(_) => {
                     erasure.prospects += 1;
                     erasure.events += card.events.len() as i64;

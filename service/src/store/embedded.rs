@@ -1399,7 +1399,12 @@ impl Store for EmbeddedStore {
             Ok(())
         })
         .await?;
-        self.scrub().await
+        // The rows are gone either way; what stays in the log is overwritten
+        // by later checkpoints. Erasures are rare: say so, do not fail.
+        if let Err(e) = self.scrub().await {
+            tracing::warn!(error = %e, "the log was not emptied after an erasure; a later checkpoint will");
+        }
+        Ok(())
     }
 
     async fn save_erasure(&self, erasure: &Erasure) -> StoreResult<()> {

@@ -350,8 +350,9 @@ pub trait Store: Send + Sync + 'static {
     /// board changes that carry a copy of a card with it. One read (paged).
     async fn subject_items(&self, subject: &str) -> StoreResult<SubjectItems>;
     /// Deletes these items. The embedded store also scrubs its file: deleted
-    /// rows are zeroed (`secure_delete`) and the log is emptied, so nothing
-    /// of them stays on disk.
+    /// rows are zeroed (`secure_delete`) and the log is emptied (unless a
+    /// reader holds an old snapshot for 10 s: then a later checkpoint does
+    /// it), so nothing of them stays on disk.
     async fn erase_items(&self, items: &SubjectItems) -> StoreResult<()>;
     /// Adds an erasure to the log of erasures.
     async fn save_erasure(&self, erasure: &astro_proto::v1::Erasure) -> StoreResult<()>;
