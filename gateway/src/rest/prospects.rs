@@ -131,6 +131,15 @@ pub struct ListParams {
     stale: Option<bool>,
 }
 
+/// An `email` parameter, when present, is an address: empty is refused
+/// (the service would take it for "everyone").
+fn email_given(email: &Option<String>) -> Result<(), Problem> {
+    match email.as_deref().is_some_and(|e| e.trim().is_empty()) {
+        true => Err(Problem::field("email", "must be an email address (leave the parameter out for everyone)")),
+        false => Ok(()),
+    }
+}
+
 impl ListParams {
     fn into_proto(self) -> pb::ListProspectsRequest {
         pb::ListProspectsRequest {
@@ -185,9 +194,7 @@ pub async fn list(
     if params.page_size.is_some_and(|n| !(1..=100).contains(&n)) {
         return Err(Problem::field("pageSize", "must be from 1 to 100"));
     }
-    if params.email.as_deref().is_some_and(|e| e.trim().is_empty()) {
-        return Err(Problem::field("email", "must be an email address (leave the parameter out to list everyone)"));
-    }
+    email_given(&params.email)?;
     let request = params.into_proto();
     let page = gateway
         .prospects
@@ -275,6 +282,12 @@ pub async fn export(
     QueryParams(params): QueryParams<ExportParams>,
 ) -> Result<Response, Problem> {
     use tokio_stream::StreamExt as _;
+    // Present means chosen: an empty value is no separator (the service
+    // would take it for the default).
+    if params.separator.as_deref().is_some_and(|s| s != "," && s != ";") {
+        return Err(Problem::field("separator", "\",\" (the default) or \";\""));
+    }
+    email_given(&params.email)?;
     let filter = ListParams {
         status: params.status,
         email: params.email,

@@ -180,6 +180,8 @@ async fn export_streams_a_csv_download_with_the_roles_of_the_table() {
     let refused = stack.http.get(stack.at("/prospects/export")).bearer_auth(&service).send().await.unwrap();
     assert_problem(refused, 403, None).await;
     assert_problem(stack.get("/prospects/export?separator=%7C").await, 400, Some("separator")).await;
+    assert_problem(stack.get("/prospects/export?separator=").await, 400, Some("separator")).await;
+    assert_problem(stack.get("/prospects/export?email=").await, 400, Some("email")).await;
     assert_problem(stack.get("/prospects/export?pageSize=2").await, 400, Some("pageSize")).await;
     assert_problem(stack.get("/prospects/export?status=new&stale=true&q=x").await, 400, Some("stale")).await;
 }
