@@ -55,6 +55,8 @@ describe("the team", () => {
   it("lets a salesperson take a card, shown with their name on the board and in the history", async () => {
     await submit({ firstName: "Tess", lastName: "Taken", email: "tess@example.com" });
     const page = await signedIn("sam@example.com", PASSWORD);
+    // The board drawn first: a count does not wait.
+    await cardOf(page, "Tess Taken").waitFor();
     expect(await page.locator('[aria-roledescription="draggable"]').count()).toBeGreaterThan(0);
     await cardOf(page, "Tess Taken").click();
     const drawer = page.getByRole("dialog", { name: "Tess Taken" });
