@@ -233,6 +233,25 @@ impl EmbeddedStore {
         self.write(delete_expired).await
     }
 
+    /// Up to `limit` items of partition `pk` with sort keys below `before`,
+    /// highest first: one range of the table key.
+    async fn newest_first<E: Message + Default + Send + 'static>(
+        &self,
+        pk: String,
+        before: String,
+        limit: usize,
+    ) -> StoreResult<Vec<E>> {
+        let limit = limit as i64;
+        self.read(move |conn| {
+            query_items(
+                conn,
+                "SELECT body FROM items WHERE pk = ?1 AND sk < ?2 ORDER BY sk DESC LIMIT ?3",
+                &[&pk, &before, &limit],
+            )
+        })
+        .await
+    }
+
     async fn read<T: Send + 'static>(
         &self,
         op: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
@@ -915,18 +934,9 @@ impl Store for EmbeddedStore {
         before: Option<String>,
         limit: usize,
     ) -> StoreResult<Vec<SecurityEvent>> {
-        let pk = storage::security_event::pk(month);
         // Above every event key: "EVENT#…" sorts before "EVENT$".
-        let before = before.unwrap_or_else(|| "EVENT$".to_owned());
-        let limit = limit as i64;
-        self.read(move |conn| {
-            query_items(
-                conn,
-                "SELECT body FROM items WHERE pk = ?1 AND sk < ?2 ORDER BY sk DESC LIMIT ?3",
-                &[&pk, &before, &limit],
-            )
-        })
-        .await
+        self.newest_first(storage::security_event::pk(month), before.unwrap_or_else(|| "EVENT$".to_owned()), limit)
+            .await
     }
 
     async fn get_team_settings(&self) -> StoreResult<Option<TeamSettings>> {
@@ -1413,18 +1423,8 @@ impl Store for EmbeddedStore {
     }
 
     async fn erasures(&self, before: Option<String>, limit: usize) -> StoreResult<Vec<Erasure>> {
-        let pk = storage::erasure::pk();
         // Above every key: timestamps start with a digit, "~" sorts after them.
-        let before = before.unwrap_or_else(|| "~".to_owned());
-        let limit = limit as i64;
-        self.read(move |conn| {
-            query_items(
-                conn,
-                "SELECT body FROM items WHERE pk = ?1 AND sk < ?2 ORDER BY sk DESC LIMIT ?3",
-                &[&pk, &before, &limit],
-            )
-        })
-        .await
+        self.newest_first(storage::erasure::pk(), before.unwrap_or_else(|| "~".to_owned()), limit).await
     }
 
     async fn clear_sign_in_failures(&self, window: &SignInFailures) -> StoreResult<()> {
