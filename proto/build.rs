@@ -19,6 +19,7 @@ const PROTO_FILES: &[&str] = &[
     "astro/v1/scoring.proto",
     "astro/v1/insights.proto",
     "astro/v1/privacy.proto",
+    "astro/v1/import.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

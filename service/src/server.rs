@@ -6,9 +6,10 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context as _;
 use astro_authorizer::TokenSecret;
 use astro_proto::v1::{
-    auth_service_server::AuthServiceServer, insights_service_server::InsightsServiceServer,
-    member_service_server::MemberServiceServer, privacy_service_server::PrivacyServiceServer,
-    prospect_service_server::ProspectServiceServer, scoring_service_server::ScoringServiceServer,
+    auth_service_server::AuthServiceServer, import_service_server::ImportServiceServer,
+    insights_service_server::InsightsServiceServer, member_service_server::MemberServiceServer,
+    privacy_service_server::PrivacyServiceServer, prospect_service_server::ProspectServiceServer,
+    scoring_service_server::ScoringServiceServer,
 };
 use http::{HeaderName, HeaderValue, Method};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -23,14 +24,15 @@ use tracing::Level;
 
 use crate::{
     api::{
-        access::AccessLayer, auth::AuthApi, insights::InsightsApi, members::MemberApi, privacy::PrivacyApi,
-        prospects::ProspectApi, scoring::ScoringApi,
+        access::AccessLayer, auth::AuthApi, imports::ImportApi, insights::InsightsApi, members::MemberApi,
+        privacy::PrivacyApi, prospects::ProspectApi, scoring::ScoringApi,
     },
     captcha::Captcha,
     config::{CaptchaProvider, ServeConfig, StoreConfig, StoreKind},
     domain::{
         auth::{Accounts, PasswordHasher, load_or_create_secret},
         clock::Clock,
+        imports::Importer,
         insights::Insights,
         invitations::Invitations,
         mail::MemberMail,
@@ -49,6 +51,8 @@ use crate::{
 /// instance's change, or a job whose instance died). A change made here, or
 /// seen here when the rules are read for a write, wakes it at once.
 const RESCORE_POLL: Duration = Duration::from_secs(60);
+/// How often an idle instance looks for an import started through another.
+const IMPORT_POLL: Duration = Duration::from_secs(5);
 
 /// The domain services over one store, with the token keys.
 #[derive(Clone)]
@@ -58,6 +62,7 @@ pub struct Services {
     pub members: Members,
     pub invitations: Invitations,
     pub insights: Insights,
+    pub imports: crate::domain::imports::Imports,
     pub keys: KeyRing,
 }
 
@@ -170,9 +175,11 @@ pub fn services(store: Arc<dyn Store>, keys: KeyRing, bcrypt_cost: u32, public_u
     let accounts =
         Accounts::new(store.clone(), PasswordHasher::new(bcrypt_cost), keys.clone()).with_members(members.clone());
     let scoring = Scoring::new(store.clone(), clock.clone(), keys.clone());
+    let prospects = Prospects::new(store.clone(), keys.clone()).with_team(members.clone()).with_scoring(scoring);
     Services {
         insights: Insights::new(store.clone(), clock),
-        prospects: Prospects::new(store.clone(), keys.clone()).with_team(members.clone()).with_scoring(scoring),
+        imports: crate::domain::imports::Imports::new(prospects.clone()),
+        prospects,
         invitations: Invitations::new(store, keys.clone(), accounts.clone(), public_url),
         accounts,
         members,
@@ -202,6 +209,8 @@ pub struct RunningService {
     rescorer: JoinHandle<()>,
     /// Erases the cards past the team's retention, every hour.
     retention: JoinHandle<()>,
+    /// Runs the imports started and the undos asked for.
+    importer: JoinHandle<()>,
     /// The service's clock (tests move it).
     pub clock: Clock,
 }
@@ -221,6 +230,7 @@ impl RunningService {
         self.sweeper.abort();
         self.rescorer.abort();
         self.retention.abort();
+        self.importer.abort();
         if let Some(worker) = &self.worker {
             worker.abort();
         }
@@ -333,6 +343,7 @@ pub async fn start_with_clock(
     let keys = services.keys.clone();
     let board = services.prospects.board().clone();
     let rescorer = Rescorer::new(services.prospects.scoring().clone(), board.clone()).spawn(RESCORE_POLL);
+    let importer = Importer::new(services.imports.clone()).spawn(IMPORT_POLL);
     let retention = spawn_retention(services.prospects.clone(), Duration::from_secs(config.retention_every_secs));
     let access = AccessLayer::new(services.keys.clone(), services.members.clone());
     let service = layered(routes(&services, sign_in).await, cors, access);
@@ -365,6 +376,7 @@ pub async fn start_with_clock(
         worker,
         rescorer,
         retention,
+        importer,
         clock,
     })
 }
@@ -458,6 +470,7 @@ async fn routes(services: &Services, sign_in: SignIn) -> tonic::service::Routes 
     health.set_serving::<ScoringServiceServer<ScoringApi>>().await;
     health.set_serving::<InsightsServiceServer<InsightsApi>>().await;
     health.set_serving::<PrivacyServiceServer<PrivacyApi>>().await;
+    health.set_serving::<ImportServiceServer<ImportApi>>().await;
 
     let reflection = |b: tonic_reflection::server::Builder<'static>| {
         // google.rpc too, so grpcurl can print error details (BadRequest…).
@@ -492,6 +505,10 @@ async fn routes(services: &Services, sign_in: SignIn) -> tonic::service::Routes 
         .add_service(ScoringServiceServer::new(ScoringApi { scoring: services.prospects.scoring().clone() }))
         .add_service(InsightsServiceServer::new(InsightsApi { insights: services.insights.clone() }))
         .add_service(PrivacyServiceServer::new(PrivacyApi { prospects: services.prospects.clone() }))
+        .add_service(
+            ImportServiceServer::new(ImportApi { imports: services.imports.clone() })
+                .max_decoding_message_size(crate::api::imports::MAX_REQUEST_BYTES),
+        )
 }
 
 fn layered(routes: tonic::service::Routes, cors: CorsLayer, access: AccessLayer) -> GrpcService {

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod auth;
 pub mod edge;
+pub mod imports;
 pub mod insights;
 pub mod members;
 pub mod privacy;
@@ -18,6 +19,11 @@ use crate::domain::DomainError;
 /// The request id the edge layer put on the request, for logs and errors.
 fn request_id(metadata: &MetadataMap) -> String {
     metadata.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned()
+}
+
+/// A required request field left out.
+fn missing(field: &str) -> DomainError {
+    DomainError::Invalid(vec![crate::domain::FieldViolation::new(field, "is required")])
 }
 
 /// The `google.rpc.ErrorInfo` domain of this service's reasons.

@@ -8,17 +8,13 @@ use astro_proto::v1::{
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{access::caller, status};
-use crate::domain::{DomainError, FieldViolation, members::Members, prospects::Prospects};
+use super::{access::caller, missing, status};
+use crate::domain::{members::Members, prospects::Prospects};
 
 pub struct ProspectApi {
     pub prospects: Prospects,
     /// To end a watch whose session ended while it was open.
     pub members: Members,
-}
-
-fn missing(field: &str) -> DomainError {
-    DomainError::Invalid(vec![FieldViolation::new(field, "is required")])
 }
 
 #[tonic::async_trait]

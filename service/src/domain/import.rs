@@ -214,6 +214,8 @@ pub fn read(bytes: &[u8]) -> Result<Table, FileProblem> {
         return Err(FileProblem::TooManyColumns { columns: headers.len(), max: MAX_COLUMNS });
     }
     let mut rows = Vec::new();
+    // Lines counted up to `counted` so far (rows come in file order).
+    let (mut counted, mut lines_before) = (0usize, 0u64);
     loop {
         if !reader.read_record(&mut record).map_err(malformed)? {
             break;
@@ -223,7 +225,11 @@ pub fn read(bytes: &[u8]) -> Result<Table, FileProblem> {
         let mut start = record.position().map_or(0, |p| p.byte() as usize).min(text.len());
         // It may point at the previous line's end (CRLF): the row starts after it.
         start += text.as_bytes()[start..].iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
-        let line = 1 + text.as_bytes()[..start].iter().filter(|b| **b == b'\n').count() as u64;
+        if start > counted {
+            lines_before += text.as_bytes()[counted..start].iter().filter(|b| **b == b'\n').count() as u64;
+            counted = start;
+        }
+        let line = 1 + lines_before;
         // A line of nothing but separators is no row.
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod deadline;
 pub mod export;
 pub mod import;
+pub mod imports;
 pub mod insights;
 pub mod invitations;
 pub mod mail;

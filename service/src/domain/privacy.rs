@@ -49,6 +49,7 @@ impl Prospects {
             prospects,
             notifications: items.notifications,
             board_changes: items.changes,
+            import_rows: items.import_rows,
         })
     }
 
@@ -132,6 +133,8 @@ impl Prospects {
                     found.changes.retain(|c| ids.contains(&c.prospect_id.as_str()));
                     items.notifications.extend(found.notifications);
                     items.changes.extend(found.changes);
+                    found.import_rows.retain(|r| ids.contains(&r.prospect_id.as_str()));
+                    items.import_rows.extend(found.import_rows);
                 }
             }
         }
@@ -148,6 +151,7 @@ impl Prospects {
         }
         erasure.notifications = items.notifications.len() as i64;
         erasure.board_changes = items.changes.len() as i64;
+        erasure.import_rows = items.import_rows.len() as i64;
         if erasure.prospects == 0 && items.is_empty() {
             return Ok(erasure);
         }

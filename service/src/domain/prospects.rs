@@ -543,6 +543,18 @@ impl Prospects {
     /// Sets the fields named by `paths` from `input`, if `input.version` is
     /// still the stored version; records a status change or an edit as events.
     pub async fn update(&self, caller: &Claims, input: Prospect, paths: &[String]) -> DomainResult<Prospect> {
+        self.update_as(caller, input, paths, true).await
+    }
+
+    /// [`Prospects::update`]; without `tell`, nobody is notified (an
+    /// import's update: its owners are not sent a letter per row).
+    pub(super) async fn update_as(
+        &self,
+        caller: &Claims,
+        input: Prospect,
+        paths: &[String],
+        tell: bool,
+    ) -> DomainResult<Prospect> {
         let id = prospect_id("prospect.id", &input.id)?;
         let mut v = Violations::default();
         if input.version <= 0 {
@@ -625,7 +637,7 @@ impl Prospects {
         }
         let kind = if before != after { BoardChangeKind::Moved } else { BoardChangeKind::Edited };
         // The new owner is told, unless they took the card themselves.
-        let given = next.owner != stored.owner && !next.owner.is_empty() && next.owner != caller.email;
+        let given = tell && next.owner != stored.owner && !next.owner.is_empty() && next.owner != caller.email;
         let mut notifications: Vec<Notification> = match given {
             true => self.notifier.member_email(NotificationKind::Assigned, &next.owner, &next.id, Some(&next), at),
             false => None,
@@ -633,7 +645,7 @@ impl Prospects {
         .into_iter()
         .collect();
         // An edit that makes the card HOT announces it, once.
-        if hot(&next) && !hot(&stored) {
+        if tell && hot(&next) && !hot(&stored) {
             notifications.extend(self.notifier.hot(&next, at));
         }
         let told = !notifications.is_empty();
@@ -660,6 +672,64 @@ impl Prospects {
         }
     }
 
+    /// Creates a card from an import's row, as the row says (its column and
+    /// owner included), in one write like [`Prospects::create`] but telling
+    /// nobody: a spreadsheet's leads are not new submissions. `request_id`
+    /// makes it happen once: a replay returns the first card.
+    pub(super) async fn create_imported(
+        &self,
+        actor: &str,
+        input: Prospect,
+        request_id: &str,
+    ) -> DomainResult<CreateOutcome> {
+        let at = self.scoring.clock().now();
+        let status = ProspectStatus::try_from(input.status).unwrap_or(ProspectStatus::New);
+        let consent = input.consent.clone().unwrap_or_default();
+        let mut prospect = Prospect {
+            id: uuid::Uuid::now_v7().to_string(),
+            consent: Some(Consent { given: true, given_at: consent.given_at.or(Some(at)), ..consent }),
+            status: status as i32,
+            created_at: Some(at),
+            updated_at: Some(at),
+            status_changed_at: Some(at),
+            version: 1,
+            events: Vec::new(),
+            ..input
+        };
+        if status != ProspectStatus::New {
+            // Worked before it came here: no time to first contact to keep.
+            prospect.first_contacted_at = Some(at);
+        }
+        self.scoring.apply(&mut prospect).await?;
+        let created = event(&prospect, ProspectEventKind::Created, actor, at);
+        let request = Some(CreateProspectRecord {
+            caller: actor.to_owned(),
+            request_id: request_id.to_owned(),
+            prospect_id: prospect.id.clone(),
+            expires_at: Some(prost_types::Timestamp { seconds: at.seconds + REQUEST_ID_LIFETIME_SECS, nanos: 0 }),
+        });
+        let change = board::change(
+            BoardChangeKind::Created,
+            &prospect.id,
+            Some(&prospect),
+            ProspectStatus::Unspecified,
+            actor,
+            at,
+        );
+        let insights = insights::created(&prospect);
+        let new = NewProspect { prospect, created, request, change, notifications: Vec::new(), insights };
+        Ok(self.store.create_prospect(new).await?)
+    }
+
+    /// Whether `owner` may own cards: an active admin or salesperson.
+    pub(super) async fn can_own(&self, owner: &str) -> DomainResult<bool> {
+        let member = self.store.get_user(owner).await?;
+        Ok(member.as_ref().is_some_and(|m| {
+            astro_authorizer::session::state_of(m) == MemberState::Active
+                && (m.role == Role::Admin.claim() || m.role == Role::Sales.claim())
+        }))
+    }
+
     /// Whether `caller` may give a card owned by `from` to `to`: an admin
     /// to any active admin or salesperson, or to nobody; a salesperson takes
     /// an unowned card for themselves.
@@ -670,12 +740,7 @@ impl Prospects {
         if to.is_empty() {
             return Ok(());
         }
-        let member = self.store.get_user(to).await?;
-        let can_own = member.as_ref().is_some_and(|m| {
-            astro_authorizer::session::state_of(m) == MemberState::Active
-                && (m.role == Role::Admin.claim() || m.role == Role::Sales.claim())
-        });
-        match can_own {
+        match self.can_own(to).await? {
             true => Ok(()),
             false => Err(invalid("prospect.owner", "must be the email of an active admin or salesperson")),
         }
@@ -813,7 +878,7 @@ fn created_key(p: &Prospect) -> String {
     p.created_at.as_ref().map(timestamp_key).unwrap_or_default()
 }
 
-fn field_differs(a: &Prospect, b: &Prospect, field: &str) -> bool {
+pub(super) fn field_differs(a: &Prospect, b: &Prospect, field: &str) -> bool {
     match field {
         "first_name" => a.first_name != b.first_name,
         "last_name" => a.last_name != b.last_name,

@@ -21,9 +21,10 @@ use astro_proto::{
         timestamp_key,
     },
     v1::{
-        BoardChange, CreateProspectRecord, Erasure, Invitation, Notification, NotificationState, PipelineWeek,
-        Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, ProspectStatusCounter, Rescore, ScoringRules,
-        ScoringRulesRevision, SecurityEvent, SignInFailures, SpentCaptcha, TeamSettings, User,
+        BoardChange, CreateProspectRecord, Erasure, Import, ImportFile, ImportRow, Invitation, Notification,
+        NotificationState, PipelineWeek, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount,
+        ProspectStatusCounter, Rescore, ScoringRules, ScoringRulesRevision, SecurityEvent, SignInFailures,
+        SpentCaptcha, TeamSettings, User,
     },
 };
 use async_trait::async_trait;
@@ -411,6 +412,100 @@ impl DynamoStore {
             }
         }
         Ok(())
+    }
+
+    /// A page of partition `pk`, newest (highest sort key) first, strictly
+    /// before the sort key `before`: one `Query`.
+    async fn newest_first<E: ItemMap>(&self, pk: String, before: Option<String>, limit: usize) -> StoreResult<Vec<E>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_names("#pk", storage::PK)
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .scan_index_forward(false)
+            .limit(limit.min(i32::MAX as usize) as i32);
+        let query = match before {
+            Some(before) => query
+                .key_condition_expression("#pk = :pk AND #sk < :before")
+                .expression_attribute_names("#sk", storage::SK)
+                .expression_attribute_values(":before", AttributeValue::S(before)),
+            None => query.key_condition_expression("#pk = :pk"),
+        };
+        let out = query.send().await.map_err(sdk_error)?;
+        out.items.unwrap_or_default().iter().map(decode).collect()
+    }
+
+    /// Deletes the items with these keys (batches of 25).
+    async fn delete_keys(&self, keys: Vec<(String, String)>) -> StoreResult<()> {
+        let requests: Vec<WriteRequest> = keys
+            .into_iter()
+            .map(|(pk, sk)| {
+                let delete = DeleteRequest::builder()
+                    .set_key(Some(key_of(pk, sk)))
+                    .build()
+                    .map_err(|e| StoreError::Internal(e.to_string()))?;
+                Ok(WriteRequest::builder().delete_request(delete).build())
+            })
+            .collect::<StoreResult<_>>()?;
+        self.batch_write(requests).await
+    }
+
+    /// Writes these items as they are (batches of 25).
+    async fn put_items(&self, items: impl IntoIterator<Item = storage::Item>) -> StoreResult<()> {
+        let requests: Vec<WriteRequest> = items
+            .into_iter()
+            .map(|item| {
+                let put = PutRequest::builder()
+                    .set_item(Some(av_item(&item)))
+                    .build()
+                    .map_err(|e| StoreError::Internal(e.to_string()))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<StoreResult<_>>()?;
+        self.batch_write(requests).await
+    }
+
+    /// The items of partition `pk` whose sort key is above `above` and
+    /// below `below`, in key order, up to `limit` (pages of the `Query`
+    /// followed until then).
+    async fn sort_range<E: ItemMap>(
+        &self,
+        pk: String,
+        above: String,
+        below: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<E>> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :above AND :below")
+                .expression_attribute_names("#pk", storage::PK)
+                .expression_attribute_names("#sk", storage::SK)
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .expression_attribute_values(":above", AttributeValue::S(above.clone()))
+                .expression_attribute_values(":below", AttributeValue::S(below.to_owned()))
+                .consistent_read(true)
+                .limit((limit - found.len()).min(i32::MAX as usize) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items.unwrap_or_default() {
+                // BETWEEN includes its bounds: `above` is a position already read.
+                if item.get(storage::SK).and_then(|v| v.as_s().ok()) != Some(&above) {
+                    found.push(decode(&item)?);
+                }
+            }
+            match out.last_evaluated_key.filter(|k| !k.is_empty()) {
+                Some(key) if found.len() < limit => start = Some(key),
+                _ => return Ok(found),
+            }
+        }
     }
 
     /// One queue of the outbox (`OutboxIndex`), soonest due first, up to `until`.
@@ -1182,17 +1277,7 @@ impl Store for DynamoStore {
     }
 
     async fn load(&self, items: Vec<AnyEntity>) -> StoreResult<()> {
-        let requests: Vec<WriteRequest> = items
-            .iter()
-            .map(|entity| {
-                let put = PutRequest::builder()
-                    .set_item(Some(av_item(&entity.to_item())))
-                    .build()
-                    .map_err(|e| StoreError::Internal(e.to_string()))?;
-                Ok(WriteRequest::builder().put_request(put).build())
-            })
-            .collect::<StoreResult<_>>()?;
-        self.batch_write(requests).await
+        self.put_items(items.iter().map(AnyEntity::to_item)).await
     }
 
     async fn load_done(&self, cards_per_status: &[(i32, i64)], counters_loaded: bool) -> StoreResult<()> {
@@ -1234,6 +1319,8 @@ impl Store for DynamoStore {
                     items.notifications.push(decode(&item)?);
                 } else if pk.starts_with(storage::board_change::PK_PREFIX) {
                     items.changes.push(decode(&item)?);
+                } else if pk.starts_with(storage::import_row::PK_PREFIX) {
+                    items.import_rows.push(decode(&item)?);
                 } else {
                     return Err(StoreError::Internal(format!("{pk} in SubjectIndex")));
                 }
@@ -1246,18 +1333,7 @@ impl Store for DynamoStore {
     }
 
     async fn erase_items(&self, items: &SubjectItems) -> StoreResult<()> {
-        let requests: Vec<WriteRequest> = items
-            .keys()
-            .into_iter()
-            .map(|(pk, sk)| {
-                let delete = DeleteRequest::builder()
-                    .set_key(Some(key_of(pk, sk)))
-                    .build()
-                    .map_err(|e| StoreError::Internal(e.to_string()))?;
-                Ok(WriteRequest::builder().delete_request(delete).build())
-            })
-            .collect::<StoreResult<_>>()?;
-        self.batch_write(requests).await
+        self.delete_keys(items.keys()).await
     }
 
     async fn save_erasure(&self, erasure: &Erasure) -> StoreResult<()> {
@@ -1273,23 +1349,37 @@ impl Store for DynamoStore {
     }
 
     async fn erasures(&self, before: Option<String>, limit: usize) -> StoreResult<Vec<Erasure>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .expression_attribute_names("#pk", storage::PK)
-            .expression_attribute_values(":pk", AttributeValue::S(storage::erasure::pk()))
-            .scan_index_forward(false)
-            .limit(limit.min(i32::MAX as usize) as i32);
-        let query = match before {
-            Some(before) => query
-                .key_condition_expression("#pk = :pk AND #sk < :before")
-                .expression_attribute_names("#sk", storage::SK)
-                .expression_attribute_values(":before", AttributeValue::S(before)),
-            None => query.key_condition_expression("#pk = :pk"),
-        };
-        let out = query.send().await.map_err(sdk_error)?;
-        out.items.unwrap_or_default().iter().map(decode).collect()
+        self.newest_first(storage::erasure::pk(), before, limit).await
+    }
+
+    async fn get_import(&self, id: &str) -> StoreResult<Option<Import>> {
+        self.get(storage::import::pk(), storage::import::sk(id)).await
+    }
+
+    async fn save_import(&self, import: &Import, expected_version: i64) -> StoreResult<()> {
+        let version = storage::import::attribute::VERSION;
+        self.put_versioned("import", &import.id, import, version, expected_version, |i| i.version).await
+    }
+
+    async fn imports(&self, before: Option<String>, limit: usize) -> StoreResult<Vec<Import>> {
+        self.newest_first(storage::import::pk(), before, limit).await
+    }
+
+    async fn put_import_items(&self, parts: Vec<ImportFile>, rows: Vec<ImportRow>) -> StoreResult<()> {
+        self.put_items(parts.iter().map(StoredEntity::to_item).chain(rows.iter().map(StoredEntity::to_item))).await
+    }
+
+    async fn import_file(&self, import_id: &str) -> StoreResult<Vec<ImportFile>> {
+        self.sort_range(storage::import_file::pk(import_id), "FILE#".into(), "FILE$", usize::MAX).await
+    }
+
+    async fn import_rows(&self, import_id: &str, after: Option<String>, limit: usize) -> StoreResult<Vec<ImportRow>> {
+        let above = format!("ROW#{}", after.unwrap_or_default());
+        self.sort_range(storage::import_row::pk(import_id), above, "ROW$", limit).await
+    }
+
+    async fn delete_import_file(&self, parts: &[ImportFile]) -> StoreResult<()> {
+        self.delete_keys(parts.iter().map(|p| (p.pk(), p.sk())).collect()).await
     }
 
     async fn clear_sign_in_failures(&self, window: &SignInFailures) -> StoreResult<()> {

@@ -26,9 +26,9 @@ use std::{collections::BTreeSet, path::Path, sync::Arc, time::SystemTime};
 use astro_proto::{
     storage::{self, INDEXES, KeyText, StoredEntity},
     v1::{
-        AssignmentCounter, BoardChange, CreateProspectRecord, Erasure, Invitation, Notification, NotificationState,
-        PipelineWeek, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount, Rescore, ScoringRules,
-        ScoringRulesRevision, SecurityEvent, SignInFailures, SpentCaptcha, TeamSettings, User,
+        AssignmentCounter, BoardChange, CreateProspectRecord, Erasure, Import, ImportFile, ImportRow, Invitation,
+        Notification, NotificationState, PipelineWeek, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount,
+        Rescore, ScoringRules, ScoringRulesRevision, SecurityEvent, SignInFailures, SpentCaptcha, TeamSettings, User,
     },
 };
 use async_trait::async_trait;
@@ -609,6 +609,15 @@ fn put_item(conn: &Connection, item: &Item, expires: Option<i64>, must_be_new: b
         }
         Err(e) => Err(internal(e)),
     }
+}
+
+/// Deletes the items with these keys.
+fn delete_keys(conn: &Connection, keys: &[(String, String)]) -> StoreResult<()> {
+    let mut statement = conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2").map_err(internal)?;
+    for (pk, sk) in keys {
+        statement.execute(params![pk, sk]).map_err(internal)?;
+    }
+    Ok(())
 }
 
 /// Writes `item`: new when `expected_version` is 0, else over the stored
@@ -1391,6 +1400,7 @@ impl Store for EmbeddedStore {
                 match entity.as_str() {
                     Notification::ENTITY => items.notifications.push(decode(&body)?),
                     BoardChange::ENTITY => items.changes.push(decode(&body)?),
+                    ImportRow::ENTITY => items.import_rows.push(decode(&body)?),
                     other => return Err(StoreError::Internal(format!("{other} in SubjectIndex"))),
                 }
             }
@@ -1401,14 +1411,7 @@ impl Store for EmbeddedStore {
 
     async fn erase_items(&self, items: &SubjectItems) -> StoreResult<()> {
         let keys = items.keys();
-        self.write(move |conn| {
-            let mut statement = conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2").map_err(internal)?;
-            for (pk, sk) in &keys {
-                statement.execute(params![pk, sk]).map_err(internal)?;
-            }
-            Ok(())
-        })
-        .await?;
+        self.write(move |conn| delete_keys(conn, &keys)).await?;
         // The rows are gone either way; what stays in the log is overwritten
         // by later checkpoints. Erasures are rare: say so, do not fail.
         if let Err(e) = self.scrub().await {
@@ -1425,6 +1428,61 @@ impl Store for EmbeddedStore {
     async fn erasures(&self, before: Option<String>, limit: usize) -> StoreResult<Vec<Erasure>> {
         // Above every key: timestamps start with a digit, "~" sorts after them.
         self.newest_first(storage::erasure::pk(), before.unwrap_or_else(|| "~".to_owned()), limit).await
+    }
+
+    async fn get_import(&self, id: &str) -> StoreResult<Option<Import>> {
+        let (pk, sk) = (storage::import::pk(), storage::import::sk(id));
+        self.read(move |conn| get(conn, &pk, &sk)).await
+    }
+
+    async fn save_import(&self, import: &Import, expected_version: i64) -> StoreResult<()> {
+        let import = import.clone();
+        self.write(move |conn| put_versioned(conn, "import", &import.id, &import, expected_version, |i| i.version))
+            .await
+    }
+
+    async fn imports(&self, before: Option<String>, limit: usize) -> StoreResult<Vec<Import>> {
+        // Above every id: ids start with a hex digit, "~" sorts after them.
+        self.newest_first(storage::import::pk(), before.unwrap_or_else(|| "~".to_owned()), limit).await
+    }
+
+    async fn put_import_items(&self, parts: Vec<ImportFile>, rows: Vec<ImportRow>) -> StoreResult<()> {
+        self.write(move |conn| {
+            parts.iter().try_for_each(|part| put(conn, part, false))?;
+            rows.iter().try_for_each(|row| put(conn, row, false))
+        })
+        .await
+    }
+
+    async fn import_file(&self, import_id: &str) -> StoreResult<Vec<ImportFile>> {
+        let pk = storage::import_file::pk(import_id);
+        self.read(move |conn| {
+            query_items(
+                conn,
+                "SELECT body FROM items WHERE pk = ?1 AND sk > 'FILE#' AND sk < 'FILE$' ORDER BY sk",
+                &[&pk],
+            )
+        })
+        .await
+    }
+
+    async fn import_rows(&self, import_id: &str, after: Option<String>, limit: usize) -> StoreResult<Vec<ImportRow>> {
+        let pk = storage::import_row::pk(import_id);
+        let after = format!("ROW#{}", after.unwrap_or_default());
+        let limit = limit as i64;
+        self.read(move |conn| {
+            query_items(
+                conn,
+                "SELECT body FROM items WHERE pk = ?1 AND sk > ?2 AND sk < 'ROW$' ORDER BY sk LIMIT ?3",
+                &[&pk, &after, &limit],
+            )
+        })
+        .await
+    }
+
+    async fn delete_import_file(&self, parts: &[ImportFile]) -> StoreResult<()> {
+        let keys: Vec<(String, String)> = parts.iter().map(|p| (p.pk(), p.sk())).collect();
+        self.write(move |conn| delete_keys(conn, &keys)).await
     }
 
     async fn clear_sign_in_failures(&self, window: &SignInFailures) -> StoreResult<()> {

@@ -360,6 +360,34 @@ pub trait Store: Send + Sync + 'static {
     /// `before`, at most `limit`: one read.
     async fn erasures(&self, before: Option<String>, limit: usize) -> StoreResult<Vec<astro_proto::v1::Erasure>>;
 
+    /// An import (`ImportService`), if kept.
+    async fn get_import(&self, id: &str) -> StoreResult<Option<astro_proto::v1::Import>>;
+    /// Writes an import: new when `expected_version` is 0, else only if the
+    /// stored one is still at that version (`Conflict` otherwise).
+    async fn save_import(&self, import: &astro_proto::v1::Import, expected_version: i64) -> StoreResult<()>;
+    /// The log of imports, newest first, strictly before the id `before`,
+    /// at most `limit`: one read.
+    async fn imports(&self, before: Option<String>, limit: usize) -> StoreResult<Vec<astro_proto::v1::Import>>;
+    /// Writes an import's file parts and report rows as they are (a row
+    /// written again replaces the first).
+    async fn put_import_items(
+        &self,
+        parts: Vec<astro_proto::v1::ImportFile>,
+        rows: Vec<astro_proto::v1::ImportRow>,
+    ) -> StoreResult<()>;
+    /// An import's file, its parts in order: one read.
+    async fn import_file(&self, import_id: &str) -> StoreResult<Vec<astro_proto::v1::ImportFile>>;
+    /// An import's report rows in file order, strictly after the row key
+    /// `after`, at most `limit` (fewer only on the last page).
+    async fn import_rows(
+        &self,
+        import_id: &str,
+        after: Option<String>,
+        limit: usize,
+    ) -> StoreResult<Vec<astro_proto::v1::ImportRow>>;
+    /// Deletes an import's file parts.
+    async fn delete_import_file(&self, parts: &[astro_proto::v1::ImportFile]) -> StoreResult<()>;
+
     /// Up to `limit` stored items of every kind, in the store's own order,
     /// after the position `after` (from the previous page); the next
     /// position, `None` after the last page. For a full export.
@@ -382,18 +410,21 @@ pub trait Store: Send + Sync + 'static {
 pub struct SubjectItems {
     pub notifications: Vec<Notification>,
     pub changes: Vec<BoardChange>,
+    /// Import reports' copies of a card from before an update.
+    pub import_rows: Vec<astro_proto::v1::ImportRow>,
 }
 
 impl SubjectItems {
     pub fn is_empty(&self) -> bool {
-        self.notifications.is_empty() && self.changes.is_empty()
+        self.notifications.is_empty() && self.changes.is_empty() && self.import_rows.is_empty()
     }
 
     /// The table keys of the items, for their deletion.
     pub fn keys(&self) -> Vec<(String, String)> {
         use astro_proto::storage::StoredEntity;
         let notifications = self.notifications.iter().map(|n| (n.pk(), n.sk()));
-        notifications.chain(self.changes.iter().map(|c| (c.pk(), c.sk()))).collect()
+        let changes = self.changes.iter().map(|c| (c.pk(), c.sk()));
+        notifications.chain(changes).chain(self.import_rows.iter().map(|r| (r.pk(), r.sk()))).collect()
     }
 }
 

@@ -10,6 +10,7 @@ mod dynamodb;
 mod export;
 mod grpc_web;
 mod grpcurl;
+mod imports;
 mod insights;
 mod member_mail;
 mod members;
