@@ -11,6 +11,7 @@ import { ProspectService } from "../gen/astro/v1/prospect_pb";
 import { ScoringService } from "../gen/astro/v1/scoring_pb";
 import { InsightsService } from "../gen/astro/v1/insights_pb";
 import { PrivacyService } from "../gen/astro/v1/privacy_pb";
+import { ImportService } from "../gen/astro/v1/import_pb";
 import { sessions } from "./session";
 import { apiBase } from "../api/origin";
 
@@ -33,3 +34,4 @@ export const members = createClient(MemberService, transport);
 export const scoring = createClient(ScoringService, transport);
 export const insights = createClient(InsightsService, transport);
 export const privacy = createClient(PrivacyService, transport);
+export const imports = createClient(ImportService, transport);
