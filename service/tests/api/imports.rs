@@ -74,7 +74,7 @@ async fn until(imports: &mut Imports, id: &str, state: ImportState, within: Dura
 
 fn sizes() -> (usize, usize, usize) {
     match on_dynamodb() {
-        true => (200, 10, 5),
+        true => (100, 10, 5),
         false => (10_000, 100, 50),
     }
 }
