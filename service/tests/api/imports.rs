@@ -17,9 +17,9 @@ use tonic::{Code, service::interceptor::InterceptedService, transport::Channel};
 
 use crate::helpers::*;
 
-type Imports = ImportServiceClient<InterceptedService<Channel, Bearer>>;
+pub type Imports = ImportServiceClient<InterceptedService<Channel, Bearer>>;
 
-fn imports_on(channel: Channel, token: String) -> Imports {
+pub fn imports_on(channel: Channel, token: String) -> Imports {
     ImportServiceClient::with_interceptor(channel, Bearer(Some(token)))
 }
 
@@ -60,7 +60,7 @@ async fn counts(admin: &mut Prospects) -> Vec<(i32, i64)> {
 }
 
 /// Polls the import until it is in `state` (each poll is a real call).
-async fn until(imports: &mut Imports, id: &str, state: ImportState, within: Duration) -> Import {
+pub async fn until(imports: &mut Imports, id: &str, state: ImportState, within: Duration) -> Import {
     let deadline = Instant::now() + within;
     loop {
         let import = imports.get_import(GetImportRequest { id: id.into() }).await.expect("get").into_inner();
@@ -70,6 +70,31 @@ async fn until(imports: &mut Imports, id: &str, state: ImportState, within: Dura
         assert!(Instant::now() < deadline, "import still {:?} after {within:?}: {import:?}", import.state());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Imports `csv` to its end: consent confirmed, duplicates as `mode`.
+pub async fn import_all(imports: &mut Imports, csv: &str, mode: DuplicateMode) -> Import {
+    let draft = imports
+        .create_import(CreateImportRequest { file_name: "t.csv".into(), content: csv.as_bytes().to_vec() })
+        .await
+        .expect("a draft")
+        .into_inner();
+    let draft = imports
+        .update_import(UpdateImportRequest {
+            import: Some(Import {
+                id: draft.id.clone(),
+                version: draft.version,
+                consent_confirmed: true,
+                duplicates: mode as i32,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["consent_confirmed".into(), "duplicates".into()] }),
+        })
+        .await
+        .expect("updated")
+        .into_inner();
+    imports.start_import(StartImportRequest { id: draft.id.clone(), version: draft.version }).await.expect("started");
+    until(imports, &draft.id, ImportState::Done, Duration::from_secs(120)).await
 }
 
 fn sizes() -> (usize, usize, usize) {

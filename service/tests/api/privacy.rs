@@ -101,6 +101,11 @@ async fn an_erasure_leaves_nothing_of_the_person_and_only_its_record() {
         .unwrap()
         .into_inner();
     assert_eq!(moved.version, 2);
+    // An import updates their newest card: its report keeps the card as it was.
+    let mut imports = crate::imports::imports_on(app.channel().await, token.clone());
+    let csv = format!("Prénom;Nom;Courriel;Société\nZephyrine;Quillfeather;{EMAIL};Imported Co\n");
+    let imported = crate::imports::import_all(&mut imports, &csv, astro_proto::v1::DuplicateMode::Update).await;
+    assert_eq!(imported.updated, 1);
     let before = whole_store(&app).await;
     assert!(TRACES.iter().all(|t| before.contains(t)), "the scan sees the person's data while it is held");
 
@@ -116,10 +121,12 @@ async fn an_erasure_leaves_nothing_of_the_person_and_only_its_record() {
     assert!(held.prospects.iter().all(|p| p.consent.as_ref().is_some_and(|c| c.given && c.given_at.is_some())));
     assert_eq!(held.notifications.len(), 2, "one webhook per card");
     assert!(held.board_changes.len() >= 3, "created twice, edited: {:?}", held.board_changes.len());
+    assert_eq!(held.import_rows.len(), 1);
+    assert_eq!(held.import_rows[0].previous.as_ref().unwrap().company, "Xylophonic Works");
 
     let erased =
         privacy.erase_personal_data(ErasePersonalDataRequest { email: EMAIL.into() }).await.unwrap().into_inner();
-    assert_eq!((erased.prospects, erased.events, erased.notifications), (2, 4, 2));
+    assert_eq!((erased.prospects, erased.events, erased.notifications, erased.import_rows), (2, 5, 2, 1));
     assert_eq!(erased.board_changes, held.board_changes.len() as i64);
     assert_eq!((erased.actor.as_str(), erased.reason), (ADMIN_EMAIL, ErasureReason::Request as i32));
 
@@ -131,6 +138,7 @@ async fn an_erasure_leaves_nothing_of_the_person_and_only_its_record() {
     assert!(after.contains("Other"), "the other person's card stays");
     let held = privacy.get_personal_data(GetPersonalDataRequest { email: EMAIL.into() }).await.unwrap().into_inner();
     assert!(held.prospects.is_empty() && held.notifications.is_empty() && held.board_changes.is_empty());
+    assert!(held.import_rows.is_empty());
     let searched = admin
         .list_prospects(ListProspectsRequest { query: "zephyrine".into(), ..Default::default() })
         .await
