@@ -83,4 +83,22 @@ describe("importing a spreadsheet", () => {
     expect(await page.getByText("Inès Importée").count()).toBe(0);
     await context.close();
   });
+
+  it("takes a file of 5 MB in one call through the edge, and refuses one over 8 MB before sending it", async () => {
+    const context = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await signIn(page, stack);
+    await page.getByRole("button", { name: "Import", exact: true }).click();
+    // Past gRPC's default 4 MiB message: 1,200 rows with long notes.
+    const note = "n".repeat(4_000);
+    const rows = Array.from({ length: 1_200 }, (_, i) => `Big${String(i)},Row,big${String(i)}@example.com,${note}`);
+    const big = Buffer.from(["First name,Last name,Email,Notes", ...rows].join("\n"), "utf8");
+    expect(big.length).toBeGreaterThan(4.5 * 1024 * 1024);
+    await page.getByLabel("CSV file").setInputFiles({ name: "big.csv", mimeType: "text/csv", buffer: big });
+    await page.getByRole("heading", { name: /^big\.csv: 1,?200 rows$/ }).waitFor();
+    const huge = Buffer.alloc(8 * 1024 * 1024 + 1, "a");
+    await page.getByLabel("CSV file").setInputFiles({ name: "huge.csv", mimeType: "text/csv", buffer: huge });
+    await page.getByText("This file is 8.0 MB; 8 MB at most: split it.").waitFor();
+    await context.close();
+  });
 });

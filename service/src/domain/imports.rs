@@ -44,9 +44,9 @@ pub const PREVIEW_ROWS: usize = 10;
 const PART_BYTES: usize = 256 * 1024;
 /// How long a draft is kept.
 const DRAFT_LIFETIME: Duration = Duration::from_secs(24 * 3600);
-/// How long a file's parts are kept at most: past a draft's life, room
-/// for its run (they are deleted when it ends).
-const FILE_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a file's parts are kept at most: a draft's day, and a day for
+/// a run started at its end (they are deleted when the run ends).
+const FILE_LIFETIME: Duration = Duration::from_secs(2 * 24 * 3600);
 /// How long an instance holds an import between two batches.
 const LEASE: Duration = Duration::from_secs(30);
 /// Rows decided and written together.
@@ -553,7 +553,7 @@ impl Importer {
         let parsed = match self.parsed(import).await {
             Ok(parsed) => parsed,
             Err(DomainError::FailedPrecondition(why)) => {
-                // Its file outlived its week: what was not done is not.
+                // Its file outlived its two days: what was not done is not.
                 tracing::warn!(import = %import.id, done = import.done, why, "import stopped: its file is gone");
                 self.finish(import).await?;
                 return Ok(());
