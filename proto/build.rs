@@ -20,6 +20,7 @@ const PROTO_FILES: &[&str] = &[
     "astro/v1/insights.proto",
     "astro/v1/privacy.proto",
     "astro/v1/import.proto",
+    "astro/v1/form.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

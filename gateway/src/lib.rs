@@ -240,6 +240,7 @@ fn router(gateway: Arc<Gateway>, config: &GatewayConfig, csp: HeaderValue) -> an
         // A file of up to 8 MB in one call: the gRPC-web body is streamed to
         // the service, whose own limit for this service is the file and a margin.
         .route("/astro.v1.ImportService/{method}", post(edge::grpc_web))
+        .route("/astro.v1.FormService/{method}", post(edge::grpc_web))
         // Sign-in over gRPC-web has the same per-address budget as over REST.
         .route("/astro.v1.AuthService/{method}", post(edge::grpc_web).layer(public(Public::Login)))
         .route("/grpc.health.v1.Health/{method}", post(edge::grpc_web))

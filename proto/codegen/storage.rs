@@ -526,7 +526,7 @@ fn to_attr(kind: &Kind, v: &str) -> Result<String, Error> {
     Ok(match kind {
         Kind::String => format!("Attr::S({v}.clone())"),
         Kind::Bool => format!("Attr::Bool(*{v})"),
-        Kind::Int32 | Kind::Int64 | Kind::Uint32 | Kind::Uint64 | Kind::Sint32 | Kind::Sint64 => {
+        Kind::Int32 | Kind::Int64 | Kind::Uint32 | Kind::Uint64 | Kind::Sint32 | Kind::Sint64 | Kind::Double => {
             format!("Attr::N({v}.to_string())")
         }
         Kind::Enum(e) => {
@@ -543,7 +543,7 @@ fn from_attr(kind: &Kind, a: &str, name: &str) -> Result<String, Error> {
     Ok(match kind {
         Kind::String => format!("{a}.as_s({name:?})?.to_owned()"),
         Kind::Bool => format!("{a}.as_bool({name:?})?"),
-        Kind::Int32 | Kind::Int64 | Kind::Uint32 | Kind::Uint64 | Kind::Sint32 | Kind::Sint64 => {
+        Kind::Int32 | Kind::Int64 | Kind::Uint32 | Kind::Uint64 | Kind::Sint32 | Kind::Sint64 | Kind::Double => {
             format!("{a}.as_n({name:?})?.parse().map_err(|_| ItemError::new({name:?}, \"not a number\"))?")
         }
         Kind::Enum(e) => format!(
@@ -563,6 +563,9 @@ fn is_default(kind: &Kind, v: &str) -> String {
     match kind {
         Kind::String => format!("{v}.is_empty()"),
         Kind::Bool => format!("!{v}"),
+        // A finite number's text reads back as the same number (Rust
+        // writes no exponent, and DynamoDB keeps 38 digits).
+        Kind::Double => format!("{v} == 0.0"),
         _ => format!("{v} == 0"),
     }
 }

@@ -6,10 +6,10 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context as _;
 use astro_authorizer::TokenSecret;
 use astro_proto::v1::{
-    auth_service_server::AuthServiceServer, import_service_server::ImportServiceServer,
-    insights_service_server::InsightsServiceServer, member_service_server::MemberServiceServer,
-    privacy_service_server::PrivacyServiceServer, prospect_service_server::ProspectServiceServer,
-    scoring_service_server::ScoringServiceServer,
+    auth_service_server::AuthServiceServer, form_service_server::FormServiceServer,
+    import_service_server::ImportServiceServer, insights_service_server::InsightsServiceServer,
+    member_service_server::MemberServiceServer, privacy_service_server::PrivacyServiceServer,
+    prospect_service_server::ProspectServiceServer, scoring_service_server::ScoringServiceServer,
 };
 use http::{HeaderName, HeaderValue, Method};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -24,8 +24,8 @@ use tracing::Level;
 
 use crate::{
     api::{
-        access::AccessLayer, auth::AuthApi, imports::ImportApi, insights::InsightsApi, members::MemberApi,
-        privacy::PrivacyApi, prospects::ProspectApi, scoring::ScoringApi,
+        access::AccessLayer, auth::AuthApi, forms::FormApi, imports::ImportApi, insights::InsightsApi,
+        members::MemberApi, privacy::PrivacyApi, prospects::ProspectApi, scoring::ScoringApi,
     },
     captcha::Captcha,
     config::{CaptchaProvider, ServeConfig, StoreConfig, StoreKind},
@@ -51,8 +51,9 @@ use crate::{
 /// instance's change, or a job whose instance died). A change made here, or
 /// seen here when the rules are read for a write, wakes it at once.
 const RESCORE_POLL: Duration = Duration::from_secs(60);
-/// How often an idle instance looks for an import started through another.
-const IMPORT_POLL: Duration = Duration::from_secs(5);
+/// How often an idle instance looks for an import started through another
+/// (the one that starts it is woken at once).
+const IMPORT_POLL: Duration = Duration::from_secs(60);
 
 /// The domain services over one store, with the token keys.
 #[derive(Clone)]
@@ -63,6 +64,7 @@ pub struct Services {
     pub invitations: Invitations,
     pub insights: Insights,
     pub imports: crate::domain::imports::Imports,
+    pub forms: crate::domain::forms::Forms,
     pub keys: KeyRing,
 }
 
@@ -175,10 +177,15 @@ pub fn services(store: Arc<dyn Store>, keys: KeyRing, bcrypt_cost: u32, public_u
     let accounts =
         Accounts::new(store.clone(), PasswordHasher::new(bcrypt_cost), keys.clone()).with_members(members.clone());
     let scoring = Scoring::new(store.clone(), clock.clone(), keys.clone());
-    let prospects = Prospects::new(store.clone(), keys.clone()).with_team(members.clone()).with_scoring(scoring);
+    let forms = crate::domain::forms::Forms::new(store.clone(), clock.clone());
+    let prospects = Prospects::new(store.clone(), keys.clone())
+        .with_team(members.clone())
+        .with_scoring(scoring)
+        .with_forms(forms.clone());
     Services {
         insights: Insights::new(store.clone(), clock),
         imports: crate::domain::imports::Imports::new(prospects.clone()),
+        forms,
         prospects,
         invitations: Invitations::new(store, keys.clone(), accounts.clone(), public_url),
         accounts,
@@ -471,6 +478,7 @@ async fn routes(services: &Services, sign_in: SignIn) -> tonic::service::Routes 
     health.set_serving::<InsightsServiceServer<InsightsApi>>().await;
     health.set_serving::<PrivacyServiceServer<PrivacyApi>>().await;
     health.set_serving::<ImportServiceServer<ImportApi>>().await;
+    health.set_serving::<FormServiceServer<FormApi>>().await;
 
     let reflection = |b: tonic_reflection::server::Builder<'static>| {
         // google.rpc too, so grpcurl can print error details (BadRequest…).
@@ -505,6 +513,7 @@ async fn routes(services: &Services, sign_in: SignIn) -> tonic::service::Routes 
         .add_service(ScoringServiceServer::new(ScoringApi { scoring: services.prospects.scoring().clone() }))
         .add_service(InsightsServiceServer::new(InsightsApi { insights: services.insights.clone() }))
         .add_service(PrivacyServiceServer::new(PrivacyApi { prospects: services.prospects.clone() }))
+        .add_service(FormServiceServer::new(FormApi { forms: services.forms.clone() }))
         .add_service(
             ImportServiceServer::new(ImportApi { imports: services.imports.clone() })
                 .max_decoding_message_size(crate::api::imports::MAX_REQUEST_BYTES),

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod auth;
 pub mod edge;
+pub mod forms;
 pub mod imports;
 pub mod insights;
 pub mod members;

@@ -485,7 +485,9 @@ impl Importer {
             loop {
                 let pause = match self.step().await {
                     Ok(Step::Worked) => continue,
-                    Ok(Step::Waiting | Step::Idle) => poll,
+                    // Held by another instance (or a dead one): soon free.
+                    Ok(Step::Waiting) => poll.min(LEASE / 3),
+                    Ok(Step::Idle) => poll,
                     Err(e) => {
                         tracing::warn!(error = %e, "import: retrying");
                         poll

@@ -6,6 +6,7 @@ pub mod board;
 pub mod clock;
 pub mod deadline;
 pub mod export;
+pub mod forms;
 pub mod import;
 pub mod imports;
 pub mod insights;

@@ -73,6 +73,8 @@ pub struct Prospects {
     pub(super) team: Option<super::members::Members>,
     /// Scores each card in the write that creates or edits it.
     scoring: Scoring,
+    /// Judges a submission's answers by its form.
+    forms: Option<super::forms::Forms>,
 }
 
 /// How often an instance with watchers reads the board's changes made
@@ -114,7 +116,7 @@ impl Prospects {
         let board = Arc::new(Board::new(store.clone(), DEFAULT_WATCH_POLL));
         let notifier = Arc::new(Notifier::disabled(store.clone()));
         let scoring = Scoring::new(store.clone(), super::clock::Clock::system(), keys.clone());
-        Self { store, keys, board, notifier, team: None, scoring }
+        Self { store, keys, board, notifier, team: None, scoring, forms: None }
     }
 
     /// Scores cards with these rules (and their clock).
@@ -124,6 +126,11 @@ impl Prospects {
 
     pub fn scoring(&self) -> &Scoring {
         &self.scoring
+    }
+
+    /// Submissions naming a form are judged by it.
+    pub fn with_forms(self, forms: super::forms::Forms) -> Self {
+        Self { forms: Some(forms), ..self }
     }
 
     /// New cards are given an owner as the team's settings say.
@@ -169,6 +176,13 @@ impl Prospects {
         match ProspectStatus::try_from(input.status) {
             Ok(ProspectStatus::Unspecified | ProspectStatus::New) => {}
             _ => v.add("prospect.status", "new prospects start in NEW: leave it unset"),
+        }
+        match &self.forms {
+            Some(forms) => forms.check_submission(&mut v, &mut input, &consent.language).await?,
+            None if input.form.is_some() || !input.answers.is_empty() => {
+                v.add("prospect.form", "forms are not served here")
+            }
+            None => {}
         }
         let request_id = request_id.trim();
         if request_id.len() > MAX_REQUEST_ID || request_id.chars().any(|c| c.is_control()) {

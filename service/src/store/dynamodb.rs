@@ -21,8 +21,8 @@ use astro_proto::{
         timestamp_key,
     },
     v1::{
-        BoardChange, CreateProspectRecord, Erasure, Import, ImportFile, ImportRow, Invitation, Notification,
-        NotificationState, PipelineWeek, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount,
+        BoardChange, CreateProspectRecord, Erasure, Form, FormVersion, Import, ImportFile, ImportRow, Invitation,
+        Notification, NotificationState, PipelineWeek, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount,
         ProspectStatusCounter, Rescore, ScoringRules, ScoringRulesRevision, SecurityEvent, SignInFailures,
         SpentCaptcha, TeamSettings, User,
     },
@@ -1350,6 +1350,44 @@ impl Store for DynamoStore {
 
     async fn erasures(&self, before: Option<String>, limit: usize) -> StoreResult<Vec<Erasure>> {
         self.newest_first(storage::erasure::pk(), before, limit).await
+    }
+
+    async fn get_form(&self, name: &str) -> StoreResult<Option<Form>> {
+        self.get(storage::form::pk(), storage::form::sk(name)).await
+    }
+
+    async fn save_form(&self, form: &Form, expected_version: i64, published: Option<&FormVersion>) -> StoreResult<()> {
+        let version = storage::form::attribute::VERSION;
+        let Some(published) = published else {
+            return self.put_versioned("form", &form.name, form, version, expected_version, |f| f.version).await;
+        };
+        let put_form = match expected_version {
+            0 => with_condition(self.put(form, None), "attribute_not_exists(#pk)", &[("#pk", storage::PK)], vec![]),
+            v => with_condition(
+                self.put(form, None),
+                VERSION_CONDITION,
+                &[("#version", version)],
+                vec![(":version", AttributeValue::N(v.to_string()))],
+            ),
+        };
+        let put_version =
+            with_condition(self.put(published, None), "attribute_not_exists(#pk)", &[("#pk", storage::PK)], vec![]);
+        match self.transact(vec![put_form, put_version]).await {
+            Ok(()) => Ok(()),
+            Err(TransactionFailure::Condition(_)) => {
+                Err(StoreError::Conflict(format!("form {} changed, or its version was published", form.name)))
+            }
+            Err(TransactionFailure::Other(e)) => Err(e),
+        }
+    }
+
+    async fn forms(&self, limit: usize) -> StoreResult<Vec<Form>> {
+        // Names start with a letter or digit: all between "!" and "~".
+        self.sort_range(storage::form::pk(), "!".into(), "~", limit).await
+    }
+
+    async fn get_form_version(&self, name: &str, number: &str) -> StoreResult<Option<FormVersion>> {
+        self.get(storage::form_version::pk(name), storage::form_version::sk(number)).await
     }
 
     async fn get_import(&self, id: &str) -> StoreResult<Option<Import>> {

@@ -26,9 +26,10 @@ use std::{collections::BTreeSet, path::Path, sync::Arc, time::SystemTime};
 use astro_proto::{
     storage::{self, INDEXES, KeyText, StoredEntity},
     v1::{
-        AssignmentCounter, BoardChange, CreateProspectRecord, Erasure, Import, ImportFile, ImportRow, Invitation,
-        Notification, NotificationState, PipelineWeek, Prospect, ProspectEvent, ProspectStatus, ProspectStatusCount,
-        Rescore, ScoringRules, ScoringRulesRevision, SecurityEvent, SignInFailures, SpentCaptcha, TeamSettings, User,
+        AssignmentCounter, BoardChange, CreateProspectRecord, Erasure, Form, FormVersion, Import, ImportFile,
+        ImportRow, Invitation, Notification, NotificationState, PipelineWeek, Prospect, ProspectEvent, ProspectStatus,
+        ProspectStatusCount, Rescore, ScoringRules, ScoringRulesRevision, SecurityEvent, SignInFailures, SpentCaptcha,
+        TeamSettings, User,
     },
 };
 use async_trait::async_trait;
@@ -1430,6 +1431,36 @@ impl Store for EmbeddedStore {
         self.newest_first(storage::erasure::pk(), before.unwrap_or_else(|| "~".to_owned()), limit).await
     }
 
+    async fn get_form(&self, name: &str) -> StoreResult<Option<Form>> {
+        let (pk, sk) = (storage::form::pk(), storage::form::sk(name));
+        self.read(move |conn| get(conn, &pk, &sk)).await
+    }
+
+    async fn save_form(&self, form: &Form, expected_version: i64, published: Option<&FormVersion>) -> StoreResult<()> {
+        let (form, published) = (form.clone(), published.cloned());
+        self.write(move |conn| {
+            put_versioned(conn, "form", &form.name, &form, expected_version, |f| f.version)?;
+            match &published {
+                Some(version) => put(conn, version, true),
+                None => Ok(()),
+            }
+        })
+        .await
+    }
+
+    async fn forms(&self, limit: usize) -> StoreResult<Vec<Form>> {
+        let (pk, limit) = (storage::form::pk(), limit as i64);
+        self.read(move |conn| {
+            query_items(conn, "SELECT body FROM items WHERE pk = ?1 ORDER BY sk LIMIT ?2", &[&pk, &limit])
+        })
+        .await
+    }
+
+    async fn get_form_version(&self, name: &str, number: &str) -> StoreResult<Option<FormVersion>> {
+        let (pk, sk) = (storage::form_version::pk(name), storage::form_version::sk(number));
+        self.read(move |conn| get(conn, &pk, &sk)).await
+    }
+
     async fn get_import(&self, id: &str) -> StoreResult<Option<Import>> {
         let (pk, sk) = (storage::import::pk(), storage::import::sk(id));
         self.read(move |conn| get(conn, &pk, &sk)).await
@@ -1554,6 +1585,14 @@ mod tests {
             first_contacted_at: at(5),
             deadline_partition: "DUE".into(),
             reached: vec![1, 2],
+            form: Some(astro_proto::v1::FormRef { name: "salon-2027".into(), version: 3 }),
+            answers: vec![astro_proto::v1::Answer {
+                question_id: "seats".into(),
+                kind: 5,
+                label: "Combien d'utilisateurs ?".into(),
+                number: 12.5,
+                ..Default::default()
+            }],
         };
         let mut expected = whole.clone();
         crate::domain::prospects::card_view(&mut expected);

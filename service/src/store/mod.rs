@@ -388,6 +388,23 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes an import's file parts.
     async fn delete_import_file(&self, parts: &[astro_proto::v1::ImportFile]) -> StoreResult<()>;
 
+    /// A form (`FormService`), if stored.
+    async fn get_form(&self, name: &str) -> StoreResult<Option<astro_proto::v1::Form>>;
+    /// Writes a form: new when `expected_version` is 0 (`Conflict` if the
+    /// name is taken), else only if the stored one is still at that
+    /// version; with `published`, writes that version too in the same
+    /// transaction (`Conflict` if it exists).
+    async fn save_form(
+        &self,
+        form: &astro_proto::v1::Form,
+        expected_version: i64,
+        published: Option<&astro_proto::v1::FormVersion>,
+    ) -> StoreResult<()>;
+    /// The forms, by name, at most `limit`: one read.
+    async fn forms(&self, limit: usize) -> StoreResult<Vec<astro_proto::v1::Form>>;
+    /// One published version of a form (`number`: its key, zero-padded).
+    async fn get_form_version(&self, name: &str, number: &str) -> StoreResult<Option<astro_proto::v1::FormVersion>>;
+
     /// Up to `limit` stored items of every kind, in the store's own order,
     /// after the position `after` (from the previous page); the next
     /// position, `None` after the last page. For a full export.

@@ -8,6 +8,7 @@ mod cli;
 mod dump;
 mod dynamodb;
 mod export;
+mod forms;
 mod grpc_web;
 mod grpcurl;
 mod imports;

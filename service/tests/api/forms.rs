@@ -1,0 +1,287 @@
+//! Forms as data: an admin builds a form with questions of their own and
+//! publishes it; visitors get the published version (no token); a
+//! submission is judged by the version it names — a required question, a
+//! choice not offered, a number out of bounds are refused with the field
+//! named and nothing stored — and keeps its answers, typed and labelled,
+//! whatever later versions change. A replaced version is accepted for a
+//! day, not after (the test moves the clock).
+
+use std::time::Duration;
+
+use astro_authorizer::Role;
+use astro_proto::v1::{
+    Answer, Choice, CreateFormRequest, CreateProspectRequest, Form, FormDefinition, FormRef, GetProspectRequest,
+    GetPublishedFormRequest, LocalizedText, NumberBounds, Prospect, PublishFormRequest, Question, QuestionType,
+    UpdateFormRequest, form_service_client::FormServiceClient,
+};
+use tonic::{Code, service::interceptor::InterceptedService, transport::Channel};
+
+use crate::helpers::*;
+
+type Forms = FormServiceClient<InterceptedService<Channel, Bearer>>;
+
+async fn forms(app: &TestApp, token: Option<String>) -> Forms {
+    FormServiceClient::with_interceptor(app.channel().await, Bearer(token))
+}
+
+fn text(fr: &str, en: &str) -> Option<LocalizedText> {
+    Some(LocalizedText { fr: fr.into(), en: en.into() })
+}
+
+fn choices(ids: &[&str]) -> Vec<Choice> {
+    ids.iter().map(|id| Choice { id: (*id).into(), label: text(&format!("FR {id}"), &format!("EN {id}")) }).collect()
+}
+
+/// A fair's form: the sector (required), the seats (1–500), the tools.
+fn salon() -> FormDefinition {
+    let mut d = astro_service::domain::forms::default_definition();
+    d.title = text("Salon 2027", "Fair 2027");
+    d.questions = vec![
+        Question {
+            id: "sector".into(),
+            kind: QuestionType::SingleChoice as i32,
+            label: text("Votre secteur ?", "Your sector?"),
+            required: true,
+            choices: choices(&["saas", "retail", "industry"]),
+            ..Default::default()
+        },
+        Question {
+            id: "seats".into(),
+            kind: QuestionType::Number as i32,
+            label: text("Combien d'utilisateurs ?", "How many users?"),
+            bounds: Some(NumberBounds { min: 1.0, max: 500.0 }),
+            ..Default::default()
+        },
+        Question {
+            id: "tools".into(),
+            kind: QuestionType::MultipleChoice as i32,
+            label: text("Vos outils ?", "Your tools?"),
+            choices: choices(&["sheets", "crm", "none"]),
+            max_choices: 2,
+            ..Default::default()
+        },
+    ];
+    d.allowed_origins = vec!["https://www.example.com".into()];
+    d
+}
+
+fn answer(id: &str) -> Answer {
+    Answer { question_id: id.into(), ..Default::default() }
+}
+
+fn submission(email: &str, version: i64, answers: Vec<Answer>) -> CreateProspectRequest {
+    let mut p = prospect("Vera", email);
+    p.consent.as_mut().unwrap().language = "en".into();
+    p.form = Some(FormRef { name: "salon-2027".into(), version });
+    p.answers = answers;
+    CreateProspectRequest { prospect: Some(p), request_id: String::new() }
+}
+
+#[tokio::test]
+async fn a_form_is_built_published_and_judges_its_answers_version_by_version() {
+    let clock = astro_service::domain::clock::Clock::system();
+    let app = spawn_app_on(clock.clone()).await;
+    let admin_token = app.admin_token().await;
+    let mut admin = forms(&app, Some(admin_token.clone())).await;
+    let mut visitor = forms(&app, None).await;
+    let mut service = app.service().await;
+
+    // Invalid definitions: each field named.
+    let mut bad = salon();
+    bad.questions[0].choices.clear();
+    bad.questions[2].id = "sector".into();
+    bad.questions[1].label = text(&"x".repeat(201), "ok");
+    let refused = admin
+        .create_form(CreateFormRequest {
+            form: Some(Form { name: "salon-2027".into(), draft: Some(bad), ..Default::default() }),
+        })
+        .await;
+    assert_eq!(
+        violated_fields(&assert_code(refused, Code::InvalidArgument)),
+        ["form.draft.questions[0].choices", "form.draft.questions[1].label.fr", "form.draft.questions[2].id"]
+    );
+    let bad_name = admin
+        .create_form(CreateFormRequest {
+            form: Some(Form { name: "Salon 2027".into(), draft: Some(salon()), ..Default::default() }),
+        })
+        .await;
+    assert_eq!(violated_fields(&assert_code(bad_name, Code::InvalidArgument)), ["form.name"]);
+
+    let form = admin
+        .create_form(CreateFormRequest {
+            form: Some(Form { name: "salon-2027".into(), draft: Some(salon()), ..Default::default() }),
+        })
+        .await
+        .expect("created")
+        .into_inner();
+    assert_eq!((form.version, form.published_version), (1, 0));
+    let unpublished = visitor.get_published_form(GetPublishedFormRequest { name: "salon-2027".into() }).await;
+    assert_code(unpublished, Code::NotFound);
+    let again = admin
+        .create_form(CreateFormRequest {
+            form: Some(Form { name: "salon-2027".into(), draft: Some(salon()), ..Default::default() }),
+        })
+        .await;
+    assert_code(again, Code::AlreadyExists);
+
+    let form = admin
+        .publish_form(PublishFormRequest { name: "salon-2027".into(), version: form.version })
+        .await
+        .expect("published")
+        .into_inner();
+    assert_eq!(form.published_version, 1);
+    let published = visitor
+        .get_published_form(GetPublishedFormRequest { name: "salon-2027".into() })
+        .await
+        .expect("public")
+        .into_inner();
+    assert_eq!(published.version, 1);
+    assert_eq!(published.definition.unwrap().questions.len(), 3);
+
+    // Bad answers: named, nothing stored.
+    let before =
+        list(&mut admin_prospects(&app, &admin_token).await, astro_proto::v1::ProspectStatus::New, 1, "").await;
+    let refused = service
+        .create_prospect(submission(
+            "vera@example.com",
+            1,
+            vec![
+                Answer { number: 900.0, ..answer("seats") },
+                Answer { choices: vec!["sheets".into(), "crm".into(), "none".into()], ..answer("tools") },
+                Answer { text: "?".into(), ..answer("unknown") },
+            ],
+        ))
+        .await;
+    assert_eq!(
+        violated_fields(&assert_code(refused, Code::InvalidArgument)),
+        [
+            "prospect.answers[2].question_id",
+            "prospect.answers.sector",
+            "prospect.answers[0].number",
+            "prospect.answers[1].choices"
+        ]
+    );
+    let not_offered = service
+        .create_prospect(submission(
+            "vera@example.com",
+            1,
+            vec![Answer { choices: vec!["farming".into()], ..answer("sector") }],
+        ))
+        .await;
+    assert_eq!(violated_fields(&assert_code(not_offered, Code::InvalidArgument)), ["prospect.answers[0].choices[0]"]);
+    let after = list(&mut admin_prospects(&app, &admin_token).await, astro_proto::v1::ProspectStatus::New, 1, "").await;
+    assert_eq!(
+        count(&after, astro_proto::v1::ProspectStatus::New),
+        count(&before, astro_proto::v1::ProspectStatus::New)
+    );
+
+    // A good one: typed, labelled in the visitor's language.
+    let card = service
+        .create_prospect(submission(
+            "vera@example.com",
+            1,
+            vec![
+                Answer { choices: vec!["retail".into()], ..answer("sector") },
+                Answer { number: 12.5, ..answer("seats") },
+            ],
+        ))
+        .await
+        .expect("accepted")
+        .into_inner();
+    assert_eq!(card.form, Some(FormRef { name: "salon-2027".into(), version: 1 }));
+    assert_eq!(card.answers.len(), 2);
+    assert_eq!(
+        (card.answers[0].label.as_str(), card.answers[0].choice_labels[0].as_str()),
+        ("Your sector?", "EN retail")
+    );
+    assert_eq!((card.answers[1].kind, card.answers[1].number), (QuestionType::Number as i32, 12.5));
+
+    // Version 2 drops the seats: the card still reads them.
+    let mut v2 = salon();
+    v2.questions.remove(1);
+    let form = admin
+        .update_form(UpdateFormRequest {
+            form: Some(Form {
+                name: "salon-2027".into(),
+                version: form.version,
+                draft: Some(v2),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["draft.questions".into()] }),
+        })
+        .await
+        .expect("updated")
+        .into_inner();
+    let stale = admin.publish_form(PublishFormRequest { name: "salon-2027".into(), version: form.version - 1 }).await;
+    assert_code(stale, Code::Aborted);
+    admin.publish_form(PublishFormRequest { name: "salon-2027".into(), version: form.version }).await.expect("v2");
+    let stored = admin_prospects(&app, &admin_token)
+        .await
+        .get_prospect(GetProspectRequest { id: card.id.clone(), view: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored.answers, card.answers, "a later version changes no card");
+
+    // The page opened before the publication still sends version 1, for a day.
+    let sector = || vec![Answer { choices: vec!["saas".into()], ..answer("sector") }];
+    service.create_prospect(submission("late@example.com", 1, sector())).await.expect("within the grace");
+    clock.advance(astro_service::domain::forms::GRACE + Duration::from_secs(60));
+    let too_late = service.create_prospect(submission("later@example.com", 1, sector())).await;
+    assert_eq!(violated_fields(&assert_code(too_late, Code::InvalidArgument)), ["prospect.form.version"]);
+    service.create_prospect(submission("now@example.com", 2, sector())).await.expect("the version in force");
+    // Answers without a form, a form that does not exist.
+    let mut orphan = submission("o@example.com", 2, sector());
+    orphan.prospect.as_mut().unwrap().form = None;
+    assert_eq!(
+        violated_fields(&assert_code(service.create_prospect(orphan).await, Code::InvalidArgument)),
+        ["prospect.answers"]
+    );
+    let mut nowhere = submission("n@example.com", 1, Vec::new());
+    nowhere.prospect.as_mut().unwrap().form = Some(FormRef { name: "nowhere".into(), version: 1 });
+    assert_eq!(
+        violated_fields(&assert_code(service.create_prospect(nowhere).await, Code::InvalidArgument)),
+        ["prospect.form.name"]
+    );
+}
+
+async fn admin_prospects(app: &TestApp, token: &str) -> Prospects {
+    app.prospects_with(Some(token.to_owned())).await
+}
+
+#[tokio::test]
+async fn the_default_form_exists_before_anyone_changes_it_and_only_admins_build_forms() {
+    let app = spawn_app().await;
+    let mut visitor = forms(&app, None).await;
+    let default = visitor
+        .get_published_form(GetPublishedFormRequest { name: "default".into() })
+        .await
+        .expect("the hosted page's form")
+        .into_inner();
+    assert_eq!((default.name.as_str(), default.version), ("default", 0));
+    let mut p: Prospect = prospect("Dora", "dora@example.com");
+    p.form = Some(FormRef { name: "default".into(), version: 0 });
+    let card = app
+        .service()
+        .await
+        .create_prospect(CreateProspectRequest { prospect: Some(p), request_id: String::new() })
+        .await
+        .expect("a submission of the default form")
+        .into_inner();
+    assert_eq!(card.form.unwrap().name, "default");
+    let missing = visitor.get_published_form(GetPublishedFormRequest { name: "nowhere".into() }).await;
+    assert_code(missing, Code::NotFound);
+
+    let mut sales = forms(&app, Some(token("sam@example.com", Role::Sales))).await;
+    let denied = sales
+        .create_form(CreateFormRequest {
+            form: Some(Form { name: "x".into(), draft: Some(salon()), ..Default::default() }),
+        })
+        .await;
+    assert_code(denied, Code::PermissionDenied);
+    let denied = visitor.list_forms(astro_proto::v1::ListFormsRequest {}).await;
+    assert_code(denied, Code::Unauthenticated);
+    let mut admin = forms(&app, Some(app.admin_token().await)).await;
+    let listed = admin.list_forms(astro_proto::v1::ListFormsRequest {}).await.unwrap().into_inner();
+    assert_eq!(listed.forms.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["default"]);
+}
