@@ -51,6 +51,7 @@ const MAX_BODY: usize = 64 * 1024;
 /// What the handlers share.
 pub struct Gateway {
     pub prospects: ProspectServiceClient<GrpcService>,
+    pub forms: astro_proto::v1::form_service_client::FormServiceClient<GrpcService>,
     pub health: tonic_health::pb::health_client::HealthClient<GrpcService>,
     pub auth: AuthServiceClient<GrpcService>,
     /// The service itself (gRPC-web calls are forwarded into it).
@@ -180,6 +181,7 @@ pub async fn start_with_store(config: GatewayConfig, store: Option<Arc<dyn Store
     let csp = HeaderValue::try_from(edge::content_security_policy(captcha.provider()))?;
     let gateway = Arc::new(Gateway {
         prospects: ProspectServiceClient::new(channel.clone()),
+        forms: astro_proto::v1::form_service_client::FormServiceClient::new(channel.clone()),
         health: tonic_health::pb::health_client::HealthClient::new(channel.clone()),
         auth: AuthServiceClient::new(channel.clone()),
         grpc: channel,
@@ -231,6 +233,7 @@ fn router(gateway: Arc<Gateway>, config: &GatewayConfig, csp: HeaderValue) -> an
         )
         .route("/verify-recaptcha", post(rest::captcha::verify).layer(public(Public::Captcha)))
         .route("/captcha", get(rest::captcha::settings))
+        .route("/forms/{name}", get(rest::forms::published))
         .route("/captcha/challenge", get(rest::captcha::challenge).layer(public(Public::Captcha)))
         .route("/astro.v1.ProspectService/{method}", post(edge::grpc_web))
         .route("/astro.v1.MemberService/{method}", post(edge::grpc_web))

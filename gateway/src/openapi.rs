@@ -22,7 +22,7 @@ use astro_service::captcha::pow::Challenge;
 
 use crate::{
     problem::{CaptchaPrompt, FieldError, Problem},
-    rest::{auth, captcha, health, model, prospects},
+    rest::{auth, captcha, forms, health, model, prospects},
 };
 
 #[derive(OpenApi)]
@@ -48,6 +48,7 @@ use crate::{
         captcha::verify,
         captcha::settings,
         captcha::challenge,
+        forms::published,
         health::check,
     ),
     components(schemas(Problem, FieldError, CaptchaPrompt, Challenge, model::Status, model::Budget, model::Timeline, prospects::View, prospects::OrderBy, prospects::Lang, model::Grade)),
@@ -55,6 +56,7 @@ use crate::{
     tags(
         (name = "auth", description = "Sign in"),
         (name = "prospects", description = "The public form and the Kanban's cards"),
+        (name = "forms", description = "The forms visitors fill in, as their pages get them"),
         (name = "captcha", description = "The captcha of the public form, and of sign-ins after too many failures"),
         (name = "operations", description = "For load balancers and monitors"),
     )

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod captcha;
+pub mod forms;
 pub mod health;
 pub mod model;
 pub mod prospects;

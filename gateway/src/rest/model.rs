@@ -179,6 +179,74 @@ pub struct ProspectSubmission {
     #[serde(default)]
     #[schema(max_length = 0)]
     pub website: String,
+    /// The form filled in (`GET /forms/{name}`), with `formVersion`.
+    #[serde(default)]
+    #[schema(max_length = 40, example = "default")]
+    pub form: Option<String>,
+    /// The form's `version` as the page got it.
+    #[serde(default)]
+    #[schema(minimum = 0)]
+    pub form_version: Option<i64>,
+    /// The answers to the form's own questions.
+    #[serde(default)]
+    #[schema(max_items = 30)]
+    pub answers: Vec<SubmittedAnswer>,
+}
+
+/// An answer to one of a form's questions: the value for its kind.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubmittedAnswer {
+    #[schema(min_length = 1, max_length = 40)]
+    pub question_id: String,
+    /// Text questions.
+    #[serde(default)]
+    #[schema(max_length = 5000)]
+    pub text: Option<String>,
+    /// Choice questions: the ids of the choices taken.
+    #[serde(default)]
+    #[schema(max_items = 30)]
+    pub choices: Vec<String>,
+    /// Number questions.
+    #[serde(default)]
+    pub number: Option<f64>,
+    /// Yes/no questions.
+    #[serde(default)]
+    pub yes: Option<bool>,
+}
+
+/// An answer kept on a card, with the question as its visitor saw it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CardAnswer {
+    pub question_id: String,
+    pub label: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub choices: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub choice_labels: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub yes: Option<bool>,
+}
+
+impl CardAnswer {
+    fn from_proto(a: pb::Answer) -> Self {
+        let kind = pb::QuestionType::try_from(a.kind).unwrap_or_default();
+        use pb::QuestionType as K;
+        Self {
+            question_id: a.question_id,
+            label: a.label,
+            text: matches!(kind, K::ShortText | K::LongText).then_some(a.text),
+            choices: a.choices,
+            choice_labels: a.choice_labels,
+            number: (kind == K::Number).then_some(a.number),
+            yes: (kind == K::YesNo).then_some(a.yes),
+        }
+    }
 }
 
 impl ProspectSubmission {
@@ -204,6 +272,22 @@ impl ProspectSubmission {
                 },
             }),
             source: self.source.as_ref().map(Source::to_proto),
+            form: self
+                .form
+                .as_ref()
+                .map(|name| pb::FormRef { name: name.clone(), version: self.form_version.unwrap_or_default() }),
+            answers: self
+                .answers
+                .iter()
+                .map(|a| pb::Answer {
+                    question_id: a.question_id.clone(),
+                    text: a.text.clone().unwrap_or_default(),
+                    choices: a.choices.clone(),
+                    number: a.number.unwrap_or_default(),
+                    yes: a.yes.unwrap_or_default(),
+                    ..Default::default()
+                })
+                .collect(),
             ..Default::default()
         }
     }
@@ -289,6 +373,14 @@ pub struct Prospect {
     /// The card's history, oldest first (`view=full` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<ProspectEvent>>,
+    /// The form it came from, and its version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub form: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub form_version: Option<i64>,
+    /// The answers to that form's own questions.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub answers: Vec<CardAnswer>,
 }
 
 pub fn timestamp(ts: Option<prost_types::Timestamp>) -> String {
@@ -368,6 +460,9 @@ impl Prospect {
             status_changed_at: p.status_changed_at.map(|t| timestamp(Some(t))),
             first_contact_due: p.first_contact_due.map(|t| timestamp(Some(t))),
             first_contacted_at: p.first_contacted_at.map(|t| timestamp(Some(t))),
+            form: p.form.as_ref().map(|f| f.name.clone()),
+            form_version: p.form.as_ref().map(|f| f.version),
+            answers: p.answers.into_iter().map(CardAnswer::from_proto).collect(),
             events,
         }
     }

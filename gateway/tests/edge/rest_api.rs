@@ -185,3 +185,28 @@ async fn export_streams_a_csv_download_with_the_roles_of_the_table() {
     assert_problem(stack.get("/prospects/export?pageSize=2").await, 400, Some("pageSize")).await;
     assert_problem(stack.get("/prospects/export?status=new&stale=true&q=x").await, 400, Some("stale")).await;
 }
+
+#[tokio::test]
+async fn a_forms_published_definition_is_public_and_cacheable_and_a_submission_names_it() {
+    let stack = spawn().await;
+    let form = stack.http.get(stack.at("/forms/default")).send().await.unwrap();
+    assert_eq!(form.status(), 200);
+    assert_eq!(form.headers()["cache-control"], "public, max-age=60");
+    let form: Value = form.json().await.unwrap();
+    assert_eq!((form["name"].as_str(), form["version"].as_i64()), (Some("default"), Some(0)));
+    assert_eq!(form["fields"][0], json!({"field": "first_name", "required": true}));
+    assert_eq!(form["defaultLanguage"], "fr");
+    assert_problem(stack.http.get(stack.at("/forms/nowhere")).send().await.unwrap(), 404, None).await;
+    assert_problem(stack.http.get(stack.at("/forms/Not%20A%20Name")).send().await.unwrap(), 400, Some("name")).await;
+
+    // The card keeps the form; answers to a form without questions are refused.
+    let mut body = submission("Ada", "ada@example.com", &stack.solved().await);
+    body["form"] = json!("default");
+    body["formVersion"] = json!(0);
+    let receipt: Value = stack.submit(&body, None).await.json().await.unwrap();
+    let card: Value = stack.get(&format!("/prospects/{}", receipt["id"].as_str().unwrap())).await.json().await.unwrap();
+    assert_eq!((card["form"].as_str(), card["formVersion"].as_i64()), (Some("default"), Some(0)));
+    body["answers"] = json!([{"questionId": "seats", "number": 3}]);
+    body["captchaToken"] = json!(stack.solved().await);
+    assert_problem(stack.submit(&body, None).await, 400, Some("answers[0].questionId")).await;
+}
