@@ -29,6 +29,7 @@ const Insights = lazy(() => import("./Insights"));
 /// A person's data (GDPR access and erasure), for admins: its own chunk.
 const Privacy = lazy(() => import("./Privacy"));
 const Import = lazy(() => import("./Import"));
+const Forms = lazy(() => import("./Forms"));
 
 /// The team, read once signed in and again after a change.
 function useTeamState(signedIn: boolean): TeamState {
@@ -61,7 +62,7 @@ export default function Admin() {
   const everSignedIn = signedIn || session.expired;
   const team = useTeamState(signedIn);
   const isAdmin = claims?.role === "admin";
-  const [view, setView] = useState<"board" | "insights" | "team" | "scoring" | "import" | "privacy" | "account">("board");
+  const [view, setView] = useState<"board" | "insights" | "team" | "scoring" | "forms" | "import" | "privacy" | "account">("board");
   const [notice, setNotice] = useState<string | null>(null);
 
   async function signOutEverywhere() {
@@ -79,7 +80,7 @@ export default function Admin() {
         <h1>{a("title")}</h1>
         {signedIn ? (
           <nav aria-label={a("nav.label")} className="admin-nav">
-            {(isAdmin ? (["board", "insights", "team", "scoring", "import", "privacy", "account"] as const) : (["board", "insights", "account"] as const)).map((v) => (
+            {(isAdmin ? (["board", "insights", "team", "scoring", "forms", "import", "privacy", "account"] as const) : (["board", "insights", "account"] as const)).map((v) => (
               <button
                 key={v}
                 type="button"
@@ -132,6 +133,10 @@ export default function Admin() {
             ) : isAdmin && view === "scoring" ? (
               <Suspense fallback={<p className="loading">…</p>}>
                 <Scoring />
+              </Suspense>
+            ) : isAdmin && view === "forms" ? (
+              <Suspense fallback={<p className="loading">…</p>}>
+                <Forms />
               </Suspense>
             ) : isAdmin && view === "import" ? (
               <Suspense fallback={<p className="loading">…</p>}>

@@ -8,7 +8,8 @@ import { useEffect, useId, useRef, useState } from "react";
 
 import { BUDGETS, TIMELINES } from "../api/rest";
 import { useI18n } from "../i18n";
-import { Budget, type Prospect, ProspectEventKind, ProspectStatus, ProspectView, Timeline } from "../gen/astro/v1/prospect_pb";
+import { type Answer, Budget, type Prospect, ProspectEventKind, ProspectStatus, ProspectView, Timeline } from "../gen/astro/v1/prospect_pb";
+import { QuestionType } from "../gen/astro/v1/form_pb";
 import { fullName } from "./Board";
 import { COLUMNS, STATUS, columnOf } from "./board";
 import { BUDGET_VALUES, FitWhy, TIMELINE_VALUES } from "./fit";
@@ -324,6 +325,20 @@ export function CardDrawer(props: {
               </p>
             ) : null}
             {card.duplicateOf !== "" ? <p className="meta">{a("drawer.duplicate")}</p> : null}
+            {card.form !== undefined && card.form.name !== "" ? (
+              <p className="meta">{a("drawer.form", { name: card.form.name, version: Number(card.form.version) })}</p>
+            ) : null}
+            {card.answers.length > 0 ? <p className="meta">{a("drawer.answers")}</p> : null}
+            {card.answers.length > 0 ? (
+              <dl className="answers">
+                {card.answers.map((answer) => (
+                  <div key={answer.questionId}>
+                    <dt>{answer.label}</dt>
+                    <dd>{answerText(answer, lang, a("drawer.yes"), a("drawer.no"))}</dd>
+                  </div>
+                ))}
+              </dl>
+            ) : null}
           </fieldset>
           {editable ? (
             <button type="submit" className="primary" disabled={state === "saving" || full === null}>
@@ -380,4 +395,20 @@ export function CardDrawer(props: {
       </footer>
     </dialog>
   );
+}
+
+/// An answer as read: the text, the choices' labels, the number in the
+/// reader's language, yes or no.
+function answerText(answer: Answer, lang: string, yes: string, no: string): string {
+  switch (answer.kind) {
+    case QuestionType.SINGLE_CHOICE:
+    case QuestionType.MULTIPLE_CHOICE:
+      return answer.choiceLabels.join(", ");
+    case QuestionType.NUMBER:
+      return answer.number.toLocaleString(lang);
+    case QuestionType.YES_NO:
+      return answer.yes ? yes : no;
+    default:
+      return answer.text;
+  }
 }

@@ -12,6 +12,7 @@ import { ScoringService } from "../gen/astro/v1/scoring_pb";
 import { InsightsService } from "../gen/astro/v1/insights_pb";
 import { PrivacyService } from "../gen/astro/v1/privacy_pb";
 import { ImportService } from "../gen/astro/v1/import_pb";
+import { FormService } from "../gen/astro/v1/form_pb";
 import { sessions } from "./session";
 import { apiBase } from "../api/origin";
 
@@ -35,3 +36,4 @@ export const scoring = createClient(ScoringService, transport);
 export const insights = createClient(InsightsService, transport);
 export const privacy = createClient(PrivacyService, transport);
 export const imports = createClient(ImportService, transport);
+export const forms = createClient(FormService, transport);

@@ -29,6 +29,20 @@ export interface ProspectSubmission {
   captchaToken: string;
   /// The honeypot: people never see it, so it stays empty.
   website: string;
+  /// The form filled in (`GET /forms/{name}`) and the version the page got.
+  form?: string;
+  formVersion?: number;
+  /// The answers to the form's own questions.
+  answers?: SubmittedAnswer[];
+}
+
+/// An answer to one of a form's questions: the value for its kind.
+export interface SubmittedAnswer {
+  questionId: string;
+  text?: string;
+  choices?: string[];
+  number?: number;
+  yes?: boolean;
 }
 
 /// Every field of a submission, checked against the gateway's OpenAPI
@@ -49,6 +63,9 @@ export const SUBMISSION_FIELDS = [
   "source",
   "captchaToken",
   "website",
+  "form",
+  "formVersion",
+  "answers",
 ] as const satisfies readonly (keyof ProspectSubmission)[];
 // Compile-time: the list names every field of the type.
 type Unlisted = Exclude<keyof ProspectSubmission, (typeof SUBMISSION_FIELDS)[number]>;
