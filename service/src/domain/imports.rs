@@ -86,6 +86,16 @@ fn mapping_of(import: &Import) -> Vec<Option<Target>> {
     import.mapping.iter().map(|f| Target::from_field(f)).collect()
 }
 
+/// The header of the column that feeds `target`, else the field's name.
+fn column(import: &Import, target: Target) -> String {
+    import
+        .mapping
+        .iter()
+        .position(|f| *f == target.field())
+        .and_then(|i| import.headers.get(i).cloned())
+        .unwrap_or_else(|| target.field().to_owned())
+}
+
 fn cell_errors(errors: Vec<FieldViolation>) -> Vec<ImportCellError> {
     errors.into_iter().map(|e| ImportCellError { column: e.field, description: e.description }).collect()
 }
@@ -657,12 +667,7 @@ impl Importer {
         let mapping = mapping_of(import);
         let mut row =
             ImportRow { import_id: import.id.clone(), row: row_key(index), line: *line as i64, ..Default::default() };
-        let header = |target: Target| {
-            mapping
-                .iter()
-                .position(|t| *t == Some(target))
-                .map_or(target.field().to_owned(), |i| table.headers[i].clone())
-        };
+        let header = |target: Target| column(import, target);
         let card = match import::card(&table.headers, &mapping, cells, import.consent_confirmed) {
             Ok(card) => card,
             Err(errors) => {
@@ -853,22 +858,19 @@ impl Importer {
                 row.previous = Some(current.clone());
                 store.put_import_items(Vec::new(), vec![row.clone()]).await?;
             }
-            match prospects_update(&self.imports.prospects, &actor, input, &paths).await {
+            match self.imports.prospects.update_as(&actor, input, &paths, false).await {
                 Ok(updated) => {
                     row.version = updated.version;
                     return Ok(());
                 }
                 Err(DomainError::Conflict(_)) => continue,
                 Err(DomainError::Invalid(violations)) => {
-                    let mapping = mapping_of(import);
                     let header = |field: &str| {
                         let field = field.trim_start_matches("prospect.");
-                        let field = if field.starts_with("source") { "source.utm_source" } else { field };
-                        mapping
-                            .iter()
-                            .position(|t| t.is_some_and(|t| t.field() == field))
-                            .and_then(|i| import.headers.get(i).cloned())
-                            .unwrap_or_else(|| field.to_owned())
+                        match Target::from_field(field) {
+                            Some(target) => column(import, target),
+                            None => field.to_owned(),
+                        }
                     };
                     row.outcome = ImportRowOutcome::Invalid as i32;
                     row.errors = violations
@@ -973,7 +975,7 @@ impl Importer {
                 }
                 let input = Prospect { version: current.version, ..previous.clone() };
                 let paths: Vec<String> = UPDATABLE_FIELDS.iter().map(|f| (*f).to_owned()).collect();
-                match prospects_update(prospects, actor, input, &paths).await {
+                match prospects.update_as(actor, input, &paths, false).await {
                     Ok(_) => Ok(ImportUndoOutcome::Restored),
                     Err(DomainError::Conflict(_) | DomainError::NotFound(_)) => Ok(ImportUndoOutcome::Kept),
                     Err(e) => Err(e),
@@ -982,16 +984,6 @@ impl Importer {
             _ => Ok(ImportUndoOutcome::Unspecified),
         }
     }
-}
-
-/// An update made by an import or its undo: no one is told.
-async fn prospects_update(
-    prospects: &Prospects,
-    actor: &Claims,
-    input: Prospect,
-    paths: &[String],
-) -> DomainResult<Prospect> {
-    prospects.update_as(actor, input, paths, false).await
 }
 
 #[cfg(test)]

@@ -104,6 +104,29 @@ fn event(prospect: &Prospect, kind: ProspectEventKind, actor: &str, at: prost_ty
     }
 }
 
+/// What a new card is written with: its creation event, the record of
+/// `request_id` (when given) that makes a replay return it, the board's
+/// record of it, `notifications`, its weekly figures.
+fn new_prospect(
+    prospect: Prospect,
+    actor: &str,
+    request_id: &str,
+    notifications: Vec<Notification>,
+    at: prost_types::Timestamp,
+) -> NewProspect {
+    let created = event(&prospect, ProspectEventKind::Created, actor, at);
+    let request = (!request_id.is_empty()).then(|| CreateProspectRecord {
+        caller: actor.to_owned(),
+        request_id: request_id.to_owned(),
+        prospect_id: prospect.id.clone(),
+        expires_at: Some(prost_types::Timestamp { seconds: at.seconds + REQUEST_ID_LIFETIME_SECS, nanos: 0 }),
+    });
+    let change =
+        board::change(BoardChangeKind::Created, &prospect.id, Some(&prospect), ProspectStatus::Unspecified, actor, at);
+    let insights = insights::created(&prospect);
+    NewProspect { prospect, created, request, change, notifications, insights }
+}
+
 /// A prospect id as a path segment: a UUID, so it cannot reach into another key.
 fn prospect_id(field: &str, id: &str) -> DomainResult<String> {
     uuid::Uuid::parse_str(id.trim())
@@ -215,21 +238,6 @@ impl Prospects {
             prospect.first_contact_due = deadline::first_contact_due(&team.settings().await?, &at);
         }
         self.scoring.apply(&mut prospect).await?;
-        let created = event(&prospect, ProspectEventKind::Created, &caller.email, at);
-        let request = (!request_id.is_empty()).then(|| CreateProspectRecord {
-            caller: caller.email.clone(),
-            request_id: request_id.to_owned(),
-            prospect_id: prospect.id.clone(),
-            expires_at: Some(prost_types::Timestamp { seconds: at.seconds + REQUEST_ID_LIFETIME_SECS, nanos: 0 }),
-        });
-        let change = board::change(
-            BoardChangeKind::Created,
-            &prospect.id,
-            Some(&prospect),
-            ProspectStatus::Unspecified,
-            &caller.email,
-            at,
-        );
         let mut notifications = self.notifier.outbox(&prospect, at);
         if hot(&prospect) {
             notifications.extend(self.notifier.hot(&prospect, at));
@@ -237,8 +245,7 @@ impl Prospects {
         if let Some(due) = prospect.first_contact_due {
             notifications.extend(self.notifier.reminders(&prospect, due));
         }
-        let insights = insights::created(&prospect);
-        let new = NewProspect { prospect, created, request, change, notifications, insights };
+        let new = new_prospect(prospect, &caller.email, request_id, notifications, at);
         match self.store.create_prospect(new).await? {
             CreateOutcome::Created(prospect) => {
                 self.board.changed();
@@ -715,23 +722,7 @@ impl Prospects {
             prospect.first_contacted_at = Some(at);
         }
         self.scoring.apply(&mut prospect).await?;
-        let created = event(&prospect, ProspectEventKind::Created, actor, at);
-        let request = Some(CreateProspectRecord {
-            caller: actor.to_owned(),
-            request_id: request_id.to_owned(),
-            prospect_id: prospect.id.clone(),
-            expires_at: Some(prost_types::Timestamp { seconds: at.seconds + REQUEST_ID_LIFETIME_SECS, nanos: 0 }),
-        });
-        let change = board::change(
-            BoardChangeKind::Created,
-            &prospect.id,
-            Some(&prospect),
-            ProspectStatus::Unspecified,
-            actor,
-            at,
-        );
-        let insights = insights::created(&prospect);
-        let new = NewProspect { prospect, created, request, change, notifications: Vec::new(), insights };
+        let new = new_prospect(prospect, actor, request_id, Vec::new(), at);
         Ok(self.store.create_prospect(new).await?)
     }
 

@@ -74,12 +74,19 @@ pub async fn until(imports: &mut Imports, id: &str, state: ImportState, within: 
 
 /// Imports `csv` to its end: consent confirmed, duplicates as `mode`.
 pub async fn import_all(imports: &mut Imports, csv: &str, mode: DuplicateMode) -> Import {
+    let draft = ready(imports, csv, mode).await;
+    imports.start_import(StartImportRequest { id: draft.id.clone(), version: draft.version }).await.expect("started");
+    until(imports, &draft.id, ImportState::Done, Duration::from_secs(120)).await
+}
+
+/// A draft of `csv`, consent confirmed, duplicates as `mode`: ready to start.
+async fn ready(imports: &mut Imports, csv: &str, mode: DuplicateMode) -> Import {
     let draft = imports
         .create_import(CreateImportRequest { file_name: "t.csv".into(), content: csv.as_bytes().to_vec() })
         .await
         .expect("a draft")
         .into_inner();
-    let draft = imports
+    imports
         .update_import(UpdateImportRequest {
             import: Some(Import {
                 id: draft.id.clone(),
@@ -92,9 +99,7 @@ pub async fn import_all(imports: &mut Imports, csv: &str, mode: DuplicateMode) -
         })
         .await
         .expect("updated")
-        .into_inner();
-    imports.start_import(StartImportRequest { id: draft.id.clone(), version: draft.version }).await.expect("started");
-    until(imports, &draft.id, ImportState::Done, Duration::from_secs(120)).await
+        .into_inner()
 }
 
 fn sizes() -> (usize, usize, usize) {
@@ -299,27 +304,7 @@ async fn an_import_killed_half_way_resumes_after_a_restart_and_does_each_row_onc
     };
     let mut imports = imports_on(connect(process.addr).await, admin_token.clone());
     let mut admin = process.prospects(Some(admin_token.clone())).await;
-    let draft = imports
-        .create_import(CreateImportRequest {
-            file_name: "big.csv".into(),
-            content: spreadsheet(rows, 0, 0).into_bytes(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let draft = imports
-        .update_import(UpdateImportRequest {
-            import: Some(Import {
-                id: draft.id.clone(),
-                version: draft.version,
-                consent_confirmed: true,
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask { paths: vec!["consent_confirmed".into()] }),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let draft = ready(&mut imports, &spreadsheet(rows, 0, 0), DuplicateMode::Skip).await;
     imports.start_import(StartImportRequest { id: draft.id.clone(), version: draft.version }).await.unwrap();
     // Killed once cards are on the board, before the last.
     let total = |c: &[(i32, i64)]| c.iter().map(|c| c.1).sum::<i64>();
