@@ -16,7 +16,7 @@ export ASTRO_ADMIN_PASSWORD ?= astro-local-admin
 .PHONY: help run test deps lint bench generate lambda clean web web-test chromium wrk infra-check images images-smoke
 
 # The web app's sources: a change to any of them (or to the contract) rebuilds it.
-WEB_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig.json \
+WEB_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/vite.embed.config.ts frontend/tsconfig.json \
 	frontend/buf.gen.yaml frontend/package.json frontend/rpc frontend/public proto/astro -type f -not -path 'frontend/src/gen/*' 2>/dev/null)
 
 help: ## List the targets

@@ -5,7 +5,7 @@ import { defineConfig } from "vite";
 // One app, two routes: `/` (the public form, small) and `/admin` (a lazy
 // chunk). The dev server proxies the API to a local `make run`.
 const api = "http://127.0.0.1:8080";
-const apiPaths = ["/prospects", "/auth", "/captcha", "/astro.v1.", "/grpc.health.v1."];
+const apiPaths = ["/prospects", "/auth", "/captcha", "/forms", "/f/", "/astro.v1.", "/grpc.health.v1."];
 
 export default defineConfig({
   plugins: [react()],

@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod edge;
+pub mod embedding;
 pub mod limits;
 pub mod openapi;
 pub mod problem;
@@ -62,6 +63,12 @@ pub struct Gateway {
     /// The form's captcha: the in-process service's own, else one of ours.
     pub captcha: Arc<Captcha>,
     pub limits: Limits,
+    /// Which origins may embed which form.
+    pub embedding: embedding::Embedding,
+    /// The built web app's page (`/f/<name>` serves it with its own policy).
+    pub index_html: Option<Arc<str>>,
+    /// The edge's Content-Security-Policy.
+    pub csp: String,
 }
 
 /// A running gateway (and the service, when it runs in this process).
@@ -178,10 +185,16 @@ pub async fn start_with_store(config: GatewayConfig, store: Option<Arc<dyn Store
             (Some(service), channel, keys, captcha)
         }
     };
-    let csp = HeaderValue::try_from(edge::content_security_policy(captcha.provider()))?;
+    let policy = edge::content_security_policy(captcha.provider());
+    let csp = HeaderValue::try_from(policy.as_str())?;
+    let forms = astro_proto::v1::form_service_client::FormServiceClient::new(channel.clone());
+    let index_html = tokio::fs::read_to_string(config.web_dir.join("index.html")).await.ok().map(Arc::from);
     let gateway = Arc::new(Gateway {
         prospects: ProspectServiceClient::new(channel.clone()),
-        forms: astro_proto::v1::form_service_client::FormServiceClient::new(channel.clone()),
+        embedding: embedding::Embedding::new(forms.clone(), keys.clone(), &config.service.cors_origins),
+        forms,
+        index_html,
+        csp: policy,
         health: tonic_health::pb::health_client::HealthClient::new(channel.clone()),
         auth: AuthServiceClient::new(channel.clone()),
         grpc: channel,
@@ -234,6 +247,7 @@ fn router(gateway: Arc<Gateway>, config: &GatewayConfig, csp: HeaderValue) -> an
         .route("/verify-recaptcha", post(rest::captcha::verify).layer(public(Public::Captcha)))
         .route("/captcha", get(rest::captcha::settings))
         .route("/forms/{name}", get(rest::forms::published))
+        .route("/f/{name}", get(embedding::page))
         .route("/captcha/challenge", get(rest::captcha::challenge).layer(public(Public::Captcha)))
         .route("/astro.v1.ProspectService/{method}", post(edge::grpc_web))
         .route("/astro.v1.MemberService/{method}", post(edge::grpc_web))
@@ -252,7 +266,7 @@ fn router(gateway: Arc<Gateway>, config: &GatewayConfig, csp: HeaderValue) -> an
         .with_state(gateway.clone());
 
     // Outside the throttle: load balancers ask often.
-    let health = Router::new().route("/healthz", get(rest::health::check)).with_state(gateway);
+    let health = Router::new().route("/healthz", get(rest::health::check)).with_state(gateway.clone());
     let docs = Router::new()
         .route("/openapi.json", get(openapi::document))
         .route("/docs", get(openapi::docs))
@@ -284,6 +298,8 @@ fn router(gateway: Arc<Gateway>, config: &GatewayConfig, csp: HeaderValue) -> an
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(middleware::from_fn_with_state(csp, edge::security_headers))
+        // Other sites' pages, for the public form's routes, before our own CORS.
+        .layer(middleware::from_fn_with_state(gateway.clone(), embedding::cors))
         .layer(cors(&config.service.cors_origins)?);
     Ok(app.layer(layers))
 }

@@ -4,8 +4,16 @@
 /// docs/deploy.md) and allowed by the gateway's CORS.
 export const apiBase: string = ((import.meta.env.VITE_API_URL as string | undefined) ?? "").replace(/\/+$/, "");
 
+let base = apiBase;
+
+/// The embed script, on another site's page, calls the API at the origin it
+/// was loaded from (or the one its tag names): see `src/form/embed.ts`.
+export function setApiBase(url: string): void {
+  base = url.replace(/\/+$/, "");
+}
+
 /// `path` on the API (a path from the API itself, such as the captcha's
 /// challenge URL, included); absolute URLs are kept.
 export function apiUrl(path: string): string {
-  return path.startsWith("/") ? apiBase + path : path;
+  return path.startsWith("/") ? base + path : path;
 }

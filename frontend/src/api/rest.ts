@@ -71,6 +71,61 @@ export const SUBMISSION_FIELDS = [
 type Unlisted = Exclude<keyof ProspectSubmission, (typeof SUBMISSION_FIELDS)[number]>;
 export const SUBMISSION_FIELDS_COMPLETE: [Unlisted] extends [never] ? true : never = true;
 
+/// A text in both languages.
+export interface Localized {
+  fr: string;
+  en: string;
+}
+
+export type StandardFieldName = "first_name" | "last_name" | "phone" | "company" | "job_title" | "message" | "budget" | "timeline";
+export type QuestionKind = "short_text" | "long_text" | "single_choice" | "multiple_choice" | "number" | "yes_no";
+
+export interface Question {
+  id: string;
+  kind: QuestionKind;
+  label: Localized;
+  help: Localized;
+  required: boolean;
+  choices?: { id: string; label: Localized }[];
+  bounds?: { min: number; max: number };
+  maxLength?: number;
+  maxChoices?: number;
+}
+
+/// `GET /forms/{name}`: the published version of a form.
+export interface PublishedForm {
+  name: string;
+  version: number;
+  title: Localized;
+  fields: { field: StandardFieldName; required: boolean }[];
+  questions: Question[];
+  thankYou: Localized;
+  redirectUrl?: string;
+  defaultLanguage: string;
+  doubleOptIn: boolean;
+}
+
+/// Every field of a published form, checked against the OpenAPI document.
+export const PUBLISHED_FORM_FIELDS = [
+  "name",
+  "version",
+  "title",
+  "fields",
+  "questions",
+  "thankYou",
+  "redirectUrl",
+  "defaultLanguage",
+  "doubleOptIn",
+] as const satisfies readonly (keyof PublishedForm)[];
+
+/// A form's published definition, or null when there is none by that name.
+export async function publishedForm(name: string): Promise<PublishedForm | null> {
+  const response = await fetch(apiUrl(`/forms/${encodeURIComponent(name)}`));
+  if (response.status === 404) return null;
+  if (!response.ok) throw new Error(`GET /forms/${name}: HTTP ${response.status}`);
+  return (await response.json()) as PublishedForm;
+}
+
 /// An RFC 9457 problem as the gateway writes it.
 export interface Problem {
   type: string;

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 
 import type { Challenge } from "../api/rest";
-import { encodeSolution, findNumber } from "./pow";
+import { WORKER, encodeSolution, findNumber } from "./pow";
 
 function challengeFor(number: number, maxnumber = 5000): Challenge {
   const salt = "00ff?expires=9999999999&";
@@ -22,5 +22,16 @@ describe("the proof of work", () => {
   it("gives up past maxnumber and on an unknown algorithm", async () => {
     expect(await findNumber(challengeFor(50, 10))).toBeNull();
     expect(await findNumber({ ...challengeFor(1), algorithm: "MD5" })).toBeNull();
+  });
+
+  it("is a worker's whole program on its own (the embed has no second file)", async () => {
+    const c = challengeFor(321);
+    const answer = await new Promise((resolve) => {
+      // The program alone, with nothing of this module in scope.
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval
+      const program = new Function("postMessage", `${WORKER}\nreturn onmessage;`) as (post: (n: unknown) => void) => (e: { data: Challenge }) => void;
+      program(resolve)({ data: c });
+    });
+    expect(answer).toBe(321);
   });
 });

@@ -1,21 +1,23 @@
 // The self-hosted captcha, solved in the browser: an ALTCHA challenge is the
 // SHA-256 of `salt + n` for a secret n ≤ maxnumber; the solution is base64
 // of {algorithm, challenge, number, salt, signature}. The search runs in a
-// worker, off the main thread, so the form stays responsive.
+// worker made from this file's own function (a `blob:` URL), so that the
+// embed script on another site's page needs no second file from our
+// origin; where the page's policy forbids such workers, it runs on the main
+// thread, awaiting each digest (the page stays responsive, only slower).
 
 import type { Challenge } from "../api/rest";
 
-function hex(buffer: ArrayBuffer): string {
-  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/// The secret number, or null when none up to `maxnumber` fits.
+/// The secret number, or null when none up to `maxnumber` fits. Self-
+/// contained: its text is the worker's program.
 export async function findNumber(challenge: Challenge): Promise<number | null> {
   if (challenge.algorithm !== "SHA-256") return null;
   const encoder = new TextEncoder();
   for (let n = 0; n <= challenge.maxnumber; n++) {
-    const digest = await crypto.subtle.digest("SHA-256", encoder.encode(challenge.salt + String(n)));
-    if (hex(digest) === challenge.challenge) return n;
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(challenge.salt + String(n))));
+    let hex = "";
+    for (const byte of digest) hex += byte.toString(16).padStart(2, "0");
+    if (hex === challenge.challenge) return n;
   }
   return null;
 }
@@ -27,19 +29,39 @@ export function encodeSolution(challenge: Challenge, number: number): string {
   return btoa(json);
 }
 
-/// Solves `challenge` in a worker.
+/// The worker's program: the search, and a message handler.
+export const WORKER = `const findNumber = ${findNumber.toString()};\nonmessage = (e) => { findNumber(e.data).then((n) => postMessage(n)); };\n`;
+
+function solved(challenge: Challenge, number: number | null): string {
+  if (number === null) throw new Error("the challenge has no solution");
+  return encodeSolution(challenge, number);
+}
+
+/// Solves `challenge` in a worker (on the main thread if none may start).
 export function solveInWorker(challenge: Challenge): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL("./pow.worker.ts", import.meta.url), { type: "module" });
+  const onMainThread = () => findNumber(challenge).then((n) => solved(challenge, n));
+  let worker: Worker;
+  let url: string;
+  try {
+    url = URL.createObjectURL(new Blob([WORKER], { type: "text/javascript" }));
+    worker = new Worker(url);
+  } catch {
+    return onMainThread();
+  }
+  return new Promise<number | null>((resolve, reject) => {
     worker.onmessage = (event: MessageEvent<number | null>) => {
-      worker.terminate();
-      if (event.data === null) reject(new Error("the challenge has no solution"));
-      else resolve(encodeSolution(challenge, event.data));
+      resolve(event.data);
     };
+    // A page policy refusing `blob:` workers ends here.
     worker.onerror = (event) => {
-      worker.terminate();
+      event.preventDefault();
       reject(new Error(event.message));
     };
     worker.postMessage(challenge);
-  });
+  })
+    .then((n) => solved(challenge, n), onMainThread)
+    .finally(() => {
+      worker.terminate();
+      URL.revokeObjectURL(url);
+    });
 }

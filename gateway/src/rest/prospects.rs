@@ -75,6 +75,7 @@ pub async fn submit(
     if !body.website.trim().is_empty() {
         return Err(Problem::field("website", "must be left empty"));
     }
+    crate::embedding::check_submission(&gateway, &headers, body.form.as_deref().unwrap_or_default()).await?;
 
     let token =
         gateway.keys.issuer().reusable(FORM_IDENTITY, Role::Service, astro_authorizer::unix_now()).map_err(|e| {

@@ -1,6 +1,7 @@
 use astro_proto::v1::{
-    CreateFormRequest, Form, FormVersion, GetFormRequest, GetPublishedFormRequest, ListFormsRequest, ListFormsResponse,
-    PublishFormRequest, UpdateFormRequest, form_service_server::FormService,
+    CreateFormRequest, Form, FormVersion, GetFormRequest, GetPublishedFormRequest, ListEmbeddingOriginsRequest,
+    ListEmbeddingOriginsResponse, ListFormsRequest, ListFormsResponse, PublishFormRequest, UpdateFormRequest,
+    form_service_server::FormService,
 };
 use tonic::{Request, Response, Status};
 
@@ -50,5 +51,14 @@ impl FormService for FormApi {
     ) -> Result<Response<FormVersion>, Status> {
         let (metadata, _, body) = request.into_parts();
         self.forms.published(&body.name).await.map(Response::new).map_err(|e| status(e, &metadata))
+    }
+
+    async fn list_embedding_origins(
+        &self,
+        request: Request<ListEmbeddingOriginsRequest>,
+    ) -> Result<Response<ListEmbeddingOriginsResponse>, Status> {
+        let (metadata, _, _) = request.into_parts();
+        let origins = self.forms.embedding_origins().await.map_err(|e| status(e, &metadata))?;
+        Ok(Response::new(ListEmbeddingOriginsResponse { origins }))
     }
 }

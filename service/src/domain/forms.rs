@@ -462,6 +462,20 @@ impl Forms {
         Ok(FormVersion::clone(&found))
     }
 
+    /// The origins some published form allows (`ListEmbeddingOrigins`).
+    pub async fn embedding_origins(&self) -> DomainResult<Vec<String>> {
+        let mut origins = std::collections::BTreeSet::new();
+        for form in self.list().await?.forms {
+            if form.published_version == 0 {
+                continue;
+            }
+            if let Some(version) = self.version(&form.name, form.published_version).await? {
+                origins.extend(version.definition.iter().flat_map(|d| d.allowed_origins.iter().cloned()));
+            }
+        }
+        Ok(origins.into_iter().collect())
+    }
+
     /// Judges a submission's form and answers (`prospect.form`,
     /// `prospect.answers`) by the version its visitor saw, filling in each
     /// answer's kind and labels in the consent's language.

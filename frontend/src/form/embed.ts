@@ -1,0 +1,53 @@
+// `embed.js`: one line on any page draws a form in place,
+//   <script src="https://<our origin>/embed.js" data-form="website" async></script>
+// inside a shadow root (the page's CSS cannot reach it, and its CSS cannot
+// reach the page), in the page's font, with colours from CSS custom
+// properties set on `astro-qualif-form` (`--astro-accent`, …; see
+// docs/forms.md). No cookie, no storage: the language is the tag's
+// `data-lang`, else the page's, else the form's own. The UTM parameters and
+// the referrer are the host page's.
+
+import { apiBase, setApiBase } from "../api/origin";
+import type { Lang } from "../texts";
+import css from "./form.css?inline";
+import { attribution, mountForm } from "./render";
+
+function language(tag: HTMLScriptElement): Lang | null {
+  for (const candidate of [tag.dataset.lang, document.documentElement.lang]) {
+    const primary = (candidate ?? "").toLowerCase().split("-")[0];
+    if (primary === "fr" || primary === "en") return primary;
+  }
+  return null;
+}
+
+function mount(tag: HTMLScriptElement): void {
+  if (tag.dataset.astroMounted !== undefined) return;
+  tag.dataset.astroMounted = "";
+  setApiBase(tag.dataset.api ?? (apiBase || new URL(tag.src, window.location.href).origin));
+  const name = tag.dataset.form ?? "default";
+  const host = document.createElement("astro-qualif-form");
+  host.dataset.form = name;
+  const target = tag.dataset.target === undefined ? null : document.getElementById(tag.dataset.target);
+  if (target === null) tag.after(host);
+  else target.append(host);
+  const shadow = host.attachShadow({ mode: "open" });
+  const style = document.createElement("style");
+  style.textContent = css;
+  const container = document.createElement("div");
+  shadow.append(style, container);
+  void mountForm({
+    container,
+    name,
+    lang: language(tag),
+    heading: 2,
+    source: attribution(window.location.search, document.referrer),
+    redirect: (url) => {
+      window.location.assign(url);
+    },
+  });
+}
+
+const current = document.currentScript;
+if (current instanceof HTMLScriptElement) mount(current);
+// The other tags of the page (a page may hold several forms).
+document.querySelectorAll<HTMLScriptElement>("script[data-form][src*='embed.js']").forEach(mount);

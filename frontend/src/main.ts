@@ -1,0 +1,17 @@
+// The pages: `/` and `/f/<name>` draw a form (no framework: they stay small
+// on a phone); `/admin` is the sales team's board, a lazy React chunk the
+// form's visitors never download.
+
+import { mountPage } from "./form/page";
+
+const root = document.getElementById("root");
+if (window.location.pathname.startsWith("/admin")) {
+  if (root !== null) {
+    root.textContent = "…";
+    void import("./admin/boot").then(({ boot }) => {
+      boot(root);
+    });
+  }
+} else {
+  mountPage();
+}
