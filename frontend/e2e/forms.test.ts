@@ -5,13 +5,11 @@
 // with their labels; axe is clean.
 
 import AxeBuilder from "@axe-core/playwright";
-import { createClient, type Interceptor } from "@connectrpc/connect";
-import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { FormService, QuestionType, StandardField } from "../src/gen/astro/v1/form_pb";
-import { type Stack, adminToken, launchBrowser, signIn, startStack, submit } from "./stack";
+import { type Stack, adminClient, launchBrowser, signIn, startStack, submit } from "./stack";
 
 let stack: Stack;
 let browser: Browser;
@@ -29,12 +27,7 @@ const both = (fr: string, en: string) => ({ fr, en });
 
 describe("a form of the team's own", () => {
   it("is published, answered, and its answers show on the card", async () => {
-    const token = await adminToken(stack);
-    const bearer: Interceptor = (next) => (request) => {
-      request.header.set("authorization", `Bearer ${token}`);
-      return next(request);
-    };
-    const forms = createClient(FormService, createGrpcWebTransport({ baseUrl: stack.url, interceptors: [bearer] }));
+    const forms = await adminClient(stack, FormService);
     const created = await forms.createForm({
       form: {
         name: "salon-2027",

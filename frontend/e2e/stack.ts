@@ -10,6 +10,9 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
+import type { DescService } from "@bufbuild/protobuf";
+import { type Client, type Interceptor, createClient } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { type Browser, type Page, chromium } from "playwright-core";
 
 import type { Challenge } from "../src/api/rest";
@@ -64,6 +67,16 @@ export async function signIn(page: Page, stack: Stack, email = ADMIN_EMAIL, pass
 /// An admin's token, signed in over REST.
 export async function adminToken(stack: Stack): Promise<string> {
   return ((await (await restLogin(stack)).json()) as { token: string }).token;
+}
+
+/// A gRPC-web client of `service` with an admin's token, as the app calls it.
+export async function adminClient<T extends DescService>(stack: Stack, service: T): Promise<Client<T>> {
+  const token = await adminToken(stack);
+  const bearer: Interceptor = (next) => (request) => {
+    request.header.set("authorization", `Bearer ${token}`);
+    return next(request);
+  };
+  return createClient(service, createGrpcWebTransport({ baseUrl: stack.url, interceptors: [bearer] }));
 }
 
 /// Starts the built gateway; resolves once it serves.

@@ -159,6 +159,9 @@ export function submittedAnswer(q: Question, value: AnswerValue): SubmittedAnswe
       return { questionId: q.id, number: parseNumber(value) };
     case "yes_no":
       return { questionId: q.id, yes: value === "yes" };
+    case "single_choice":
+    case "multiple_choice":
+      return { questionId: q.id, choices: [value] };
     default:
       return { questionId: q.id, text: value.trim() };
   }

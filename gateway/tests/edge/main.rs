@@ -2,6 +2,7 @@
 //! process (gateway + service + embedded store on free ports).
 
 mod binary;
+mod embedding;
 mod grpc_web;
 mod helpers;
 mod limits;
