@@ -75,9 +75,16 @@ describe("a form of the team's own", () => {
       ],
     });
 
+    await submit(stack, { firstName: "Otto", email: "otto@example.com", consentLanguage: "en" });
+
     const context = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     await signIn(page, stack);
+    // The board filtered on the form: its card only.
+    await page.getByRole("button", { name: /^Otto Prospect/ }).waitFor();
+    await page.getByLabel("Form", { exact: true }).selectOption("salon-2027");
+    await expect.poll(() => page.getByRole("button", { name: /^Otto Prospect/ }).count()).toBe(0);
+    expect(await page.getByLabel("Show", { exact: true }).isDisabled()).toBe(true);
     await page.getByRole("button", { name: /^Fiona Fair/ }).click();
     const drawer = page.getByRole("dialog", { name: "Fiona Fair" });
     await drawer.getByText("Form: salon-2027 (version 1)").waitFor();

@@ -265,7 +265,8 @@ mod tests {
         assert_eq!(STATUS_INDEX, status, "a column reads newest first");
         assert_eq!(EMAIL_INDEX.partition_attribute, "email");
         assert_eq!(EMAIL_INDEX.sort_attribute, "SK");
-        assert_eq!(INDEXES.len(), 13);
+        assert_eq!(INDEXES.len(), 14);
+        assert_eq!((FORM_INDEX.partition_attribute, FORM_INDEX.sort_attribute), ("formColumn", "createdAt"));
         assert_eq!((SUBJECT_INDEX.partition_attribute, SUBJECT_INDEX.sort_attribute), ("subject", "SK"));
         assert_eq!((OWNER_INDEX.partition_attribute, OWNER_INDEX.sort_attribute), ("ownerColumn", "createdAt"));
         assert_eq!((SCORE_INDEX.partition_attribute, SCORE_INDEX.sort_attribute), ("status", "scoreKey"));
@@ -397,6 +398,7 @@ mod tests {
                 "DeadlineIndex",
                 "EmailIndex",
                 "FirstNameIndex",
+                "FormIndex",
                 "LastNameIndex",
                 "MemberIndex",
                 "OutboxIndex",

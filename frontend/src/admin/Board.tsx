@@ -22,7 +22,7 @@ import { FitGrade, type Prospect, ProspectStatus, ProspectView } from "../gen/as
 import { CardDrawer } from "./CardDrawer";
 import { ExportButton } from "./Export";
 import { Age, GradeBadge, LateMarks, NowContext, SettingsContext, ShortAnswers, lateness, useMinuteClock } from "./fit";
-import { members as memberClient, prospects } from "./client";
+import { forms as formClient, members as memberClient, prospects } from "./client";
 import { watchBoard } from "./live";
 import {
   type Board as BoardState,
@@ -109,6 +109,21 @@ export function Board() {
   const [hotOnly, setHotOnly] = useState(false);
   // Only the cards waiting too long: overdue in New, stalled elsewhere.
   const [late, setLate] = useState(false);
+  // Only one form's cards (newest first; the other filters wait meanwhile).
+  const [form, setForm] = useState("");
+  const [formNames, setFormNames] = useState<string[]>([]);
+  useEffect(() => {
+    const stop = new AbortController();
+    formClient.listForms({}, { signal: stop.signal }).then(
+      (listed) => {
+        setFormNames(listed.forms.map((f) => f.name));
+      },
+      () => undefined,
+    );
+    return () => {
+      stop.abort();
+    };
+  }, []);
   const now = useMinuteClock();
   const [settings, setSettings] = useState<TeamSettings | null>(null);
   useEffect(() => {
@@ -125,10 +140,12 @@ export function Board() {
   /// What one column's page asks for: the late ones, or the board's filters.
   const request = useCallback(
     (column: ColumnKey) =>
-      late
-        ? { status: STATUS[column], overdue: column === "NEW", stale: column !== "NEW" }
-        : { status: STATUS[column], owner, orderBy, grade },
-    [late, owner, orderBy, grade],
+      form !== ""
+        ? { status: STATUS[column], form }
+        : late
+          ? { status: STATUS[column], overdue: column === "NEW", stale: column !== "NEW" }
+          : { status: STATUS[column], owner, orderBy, grade },
+    [form, late, owner, orderBy, grade],
   );
   const [notice, setNotice] = useState<string | null>(null);
   const [open, setOpen] = useState<string | null>(null);
@@ -158,6 +175,7 @@ export function Board() {
     const stop = new AbortController();
     const wanted = owner === "me" ? (claims?.email ?? "") : owner;
     const belongs = (card: Prospect) => {
+      if (form !== "") return card.form?.name === form;
       if (late) {
         const { overdue, staleDays } = lateness(card, settings, Date.now());
         return overdue || staleDays !== null;
@@ -190,7 +208,7 @@ export function Board() {
     return () => {
       stop.abort();
     };
-  }, [generation, owner, grade, sorted, late, settings, request, claims?.email]);
+  }, [generation, owner, grade, sorted, late, form, settings, request, claims?.email]);
 
   const sensors = useSensors(
     useSensor(PointerSensor, { activationConstraint: { distance: 6 } }),
@@ -303,9 +321,28 @@ export function Board() {
             </button>
           </form>
           <div className="owner-filter field">
+            <label htmlFor="board-form">{a("filter.form")}</label>
+            <select
+              id="board-form"
+              value={form}
+              onChange={(e) => {
+                setBoard(emptyBoard(e.target.value === "" ? sorted : "newest"));
+                setForm(e.target.value);
+              }}
+            >
+              <option value="">{a("filter.anyForm")}</option>
+              {formNames.map((name) => (
+                <option key={name} value={name}>
+                  {name}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div className="owner-filter field">
             <label htmlFor="board-owner">{a("filter.owner")}</label>
             <select
               id="board-owner"
+              disabled={form !== ""}
               value={owner}
               onChange={(e) => {
                 setBoard(emptyBoard(sorted));
@@ -325,6 +362,7 @@ export function Board() {
             <label htmlFor="board-order">{a("board.order")}</label>
             <select
               id="board-order"
+              disabled={form !== ""}
               value={order}
               onChange={(e) => {
                 const next = e.target.value === "score" ? "score" : "newest";
@@ -340,6 +378,7 @@ export function Board() {
             <input
               id="board-hot"
               type="checkbox"
+              disabled={form !== ""}
               checked={hotOnly}
               onChange={(e) => {
                 setBoard(emptyBoard(e.target.checked || order === "score" ? "score" : "newest"));
@@ -352,6 +391,7 @@ export function Board() {
             <input
               id="board-late"
               type="checkbox"
+              disabled={form !== ""}
               checked={late}
               onChange={(e) => {
                 setBoard(emptyBoard(e.target.checked ? "newest" : sorted));
@@ -364,7 +404,9 @@ export function Board() {
             filter={
               results !== null
                 ? { query: results.query }
-                : late
+                : form !== ""
+                  ? { form }
+                  : late
                   ? { overdue: true, stale: true }
                   : { owner, orderBy, grade }
             }

@@ -12,7 +12,7 @@ import { saveFile, today } from "./download";
 import { useAdminText } from "./texts";
 
 /// The listing an export reads, as the contract's filter.
-export type ExportFilter = Partial<Pick<ListProspectsRequest, "owner" | "orderBy" | "grade" | "query" | "overdue" | "stale">>;
+export type ExportFilter = Partial<Pick<ListProspectsRequest, "owner" | "orderBy" | "grade" | "query" | "overdue" | "stale" | "form">>;
 
 export function ExportButton({ filter }: { filter: ExportFilter }) {
   const { a, lang } = useAdminText();

@@ -8,9 +8,10 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { useCallback, useEffect, useId, useState } from "react";
 
 import { BUDGETS, TIMELINES } from "../api/rest";
+import { type FormVersion, QuestionType } from "../gen/astro/v1/form_pb";
 import { RescoreState, type ScoringRules, type WordGroup } from "../gen/astro/v1/scoring_pb";
 import { useI18n } from "../i18n";
-import { scoring } from "./client";
+import { forms, scoring } from "./client";
 import { BUDGET_VALUES, TIMELINE_VALUES } from "./fit";
 import { useAdminText } from "./texts";
 
@@ -31,7 +32,20 @@ interface Draft {
   phone: string;
   jobTitle: GroupDraft[];
   message: GroupDraft[];
+  /// Points per form, question and choice (`answerKey`).
+  answers: Record<string, string>;
 }
+
+/// One choice of a published form's question, as the answer rules name it.
+interface FormChoice {
+  form: string;
+  questionId: string;
+  question: string;
+  choiceId: string;
+  choice: string;
+}
+
+const answerKey = (form: string, questionId: string, choiceId: string) => JSON.stringify([form, questionId, choiceId]);
 
 let nextKey = 0;
 
@@ -54,6 +68,7 @@ export function draftOf(rules: ScoringRules): Draft {
     phone: String(rules.phonePoints),
     jobTitle: rules.jobTitle.map(groupDraft),
     message: rules.message.map(groupDraft),
+    answers: Object.fromEntries(rules.answers.map((r) => [answerKey(r.form, r.questionId, r.choiceId), String(r.points)])),
   };
 }
 
@@ -76,7 +91,79 @@ export function rulesOf(d: Draft) {
     phonePoints: points(d.phone),
     jobTitle: d.jobTitle.map((g) => ({ name: g.name.trim(), words: words(g.words), points: points(g.points) })),
     message: d.message.map((g) => ({ name: g.name.trim(), words: words(g.words), points: points(g.points) })),
+    answers: Object.entries(d.answers)
+      .filter(([, p]) => points(p) !== 0)
+      .map(([key, p]) => {
+        const [form = "", questionId = "", choiceId = ""] = JSON.parse(key) as string[];
+        return { form, questionId, choiceId, points: points(p) };
+      }),
   };
+}
+
+/// The choices of every published form's choice and yes/no questions, in
+/// the language shown.
+function choicesOf(published: FormVersion[], lang: string, yes: string, no: string): FormChoice[] {
+  const local = (text: { fr: string; en: string } | undefined) => (text === undefined ? "" : lang === "en" ? text.en || text.fr : text.fr || text.en);
+  return published.flatMap((form) =>
+    (form.definition?.questions ?? []).flatMap((q) => {
+      const choices =
+        q.kind === QuestionType.YES_NO
+          ? [
+              { id: "yes", label: yes },
+              { id: "no", label: no },
+            ]
+          : q.kind === QuestionType.SINGLE_CHOICE || q.kind === QuestionType.MULTIPLE_CHOICE
+            ? q.choices.map((c) => ({ id: c.id, label: local(c.label) }))
+            : [];
+      return choices.map((c) => ({ form: form.name, questionId: q.id, question: local(q.label), choiceId: c.id, choice: c.label }));
+    }),
+  );
+}
+
+/// Points per choice of the published forms' questions (and the rules kept
+/// for choices no longer published, by their ids).
+function AnswerPoints(props: { draft: Draft; choices: FormChoice[]; onChange: (answers: Record<string, string>) => void }) {
+  const { a } = useAdminText();
+  const id = useId();
+  const { draft, choices, onChange } = props;
+  const known = new Set(choices.map((c) => answerKey(c.form, c.questionId, c.choiceId)));
+  const kept: FormChoice[] = Object.keys(draft.answers)
+    .filter((k) => !known.has(k))
+    .map((k) => {
+      const [form = "", questionId = "", choiceId = ""] = JSON.parse(k) as string[];
+      return { form, questionId, question: questionId, choiceId, choice: choiceId };
+    });
+  const all = [...choices, ...kept];
+  const questions = [...new Map(all.map((c) => [`${c.form}/${c.questionId}`, c])).values()];
+  return (
+    <fieldset className="groups">
+      <legend>{a("scoring.formAnswers")}</legend>
+      {questions.length === 0 ? <p>{a("scoring.noFormAnswers")}</p> : null}
+      {questions.map((q, i) => (
+        <fieldset key={`${q.form}/${q.questionId}`} className="plain">
+          <legend>{a("scoring.formQuestion", { form: q.form, question: q.question })}</legend>
+          <div className="row">
+            {all
+              .filter((c) => c.form === q.form && c.questionId === q.questionId)
+              .map((c, j) => {
+                const key = answerKey(c.form, c.questionId, c.choiceId);
+                return (
+                  <PointsField
+                    key={key}
+                    id={`${id}-${String(i)}-${String(j)}`}
+                    label={c.choice}
+                    value={draft.answers[key] ?? "0"}
+                    onChange={(v) => {
+                      onChange({ ...draft.answers, [key]: v });
+                    }}
+                  />
+                );
+              })}
+          </div>
+        </fieldset>
+      ))}
+    </fieldset>
+  );
 }
 
 function PointsField(props: { id: string; label: string; value: string; onChange: (v: string) => void; min?: number; max?: number }) {
@@ -177,6 +264,7 @@ export function Scoring() {
   const [draft, setDraft] = useState<Draft | null>(null);
   const [state, setState] = useState<"idle" | "saving">("idle");
   const [notice, setNotice] = useState<{ text: string; ok: boolean } | null>(null);
+  const [published, setPublished] = useState<FormVersion[]>([]);
   const fail = (text: string) => {
     setNotice({ text, ok: false });
   };
@@ -197,6 +285,16 @@ export function Scoring() {
       (caught: unknown) => {
         if (!stop.signal.aborted) fail(ConnectError.from(caught).rawMessage);
       },
+    );
+    // The published forms' questions, for their choices' points.
+    forms.listForms({}, { signal: stop.signal }).then(
+      async (listed) => {
+        const versions = await Promise.all(
+          listed.forms.filter((f) => f.publishedVersion > 0n).map((f) => forms.getPublishedForm({ name: f.name }, { signal: stop.signal })),
+        );
+        if (!stop.signal.aborted) setPublished(versions);
+      },
+      () => undefined,
     );
     return () => {
       stop.abort();
@@ -343,6 +441,13 @@ export function Scoring() {
             />
           </div>
         </fieldset>
+        <AnswerPoints
+          draft={draft}
+          choices={choicesOf(published, lang, t("option.yes"), t("option.no"))}
+          onChange={(answers) => {
+            setDraft({ ...draft, answers });
+          }}
+        />
         <Groups
           title={a("scoring.jobTitle")}
           groups={draft.jobTitle}

@@ -85,7 +85,16 @@ const RULES = {
   [FitRule.BUSINESS_EMAIL]: "BUSINESS_EMAIL",
   [FitRule.PHONE]: "PHONE",
   [FitRule.MESSAGE]: "MESSAGE",
+  [FitRule.ANSWER]: "ANSWER",
 } as const;
+
+/// An answer rule's question and choice, as the card's visitor saw them.
+function answerPart(card: Prospect, questionId: string, choiceId: string): { group: string; matched: string } {
+  const answer = card.answers.find((x) => x.questionId === questionId);
+  if (answer === undefined) return { group: questionId, matched: choiceId };
+  const at = answer.choices.indexOf(choiceId);
+  return { group: answer.label, matched: at < 0 ? choiceId : (answer.choiceLabels[at] ?? choiceId) };
+}
 
 /// Each rule the card meets and its points, as a table.
 export function FitWhy({ card, headingId }: { card: Prospect; headingId: string }) {
@@ -109,11 +118,12 @@ export function FitWhy({ card, headingId }: { card: Prospect; headingId: string 
               <tbody>
                 {fit.parts.map((part, i) => {
                   const rule = part.rule in RULES ? RULES[part.rule as keyof typeof RULES] : null;
+                  const { group, matched } = rule === "ANSWER" ? answerPart(card, part.group, part.matched) : part;
                   return (
                     <tr key={i}>
                       <th scope="row">
-                        {rule === null ? "" : a(`fit.rule.${rule}`, { group: part.group })}
-                        {part.matched !== "" && rule !== "BUDGET" && rule !== "TIMELINE" ? ` (${part.matched})` : ""}
+                        {rule === null ? "" : a(`fit.rule.${rule}`, { group })}
+                        {matched !== "" && rule !== "BUDGET" && rule !== "TIMELINE" ? ` (${matched})` : ""}
                       </th>
                       <td>{new Intl.NumberFormat(lang, { signDisplay: "always" }).format(part.points)}</td>
                     </tr>

@@ -130,6 +130,10 @@ pub struct ListParams {
     /// Only the cards of `status` in it longer than the team's days for
     /// it, longest first. Not with the other filters.
     stale: Option<bool>,
+    /// Only the cards of this form (its name), newest first. Not with
+    /// `email`, `q`, `owner`, `grade`, `overdue`, `stale` nor `orderBy`.
+    #[param(max_length = 40)]
+    form: Option<String>,
 }
 
 /// An `email` parameter, when present, is an address: empty is refused
@@ -157,6 +161,7 @@ impl ListParams {
             grade: self.grade.map(Grade::to_proto).unwrap_or_default(),
             overdue: self.overdue.unwrap_or_default(),
             stale: self.stale.unwrap_or_default(),
+            form: self.form.unwrap_or_default(),
         }
     }
 }
@@ -238,6 +243,9 @@ pub struct ExportParams {
     overdue: Option<bool>,
     /// Only the cards of `status` in it longer than the team's days for it.
     stale: Option<bool>,
+    /// Only the cards of this form (its name).
+    #[param(max_length = 40)]
+    form: Option<String>,
     /// The cell separator: `,` (the default) or `;` (for spreadsheets in French).
     #[param(value_type = Option<String>, pattern = "^[,;]$")]
     separator: Option<String>,
@@ -300,6 +308,7 @@ pub async fn export(
         grade: params.grade,
         overdue: params.overdue,
         stale: params.stale,
+        form: params.form,
     };
     let request = pb::ExportProspectsRequest {
         filter: Some(filter.into_proto()),

@@ -15,8 +15,16 @@ pub struct FormApi {
 #[tonic::async_trait]
 impl FormService for FormApi {
     async fn list_forms(&self, request: Request<ListFormsRequest>) -> Result<Response<ListFormsResponse>, Status> {
+        let admin = caller(&request)?.role == astro_authorizer::Role::Admin;
         let (metadata, _, _) = request.into_parts();
-        self.forms.list().await.map(Response::new).map_err(|e| status(e, &metadata))
+        let mut listed = self.forms.list().await.map_err(|e| status(e, &metadata))?;
+        if !admin {
+            // The team gets each form's name and versions, not the drafts.
+            for form in &mut listed.forms {
+                form.draft = None;
+            }
+        }
+        Ok(Response::new(listed))
     }
 
     async fn get_form(&self, request: Request<GetFormRequest>) -> Result<Response<Form>, Status> {

@@ -66,7 +66,7 @@ const fn field(en: &'static str, fr: &'static str, cell: for<'a> fn(&'a Prospect
 }
 
 /// The file's columns, in order.
-const FIELDS: [Field; 27] = [
+const FIELDS: [Field; 29] = [
     field("Id", "Identifiant", |p, _| p.id.as_str().into()),
     field("Created at", "Créé le", |p, _| date(&p.created_at)),
     field("Status", "Statut", |p, l| status_word(p.status(), l).into()),
@@ -101,7 +101,32 @@ const FIELDS: [Field; 27] = [
     field("In column since", "Dans la colonne depuis", |p, _| date(&p.status_changed_at)),
     field("First contacted at", "Premier contact le", |p, _| date(&p.first_contacted_at)),
     field("Updated at", "Modifié le", |p, _| date(&p.updated_at)),
+    field("Form", "Formulaire", |p, _| match &p.form {
+        Some(form) if !form.name.is_empty() => format!("{} v{}", form.name, form.version).into(),
+        _ => "".into(),
+    }),
+    field("Answers", "Réponses", answers),
 ];
+
+/// A card's answers, one line each: "label: value", as the visitor saw the
+/// question (a later version of the form changes none).
+fn answers(p: &Prospect, lang: Lang) -> Cow<'_, str> {
+    use astro_proto::v1::QuestionType as Kind;
+    let lines: Vec<String> = p
+        .answers
+        .iter()
+        .map(|a| {
+            let value = match Kind::try_from(a.kind).unwrap_or_default() {
+                Kind::SingleChoice | Kind::MultipleChoice => a.choice_labels.join(", "),
+                Kind::Number => a.number.to_string(),
+                Kind::YesNo => yes_no(a.yes, lang).to_owned(),
+                Kind::ShortText | Kind::LongText | Kind::Unspecified => a.text.clone(),
+            };
+            format!("{}: {value}", a.label)
+        })
+        .collect();
+    lines.join("\n").into()
+}
 
 /// The header row's names in `lang`.
 pub(super) fn headers(lang: Lang) -> Vec<&'static str> {
@@ -376,11 +401,38 @@ mod tests {
         let card = Prospect { id: "a".into(), status: ProspectStatus::Won as i32, ..Default::default() };
         let first = String::from_utf8(writer.rows(&[])).unwrap();
         assert!(first.starts_with("\u{feff}\"Identifiant\";\"Créé le\";\"Statut\";"), "{first}");
-        assert!(first.ends_with("\"Modifié le\"\r\n"));
+        assert!(first.ends_with("\"Modifié le\";\"Formulaire\";\"Réponses\"\r\n"));
         let next = String::from_utf8(writer.rows(std::slice::from_ref(&card))).unwrap();
         assert!(next.starts_with("\"a\";\"\";\"Gagné\";"), "{next}");
         assert_eq!(next.matches('\u{feff}').count() + next.matches("Identifiant").count(), 0);
         assert_eq!(next.matches(';').count(), FIELDS.len() - 1);
+    }
+
+    #[test]
+    fn a_cards_answers_are_one_line_each_in_the_files_language() {
+        use astro_proto::v1::{Answer, FormRef, QuestionType as Kind};
+        let answer = |label: &str, kind: Kind| Answer { label: label.into(), kind: kind as i32, ..Default::default() };
+        let card = Prospect {
+            form: Some(FormRef { name: "salon-2027".into(), version: 3 }),
+            answers: vec![
+                Answer {
+                    choice_labels: vec!["Retail".into(), "Software".into()],
+                    ..answer("Sectors", Kind::MultipleChoice)
+                },
+                Answer { number: 12.5, ..answer("Seats", Kind::Number) },
+                Answer { yes: true, ..answer("A demo?", Kind::YesNo) },
+                Answer { text: "=HYPERLINK()".into(), ..answer("Tool", Kind::ShortText) },
+            ],
+            ..Default::default()
+        };
+        let cell = |name: &str| {
+            let i = headers(Lang::Fr).iter().position(|h| *h == name).unwrap();
+            (FIELDS[i].cell)(&card, Lang::Fr).into_owned()
+        };
+        assert_eq!(cell("Formulaire"), "salon-2027 v3");
+        assert_eq!(cell("Réponses"), "Sectors: Retail, Software\nSeats: 12.5\nA demo?: Oui\nTool: =HYPERLINK()");
+        // A label starts each line, so the cell never starts a formula.
+        assert_eq!(neutralised(&cell("Réponses")), cell("Réponses"));
     }
 
     #[test]

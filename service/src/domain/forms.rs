@@ -71,6 +71,11 @@ pub fn check_name(v: &mut Violations, field: &str, name: &str) -> bool {
     slug(v, field, name, MAX_NAME, &['-'])
 }
 
+/// Checks a question's or a choice's id.
+pub fn check_id(v: &mut Violations, field: &str, id: &str) -> bool {
+    slug(v, field, id, MAX_NAME, &['-', '_'])
+}
+
 /// Both languages: trimmed, each at most `max` characters, and with
 /// `required`, neither empty.
 fn localized(
@@ -136,7 +141,7 @@ pub fn check_definition(v: &mut Violations, prefix: &str, d: &mut FormDefinition
     for (i, q) in d.questions.iter_mut().enumerate() {
         let at = |name: &str| f(&format!("questions[{i}].{name}"));
         q.id = q.id.trim().to_owned();
-        if slug(v, &at("id"), &q.id, MAX_NAME, &['-', '_']) {
+        if check_id(v, &at("id"), &q.id) {
             if ids.contains(&q.id) {
                 v.add(at("id"), format!("{:?} is the id of an earlier question: ids are unique", q.id));
             }
@@ -160,7 +165,7 @@ pub fn check_definition(v: &mut Violations, prefix: &str, d: &mut FormDefinition
         for (j, c) in q.choices.iter_mut().enumerate() {
             let at = |name: &str| f(&format!("questions[{i}].choices[{j}].{name}"));
             c.id = c.id.trim().to_owned();
-            if slug(v, &at("id"), &c.id, MAX_NAME, &['-', '_']) {
+            if check_id(v, &at("id"), &c.id) {
                 if choice_ids.contains(&c.id) {
                     v.add(at("id"), "is the id of an earlier choice: ids are unique");
                 }

@@ -333,6 +333,25 @@ impl Prospects {
         if owner.is_some() && (!search.is_empty() || !request.email.trim().is_empty()) {
             v.add("owner", "lists one owner's cards: leave `email` and `query` out");
         }
+        let form = match request.form.trim() {
+            "" => None,
+            name => {
+                super::forms::check_name(&mut v, "form", name);
+                let alone = search.is_empty()
+                    && request.email.trim().is_empty()
+                    && owner.is_none()
+                    && request.grade == 0
+                    && !overdue
+                    && !stale;
+                if !alone {
+                    v.add(
+                        "form",
+                        "lists one form's cards: leave `email`, `query`, `owner`, `grade`, `overdue` and `stale` out",
+                    );
+                }
+                Some(name.to_owned())
+            }
+        };
         let by_score = match request.order_by.trim().to_lowercase().split_whitespace().collect::<Vec<_>>()[..] {
             [] | ["created_at", "desc"] => false,
             ["score", "desc"] => true,
@@ -351,6 +370,9 @@ impl Prospects {
         };
         if grade.is_some() && !request.order_by.trim().is_empty() && !by_score {
             v.add("order_by", "one grade's cards come best first: leave it empty or \"score desc\"");
+        }
+        if form.is_some() && by_score {
+            v.add("order_by", "one form's cards come newest first: leave it empty");
         }
         let order = match (grade, by_score) {
             (Some(grade), _) => ColumnOrder::Score(Some(scoring::grade_prefix(grade))),
@@ -388,9 +410,10 @@ impl Prospects {
             return self.waiting(status, overdue, position, with_counts).await;
         }
         let query = format!(
-            "status={};email={email};owner={};order={order:?}",
+            "status={};email={email};owner={};order={order:?};form={}",
             status.key_text(),
-            owner.as_deref().unwrap_or("")
+            owner.as_deref().unwrap_or(""),
+            form.as_deref().unwrap_or("")
         );
         let pages = self.keys.page_tokens();
         let after = match request.page_token.as_str() {
@@ -404,7 +427,7 @@ impl Prospects {
 
         let by_score = matches!(order, ColumnOrder::Score(_));
         let (page, counts) =
-            tokio::join!(self.page(status, &email, owner, order, after, size + 1), self.counts_if(with_counts));
+            tokio::join!(self.page(status, &email, (owner, form), order, after, size + 1), self.counts_if(with_counts));
         let mut prospects = page?;
         if !email.is_empty() {
             prospects.retain(of_grade);
@@ -478,7 +501,7 @@ impl Prospects {
         &self,
         status: ProspectStatus,
         email: &str,
-        owner: Option<String>,
+        (owner, form): (Option<String>, Option<String>),
         order: ColumnOrder,
         after: Option<PagePosition>,
         limit: usize,
@@ -492,7 +515,8 @@ impl Prospects {
         }
         let after = after.map(|p| ColumnPosition { sort: p.sort, id: p.id });
         let by_score = matches!(order, ColumnOrder::Score(_));
-        let column = |status| Column { status, owner: owner.clone(), order: order.clone(), cards: true };
+        let column =
+            |status| Column { status, owner: owner.clone(), form: form.clone(), order: order.clone(), cards: true };
         if status != ProspectStatus::Unspecified {
             return Ok(self.store.list_column(&column(status), after, limit).await?);
         }
@@ -866,6 +890,7 @@ pub fn card_view(p: &mut Prospect) {
         &mut p.search_last_name,
         &mut p.search_company,
         &mut p.owner_column,
+        &mut p.form_column,
         &mut p.deadline_partition,
     ] {
         *key = String::new();

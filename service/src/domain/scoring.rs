@@ -22,9 +22,9 @@ use astro_authorizer::Claims;
 use astro_proto::{
     storage::timestamp_key,
     v1::{
-        BoardChangeKind, Budget, BudgetPoints, FitGrade, FitRule, FitScore, FitScorePart,
-        ListScoringRulesRevisionsRequest, ListScoringRulesRevisionsResponse, Prospect, ProspectStatus, Rescore,
-        RescoreState, ScoringRules, Timeline, TimelinePoints, WordGroup,
+        AnswerPoints, BoardChangeKind, Budget, BudgetPoints, FitGrade, FitRule, FitScore, FitScorePart,
+        ListScoringRulesRevisionsRequest, ListScoringRulesRevisionsResponse, Prospect, ProspectStatus, QuestionType,
+        Rescore, RescoreState, ScoringRules, Timeline, TimelinePoints, WordGroup,
     },
 };
 use tokio::sync::Notify;
@@ -50,7 +50,7 @@ pub const PAGE: usize = 100;
 /// The board's record of a re-scored card names this as its author.
 pub const ACTOR: &str = "scoring";
 /// Fields an update may name.
-pub const UPDATABLE_FIELDS: [&str; 8] = [
+pub const UPDATABLE_FIELDS: [&str; 9] = [
     "budget",
     "timeline",
     "job_title",
@@ -59,7 +59,10 @@ pub const UPDATABLE_FIELDS: [&str; 8] = [
     "message",
     "hot_threshold",
     "warm_threshold",
+    "answers",
 ];
+/// Answer rules at most.
+const MAX_ANSWER_RULES: usize = 200;
 
 const MAX_POINTS: i32 = 100;
 const MAX_THRESHOLD: i32 = 1000;
@@ -243,6 +246,22 @@ impl Scorer {
             parts.push(part(FitRule::Phone, rules.phone_points, "", ""));
         }
         groups(FitRule::Message, &p.message, &rules.message, &self.message, &mut parts);
+        if let Some(form) = p.form.as_ref().filter(|f| !f.name.is_empty() && !rules.answers.is_empty()) {
+            for a in &p.answers {
+                let chosen: Vec<&str> = match QuestionType::try_from(a.kind).unwrap_or_default() {
+                    QuestionType::YesNo => vec![if a.yes { "yes" } else { "no" }],
+                    _ => a.choices.iter().map(String::as_str).collect(),
+                };
+                for rule in rules.answers.iter().filter(|r| {
+                    r.points != 0
+                        && r.form == form.name
+                        && r.question_id == a.question_id
+                        && chosen.contains(&r.choice_id.as_str())
+                }) {
+                    parts.push(part(FitRule::Answer, rule.points, &rule.question_id, &rule.choice_id));
+                }
+            }
+        }
         let score: i32 = parts.iter().map(|p| p.points).sum();
         let grade = match score {
             s if s >= rules.hot_threshold => FitGrade::Hot,
@@ -313,6 +332,28 @@ fn check_groups(v: &mut Violations, field: &str, groups: &mut [WordGroup]) {
     }
 }
 
+/// Answer rules: each names a form, a question and a choice (as forms name
+/// them: the rule may come before the question is published), once.
+fn check_answers(v: &mut Violations, answers: &mut [AnswerPoints]) {
+    if answers.len() > MAX_ANSWER_RULES {
+        v.add("rules.answers", format!("at most {MAX_ANSWER_RULES} answer rules"));
+    }
+    let mut seen = HashSet::new();
+    for (i, a) in answers.iter_mut().enumerate() {
+        let f = format!("rules.answers[{i}]");
+        a.form = a.form.trim().to_owned();
+        a.question_id = a.question_id.trim().to_owned();
+        a.choice_id = a.choice_id.trim().to_owned();
+        super::forms::check_name(v, &format!("{f}.form"), &a.form);
+        super::forms::check_id(v, &format!("{f}.question_id"), &a.question_id);
+        super::forms::check_id(v, &format!("{f}.choice_id"), &a.choice_id);
+        if !seen.insert((a.form.clone(), a.question_id.clone(), a.choice_id.clone())) {
+            v.add(format!("{f}.choice_id"), "each form, question and choice once");
+        }
+        check_points(v, &format!("{f}.points"), a.points);
+    }
+}
+
 /// Checks (and tidies: names and words trimmed) rules before they are saved.
 pub fn check(v: &mut Violations, rules: &mut ScoringRules) {
     let mut seen = HashSet::new();
@@ -337,6 +378,7 @@ pub fn check(v: &mut Violations, rules: &mut ScoringRules) {
     }
     check_groups(v, "rules.job_title", &mut rules.job_title);
     check_groups(v, "rules.message", &mut rules.message);
+    check_answers(v, &mut rules.answers);
     check_points(v, "rules.business_email_points", rules.business_email_points);
     check_points(v, "rules.phone_points", rules.phone_points);
     if rules.warm_threshold < 0 {
@@ -460,6 +502,9 @@ impl Scoring {
         }
         if wants("warm_threshold") {
             next.warm_threshold = input.warm_threshold;
+        }
+        if wants("answers") {
+            next.answers = input.answers;
         }
         let mut v = Violations::default();
         check(&mut v, &mut next);
@@ -707,6 +752,72 @@ mod tests {
         let mut p = Prospect { email: "someone@example.com".into(), ..Default::default() };
         f(&mut p);
         p
+    }
+
+    #[test]
+    fn a_forms_answers_score_their_choices_points_and_only_that_forms() {
+        use astro_proto::v1::{Answer, FormRef};
+        let rule = |form: &str, question: &str, choice: &str, points| AnswerPoints {
+            form: form.into(),
+            question_id: question.into(),
+            choice_id: choice.into(),
+            points,
+        };
+        let rules = ScoringRules {
+            answers: vec![
+                rule("salon", "sector", "saas", 40),
+                rule("salon", "tools", "excel", 15),
+                rule("salon", "tools", "crm", -5),
+                rule("salon", "demo", "yes", 10),
+                rule("website", "sector", "saas", 99),
+            ],
+            hot_threshold: 50,
+            warm_threshold: 20,
+            ..Default::default()
+        };
+        let answer = |id: &str, kind: QuestionType, choices: &[&str]| Answer {
+            question_id: id.into(),
+            kind: kind as i32,
+            choices: choices.iter().map(|c| (*c).into()).collect(),
+            ..Default::default()
+        };
+        let p = card(|p| {
+            p.form = Some(FormRef { name: "salon".into(), version: 2 });
+            p.answers = vec![
+                answer("sector", QuestionType::SingleChoice, &["saas"]),
+                answer("tools", QuestionType::MultipleChoice, &["excel", "crm"]),
+                Answer { yes: true, ..answer("demo", QuestionType::YesNo, &[]) },
+            ];
+        });
+        let fit = score(&rules, &p);
+        let parts: Vec<_> =
+            fit.parts.iter().map(|x| (x.rule(), x.points, x.group.as_str(), x.matched.as_str())).collect();
+        assert_eq!(
+            parts,
+            [
+                (FitRule::Answer, 40, "sector", "saas"),
+                (FitRule::Answer, 15, "tools", "excel"),
+                (FitRule::Answer, -5, "tools", "crm"),
+                (FitRule::Answer, 10, "demo", "yes"),
+            ]
+        );
+        assert_eq!((fit.score, fit.grade()), (60, FitGrade::Hot));
+        // The same answers from another form score that form's rules only.
+        let other = Prospect { form: Some(FormRef { name: "fair".into(), version: 1 }), ..p };
+        assert_eq!(score(&rules, &other).score, 0);
+
+        let mut bad = ScoringRules {
+            answers: vec![
+                rule("salon", "sector", "saas", 1),
+                rule("salon", "sector", "saas", 2),
+                rule("Bad Form", "q", "c", 500),
+            ],
+            ..defaults()
+        };
+        let mut v = Violations::default();
+        check(&mut v, &mut bad);
+        let fields: Vec<&str> = v.0.iter().map(|x| x.field.as_str()).collect();
+        assert_eq!(fields, ["rules.answers[1].choice_id", "rules.answers[2].form", "rules.answers[2].points"]);
     }
 
     #[test]

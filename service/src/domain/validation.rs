@@ -142,7 +142,7 @@ pub fn joined<'a>(words: impl Iterator<Item = &'a str>, write: impl Fn(&str, &mu
 /// `Prospect.deadline_partition` of a card waiting for its first contact.
 pub const DEADLINE_PARTITION: &str = "DUE";
 
-/// Keeps a card's index keys (`Prospect.search_*`, `owner_column`,
+/// Keeps a card's index keys (`Prospect.search_*`, `owner_column`, `form_column`,
 /// `score_key`) in step with its fields.
 pub fn set_search_keys(p: &mut Prospect) {
     p.score_key = super::scoring::score_key(p);
@@ -157,6 +157,10 @@ pub fn set_search_keys(p: &mut Prospect) {
     p.owner_column = match p.owner.is_empty() {
         true => String::new(),
         false => crate::store::owner_column(&p.owner, ProspectStatus::try_from(p.status).unwrap_or_default()),
+    };
+    p.form_column = match p.form.as_ref().filter(|f| !f.name.is_empty()) {
+        None => String::new(),
+        Some(form) => crate::store::owner_column(&form.name, ProspectStatus::try_from(p.status).unwrap_or_default()),
     };
 }
 

@@ -828,9 +828,9 @@ fn decode_whole(body: &[u8], _: &mut Vec<u8>) -> StoreResult<Prospect> {
 }
 
 /// `Prospect`'s fields that a card leaves out (`card_view`): its history,
-/// its search keys, owner column and deadline partition; and in its `fit`
+/// its search keys, owner and form columns and deadline partition; and in its `fit`
 /// (field 25), the parts (field 4).
-const NOT_ON_A_CARD: [u64; 7] = [18, 19, 20, 21, 22, 24, 30];
+const NOT_ON_A_CARD: [u64; 8] = [18, 19, 20, 21, 22, 24, 30, 34];
 const FIT: u64 = 25;
 const FIT_PARTS: u64 = 4;
 
@@ -1568,6 +1568,7 @@ mod tests {
             search_company: "acme".into(),
             owner: "ada@example.com".into(),
             owner_column: "ada@example.com#CONTACTED".into(),
+            form_column: "salon-2027#CONTACTED".into(),
             fit: Some(FitScore {
                 score: -10,
                 grade: 1,

@@ -38,13 +38,16 @@ impl StoreError {
     }
 }
 
-/// One column of the board, or one owner's part of it, in one order: the
-/// partition of `StatusIndex` or `OwnerIndex` (newest first), or of
-/// `ScoreIndex` or `OwnerScoreIndex` (best fit first).
+/// One column of the board, or one owner's or one form's part of it, in one
+/// order: the partition of `StatusIndex`, `OwnerIndex` or `FormIndex`
+/// (newest first), or of `ScoreIndex` or `OwnerScoreIndex` (best fit first).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
     pub status: ProspectStatus,
     pub owner: Option<String>,
+    /// One form's cards (newest first only: `domain::prospects` refuses
+    /// the other orders with a form).
+    pub form: Option<String>,
     pub order: ColumnOrder,
     /// Read for a list: the store may leave out what a card does not carry
     /// (`domain::prospects::card_view`). Never for a read that writes back.
@@ -64,11 +67,14 @@ pub enum ColumnOrder {
 
 impl Column {
     pub fn all(status: ProspectStatus) -> Self {
-        Self { status, owner: None, order: ColumnOrder::Newest, cards: false }
+        Self { status, owner: None, form: None, order: ColumnOrder::Newest, cards: false }
     }
 
     pub fn index(&self) -> &'static astro_proto::storage::IndexDef {
-        use astro_proto::storage::{OWNER_INDEX, OWNER_SCORE_INDEX, SCORE_INDEX, STATUS_INDEX};
+        use astro_proto::storage::{FORM_INDEX, OWNER_INDEX, OWNER_SCORE_INDEX, SCORE_INDEX, STATUS_INDEX};
+        if self.form.is_some() {
+            return &FORM_INDEX;
+        }
         match (&self.owner, &self.order) {
             (Some(_), ColumnOrder::Newest) => &OWNER_INDEX,
             (None, ColumnOrder::Newest) => &STATUS_INDEX,
@@ -88,14 +94,16 @@ impl Column {
     /// The index's partition key value.
     pub fn partition(&self) -> String {
         use astro_proto::storage::KeyText;
-        match &self.owner {
-            Some(owner) => owner_column(owner, self.status),
-            None => self.status.key_text().to_owned(),
+        match (&self.form, &self.owner) {
+            (Some(form), _) => owner_column(form, self.status),
+            (None, Some(owner)) => owner_column(owner, self.status),
+            (None, None) => self.status.key_text().to_owned(),
         }
     }
 }
 
-/// `Prospect.owner_column` of a card owned by `owner` in `status`.
+/// `Prospect.owner_column` of a card owned by `owner` in `status` (and
+/// `Prospect.form_column` of a card of form `owner`).
 pub fn owner_column(owner: &str, status: ProspectStatus) -> String {
     use astro_proto::storage::KeyText;
     format!("{owner}#{}", status.key_text())

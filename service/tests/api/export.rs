@@ -12,7 +12,10 @@ use tonic::Code;
 use crate::helpers::*;
 
 /// The file an export streams, and how many messages carried it.
-async fn export(client: &mut Prospects, request: ExportProspectsRequest) -> Result<(Vec<u8>, usize), tonic::Status> {
+pub async fn export(
+    client: &mut Prospects,
+    request: ExportProspectsRequest,
+) -> Result<(Vec<u8>, usize), tonic::Status> {
     let mut stream = client.export_prospects(request).await?.into_inner();
     let (mut file, mut messages, mut rows) = (Vec::new(), 0, 0);
     while let Some(chunk) = stream.message().await? {

@@ -285,3 +285,80 @@ async fn the_default_form_exists_before_anyone_changes_it_and_only_admins_build_
     let listed = admin.list_forms(astro_proto::v1::ListFormsRequest {}).await.unwrap().into_inner();
     assert_eq!(listed.forms.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["default"]);
 }
+
+/// Publishes `salon()` as salon-2027 version 1.
+async fn publish_salon(admin: &mut Forms) {
+    let form = Form { name: "salon-2027".into(), draft: Some(salon()), ..Default::default() };
+    let created = admin.create_form(CreateFormRequest { form: Some(form) }).await.expect("created").into_inner();
+    admin.publish_form(PublishFormRequest { name: "salon-2027".into(), version: created.version }).await.expect("v1");
+}
+
+#[tokio::test]
+async fn a_forms_cards_are_listed_apart_scored_by_their_choices_and_exported_with_their_answers() {
+    use astro_proto::v1::{
+        AnswerPoints, ExportProspectsRequest, FitRule, GetScoringRulesRequest, ListProspectsRequest, ProspectStatus,
+        ScoringRules, UpdateScoringRulesRequest,
+    };
+    let app = spawn_app().await;
+    let admin_token = app.admin_token().await;
+    publish_salon(&mut forms(&app, Some(admin_token.clone())).await).await;
+    // 40 points for a SaaS company, from the fair's form only.
+    let mut rules = crate::scoring::rules_client(&app, admin_token.clone()).await;
+    let current = rules.get_scoring_rules(GetScoringRulesRequest {}).await.unwrap().into_inner();
+    let rule =
+        AnswerPoints { form: "salon-2027".into(), question_id: "sector".into(), choice_id: "saas".into(), points: 40 };
+    let change = UpdateScoringRulesRequest {
+        rules: Some(ScoringRules { answers: vec![rule], version: current.version, ..Default::default() }),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["answers".into()] }),
+    };
+    rules.update_scoring_rules(change).await.expect("answer rules saved");
+
+    let mut service = app.service().await;
+    let sector = |choice: &str| vec![Answer { choices: vec![choice.into()], ..answer("sector") }];
+    let saas = service.create_prospect(submission("saas@example.com", 1, sector("saas"))).await.unwrap().into_inner();
+    let retail =
+        service.create_prospect(submission("retail@example.com", 1, sector("retail"))).await.unwrap().into_inner();
+    let mut admin = admin_prospects(&app, &admin_token).await;
+    create(&mut admin, "Otto", "otto@example.com").await;
+
+    let part = saas.fit.as_ref().unwrap().parts.iter().find(|p| p.rule() == FitRule::Answer).cloned();
+    assert_eq!(part.map(|p| (p.points, p.group, p.matched)), Some((40, "sector".into(), "saas".into())));
+    assert!(retail.fit.as_ref().unwrap().parts.iter().all(|p| p.rule() != FitRule::Answer));
+
+    // The form's cards only, newest first, on the board and in one column.
+    let of_form = |status: ProspectStatus| ListProspectsRequest {
+        form: "salon-2027".into(),
+        status: status as i32,
+        ..Default::default()
+    };
+    for status in [ProspectStatus::Unspecified, ProspectStatus::New] {
+        let listed = admin.list_prospects(of_form(status)).await.unwrap().into_inner();
+        let ids: Vec<_> = listed.prospects.iter().map(|p| p.id.clone()).collect();
+        assert_eq!(ids, [retail.id.clone(), saas.id.clone()], "{status:?}");
+        assert!(listed.prospects.iter().all(|p| p.form_column.is_empty()), "a card carries no storage key");
+    }
+    let none = admin.list_prospects(of_form(ProspectStatus::Won)).await.unwrap().into_inner();
+    assert!(none.prospects.is_empty());
+    let with_owner = ListProspectsRequest { owner: "me".into(), ..of_form(ProspectStatus::New) };
+    assert_eq!(violated_fields(&assert_code(admin.list_prospects(with_owner).await, Code::InvalidArgument)), ["form"]);
+    let by_score = ListProspectsRequest { order_by: "score desc".into(), ..of_form(ProspectStatus::New) };
+    assert_eq!(
+        violated_fields(&assert_code(admin.list_prospects(by_score).await, Code::InvalidArgument)),
+        ["order_by"]
+    );
+    let bad_name = ListProspectsRequest { form: "Not A Name".into(), ..Default::default() };
+    assert_eq!(violated_fields(&assert_code(admin.list_prospects(bad_name).await, Code::InvalidArgument)), ["form"]);
+
+    // The export of that form: its cards, each with its form and answers.
+    let request = ExportProspectsRequest { filter: Some(of_form(ProspectStatus::Unspecified)), ..Default::default() };
+    let (file, _) = crate::export::export(&mut admin, request).await.expect("exported");
+    let file = String::from_utf8(file).unwrap();
+    let mut rows = csv::Reader::from_reader(file.as_bytes());
+    let header = rows.headers().unwrap().clone();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2, "{file}");
+    let saas_row = rows.iter().find(|r| &r[at("Email")] == "saas@example.com").unwrap();
+    assert_eq!(&saas_row[at("Form")], "salon-2027 v1");
+    assert_eq!(&saas_row[at("Answers")], "Your sector?: EN saas");
+}

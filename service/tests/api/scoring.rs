@@ -27,7 +27,7 @@ use crate::helpers::{
 
 type Rules = ScoringServiceClient<InterceptedService<Channel, Bearer>>;
 
-async fn rules_client(app: &TestApp, token: String) -> Rules {
+pub async fn rules_client(app: &TestApp, token: String) -> Rules {
     ScoringServiceClient::with_interceptor(app.channel().await, Bearer(Some(token)))
 }
 
