@@ -19,12 +19,14 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { FormService, QuestionType, StandardField } from "../src/gen/astro/v1/form_pb";
+import { type Smtp, linkIn, startSmtp } from "./smtp";
 import { type Stack, adminClient, adminToken, launchBrowser, startStack } from "./stack";
 
 let stack: Stack;
 let browser: Browser;
 let allowed: Server;
 let refused: Server;
+let smtp: Smtp;
 
 const both = (fr: string, en: string) => ({ fr, en });
 const origin = (server: Server) => `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
@@ -62,7 +64,16 @@ function serve(): Promise<Server> {
 }
 
 beforeAll(async () => {
-  [stack, browser] = await Promise.all([startStack({ ASTRO_POW_MAX_NUMBER: "20000" }), launchBrowser()]);
+  smtp = await startSmtp();
+  [stack, browser] = await Promise.all([
+    startStack({
+      ASTRO_POW_MAX_NUMBER: "20000",
+      ASTRO_SMTP_URL: smtp.url,
+      ASTRO_NOTIFY_FROM: "Astro Qualif <team@example.com>",
+      ASTRO_NOTIFY_POLL_MS: "100",
+    }),
+    launchBrowser(),
+  ]);
   [allowed, refused] = await Promise.all([serve(), serve()]);
   const forms = await adminClient(stack, FormService);
   const created = await forms.createForm({
@@ -91,6 +102,7 @@ beforeAll(async () => {
         thankYou: both("Merci, à bientôt au salon !", "Thank you, see you at the fair!"),
         defaultLanguage: "fr",
         allowedOrigins: [origin(allowed)],
+        doubleOptIn: true,
       },
     },
   });
@@ -102,10 +114,12 @@ afterAll(async () => {
   allowed.close();
   refused.close();
   await stack.stop();
+  smtp.stop();
 });
 
 interface Card {
   firstName: string;
+  emailConfirmation?: string;
   form?: string;
   formVersion?: number;
   answers?: { questionId: string; choices?: string[]; number?: number; choiceLabels?: string[] }[];
@@ -159,6 +173,7 @@ describe("a form embedded on another site", () => {
     await submit.click();
     await page.getByRole("heading", { name: "Thank you, we have it!" }).waitFor({ timeout: 60_000 });
     await page.getByText("Thank you, see you at the fair!").waitFor();
+    await page.getByText("One last step: open the link we just sent to hedy@example.com").waitFor();
 
     const [card] = await cards("hedy@example.com");
     expect(card?.form).toBe("salon");
@@ -174,6 +189,21 @@ describe("a form embedded on another site", () => {
     expect(await page.context().cookies()).toEqual([]);
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
     await page.context().close();
+
+    // The form asks for double opt-in: the emailed link confirms the card, once.
+    expect(card?.emailConfirmation).toBe("pending");
+    const email = await smtp.waitFor("hedy@example.com");
+    expect(email).toContain("Subject: Please confirm your email address");
+    const link = linkIn(email, "http://127.0.0.1:8080/confirm#").replace("http://127.0.0.1:8080", stack.url);
+    const inbox = await open();
+    await inbox.goto(link);
+    await inbox.getByText("Thank you, your address is confirmed.").waitFor();
+    expect(new URL(inbox.url()).hash).toBe("");
+    expect((await cards("hedy@example.com"))[0]?.emailConfirmation).toBe("confirmed");
+    const again = await inbox.context().newPage();
+    await again.goto(link);
+    await again.getByText("Your address was confirmed already. Thank you!").waitFor();
+    await inbox.context().close();
   });
 
   it("costs at most 25 KB gzipped, the proof of work included", () => {

@@ -1,8 +1,10 @@
-// The pages: `/` and `/f/<name>` draw a form (no framework: they stay small
+// The pages: `/` and `/f/<name>` draw a form, `/confirm` opens a double
+// opt-in link (no framework: they stay small
 // on a phone); `/admin` is the sales team's board, a lazy React chunk the
 // form's visitors never download.
 
-import { mountPage } from "./form/page";
+import { mountConfirmation } from "./form/confirm";
+import { addStyles, mountPage } from "./form/page";
 
 const root = document.getElementById("root");
 if (window.location.pathname.startsWith("/admin")) {
@@ -11,6 +13,11 @@ if (window.location.pathname.startsWith("/admin")) {
     void import("./admin/boot").then(({ boot }) => {
       boot(root);
     });
+  }
+} else if (window.location.pathname === "/confirm") {
+  if (root !== null) {
+    addStyles();
+    void mountConfirmation(root);
   }
 } else {
   mountPage();

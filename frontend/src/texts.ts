@@ -56,6 +56,12 @@ const fr = {
   "error.choices": "{max} choix au plus.",
   "form.unavailable": "Ce formulaire n’est pas disponible pour le moment.",
   "form.questions": "Quelques questions",
+  "success.confirm": "Dernière étape : ouvrez le lien que nous venons d’envoyer à {email} pour confirmer votre adresse.",
+  "confirm.title": "Confirmation de votre adresse",
+  "confirm.working": "Confirmation en cours…",
+  "confirm.done": "Merci, votre adresse est confirmée.",
+  "confirm.already": "Votre adresse était déjà confirmée. Merci !",
+  "confirm.failed": "Ce lien ne fonctionne pas : {detail}",
 } as const;
 
 export type Key = keyof typeof fr;
@@ -114,6 +120,12 @@ const en: Record<Key, string> = {
   "error.choices": "At most {max} choices.",
   "form.unavailable": "This form is not available at the moment.",
   "form.questions": "A few questions",
+  "success.confirm": "One last step: open the link we just sent to {email} to confirm your address.",
+  "confirm.title": "Confirming your address",
+  "confirm.working": "Confirming…",
+  "confirm.done": "Thank you, your address is confirmed.",
+  "confirm.already": "Your address was confirmed already. Thank you!",
+  "confirm.failed": "This link does not work: {detail}",
 };
 
 /// The version of the consent texts (`field.consent` in both languages),

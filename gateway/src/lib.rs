@@ -248,6 +248,7 @@ fn router(gateway: Arc<Gateway>, config: &GatewayConfig, csp: HeaderValue) -> an
         .route("/captcha", get(rest::captcha::settings))
         .route("/forms/{name}", get(rest::forms::published))
         .route("/f/{name}", get(embedding::page))
+        .route("/email-confirmations", post(rest::forms::confirm_email).layer(public(Public::Form)))
         .route("/captcha/challenge", get(rest::captcha::challenge).layer(public(Public::Captcha)))
         .route("/astro.v1.ProspectService/{method}", post(edge::grpc_web))
         .route("/astro.v1.MemberService/{method}", post(edge::grpc_web))

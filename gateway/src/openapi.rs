@@ -49,6 +49,7 @@ use crate::{
         captcha::settings,
         captcha::challenge,
         forms::published,
+        forms::confirm_email,
         health::check,
     ),
     components(schemas(Problem, FieldError, CaptchaPrompt, Challenge, model::Status, model::Budget, model::Timeline, prospects::View, prospects::OrderBy, prospects::Lang, model::Grade)),

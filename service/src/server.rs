@@ -311,6 +311,7 @@ pub async fn start_with_clock(
     );
     let worker = notifier.enabled().then(|| notifier.spawn());
     let mut services = services(store, keys, config.store.bcrypt_cost, &config.public_url, clock.clone());
+    services.forms = services.forms.with_mail(notifier.emails_members());
     services.prospects =
         services.prospects.with_watch_poll(Duration::from_millis(config.watch_poll_ms)).with_notifier(notifier.clone());
     services.invitations = services.invitations.with_notifier(notifier.clone());

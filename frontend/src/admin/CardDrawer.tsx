@@ -8,7 +8,7 @@ import { useEffect, useId, useRef, useState } from "react";
 
 import { BUDGETS, TIMELINES } from "../api/rest";
 import { useI18n } from "../i18n";
-import { type Answer, Budget, type Prospect, ProspectEventKind, ProspectStatus, ProspectView, Timeline } from "../gen/astro/v1/prospect_pb";
+import { type Answer, Budget, EmailConfirmation, type Prospect, ProspectEventKind, ProspectStatus, ProspectView, Timeline } from "../gen/astro/v1/prospect_pb";
 import { QuestionType } from "../gen/astro/v1/form_pb";
 import { fullName } from "./Board";
 import { COLUMNS, STATUS, columnOf } from "./board";
@@ -327,6 +327,10 @@ export function CardDrawer(props: {
             {card.duplicateOf !== "" ? <p className="meta">{a("drawer.duplicate")}</p> : null}
             {card.form !== undefined && card.form.name !== "" ? (
               <p className="meta">{a("drawer.form", { name: card.form.name, version: Number(card.form.version) })}</p>
+            ) : null}
+            {card.emailConfirmation === EmailConfirmation.PENDING ? <p className="meta">{a("drawer.emailPending")}</p> : null}
+            {card.emailConfirmation === EmailConfirmation.CONFIRMED ? (
+              <p className="meta">{a("drawer.emailConfirmed", { date: when(card.emailConfirmedAt?.seconds) })}</p>
             ) : null}
             {card.answers.length > 0 ? <p className="meta">{a("drawer.answers")}</p> : null}
             {card.answers.length > 0 ? (

@@ -209,3 +209,20 @@ export async function challenge(url: string): Promise<Challenge> {
   if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
   return (await response.json()) as Challenge;
 }
+
+export type ConfirmOutcome = { kind: "confirmed"; now: boolean } | { kind: "refused"; detail: string };
+
+/// `POST /email-confirmations`: the link of a double opt-in email.
+export async function confirmEmail(token: string): Promise<ConfirmOutcome> {
+  const response = await fetch(apiUrl("/email-confirmations"), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token }),
+  });
+  const body: unknown = await response.json().catch(() => null);
+  if (response.ok && typeof body === "object" && body !== null && "confirmedNow" in body) {
+    return { kind: "confirmed", now: body.confirmedNow === true };
+  }
+  const detail = isProblem(body) ? (body.errors?.[0]?.detail ?? body.detail) : `HTTP ${String(response.status)}`;
+  return { kind: "refused", detail };
+}

@@ -16,12 +16,17 @@ export function formName(path: string): string {
   return match?.[1] === undefined ? "default" : decodeURIComponent(match[1]);
 }
 
-export function mountPage(): void {
-  const root = document.getElementById("root");
-  if (root === null) return;
+/// The form's styles, on one of our own pages.
+export function addStyles(): void {
   const style = document.createElement("style");
   style.textContent = css;
   document.head.append(style);
+}
+
+export function mountPage(): void {
+  const root = document.getElementById("root");
+  if (root === null) return;
+  addStyles();
   const framed = window.parent !== window;
   const name = formName(window.location.pathname);
   const main = document.createElement("main");

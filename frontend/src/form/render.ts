@@ -372,6 +372,7 @@ export async function mountForm(options: FormOptions): Promise<void> {
         { class: "card", role: "status" },
         thanks,
         h("p", {}, local(definition.thankYou) || t("success.body", { email: status.email })),
+        definition.doubleOptIn ? h("p", {}, t("success.confirm", { email: status.email })) : null,
         h(
           "button",
           {

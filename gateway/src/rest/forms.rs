@@ -5,15 +5,20 @@ use std::sync::Arc;
 
 use astro_proto::v1 as pb;
 use axum::{
+    Json,
     extract::{Path, State},
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{call, problem_from_status};
-use crate::{Gateway, openapi::responses::CommonErrors, problem::Problem};
+use super::{JsonBody, call, problem_from_status};
+use crate::{
+    Gateway,
+    openapi::responses::{BodyErrors, CommonErrors},
+    problem::Problem,
+};
 
 /// How long browsers and CDNs may keep a definition: a publication shows
 /// within a minute.
@@ -204,4 +209,50 @@ pub async fn published(
     let mut response = axum::Json(PublishedForm::from_proto(found.into_inner())).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(MAX_AGE));
     Ok(response)
+}
+
+/// The token of a confirmation link (double opt-in).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfirmationRequest {
+    /// What follows `#` in the emailed link `/confirm#<token>`.
+    #[schema(min_length = 1, max_length = 2000)]
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailConfirmation {
+    /// True when this request confirmed the address; false when it was already.
+    pub confirmed_now: bool,
+}
+
+/// Confirm a prospect's address from the link of their confirmation email
+/// (forms that ask for double opt-in). No token: the link is the proof.
+/// The first use confirms; another changes nothing and says so.
+#[utoipa::path(
+    post,
+    path = "/email-confirmations",
+    tag = "forms",
+    request_body = EmailConfirmationRequest,
+    responses(
+        (status = 200, description = "Confirmed (now or before)", body = EmailConfirmation),
+        (status = 404, description = "The card was deleted", body = Problem, content_type = "application/problem+json"),
+        BodyErrors,
+        CommonErrors,
+    )
+)]
+pub async fn confirm_email(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<EmailConfirmationRequest>,
+) -> Result<Json<EmailConfirmation>, Problem> {
+    let request = pb::ConfirmEmailRequest { token: body.token };
+    let answer = gateway
+        .prospects
+        .clone()
+        .confirm_email(call(request, None, &headers))
+        .await
+        .map_err(|s| problem_from_status(&s, &headers))?;
+    Ok(Json(EmailConfirmation { confirmed_now: answer.into_inner().confirmed_now }))
 }

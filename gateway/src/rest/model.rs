@@ -381,6 +381,21 @@ pub struct Prospect {
     /// The answers to that form's own questions.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub answers: Vec<CardAnswer>,
+    /// `pending` or `confirmed` when its form asks visitors to confirm
+    /// their address (double opt-in); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_confirmation: Option<AddressConfirmation>,
+    /// When the address was confirmed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_confirmed_at: Option<String>,
+}
+
+/// A card's email confirmation (double opt-in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressConfirmation {
+    Pending,
+    Confirmed,
 }
 
 pub fn timestamp(ts: Option<prost_types::Timestamp>) -> String {
@@ -463,6 +478,12 @@ impl Prospect {
             form: p.form.as_ref().map(|f| f.name.clone()),
             form_version: p.form.as_ref().map(|f| f.version),
             answers: p.answers.into_iter().map(CardAnswer::from_proto).collect(),
+            email_confirmation: match pb::EmailConfirmation::try_from(p.email_confirmation) {
+                Ok(pb::EmailConfirmation::Pending) => Some(AddressConfirmation::Pending),
+                Ok(pb::EmailConfirmation::Confirmed) => Some(AddressConfirmation::Confirmed),
+                _ => None,
+            },
+            email_confirmed_at: p.email_confirmed_at.map(|t| timestamp(Some(t))),
             events,
         }
     }

@@ -204,3 +204,15 @@ async fn forms_and_imports_are_refused_over_grpc_web_to_the_other_roles() {
     .unwrap();
     assert_eq!(listed.forms.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["default"]);
 }
+
+/// The double opt-in link's REST face: a token that is not ours is refused
+/// on its field (the link that works is proven in the service's and the
+/// browser's tests, with a real SMTP server).
+#[tokio::test]
+async fn an_email_confirmation_with_a_token_not_ours_is_refused_on_its_field() {
+    let stack = spawn().await;
+    let post = |body: Value| stack.http.post(stack.at("/email-confirmations")).json(&body).send();
+    assert_problem(post(json!({"token": "not.ours"})).await.unwrap(), 400, Some("token")).await;
+    assert_problem(post(json!({"token": ""})).await.unwrap(), 400, Some("token")).await;
+    assert_problem(post(json!({"token": "x", "extra": 1})).await.unwrap(), 400, Some("extra")).await;
+}

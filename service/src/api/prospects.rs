@@ -1,9 +1,9 @@
 use astro_proto::v1::{
-    CreateProspectRequest, DeleteProspectRequest, DeleteProspectResponse, ExportProspectsRequest,
-    ExportProspectsResponse, GetProspectRequest, ListNotificationsRequest, ListNotificationsResponse,
-    ListProspectChangesRequest, ListProspectChangesResponse, ListProspectsRequest, ListProspectsResponse, Notification,
-    Prospect, RetryNotificationRequest, UpdateProspectRequest, WatchProspectsRequest, WatchProspectsResponse,
-    prospect_service_server::ProspectService,
+    ConfirmEmailRequest, ConfirmEmailResponse, CreateProspectRequest, DeleteProspectRequest, DeleteProspectResponse,
+    ExportProspectsRequest, ExportProspectsResponse, GetProspectRequest, ListNotificationsRequest,
+    ListNotificationsResponse, ListProspectChangesRequest, ListProspectChangesResponse, ListProspectsRequest,
+    ListProspectsResponse, Notification, Prospect, RetryNotificationRequest, UpdateProspectRequest,
+    WatchProspectsRequest, WatchProspectsResponse, prospect_service_server::ProspectService,
 };
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -28,6 +28,15 @@ impl ProspectService for ProspectApi {
             .await
             .map(Response::new)
             .map_err(|e| status(e, &metadata))
+    }
+
+    async fn confirm_email(
+        &self,
+        request: Request<ConfirmEmailRequest>,
+    ) -> Result<Response<ConfirmEmailResponse>, Status> {
+        let (metadata, _, body) = request.into_parts();
+        let confirmed_now = self.prospects.confirm_email(&body.token).await.map_err(|e| status(e, &metadata))?;
+        Ok(Response::new(ConfirmEmailResponse { confirmed_now }))
     }
 
     async fn get_prospect(&self, request: Request<GetProspectRequest>) -> Result<Response<Prospect>, Status> {

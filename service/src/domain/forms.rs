@@ -248,6 +248,8 @@ pub struct Forms {
     store: Arc<dyn Store>,
     clock: Clock,
     versions: Arc<Mutex<VersionCache>>,
+    /// Whether emails go out (double opt-in needs them).
+    mail: bool,
 }
 
 fn stale(form: &Form, seen: i64) -> DomainError {
@@ -263,7 +265,12 @@ fn not_found(name: &str) -> DomainError {
 
 impl Forms {
     pub fn new(store: Arc<dyn Store>, clock: Clock) -> Self {
-        Self { store, clock, versions: Arc::default() }
+        Self { store, clock, versions: Arc::default(), mail: false }
+    }
+
+    /// Emails go out (SMTP configured): forms may ask for double opt-in.
+    pub fn with_mail(self, mail: bool) -> Self {
+        Self { mail, ..self }
     }
 
     /// The stored form, or the built-in `default` (never stored yet).
@@ -408,6 +415,13 @@ impl Forms {
         let mut v = Violations::default();
         check_definition(&mut v, "form.draft", &mut definition);
         super::prospects::check(v)?;
+        if definition.double_opt_in && !self.mail {
+            return Err(DomainError::FailedPrecondition(
+                "this form asks visitors to confirm their address, and no email goes out: configure SMTP \
+                 (ASTRO_SMTP_URL, ASTRO_NOTIFY_FROM) or turn double opt-in off"
+                    .into(),
+            ));
+        }
         let now = self.clock.now();
         let number = stored.published_version + 1;
         let published = FormVersion {
@@ -483,22 +497,23 @@ impl Forms {
 
     /// Judges a submission's form and answers (`prospect.form`,
     /// `prospect.answers`) by the version its visitor saw, filling in each
-    /// answer's kind and labels in the consent's language.
-    pub async fn check_submission(&self, v: &mut Violations, p: &mut Prospect, language: &str) -> DomainResult<()> {
+    /// answer's kind and labels in the consent's language. True when that
+    /// version asks the visitor to confirm their address.
+    pub async fn check_submission(&self, v: &mut Violations, p: &mut Prospect, language: &str) -> DomainResult<bool> {
         let Some(form_ref) = p.form.clone().filter(|f| !f.name.is_empty()) else {
             if !p.answers.is_empty() {
                 v.add("prospect.answers", "answers go with a form: set prospect.form");
             }
-            return Ok(());
+            return Ok(false);
         };
         let name = form_ref.name.trim().to_owned();
         let form = match check_name(v, "prospect.form.name", &name) {
             true => self.read(&name).await?,
-            false => return Ok(()),
+            false => return Ok(false),
         };
         let Some(form) = form.filter(|f| f.published_version > 0 || f.name == DEFAULT_FORM) else {
             v.add("prospect.form.name", "no published form has this name");
-            return Ok(());
+            return Ok(false);
         };
         let current = form.published_version;
         let accepted = match form_ref.version {
@@ -523,13 +538,13 @@ impl Forms {
                     form_ref.version
                 ),
             );
-            return Ok(());
+            return Ok(false);
         };
         let definition = version.definition.clone().unwrap_or_default();
         required_fields(v, p, &definition);
         p.answers = answers(v, std::mem::take(&mut p.answers), &definition, language);
         p.form = Some(FormRef { name: form.name, version: form_ref.version });
-        Ok(())
+        Ok(definition.double_opt_in)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The members' emails, composed when the outbox's worker sends them: an
-//! invitation's link, a password reset's link, a prospect now theirs.
+//! invitation's link, a password reset's link, a prospect now theirs; and
+//! a prospect's link to confirm their address (double opt-in).
 //!
 //! A link is never stored. The worker makes it again from what the
 //! notification names (the invitation's id; the member and the reset's id)
@@ -103,6 +104,42 @@ impl MemberMail {
         Ok(Letter { subject: "Set a new Astro Qualif password".into(), text })
     }
 
+    /// A prospect's link to confirm their address, in their form's language.
+    async fn email_confirmation(&self, n: &Notification) -> Result<Letter, SendError> {
+        use astro_proto::v1::EmailConfirmation;
+        let card = self.store.get_prospect(&n.subject_id, false).await.map_err(unavailable)?;
+        let card = card.ok_or_else(|| gone("the card was deleted"))?;
+        if card.email_confirmation() != EmailConfirmation::Pending {
+            return Err(gone("the address was confirmed already"));
+        }
+        if card.email != n.target {
+            return Err(gone("the card's address changed"));
+        }
+        let token = self.keys.page_tokens().encode(&super::email_confirmation::position(&card));
+        let link = format!("{}/confirm#{token}", self.public_url);
+        let name = email::one_line(&card.first_name);
+        let french = card.consent.as_ref().is_some_and(|c| c.language == "fr");
+        let (subject, text) = match french {
+            true => (
+                "Confirmez votre adresse e-mail",
+                format!(
+                    "Bonjour {name},\n\nMerci pour votre demande. Confirmez votre adresse en ouvrant ce lien \
+                     (valable 30 jours) :\n{link}\n\nSi vous n’êtes pas à l’origine de cette demande, ignorez ce \
+                     message : rien ne sera fait sans votre confirmation.\n"
+                ),
+            ),
+            false => (
+                "Please confirm your email address",
+                format!(
+                    "Hello {name},\n\nThank you for your request. Please confirm your address by opening this link \
+                     (it works for 30 days):\n{link}\n\nIf you did not send this request, ignore this email: \
+                     nothing happens without your confirmation.\n"
+                ),
+            ),
+        };
+        Ok(Letter { subject: subject.into(), text })
+    }
+
     fn assigned(&self, n: &Notification) -> Letter {
         let card = n.prospect.clone().unwrap_or_default();
         let name = email::one_line(&format!("{} {}", card.first_name, card.last_name));
@@ -130,6 +167,7 @@ impl Letters for MemberMail {
             NotificationKind::Invitation => self.invitation(n).await,
             NotificationKind::PasswordReset => self.password_reset(n).await,
             NotificationKind::Assigned => Ok(self.assigned(n)),
+            NotificationKind::EmailConfirmation => self.email_confirmation(n).await,
             other => {
                 Err(SendError { message: format!("no member email for {}", other.as_str_name()), permanent: true })
             }

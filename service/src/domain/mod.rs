@@ -5,6 +5,7 @@ pub mod auth;
 pub mod board;
 pub mod clock;
 pub mod deadline;
+pub mod email_confirmation;
 pub mod export;
 pub mod forms;
 pub mod import;

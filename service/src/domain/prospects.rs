@@ -7,10 +7,10 @@ use astro_authorizer::{Claims, Role};
 use astro_proto::{
     storage::{KeyText, timestamp_key},
     v1::{
-        BoardChangeKind, Consent, CreateProspectRecord, FitGrade, ListNotificationsRequest, ListNotificationsResponse,
-        ListProspectChangesRequest, ListProspectChangesResponse, ListProspectsRequest, ListProspectsResponse,
-        MemberState, Notification, NotificationKind, NotificationState, Prospect, ProspectEvent, ProspectEventKind,
-        ProspectStatus, ProspectStatusCount, ProspectView, WatchProspectsResponse,
+        BoardChangeKind, Consent, CreateProspectRecord, EmailConfirmation, FitGrade, ListNotificationsRequest,
+        ListNotificationsResponse, ListProspectChangesRequest, ListProspectChangesResponse, ListProspectsRequest,
+        ListProspectsResponse, MemberState, Notification, NotificationKind, NotificationState, Prospect, ProspectEvent,
+        ProspectEventKind, ProspectStatus, ProspectStatusCount, ProspectView, WatchProspectsResponse,
     },
 };
 
@@ -67,12 +67,12 @@ pub const UPDATABLE_FIELDS: [&str; 12] = [
 pub struct Prospects {
     pub(super) store: Arc<dyn Store>,
     pub(super) keys: KeyRing,
-    board: Arc<Board>,
+    pub(super) board: Arc<Board>,
     notifier: Arc<Notifier>,
     /// Gives new cards an owner when the team assigns automatically.
     pub(super) team: Option<super::members::Members>,
     /// Scores each card in the write that creates or edits it.
-    scoring: Scoring,
+    pub(super) scoring: Scoring,
     /// Judges a submission's answers by its form.
     forms: Option<super::forms::Forms>,
 }
@@ -93,7 +93,12 @@ fn not_found(id: &str) -> DomainError {
     DomainError::NotFound(format!("prospect {id}"))
 }
 
-fn event(prospect: &Prospect, kind: ProspectEventKind, actor: &str, at: prost_types::Timestamp) -> ProspectEvent {
+pub(super) fn event(
+    prospect: &Prospect,
+    kind: ProspectEventKind,
+    actor: &str,
+    at: prost_types::Timestamp,
+) -> ProspectEvent {
     ProspectEvent {
         id: uuid::Uuid::now_v7().to_string(),
         prospect_id: prospect.id.clone(),
@@ -200,13 +205,14 @@ impl Prospects {
             Ok(ProspectStatus::Unspecified | ProspectStatus::New) => {}
             _ => v.add("prospect.status", "new prospects start in NEW: leave it unset"),
         }
-        match &self.forms {
+        let double_opt_in = match &self.forms {
             Some(forms) => forms.check_submission(&mut v, &mut input, &consent.language).await?,
             None if input.form.is_some() || !input.answers.is_empty() => {
-                v.add("prospect.form", "forms are not served here")
+                v.add("prospect.form", "forms are not served here");
+                false
             }
-            None => {}
-        }
+            None => false,
+        };
         let request_id = request_id.trim();
         if request_id.len() > MAX_REQUEST_ID || request_id.chars().any(|c| c.is_control()) {
             v.add("request_id", format!("must be at most {MAX_REQUEST_ID} printable characters"));
@@ -230,6 +236,8 @@ impl Prospects {
             events: Vec::new(),
             // The team's round-robin, or an update (not the caller's to set).
             owner: String::new(),
+            email_confirmation: EmailConfirmation::Unspecified as i32,
+            email_confirmed_at: None,
             ..input
         };
         let mut prospect = prospect;
@@ -238,7 +246,28 @@ impl Prospects {
             prospect.first_contact_due = deadline::first_contact_due(&team.settings().await?, &at);
         }
         self.scoring.apply(&mut prospect).await?;
+        // Its email with the link, written with the card (never lost).
+        let confirmation = match double_opt_in {
+            true => {
+                prospect.email_confirmation = EmailConfirmation::Pending as i32;
+                let to = prospect.email.clone();
+                let message = self.notifier.member_email(
+                    NotificationKind::EmailConfirmation,
+                    &to,
+                    &prospect.id,
+                    Some(&prospect),
+                    at,
+                );
+                if message.is_none() {
+                    tracing::warn!("a form asks for double opt-in, and no email goes out (ASTRO_SMTP_URL)");
+                    prospect.email_confirmation = EmailConfirmation::Unspecified as i32;
+                }
+                message
+            }
+            false => None,
+        };
         let mut notifications = self.notifier.outbox(&prospect, at);
+        notifications.extend(confirmation);
         if hot(&prospect) {
             notifications.extend(self.notifier.hot(&prospect, at));
         }

@@ -1569,6 +1569,8 @@ mod tests {
             owner: "ada@example.com".into(),
             owner_column: "ada@example.com#CONTACTED".into(),
             form_column: "salon-2027#CONTACTED".into(),
+            email_confirmation: 2,
+            email_confirmed_at: at(6),
             fit: Some(FitScore {
                 score: -10,
                 grade: 1,

@@ -362,3 +362,74 @@ async fn a_forms_cards_are_listed_apart_scored_by_their_choices_and_exported_wit
     assert_eq!(&saas_row[at("Form")], "salon-2027 v1");
     assert_eq!(&saas_row[at("Answers")], "Your sector?: EN saas");
 }
+
+#[tokio::test]
+async fn double_opt_in_emails_the_link_that_confirms_the_card_once_for_30_days() {
+    use astro_proto::v1::{ConfirmEmailRequest, EmailConfirmation};
+    use astro_testkit::smtp::{SmtpSink, link_after};
+    // Without email, a form cannot ask for it.
+    let app = spawn_app().await;
+    let mut admin = forms(&app, Some(app.admin_token().await)).await;
+    let asks = Form {
+        name: "newsletter".into(),
+        draft: Some(FormDefinition { double_opt_in: true, ..salon() }),
+        ..Default::default()
+    };
+    let created = admin.create_form(CreateFormRequest { form: Some(asks.clone()) }).await.unwrap().into_inner();
+    let refused = admin.publish_form(PublishFormRequest { name: "newsletter".into(), version: created.version }).await;
+    assert!(assert_code(refused, Code::FailedPrecondition).message().contains("SMTP"));
+
+    let sink = SmtpSink::start();
+    let smtp = sink.url();
+    let clock = astro_service::domain::clock::Clock::system();
+    let app = spawn_app_on_with(clock.clone(), move |c| {
+        c.notify.notify_from = Some("Astro Qualif <team@example.com>".into());
+        c.notify.smtp_url = Some(smtp);
+        c.notify.notify_poll_ms = 50;
+        c.notify.notify_retry_ms = 50;
+        c.public_url = "https://astro.example.com".into();
+    })
+    .await;
+    let mut admin = forms(&app, Some(app.admin_token().await)).await;
+    let created = admin.create_form(CreateFormRequest { form: Some(asks) }).await.unwrap().into_inner();
+    admin.publish_form(PublishFormRequest { name: "newsletter".into(), version: created.version }).await.expect("v1");
+
+    let mut service = app.service().await;
+    let sector = || vec![Answer { choices: vec!["saas".into()], ..answer("sector") }];
+    let mut sent = submission("olive@example.com", 1, sector());
+    sent.prospect.as_mut().unwrap().form.as_mut().unwrap().name = "newsletter".into();
+    let card = service.create_prospect(sent.clone()).await.unwrap().into_inner();
+    assert_eq!(card.email_confirmation(), EmailConfirmation::Pending);
+
+    let email = sink.wait_for("olive@example.com").await;
+    assert!(email.contains("Subject: Please confirm your email address"), "{email}");
+    let link = link_after(&email, "https://astro.example.com/confirm#").expect("the link");
+    let token = link.split_once('#').unwrap().1.to_owned();
+    let mut visitor = app.anonymous().await;
+    let confirm = |token: &str| ConfirmEmailRequest { token: token.into() };
+    assert!(visitor.confirm_email(confirm(&token)).await.expect("the link works").into_inner().confirmed_now);
+    let mut reader = admin_prospects(&app, &app.admin_token().await).await;
+    let read = |id: String| GetProspectRequest { id, view: 0 };
+    let confirmed = reader.get_prospect(read(card.id.clone())).await.unwrap().into_inner();
+    assert_eq!((confirmed.email_confirmation(), confirmed.version), (EmailConfirmation::Confirmed, 2));
+    assert!(confirmed.email_confirmed_at.is_some());
+    // Once: the second use says so and changes nothing.
+    assert!(!visitor.confirm_email(confirm(&token)).await.unwrap().into_inner().confirmed_now);
+    assert_eq!(reader.get_prospect(read(card.id.clone())).await.unwrap().into_inner().version, 2);
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    assert_eq!(
+        violated_fields(&assert_code(visitor.confirm_email(confirm(&forged)).await, Code::InvalidArgument)),
+        ["token"]
+    );
+
+    // A link opened after its 30 days confirms nothing.
+    sent.prospect.as_mut().unwrap().email = "late@example.com".into();
+    let late = service.create_prospect(sent).await.unwrap().into_inner();
+    let email = sink.wait_for("late@example.com").await;
+    let link = link_after(&email, "https://astro.example.com/confirm#").expect("the link");
+    clock.advance(astro_service::domain::email_confirmation::VALID_FOR + Duration::from_secs(60));
+    let expired = visitor.confirm_email(confirm(link.split_once('#').unwrap().1)).await;
+    assert_eq!(violated_fields(&assert_code(expired, Code::InvalidArgument)), ["token"]);
+    let still = reader.get_prospect(read(late.id)).await.unwrap().into_inner();
+    assert_eq!(still.email_confirmation(), EmailConfirmation::Pending);
+}

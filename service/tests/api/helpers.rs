@@ -118,9 +118,18 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp
 
 /// [`spawn_app`] on `clock` (e.g. a fixed one, for exact durations).
 pub async fn spawn_app_on(clock: astro_service::domain::clock::Clock) -> TestApp {
+    spawn_app_on_with(clock, |_| {}).await
+}
+
+/// [`spawn_app_on`], with the configuration changed by `configure`.
+pub async fn spawn_app_on_with(
+    clock: astro_service::domain::clock::Clock,
+    configure: impl FnOnce(&mut ServeConfig),
+) -> TestApp {
     init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let config = test_config(dir.path());
+    let mut config = test_config(dir.path());
+    configure(&mut config);
     let mut table = None;
     let store: std::sync::Arc<dyn astro_service::store::Store> = if on_dynamodb() {
         let client = astro_testkit::moto::dynamodb_client(None);
