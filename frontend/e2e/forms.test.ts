@@ -139,8 +139,21 @@ describe("a form of the team's own", () => {
       .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
     expect(serious).toEqual([]);
 
+    // The live preview, in both languages, checks as visitors' forms do.
+    const preview = page.getByRole("region", { name: "Preview of the draft" });
+    await preview.getByRole("radiogroup", { name: "Secteur" }).waitFor();
+    await preview.getByRole("button", { name: "English" }).click();
+    await preview.getByRole("radiogroup", { name: "Sector" }).waitFor();
+    await preview.getByLabel("Team size").fill("many");
+    await preview.getByRole("button", { name: "Send my request" }).click();
+    await preview.getByText("Enter a number.").waitFor();
+    await preview.getByText("This field is required.").first().waitFor();
+
     await editor.getByRole("button", { name: "Publish" }).click();
     await page.getByRole("status").filter({ hasText: "Published: version 1." }).waitFor();
+    // The line to paste on another site.
+    const snippet = page.getByLabel("Script (fits the page, recommended)");
+    expect(await snippet.inputValue()).toBe(`<script src="${stack.url}/embed.js" data-form="fair" async></script>`);
     const definition = (await (await fetch(`${stack.url}/forms/fair`)).json()) as {
       questions: { id: string; kind: string; required: boolean; choices?: { label: { en: string } }[] }[];
     };

@@ -5,8 +5,12 @@
 // new version that visitors get. Its own chunk.
 
 import { Code, ConnectError } from "@connectrpc/connect";
-import { useCallback, useEffect, useId, useState } from "react";
+import { useCallback, useEffect, useId, useRef, useState } from "react";
 
+import type { PublishedForm, QuestionKind, StandardFieldName } from "../api/rest";
+import css from "../form/form.css?inline";
+import { mountForm } from "../form/render";
+import type { Lang } from "../texts";
 import {
   type Form,
   type FormDefinition,
@@ -18,7 +22,7 @@ import {
 import { forms as formClient } from "./client";
 import { useAdminText } from "./texts";
 
-const STANDARD: [StandardField, string][] = [
+const STANDARD: [StandardField, StandardFieldName][] = [
   [StandardField.FIRST_NAME, "first_name"],
   [StandardField.LAST_NAME, "last_name"],
   [StandardField.COMPANY, "company"],
@@ -37,6 +41,122 @@ const KINDS: [QuestionType, string][] = [
   [QuestionType.YES_NO, "forms.kind.YES_NO"],
 ];
 const LOCKED = [StandardField.FIRST_NAME, StandardField.LAST_NAME];
+const KIND_NAMES: Record<QuestionType, QuestionKind | null> = {
+  [QuestionType.UNSPECIFIED]: null,
+  [QuestionType.SHORT_TEXT]: "short_text",
+  [QuestionType.LONG_TEXT]: "long_text",
+  [QuestionType.SINGLE_CHOICE]: "single_choice",
+  [QuestionType.MULTIPLE_CHOICE]: "multiple_choice",
+  [QuestionType.NUMBER]: "number",
+  [QuestionType.YES_NO]: "yes_no",
+};
+
+/// A draft as visitors would get it once published (`GET /forms/{name}`).
+export function asPublished(name: string, d: FormDefinition): PublishedForm {
+  const fields = new Map(STANDARD);
+  return {
+    name,
+    version: 0,
+    title: text(d.title),
+    fields: d.fields.flatMap((f) => {
+      const field = fields.get(f.field);
+      return field === undefined ? [] : [{ field, required: f.required }];
+    }),
+    questions: d.questions.flatMap((q) => {
+      const kind = KIND_NAMES[q.kind];
+      if (kind === null) return [];
+      return [
+        {
+          id: q.id,
+          kind,
+          label: text(q.label),
+          help: text(q.help),
+          required: q.required,
+          choices: q.choices.map((c) => ({ id: c.id, label: text(c.label) })),
+          bounds: q.bounds === undefined ? undefined : { min: q.bounds.min, max: q.bounds.max },
+          maxLength: q.maxLength > 0 ? q.maxLength : undefined,
+          maxChoices: q.maxChoices > 0 ? q.maxChoices : undefined,
+        },
+      ];
+    }),
+    thankYou: text(d.thankYou),
+    redirectUrl: d.redirectUrl,
+    defaultLanguage: d.defaultLanguage,
+    doubleOptIn: d.doubleOptIn,
+  };
+}
+
+/// The draft as visitors will see it, in either language, in a shadow root
+/// (as the embed draws it): checked as theirs is, never sent.
+function Preview({ name, draft }: { name: string; draft: FormDefinition }) {
+  const { a } = useAdminText();
+  const id = useId();
+  const host = useRef<HTMLDivElement>(null);
+  const [lang, setLang] = useState<Lang>(draft.defaultLanguage === "en" ? "en" : "fr");
+  useEffect(() => {
+    const element = host.current;
+    if (element === null) return;
+    const shadow = element.shadowRoot ?? element.attachShadow({ mode: "open" });
+    const style = document.createElement("style");
+    style.textContent = css;
+    const container = document.createElement("div");
+    shadow.replaceChildren(style, container);
+    void mountForm({ container, name, lang, heading: 4, source: undefined, preview: asPublished(name, draft) });
+  }, [name, draft, lang]);
+  return (
+    <section className="preview" aria-labelledby={`${id}-title`}>
+      <h3 id={`${id}-title`}>{a("forms.preview")}</h3>
+      <div role="group" aria-label={a("forms.previewLanguage")} className="actions">
+        {(["fr", "en"] as const).map((l) => (
+          <button key={l} type="button" className="secondary" aria-pressed={lang === l} lang={l} onClick={() => { setLang(l); }}>
+            {l === "fr" ? "Français" : "English"}
+          </button>
+        ))}
+      </div>
+      <div ref={host} />
+    </section>
+  );
+}
+
+/// The lines that put the form on another site's page.
+function Snippets({ name }: { name: string }) {
+  const { a } = useAdminText();
+  const id = useId();
+  const [copied, setCopied] = useState("");
+  const origin = window.location.origin;
+  const snippets = [
+    { key: "script", label: a("forms.embedScript"), code: `<script src="${origin}/embed.js" data-form="${name}" async></script>` },
+    {
+      key: "iframe",
+      label: a("forms.embedIframe"),
+      code:
+        `<iframe id="astro-${name}" title="${name}" src="${origin}/f/${name}" style="width:100%;border:0" height="900"></iframe>\n` +
+        `<script>addEventListener("message",function(e){if(e.origin==="${origin}"&&e.data&&e.data.type==="astro-qualif:height"&&e.data.form==="${name}")document.getElementById("astro-${name}").height=e.data.height});</script>`,
+    },
+  ];
+  return (
+    <section className="snippets" aria-labelledby={`${id}-title`}>
+      <h3 id={`${id}-title`}>{a("forms.embed")}</h3>
+      <p>{a("forms.embedIntro")}</p>
+      {snippets.map((s) => (
+        <div key={s.key} className="field">
+          <label htmlFor={`${id}-${s.key}`}>{s.label}</label>
+          <textarea id={`${id}-${s.key}`} readOnly rows={s.key === "script" ? 2 : 4} value={s.code} />
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => {
+              void navigator.clipboard.writeText(s.code).then(() => { setCopied(s.key); }, () => undefined);
+            }}
+          >
+            {a("forms.copy")}
+          </button>
+        </div>
+      ))}
+      <p role="status" aria-live="polite">{copied === "" ? "" : a("forms.copied")}</p>
+    </section>
+  );
+}
 
 type Text = Pick<LocalizedText, "fr" | "en">;
 const text = (t: LocalizedText | undefined): Text => ({ fr: t?.fr ?? "", en: t?.en ?? "" });
@@ -347,6 +467,16 @@ export default function Forms() {
             </label>
           </p>
           <p>
+            <label htmlFor={`${id}-redirect`}>{a("forms.redirect")}</label>
+            <input id={`${id}-redirect`} type="url" value={draft.redirectUrl} onChange={(e) => { change({ redirectUrl: e.target.value.trim() }); }} />
+          </p>
+          <p className="choice-row">
+            <label>
+              <input type="checkbox" checked={draft.doubleOptIn} onChange={(e) => { change({ doubleOptIn: e.target.checked }); }} />{" "}
+              {a("forms.doubleOptIn")}
+            </label>
+          </p>
+          <p>
             <label htmlFor={`${id}-origins`}>{a("forms.origins")}</label>
             <textarea
               id={`${id}-origins`}
@@ -365,6 +495,8 @@ export default function Forms() {
           </p>
         </form>
       )}
+      {form === null || draft === null ? null : <Preview name={form.name} draft={draft} />}
+      {form === null || form.publishedVersion === 0n ? null : <Snippets name={form.name} />}
     </section>
   );
 }

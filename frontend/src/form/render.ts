@@ -70,11 +70,14 @@ export interface FormOptions {
   /// Offers the other language; called with the visitor's choice.
   onLanguage?: (lang: Lang) => void;
   /// The title's heading level: 1 on our pages, 2 inside someone else's.
-  heading: 1 | 2;
+  heading: 1 | 2 | 3 | 4;
   source: Source;
   /// Where a redirect after a submission goes (the embedding page itself,
   /// or the top page from an iframe).
   redirect?: (url: string) => void;
+  /// The builder's preview: this definition, checked as visitors' are,
+  /// never sent.
+  preview?: PublishedForm;
 }
 
 const EMPTY: FormValues = {
@@ -148,11 +151,13 @@ export async function mountForm(options: FormOptions): Promise<void> {
   const t = (key: Key, values?: Record<string, string | number>) => format(lang, key, values);
   const local = (text: Localized | undefined) => (text === undefined ? "" : (lang === "en" ? text.en || text.fr : text.fr || text.en));
 
-  let form: PublishedForm | null;
-  try {
-    form = await publishedForm(options.name);
-  } catch {
-    form = null;
+  let form: PublishedForm | null = options.preview ?? null;
+  if (form === null) {
+    try {
+      form = await publishedForm(options.name);
+    } catch {
+      form = null;
+    }
   }
   if (form === null) {
     container.replaceChildren(h("div", { class: "aq", lang }, h("p", { class: "card", role: "alert" }, t("form.unavailable"))));
@@ -468,6 +473,12 @@ export async function mountForm(options: FormOptions): Promise<void> {
     if (local.size > 0) {
       status = { kind: "editing" };
       showErrors(local);
+      return;
+    }
+    if (options.preview !== undefined) {
+      errors = new Map();
+      status = { kind: "error", message: t("form.previewed") };
+      draw("errors");
       return;
     }
     warmUp();
