@@ -226,17 +226,44 @@ pub fn frame_ancestors(origins: &BTreeSet<String>) -> String {
     sources
 }
 
-/// `/f/<name>`: the page of one form, for other sites' iframes — the web
-/// app's page, framed only by the form's origins; 404 for a form that does
-/// not exist or is unpublished (the page then says so).
+/// The origin of an absolute URL (`https://host[:port]`), if it is one.
+fn origin_of(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split('/').next()?;
+    Some(&url[..scheme.len() + 3 + host.len()])
+}
+
+/// `/f/<name>`: the page of one form, for other sites' iframes — the embed
+/// script drawing the form, framed only by the form's origins; 404 for a
+/// form that does not exist or is unpublished.
 pub async fn page(State(gateway): State<Arc<Gateway>>, Path(name): Path<String>) -> Response {
-    let Some(index) = gateway.index_html.clone() else {
-        return Problem::new(StatusCode::NOT_FOUND, "the web app is not built here").into_response();
+    let name = name.trim();
+    let origins = gateway.embedding.form_origins(name).await;
+    let script = &gateway.embed_script;
+    let mut policy =
+        gateway.csp.replace("frame-ancestors 'none'", &frame_ancestors(&origins.clone().unwrap_or_default()));
+    if let Some(web) = origin_of(script) {
+        policy = policy.replacen("script-src 'self'", &format!("script-src 'self' {web}"), 1);
+    }
+    let (status, html) = match origins {
+        // The name is a form's (lower-case letters, digits, hyphens): no escaping needed.
+        Some(_) => (
+            StatusCode::OK,
+            format!(
+                "<!doctype html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">\
+                 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+                 <title>{name}</title><style>body{{margin:0;font-family:system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif}}</style>\
+                 </head><body><main><script src=\"{script}\" data-form=\"{name}\" data-frame async></script></main></body></html>\n"
+            ),
+        ),
+        None => (
+            StatusCode::NOT_FOUND,
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>No such form</title></head>\
+             <body><main><p>No published form has this name.</p></main></body></html>\n"
+                .to_owned(),
+        ),
     };
-    let origins = gateway.embedding.form_origins(&name).await;
-    let status = if origins.is_some() { StatusCode::OK } else { StatusCode::NOT_FOUND };
-    let policy = gateway.csp.replace("frame-ancestors 'none'", &frame_ancestors(&origins.unwrap_or_default()));
-    let mut response = (status, Html(index.to_string())).into_response();
+    let mut response = (status, Html(html)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Ok(policy) = HeaderValue::try_from(policy) {

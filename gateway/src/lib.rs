@@ -65,8 +65,10 @@ pub struct Gateway {
     pub limits: Limits,
     /// Which origins may embed which form.
     pub embedding: embedding::Embedding,
-    /// The built web app's page (`/f/<name>` serves it with its own policy).
-    pub index_html: Option<Arc<str>>,
+    /// Where `/f/<name>` loads the embed script from: this edge's own
+    /// `/embed.js` when it serves the web app, else the web app's
+    /// (`ASTRO_PUBLIC_URL`: CloudFront on AWS).
+    pub embed_script: String,
     /// The edge's Content-Security-Policy.
     pub csp: String,
 }
@@ -188,12 +190,15 @@ pub async fn start_with_store(config: GatewayConfig, store: Option<Arc<dyn Store
     let policy = edge::content_security_policy(captcha.provider());
     let csp = HeaderValue::try_from(policy.as_str())?;
     let forms = astro_proto::v1::form_service_client::FormServiceClient::new(channel.clone());
-    let index_html = tokio::fs::read_to_string(config.web_dir.join("index.html")).await.ok().map(Arc::from);
+    let embed_script = match tokio::fs::try_exists(config.web_dir.join("embed.js")).await {
+        Ok(true) => "/embed.js".to_owned(),
+        _ => format!("{}/embed.js", config.service.public_url.trim_end_matches('/')),
+    };
     let gateway = Arc::new(Gateway {
         prospects: ProspectServiceClient::new(channel.clone()),
         embedding: embedding::Embedding::new(forms.clone(), keys.clone(), &config.service.cors_origins),
         forms,
-        index_html,
+        embed_script,
         csp: policy,
         health: tonic_health::pb::health_client::HealthClient::new(channel.clone()),
         auth: AuthServiceClient::new(channel.clone()),

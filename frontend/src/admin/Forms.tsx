@@ -7,6 +7,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { useCallback, useEffect, useId, useRef, useState } from "react";
 
+import { apiBase } from "../api/origin";
 import type { PublishedForm, QuestionKind, StandardFieldName } from "../api/rest";
 import css from "../form/form.css?inline";
 import { mountForm } from "../form/render";
@@ -123,15 +124,19 @@ function Snippets({ name }: { name: string }) {
   const { a } = useAdminText();
   const id = useId();
   const [copied, setCopied] = useState("");
+  // The script comes with the web app; the iframe's page from the API (one
+  // origin locally; CloudFront and API Gateway on AWS).
   const origin = window.location.origin;
+  const api = apiBase || origin;
+  const apiOrigin = new URL(api).origin;
   const snippets = [
     { key: "script", label: a("forms.embedScript"), code: `<script src="${origin}/embed.js" data-form="${name}" async></script>` },
     {
       key: "iframe",
       label: a("forms.embedIframe"),
       code:
-        `<iframe id="astro-${name}" title="${name}" src="${origin}/f/${name}" style="width:100%;border:0" height="900"></iframe>\n` +
-        `<script>addEventListener("message",function(e){if(e.origin==="${origin}"&&e.data&&e.data.type==="astro-qualif:height"&&e.data.form==="${name}")document.getElementById("astro-${name}").height=e.data.height});</script>`,
+        `<iframe id="astro-${name}" title="${name}" src="${api}/f/${name}" style="width:100%;border:0" height="900"></iframe>\n` +
+        `<script>addEventListener("message",function(e){if(e.origin==="${apiOrigin}"&&e.data&&e.data.type==="astro-qualif:height"&&e.data.form==="${name}")document.getElementById("astro-${name}").height=e.data.height});</script>`,
     },
   ];
   return (

@@ -1,5 +1,9 @@
 // `embed.js`: one line on any page draws a form in place,
 //   <script src="https://<our origin>/embed.js" data-form="website" async></script>
+// and with `data-frame`, it is the page of `/f/<name>` in another site's
+// iframe: it then tells the parent page its height (so that the frame fits
+// its content), takes the language from `?lang=` or the browser, and the
+// UTM parameters from its own address.
 // inside a shadow root (the page's CSS cannot reach it, and its CSS cannot
 // reach the page), in the page's font, with colours from CSS custom
 // properties set on `astro-qualif-form` (`--astro-accent`, …; see
@@ -12,8 +16,15 @@ import type { Lang } from "../texts";
 import css from "./form.css?inline";
 import { attribution, mountForm } from "./render";
 
-function language(tag: HTMLScriptElement): Lang | null {
-  for (const candidate of [tag.dataset.lang, document.documentElement.lang]) {
+/// The message a framed form posts to its parent when its height changes
+/// (the builder's iframe snippet listens for it).
+export const RESIZE_MESSAGE = "astro-qualif:height";
+
+function language(tag: HTMLScriptElement, framed: boolean): Lang | null {
+  const candidates = framed
+    ? [new URLSearchParams(window.location.search).get("lang") ?? undefined, ...navigator.languages]
+    : [tag.dataset.lang, document.documentElement.lang];
+  for (const candidate of candidates) {
     const primary = (candidate ?? "").toLowerCase().split("-")[0];
     if (primary === "fr" || primary === "en") return primary;
   }
@@ -25,6 +36,8 @@ function mount(tag: HTMLScriptElement): void {
   tag.dataset.astroMounted = "";
   setApiBase(tag.dataset.api ?? (apiBase || new URL(tag.src, window.location.href).origin));
   const name = tag.dataset.form ?? "default";
+  const framed = tag.dataset.frame !== undefined;
+  const lang = language(tag, framed);
   const host = document.createElement("astro-qualif-form");
   host.dataset.form = name;
   const target = tag.dataset.target === undefined ? null : document.getElementById(tag.dataset.target);
@@ -38,13 +51,24 @@ function mount(tag: HTMLScriptElement): void {
   void mountForm({
     container,
     name,
-    lang: language(tag),
+    lang,
     heading: 2,
     source: attribution(window.location.search, document.referrer),
     redirect: (url) => {
-      window.location.assign(url);
+      if (!framed) window.location.assign(url);
+      else window.open(url, "_top");
     },
   });
+  if (framed) {
+    if (lang !== null) document.documentElement.lang = lang;
+    let last = 0;
+    new ResizeObserver(() => {
+      const height = Math.ceil(document.documentElement.getBoundingClientRect().height);
+      if (height === last) return;
+      last = height;
+      window.parent.postMessage({ type: RESIZE_MESSAGE, form: name, height }, "*");
+    }).observe(document.documentElement);
+  }
 }
 
 const current = document.currentScript;

@@ -15,6 +15,7 @@ const ELSEWHERE: &str = "https://evil.example.net";
 async fn stack_with_salon() -> (Stack, tempfile::TempDir) {
     let web = tempfile::tempdir().unwrap();
     std::fs::write(web.path().join("index.html"), "<!doctype html><title>app</title><div id=root></div>").unwrap();
+    std::fs::write(web.path().join("embed.js"), "/* the embed script */").unwrap();
     let stack = spawn_with(&["--web-dir", web.path().to_str().unwrap()]).await;
     let admin = format!("Bearer {}", stack.admin());
     let form = pb::Form {
@@ -133,7 +134,8 @@ async fn a_forms_page_is_framed_only_by_its_origins_and_an_unknown_form_has_none
     assert!(policy.contains(&format!("frame-ancestors 'self' {SHOP}")), "{policy}");
     assert!(policy.contains("script-src 'self'"), "{policy}");
     assert!(page.headers().get("x-frame-options").is_none());
-    assert!(page.text().await.unwrap().contains("id=root"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<script src="/embed.js" data-form="salon" data-frame async></script>"#), "{html}");
 
     for unknown in ["/f/nowhere", "/f/Not%20A%20Name"] {
         let page = stack.http.get(stack.at(unknown)).send().await.unwrap();
