@@ -252,6 +252,7 @@ pub async fn page(State(gateway): State<Arc<Gateway>>, Path(name): Path<String>)
             format!(
                 "<!doctype html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">\
                  <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+                 <meta name=\"description\" content=\"Formulaire {name} / Form {name}\">\
                  <title>{name}</title><style>body{{margin:0;font-family:system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif}}</style>\
                  </head><body><main><script src=\"{script}\" data-form=\"{name}\" data-frame async></script></main></body></html>\n"
             ),
