@@ -34,6 +34,7 @@ import {
   columnOf,
   emptyBoard,
   findCard,
+  fullName,
   moveCard,
   placeCard,
   removeCard,
@@ -45,9 +46,6 @@ import { useAdminText } from "./texts";
 
 const PAGE_SIZE = 50;
 
-export function fullName(p: Prospect): string {
-  return `${p.firstName} ${p.lastName}`.trim();
-}
 
 /// What a card shows on the board and in search results (as text, always);
 /// its owner as initials, named in full for screen readers.

@@ -10,7 +10,7 @@ import { BUDGETS, TIMELINES } from "../api/rest";
 import { useI18n } from "../i18n";
 import { type Answer, Budget, EmailConfirmation, type Prospect, ProspectEventKind, ProspectStatus, ProspectView, Timeline } from "../gen/astro/v1/prospect_pb";
 import { QuestionType } from "../gen/astro/v1/form_pb";
-import { fullName } from "./Board";
+import { fullName } from "./board";
 import { COLUMNS, STATUS, columnOf } from "./board";
 import { BUDGET_VALUES, FitWhy, TIMELINE_VALUES } from "./fit";
 import { prospects } from "./client";

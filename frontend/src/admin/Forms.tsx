@@ -41,7 +41,6 @@ const KINDS: [QuestionType, string][] = [
   [QuestionType.NUMBER, "forms.kind.NUMBER"],
   [QuestionType.YES_NO, "forms.kind.YES_NO"],
 ];
-const LOCKED = [StandardField.FIRST_NAME, StandardField.LAST_NAME];
 const KIND_NAMES: Record<QuestionType, QuestionKind | null> = {
   [QuestionType.UNSPECIFIED]: null,
   [QuestionType.SHORT_TEXT]: "short_text",
@@ -304,14 +303,12 @@ export default function Forms() {
             <legend>{a("forms.fields")}</legend>
             {STANDARD.map(([field, key]) => {
               const shown = draft.fields.find((f) => f.field === field);
-              const locked = LOCKED.includes(field);
               return (
                 <p key={key} className="choice-row">
                   <label>
                     <input
                       type="checkbox"
                       checked={shown !== undefined}
-                      disabled={locked}
                       onChange={(e) => {
                         change({
                           fields: e.target.checked
@@ -326,7 +323,7 @@ export default function Forms() {
                     <input
                       type="checkbox"
                       checked={shown?.required === true}
-                      disabled={locked || shown === undefined}
+                      disabled={shown === undefined}
                       onChange={(e) => {
                         change({ fields: draft.fields.map((f) => (f.field === field ? { ...f, required: e.target.checked } : f)) });
                       }}

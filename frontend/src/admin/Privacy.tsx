@@ -8,7 +8,7 @@ import { useCallback, useEffect, useId, useState } from "react";
 
 import { type Erasure, ErasureReason, type PersonalData, PersonalDataSchema } from "../gen/astro/v1/privacy_pb";
 import type { TeamSettings } from "../gen/astro/v1/member_pb";
-import { COLUMNS, type ColumnKey, STATUS, columnOf } from "./board";
+import { COLUMNS, type ColumnKey, STATUS, columnOf, fullName } from "./board";
 import { members as memberClient, privacy } from "./client";
 import { saveFile, today } from "./download";
 import { useAdminText } from "./texts";
@@ -123,7 +123,7 @@ export default function Privacy() {
               <tbody>
                 {found.prospects.map((p) => (
                   <tr key={p.id}>
-                    <td>{`${p.firstName} ${p.lastName}`.trim()}</td>
+                    <td>{fullName(p)}</td>
                     <td>{p.company}</td>
                     <td>{a(`status.${columnOf(p.status) ?? "NEW"}`)}</td>
                     <td>{when(p.createdAt, lang)}</td>

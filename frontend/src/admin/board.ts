@@ -194,3 +194,9 @@ function withoutCount(board: Board, change: BoardChange): Board {
   if (from === undefined) return board;
   return { ...board, counts: { ...board.counts, [from]: Math.max(0, board.counts[from] - 1) } };
 }
+
+/// How the app names a card: its names, else (a form that did not ask
+/// them) its address.
+export function fullName(p: Pick<Prospect, "firstName" | "lastName" | "email">): string {
+  return `${p.firstName} ${p.lastName}`.trim() || p.email;
+}

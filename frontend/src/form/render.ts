@@ -229,7 +229,7 @@ export async function mountForm(options: FormOptions): Promise<void> {
 
   function standardField(field: Shown): HTMLElement {
     const name = field.name;
-    const required = field.required || name === "firstName" || name === "lastName" || name === "email";
+    const required = field.required || name === "email";
     const common = {
       id: `${id}-${name}`,
       name,

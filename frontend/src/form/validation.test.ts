@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { type FormValues, isEmail, validate } from "./validation";
+import { type FormValues, checkAnswer, isEmail, submittedAnswer, validate } from "./validation";
 
 const good: FormValues = {
   firstName: "Ada",
@@ -53,5 +53,35 @@ describe("the form's checks mirror the service's", () => {
     expect(validate({ ...good, phone: "call me" }).get("phone")?.key).toBe("error.phone");
     expect(validate({ ...good, phone: "12" }).get("phone")?.key).toBe("error.phone");
     expect(validate({ ...good, phone: "" }).size).toBe(0);
+  });
+});
+
+describe("a form's own rules", () => {
+  it("require what the form requires, the email and consent always, and leave out what it does not show", () => {
+    const empty = { ...good, firstName: "", lastName: "", company: "", phone: "not a phone", consent: false };
+    const emailOnly = validate({ ...empty, email: "" }, [{ name: "email", required: true }]);
+    expect([...emailOnly.keys()]).toEqual(["email", "consent"]);
+    const named = validate(empty, [
+      { name: "firstName", required: true },
+      { name: "email", required: true },
+      { name: "company", required: true },
+    ]);
+    expect([...named.keys()]).toEqual(["firstName", "company", "consent"]);
+  });
+
+  it("judge answers as the service does", () => {
+    const number = { id: "seats", kind: "number", label: { fr: "", en: "" }, help: { fr: "", en: "" }, required: true, bounds: { min: 1, max: 10 } } as const;
+    expect(checkAnswer(number, "")?.key).toBe("error.required");
+    expect(checkAnswer(number, "abc")?.key).toBe("error.notNumber");
+    expect(checkAnswer(number, "11")?.values).toEqual({ min: 1, max: 10 });
+    expect(checkAnswer(number, "2,5")).toBeUndefined();
+    expect(submittedAnswer(number, "2,5")).toEqual({ questionId: "seats", number: 2.5 });
+    const tools = { ...number, id: "tools", kind: "multiple_choice", required: false, maxChoices: 1 } as const;
+    expect(checkAnswer(tools, ["a", "b"])?.key).toBe("error.choices");
+    expect(submittedAnswer(tools, [])).toBeUndefined();
+    const sector = { ...tools, kind: "single_choice" } as const;
+    expect(submittedAnswer(sector, "saas")).toEqual({ questionId: "tools", choices: ["saas"] });
+    const demo = { ...tools, kind: "yes_no" } as const;
+    expect(submittedAnswer(demo, "no")).toEqual({ questionId: "tools", yes: false });
   });
 });

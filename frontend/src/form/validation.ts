@@ -85,17 +85,19 @@ function phone(value: string): Problem | undefined {
   return undefined;
 }
 
-/// Every problem of the form, by field, in the form's order: the names and
-/// email always, the consent always, the other fields when the form shows
-/// them (all of them, optional, when no list is given).
+/// Every problem of the form, by field, in the form's order: the email and
+/// the consent always, the other fields when the form shows them, required
+/// as it says (without a list: all shown, the names required).
 export function validate(values: FormValues, shown?: readonly Shown[]): Map<FieldName, Problem> {
-  const required = (name: FieldName) => shown?.find((f) => f.name === name)?.required ?? false;
+  // Without a form's list, the hosted page's rule: the names are required.
+  const required = (name: FieldName) =>
+    shown === undefined ? name === "firstName" || name === "lastName" : (shown.find((f) => f.name === name)?.required ?? false);
   const isShown = (name: FieldName) => shown === undefined || shown.some((f) => f.name === name);
   const choice = (name: "budget" | "timeline"): Problem | undefined =>
     required(name) && values[name] === "" ? { key: "error.required" } : undefined;
   const checks: [FieldName, Problem | undefined][] = [
-    ["firstName", text(values.firstName, true, MAX_NAME)],
-    ["lastName", text(values.lastName, true, MAX_NAME)],
+    ["firstName", text(values.firstName, required("firstName"), MAX_NAME)],
+    ["lastName", text(values.lastName, required("lastName"), MAX_NAME)],
     ["email", email(values.email)],
     ["phone", required("phone") && values.phone.trim() === "" ? { key: "error.required" } : phone(values.phone)],
     ["company", text(values.company, required("company"), MAX_SHORT_TEXT)],

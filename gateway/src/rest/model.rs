@@ -131,11 +131,14 @@ impl Source {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProspectSubmission {
+    /// Required (1–100 characters), unless the `form` named does not
+    /// require it.
     #[serde(default)]
-    #[schema(required = true, min_length = 1, max_length = 100)]
+    #[schema(max_length = 100)]
     pub first_name: String,
+    /// As `firstName`.
     #[serde(default)]
-    #[schema(required = true, min_length = 1, max_length = 100)]
+    #[schema(max_length = 100)]
     pub last_name: String,
     #[serde(default)]
     #[schema(required = true, format = Email, max_length = 254)]

@@ -128,12 +128,6 @@ pub fn check_definition(v: &mut Violations, prefix: &str, d: &mut FormDefinition
             Ok(s) => shown.push(s),
         }
     }
-    // A card is known by its name: both show, required.
-    for (name, standard) in [("first name", StandardField::FirstName), ("last name", StandardField::LastName)] {
-        if !d.fields.iter().any(|x| x.field == standard as i32 && x.required) {
-            v.add(f("fields"), format!("the {name} shows, required (a card is known by its name)"));
-        }
-    }
     if d.questions.len() > MAX_QUESTIONS {
         v.add(f("questions"), format!("at most {MAX_QUESTIONS} questions"));
     }
@@ -558,8 +552,9 @@ fn required_fields(v: &mut Violations, p: &Prospect, d: &FormDefinition) {
             StandardField::Message => ("message", p.message.trim().is_empty()),
             StandardField::Budget => ("budget", p.budget == 0),
             StandardField::Timeline => ("timeline", p.timeline == 0),
-            // Always required by the card's own rules.
-            StandardField::FirstName | StandardField::LastName | StandardField::Unspecified => continue,
+            StandardField::FirstName => ("first_name", p.first_name.trim().is_empty()),
+            StandardField::LastName => ("last_name", p.last_name.trim().is_empty()),
+            StandardField::Unspecified => continue,
         };
         if empty {
             v.add(format!("prospect.{path}"), "is required by this form");

@@ -117,7 +117,10 @@ impl MemberMail {
         }
         let token = self.keys.page_tokens().encode(&super::email_confirmation::position(&card));
         let link = format!("{}/confirm#{token}", self.public_url);
-        let name = email::one_line(&card.first_name);
+        let name = match email::one_line(&card.first_name) {
+            name if name.is_empty() => email::one_line(&card.email),
+            name => name,
+        };
         let french = card.consent.as_ref().is_some_and(|c| c.language == "fr");
         let (subject, text) = match french {
             true => (
@@ -142,7 +145,7 @@ impl MemberMail {
 
     fn assigned(&self, n: &Notification) -> Letter {
         let card = n.prospect.clone().unwrap_or_default();
-        let name = email::one_line(&format!("{} {}", card.first_name, card.last_name));
+        let name = email::card_name(&card);
         let text = format!(
             "A new prospect is yours: {name}.\n\n{}\n\nOpen the board: {}/admin\n",
             email::text(&card, &n.id),

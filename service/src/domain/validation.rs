@@ -98,8 +98,11 @@ pub fn status(v: &mut Violations, field: &str, value: i32) -> ProspectStatus {
 /// `prefix` is the prospect's path in the request (`prospect`).
 pub fn prospect_fields(v: &mut Violations, prefix: &str, p: &mut Prospect) {
     let f = |name: &str| format!("{prefix}.{name}");
-    p.first_name = text(v, &f("first_name"), &p.first_name, true, MAX_NAME, false);
-    p.last_name = text(v, &f("last_name"), &p.last_name, true, MAX_NAME, false);
+    // A card is known by its names, unless its form did not ask them
+    // (the form's own rules then say which it requires).
+    let named = p.form.as_ref().is_none_or(|form| form.name.is_empty());
+    p.first_name = text(v, &f("first_name"), &p.first_name, named, MAX_NAME, false);
+    p.last_name = text(v, &f("last_name"), &p.last_name, named, MAX_NAME, false);
     p.email = email(v, &f("email"), &p.email);
     p.phone = phone(v, &f("phone"), &p.phone);
     p.company = text(v, &f("company"), &p.company, false, MAX_SHORT_TEXT, false);

@@ -72,7 +72,7 @@ impl Mailer {
     pub async fn send_hot(&self, n: &Notification) -> Result<(), SendError> {
         let card = n.prospect.clone().unwrap_or_default();
         let score = card.fit.as_ref().map_or(0, |f| f.score);
-        let name = one_line(&format!("{} {}", card.first_name, card.last_name));
+        let name = card_name(&card);
         let letter = Letter {
             subject: format!("Hot prospect ({score} points): {name}"),
             text: format!("This prospect scores {score} points: contact them first.\n\n{}", text(&card, &n.id)),
@@ -84,7 +84,7 @@ impl Mailer {
     /// configured recipients).
     pub async fn send_reminder(&self, n: &Notification) -> Result<(), SendError> {
         let card = n.prospect.clone().unwrap_or_default();
-        let name = one_line(&format!("{} {}", card.first_name, card.last_name));
+        let name = card_name(&card);
         let letter = Letter {
             subject: format!("Waiting for a first contact: {name}"),
             text: format!(
@@ -140,8 +140,17 @@ pub fn one_line(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_owned()
 }
 
+/// How emails name a card: its names, else (a form that did not ask them)
+/// its address.
+pub fn card_name(p: &Prospect) -> String {
+    match one_line(&format!("{} {}", p.first_name, p.last_name)) {
+        name if name.is_empty() => one_line(&p.email),
+        name => name,
+    }
+}
+
 fn subject(p: &Prospect) -> String {
-    let name = one_line(&format!("{} {}", p.first_name, p.last_name));
+    let name = card_name(p);
     match p.company.is_empty() {
         true => format!("New prospect: {name}"),
         false => format!("New prospect: {name} ({})", one_line(&p.company)),
@@ -151,11 +160,8 @@ fn subject(p: &Prospect) -> String {
 /// A prospect's details, as the emails about it list them.
 pub fn text(p: &Prospect, event_id: &str) -> String {
     let source = p.source.clone().unwrap_or_default();
-    let mut lines = vec![
-        format!("{} {} wants to hear from us.", p.first_name, p.last_name),
-        String::new(),
-        format!("Email:     {}", p.email),
-    ];
+    let mut lines =
+        vec![format!("{} wants to hear from us.", card_name(p)), String::new(), format!("Email:     {}", p.email)];
     for (label, value) in [
         ("Phone:    ", p.phone.as_str()),
         ("Company:  ", p.company.as_str()),

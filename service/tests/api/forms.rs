@@ -433,3 +433,39 @@ async fn double_opt_in_emails_the_link_that_confirms_the_card_once_for_30_days()
     let still = reader.get_prospect(read(late.id)).await.unwrap().into_inner();
     assert_eq!(still.email_confirmation(), EmailConfirmation::Pending);
 }
+
+#[tokio::test]
+async fn a_form_that_asks_no_names_makes_cards_without_them_and_the_hosted_form_still_requires_them() {
+    let app = spawn_app().await;
+    let mut admin = forms(&app, Some(app.admin_token().await)).await;
+    // A newsletter: the email only (and the consent).
+    let mut newsletter = salon();
+    newsletter.fields.clear();
+    newsletter.questions.clear();
+    let form = Form { name: "newsletter".into(), draft: Some(newsletter), ..Default::default() };
+    let created = admin.create_form(CreateFormRequest { form: Some(form) }).await.expect("no names asked").into_inner();
+    admin.publish_form(PublishFormRequest { name: "newsletter".into(), version: created.version }).await.unwrap();
+    let mut service = app.service().await;
+    let anonymous = |form: &str, version: i64| {
+        let mut p = prospect("", "nina@example.com");
+        p.last_name.clear();
+        p.form = Some(FormRef { name: form.into(), version });
+        CreateProspectRequest { prospect: Some(p), request_id: String::new() }
+    };
+    let card = service.create_prospect(anonymous("newsletter", 1)).await.expect("an email is enough").into_inner();
+    assert_eq!((card.first_name.as_str(), card.last_name.as_str()), ("", ""));
+
+    // The hosted page's form (and a card without a form) still require them.
+    let refused = service.create_prospect(anonymous("default", 0)).await;
+    assert_eq!(
+        violated_fields(&assert_code(refused, Code::InvalidArgument)),
+        ["prospect.first_name", "prospect.last_name"]
+    );
+    let mut no_form = anonymous("x", 0);
+    no_form.prospect.as_mut().unwrap().form = None;
+    let refused = service.create_prospect(no_form).await;
+    assert_eq!(
+        violated_fields(&assert_code(refused, Code::InvalidArgument)),
+        ["prospect.first_name", "prospect.last_name"]
+    );
+}
