@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { FormService, QuestionType, StandardField } from "../src/gen/astro/v1/form_pb";
 import { type Smtp, linkIn, startSmtp } from "./smtp";
-import { type Stack, adminClient, adminToken, launchBrowser, startStack } from "./stack";
+import { type Stack, adminClient, adminToken, launchBrowser, signIn, startStack } from "./stack";
 
 let stack: Stack;
 let browser: Browser;
@@ -189,6 +189,16 @@ describe("a form embedded on another site", () => {
     expect(await page.context().cookies()).toEqual([]);
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
     await page.context().close();
+
+    // On the board: the card's drawer shows its form, answers and the host page's UTM.
+    const board = await open();
+    await signIn(board, stack);
+    await board.getByRole("button", { name: /^Hedy Lamarr/ }).click();
+    const drawer = board.getByRole("dialog", { name: "Hedy Lamarr" });
+    await drawer.getByText("Form: salon (version 1)").waitFor();
+    expect(await drawer.locator("dl.answers dd").allTextContents()).toEqual(["Retail", "250"]);
+    await drawer.getByText(/fair · salon-2027/).waitFor();
+    await board.context().close();
 
     // The form asks for double opt-in: the emailed link confirms the card, once.
     expect(card?.emailConfirmation).toBe("pending");
