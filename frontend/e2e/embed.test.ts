@@ -18,9 +18,9 @@ import AxeBuilder from "@axe-core/playwright";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { FormService, QuestionType, StandardField } from "../src/gen/astro/v1/form_pb";
-import { type Smtp, linkIn, startSmtp } from "./smtp";
-import { type Stack, adminClient, adminToken, launchBrowser, signIn, startStack } from "./stack";
+import { StandardField } from "../src/gen/astro/v1/form_pb";
+import { type Smtp, emailingTo, linkIn, startSmtp } from "./smtp";
+import { type Stack, adminToken, fairForm, launchBrowser, publishForm, signIn, startStack } from "./stack";
 
 let stack: Stack;
 let browser: Browser;
@@ -66,47 +66,25 @@ function serve(): Promise<Server> {
 beforeAll(async () => {
   smtp = await startSmtp();
   [stack, browser] = await Promise.all([
-    startStack({
-      ASTRO_POW_MAX_NUMBER: "20000",
-      ASTRO_SMTP_URL: smtp.url,
-      ASTRO_NOTIFY_FROM: "Astro Qualif <team@example.com>",
-      ASTRO_NOTIFY_POLL_MS: "100",
-    }),
+    startStack({ ASTRO_POW_MAX_NUMBER: "20000", ...emailingTo(smtp) }),
     launchBrowser(),
   ]);
   [allowed, refused] = await Promise.all([serve(), serve()]);
-  const forms = await adminClient(stack, FormService);
-  const created = await forms.createForm({
-    form: {
-      name: "salon",
-      draft: {
-        title: both("Salon 2027", "Fair 2027"),
-        fields: [
-          { field: StandardField.FIRST_NAME, required: true },
-          { field: StandardField.LAST_NAME, required: true },
-          { field: StandardField.COMPANY, required: false },
-        ],
-        questions: [
-          {
-            id: "sector",
-            kind: QuestionType.SINGLE_CHOICE,
-            label: both("Votre secteur ?", "Your sector?"),
-            required: true,
-            choices: [
-              { id: "saas", label: both("Logiciel", "Software") },
-              { id: "retail", label: both("Commerce", "Retail") },
-            ],
-          },
-          { id: "seats", kind: QuestionType.NUMBER, label: both("Combien d’utilisateurs ?", "How many users?"), bounds: { min: 1, max: 5000 } },
-        ],
-        thankYou: both("Merci, à bientôt au salon !", "Thank you, see you at the fair!"),
-        defaultLanguage: "fr",
-        allowedOrigins: [origin(allowed)],
-        doubleOptIn: true,
-      },
-    },
-  });
-  await forms.publishForm({ name: "salon", version: created.version });
+  await publishForm(
+    stack,
+    "salon",
+    fairForm({
+      fields: [
+        { field: StandardField.FIRST_NAME, required: true },
+        { field: StandardField.LAST_NAME, required: true },
+        { field: StandardField.COMPANY, required: false },
+      ],
+      thankYou: both("Merci, à bientôt au salon !", "Thank you, see you at the fair!"),
+      defaultLanguage: "fr",
+      allowedOrigins: [origin(allowed)],
+      doubleOptIn: true,
+    }),
+  );
 });
 
 afterAll(async () => {

@@ -8,8 +8,8 @@ import AxeBuilder from "@axe-core/playwright";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { FormService, QuestionType, StandardField } from "../src/gen/astro/v1/form_pb";
-import { type Stack, adminClient, launchBrowser, signIn, startStack, submit } from "./stack";
+import { QuestionType } from "../src/gen/astro/v1/form_pb";
+import { type Stack, fairForm, launchBrowser, publishForm, signIn, startStack, submit } from "./stack";
 
 let stack: Stack;
 let browser: Browser;
@@ -27,36 +27,8 @@ const both = (fr: string, en: string) => ({ fr, en });
 
 describe("a form of the team's own", () => {
   it("is published, answered, and its answers show on the card", async () => {
-    const forms = await adminClient(stack, FormService);
-    const created = await forms.createForm({
-      form: {
-        name: "salon-2027",
-        draft: {
-          title: both("Salon 2027", "Fair 2027"),
-          fields: [
-            { field: StandardField.FIRST_NAME, required: true },
-            { field: StandardField.LAST_NAME, required: true },
-          ],
-          questions: [
-            {
-              id: "sector",
-              kind: QuestionType.SINGLE_CHOICE,
-              label: both("Votre secteur ?", "Your sector?"),
-              required: true,
-              choices: [
-                { id: "saas", label: both("Logiciel", "Software") },
-                { id: "retail", label: both("Commerce", "Retail") },
-              ],
-            },
-            { id: "seats", kind: QuestionType.NUMBER, label: both("Combien d’utilisateurs ?", "How many users?"), bounds: { min: 1, max: 5000 } },
-            { id: "demo", kind: QuestionType.YES_NO, label: both("Une démo ?", "A demo?") },
-          ],
-          defaultLanguage: "en",
-        },
-      },
-    });
-    const published = await forms.publishForm({ name: "salon-2027", version: created.version });
-    expect(published.publishedVersion).toBe(1n);
+    const demo = { id: "demo", kind: QuestionType.YES_NO, label: both("Une démo ?", "A demo?") };
+    await publishForm(stack, "salon-2027", fairForm({ defaultLanguage: "en", moreQuestions: [demo] }));
 
     // The page's view of it: public, over REST.
     const definition = (await (await fetch(`${stack.url}/forms/salon-2027`)).json()) as { version: number; questions: { id: string }[] };

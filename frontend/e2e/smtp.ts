@@ -50,6 +50,11 @@ function decode(text: string): string {
   return text.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
+/// A stack's settings to send its emails to `smtp`, its worker polling often.
+export function emailingTo(smtp: Smtp): Record<string, string> {
+  return { ASTRO_SMTP_URL: smtp.url, ASTRO_NOTIFY_FROM: "Astro Qualif <team@example.com>", ASTRO_NOTIFY_POLL_MS: "100" };
+}
+
 export async function startSmtp(): Promise<Smtp> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "astro-mail-"));

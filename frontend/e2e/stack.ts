@@ -10,12 +10,13 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
-import type { DescService } from "@bufbuild/protobuf";
+import { type DescService, create } from "@bufbuild/protobuf";
 import { type Client, type Interceptor, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { type Browser, type Page, chromium } from "playwright-core";
 
 import type { Challenge } from "../src/api/rest";
+import { type FormDefinition, FormDefinitionSchema, FormService, QuestionType, StandardField } from "../src/gen/astro/v1/form_pb";
 import { encodeSolution, findNumber } from "../src/form/pow";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -77,6 +78,53 @@ export async function adminClient<T extends DescService>(stack: Stack, service: 
     return next(request);
   };
   return createClient(service, createGrpcWebTransport({ baseUrl: stack.url, interceptors: [bearer] }));
+}
+
+const both = (fr: string, en: string) => ({ fr, en });
+
+/// What a test changes in [`fairForm`].
+export interface FairOptions {
+  fields?: { field: StandardField; required: boolean }[];
+  moreQuestions?: { id: string; kind: QuestionType; label: { fr: string; en: string } }[];
+  thankYou?: { fr: string; en: string };
+  defaultLanguage?: string;
+  allowedOrigins?: string[];
+  doubleOptIn?: boolean;
+}
+
+/// A fair's form as the tests build it: the names, a required sector
+/// (Software or Retail), a number of users (1–5000), then `options`.
+export function fairForm(options: FairOptions = {}): FormDefinition {
+  const { fields, moreQuestions = [], ...rest } = options;
+  return create(FormDefinitionSchema, {
+    title: both("Salon 2027", "Fair 2027"),
+    fields: fields ?? [
+      { field: StandardField.FIRST_NAME, required: true },
+      { field: StandardField.LAST_NAME, required: true },
+    ],
+    questions: [
+      {
+        id: "sector",
+        kind: QuestionType.SINGLE_CHOICE,
+        label: both("Votre secteur ?", "Your sector?"),
+        required: true,
+        choices: [
+          { id: "saas", label: both("Logiciel", "Software") },
+          { id: "retail", label: both("Commerce", "Retail") },
+        ],
+      },
+      { id: "seats", kind: QuestionType.NUMBER, label: both("Combien d’utilisateurs ?", "How many users?"), bounds: { min: 1, max: 5000 } },
+      ...moreQuestions,
+    ],
+    ...rest,
+  });
+}
+
+/// Creates and publishes form `name` with `draft` over gRPC-web, as an admin.
+export async function publishForm(stack: Stack, name: string, draft: FormDefinition): Promise<void> {
+  const forms = await adminClient(stack, FormService);
+  const created = await forms.createForm({ form: { name, draft } });
+  await forms.publishForm({ name, version: created.version });
 }
 
 /// Starts the built gateway; resolves once it serves.

@@ -12,7 +12,7 @@ import AxeBuilder from "@axe-core/playwright";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { type Smtp, linkIn, startSmtp } from "./smtp";
+import { type Smtp, emailingTo, linkIn, startSmtp } from "./smtp";
 import { ADMIN_EMAIL, ADMIN_PASSWORD, type Stack, launchBrowser, signIn, startStack, submit } from "./stack";
 import { totp } from "./totp";
 
@@ -24,12 +24,7 @@ let smtp: Smtp;
 beforeAll(async () => {
   smtp = await startSmtp();
   [stack, browser] = await Promise.all([
-    startStack({
-      ASTRO_POW_MAX_NUMBER: "20000",
-      ASTRO_SMTP_URL: smtp.url,
-      ASTRO_NOTIFY_FROM: "Astro Qualif <team@example.com>",
-      ASTRO_NOTIFY_POLL_MS: "100",
-    }),
+    startStack({ ASTRO_POW_MAX_NUMBER: "20000", ...emailingTo(smtp) }),
     launchBrowser(),
   ]);
   await stack.addMember("nia@example.com", PASSWORD, "viewer", "Nia Newcomer");
