@@ -127,9 +127,10 @@ describe("a form embedded on another site", () => {
     // The page's colours and sizes stop at the shadow root; its accent is taken.
     const style = await submit.evaluate((b) => {
       const s = getComputedStyle(b);
-      return { background: s.backgroundColor, size: s.fontSize, transform: s.textTransform };
+      return { background: s.backgroundColor, size: s.fontSize, transform: s.textTransform, font: s.fontFamily };
     });
-    expect(style).toEqual({ background: "rgb(128, 0, 32)", size: "16px", transform: "none" });
+    // The page's font is inherited; its colours, sizes and transforms are not.
+    expect(style).toEqual({ background: "rgb(128, 0, 32)", size: "16px", transform: "none", font: "Georgia, serif" });
 
     // A required question of the team's own is checked before sending.
     await page.getByLabel("First name").fill("Hedy");
