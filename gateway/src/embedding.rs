@@ -76,13 +76,14 @@ impl Embedding {
     }
 
     /// The origins form `name`'s published version allows; None when no
-    /// published form has that name.
-    pub async fn form_origins(&self, name: &str) -> Option<Origins> {
+    /// published form has that name; an error when the service could not
+    /// say (not cached: the next request asks again).
+    pub async fn form_origins(&self, name: &str) -> Result<Option<Origins>, tonic::Status> {
         let now = Instant::now();
         if let Some((at, found)) = self.by_form.lock().unwrap_or_else(|p| p.into_inner()).get(name)
             && now.duration_since(*at) < TTL
         {
-            return found.clone();
+            return Ok(found.clone());
         }
         let request = tonic::Request::new(pb::GetPublishedFormRequest { name: name.to_owned() });
         let found = match self.forms.clone().get_published_form(request).await {
@@ -91,9 +92,8 @@ impl Embedding {
             )),
             Err(status) if matches!(status.code(), tonic::Code::NotFound | tonic::Code::InvalidArgument) => None,
             Err(status) => {
-                // Not cached: the next request asks again.
                 tracing::warn!(%status, form = name, "could not read a form's origins");
-                return None;
+                return Err(status);
             }
         };
         let mut cache = self.by_form.lock().unwrap_or_else(|p| p.into_inner());
@@ -101,7 +101,7 @@ impl Embedding {
             cache.clear();
         }
         cache.insert(name.to_owned(), (now, found.clone()));
-        found
+        Ok(found)
     }
 
     /// Whether some published form allows `origin`.
@@ -166,7 +166,9 @@ pub async fn cors(State(gateway): State<Arc<Gateway>>, request: Request, next: N
         return next.run(request).await;
     };
     let allowed = match route {
-        PublicRoute::Form(name) => gateway.embedding.form_origins(&name).await.is_some_and(|o| o.contains(&origin)),
+        PublicRoute::Form(name) => {
+            gateway.embedding.form_origins(&name).await.ok().flatten().is_some_and(|o| o.contains(&origin))
+        }
         PublicRoute::Other => gateway.embedding.any_allows(&origin).await,
     };
     let value = HeaderValue::try_from(origin).ok().filter(|_| allowed);
@@ -203,7 +205,9 @@ pub async fn cors(State(gateway): State<Arc<Gateway>>, request: Request, next: N
 pub async fn check_submission(gateway: &Gateway, headers: &HeaderMap, name: &str) -> Result<(), Problem> {
     let Some(origin) = foreign_origin(gateway, headers) else { return Ok(()) };
     let name = if name.trim().is_empty() { astro_service::domain::forms::DEFAULT_FORM } else { name.trim() };
-    match gateway.embedding.form_origins(name).await {
+    let found =
+        gateway.embedding.form_origins(name).await.map_err(|s| crate::rest::problem_from_status(&s, headers))?;
+    match found {
         Some(origins) if origins.contains(&origin) => Ok(()),
         Some(_) => Err(Problem::new(
             StatusCode::FORBIDDEN,
@@ -238,7 +242,10 @@ fn origin_of(url: &str) -> Option<&str> {
 /// form that does not exist or is unpublished.
 pub async fn page(State(gateway): State<Arc<Gateway>>, Path(name): Path<String>) -> Response {
     let name = name.trim();
-    let origins = gateway.embedding.form_origins(name).await;
+    let origins = match gateway.embedding.form_origins(name).await {
+        Ok(origins) => origins,
+        Err(status) => return crate::rest::problem_from_status(&status, &HeaderMap::new()).into_response(),
+    };
     let script = &gateway.embed_script;
     let mut policy =
         gateway.csp.replace("frame-ancestors 'none'", &frame_ancestors(&origins.clone().unwrap_or_default()));

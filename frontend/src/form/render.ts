@@ -465,14 +465,14 @@ export async function mountForm(options: FormOptions): Promise<void> {
 
   async function submit() {
     if (status.kind === "sending") return;
-    const local = new Map<string, FieldError>(validate(values, shown));
+    const problems = new Map<string, FieldError>(validate(values, shown));
     for (const q of definition.questions) {
       const problem = checkAnswer(q, answers.get(q.id) ?? "");
-      if (problem !== undefined) local.set(`answers.${q.id}`, problem);
+      if (problem !== undefined) problems.set(`answers.${q.id}`, problem);
     }
-    if (local.size > 0) {
+    if (problems.size > 0) {
       status = { kind: "editing" };
-      showErrors(local);
+      showErrors(problems);
       return;
     }
     if (options.preview !== undefined) {
