@@ -1,0 +1,135 @@
+//! A local Lambda Runtime API, as AWS Lambda serves it to a function's
+//! `bootstrap`: `GET …/invocation/next` hands out the queued events one by
+//! one (with their request id and deadline), `POST …/response` and
+//! `…/error` report back. With no event left, `next` blocks, as Lambda's
+//! does between invocations: the function is then idle and ready, the moment
+//! a cold start ends ([`RuntimeApi::ready`]).
+
+use std::{
+    collections::VecDeque,
+    io::{BufRead, BufReader, Read, Write},
+    net::{TcpListener, TcpStream},
+    sync::{Arc, Mutex, mpsc},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+/// What the function sent back for one invocation.
+#[derive(Debug)]
+pub struct Outcome {
+    /// `response` or `error` (`init/error` reports `error` too).
+    pub kind: String,
+    pub body: serde_json::Value,
+}
+
+pub struct RuntimeApi {
+    /// The port to give the function as `AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>`.
+    pub port: u16,
+    outcomes: mpsc::Receiver<Outcome>,
+    polls: mpsc::Receiver<Instant>,
+}
+
+impl RuntimeApi {
+    /// Serves `events` in order, then blocks every further `next`.
+    pub fn start(events: Vec<serde_json::Value>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let queue = Arc::new(Mutex::new(events.into_iter().enumerate().collect::<VecDeque<_>>()));
+        let (tx, outcomes) = mpsc::channel();
+        let (polled, polls) = mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let (queue, tx, polled) = (queue.clone(), tx.clone(), polled.clone());
+                std::thread::spawn(move || serve(stream, &queue, &tx, &polled));
+            }
+        });
+        Self { port, outcomes, polls }
+    }
+
+    /// The next invocation's outcome (waiting up to `timeout`).
+    pub fn outcome(&self, timeout: Duration) -> Option<Outcome> {
+        self.outcomes.recv_timeout(timeout).ok()
+    }
+
+    /// When the function next asked for an invocation (up to `timeout`):
+    /// the first time, the end of its init.
+    pub fn ready(&self, timeout: Duration) -> Option<Instant> {
+        self.polls.recv_timeout(timeout).ok()
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    queue: &Mutex<VecDeque<(usize, serde_json::Value)>>,
+    tx: &mpsc::Sender<Outcome>,
+    polled: &mpsc::Sender<Instant>,
+) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            if header.trim().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let path = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();
+        if path.ends_with("/invocation/next") {
+            let _ = polled.send(Instant::now());
+            let next = queue.lock().unwrap().pop_front();
+            let Some((id, event)) = next else {
+                // Idle between invocations: the function waits here.
+                std::thread::sleep(Duration::from_secs(3600));
+                return;
+            };
+            let payload = event.to_string();
+            let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 30_000;
+            let written = write!(
+                writer,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: req-{id}\r\n\
+                 Lambda-Runtime-Deadline-Ms: {deadline}\r\n\
+                 Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:eu-west-1:123456789012:function:astro\r\n\
+                 Content-Length: {}\r\n\r\n{payload}",
+                payload.len()
+            );
+            if written.is_err() {
+                return;
+            }
+        } else {
+            let kind = path.rsplit('/').next().unwrap_or("").to_owned();
+            let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+            let _ = tx.send(Outcome { kind, body });
+            if write!(writer, "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n").is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The standard environment Lambda gives a function, pointed at `api`.
+pub fn function_env(api: &RuntimeApi, name: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{}", api.port)),
+        ("AWS_LAMBDA_FUNCTION_NAME", name.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_owned()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "test".to_owned()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
+    ]
+}
