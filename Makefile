@@ -13,7 +13,7 @@ export GRPCURL := $(CURDIR)/$(TOOLS)/bin/grpcurl
 export ASTRO_ADMIN_EMAIL ?= admin@example.com
 export ASTRO_ADMIN_PASSWORD ?= astro-local-admin
 
-.PHONY: help run test deps lint bench generate lambda clean web web-test chromium wrk infra-check images images-smoke
+.PHONY: help run test deps lint bench generate lambda lambda-test qemu clean web web-test chromium wrk infra-check images images-smoke
 
 # The web app's sources: a change to any of them (or to the contract) rebuilds it.
 WEB_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/vite.embed.config.ts frontend/tsconfig.json \
@@ -41,6 +41,7 @@ test: deps ## Run every test (installs the test tools first)
 	@echo "--- schemathesis against the running gateway (its OpenAPI document)"
 	gateway/tests/schemathesis.sh
 	$(MAKE) infra-check
+	$(MAKE) lambda-test
 	$(MAKE) web-test
 
 web-test: web chromium ## The web app's lint, types, unit tests, then its browser tests against the whole stack
@@ -86,19 +87,33 @@ lint: frontend/node_modules/.package-lock.json ## Formatting, clippy, the web ap
 generate: ## Rewrite the committed files generated from proto/ (infra/dynamodb/table.*)
 	ASTRO_BLESS=1 $(CARGO) test -p astro-proto --lib -- the_committed_table_files
 
-lambda: deps ## Build the authorizer Lambda for provided.al2023 (glibc <= 2.34): target/lambda/bootstrap.zip
+# The Lambda functions' architecture: arm64 (Graviton, the default) or x86_64.
+ARCH ?= arm64
+LAMBDA_TRIPLE = $(if $(filter x86_64,$(ARCH)),x86_64,aarch64)-unknown-linux-gnu
+
+lambda: deps ## Build the authorizer Lambda for provided.al2023 (glibc <= 2.34; ARCH=arm64 or x86_64): target/lambda/authorizer-$(ARCH)/bootstrap.zip
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check ziglang==0.17.1
 	command -v cargo-zigbuild >/dev/null || $(CARGO) install --locked cargo-zigbuild@0.24.1
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) zigbuild --release --locked -p astro-authorizer --target x86_64-unknown-linux-gnu.2.34
-	mkdir -p target/lambda
-	cp target/x86_64-unknown-linux-gnu/release/astro-authorizer target/lambda/bootstrap
-	strip target/lambda/bootstrap
-	cd target/lambda && rm -f bootstrap.zip && python3 -c 'import zipfile; z = zipfile.ZipFile("bootstrap.zip", "w", zipfile.ZIP_DEFLATED); z.write("bootstrap"); z.close()'
-	@ls -l target/lambda/bootstrap target/lambda/bootstrap.zip
-	@# provided.al2023 has glibc 2.34: no symbol may need a newer one.
-	@newest=$$(objdump -T target/lambda/bootstrap | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1); \
+	rustup target list --installed | grep -qx $(LAMBDA_TRIPLE) || rustup target add $(LAMBDA_TRIPLE)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) zigbuild --profile lambda-release --locked -p astro-authorizer --target $(LAMBDA_TRIPLE).2.34
+	mkdir -p target/lambda/authorizer-$(ARCH)
+	cp target/$(LAMBDA_TRIPLE)/lambda-release/astro-authorizer target/lambda/authorizer-$(ARCH)/bootstrap
+	cd target/lambda/authorizer-$(ARCH) && rm -f bootstrap.zip && python3 -c 'import zipfile; z = zipfile.ZipFile("bootstrap.zip", "w", zipfile.ZIP_DEFLATED); z.write("bootstrap"); z.close()'
+	@ls -l target/lambda/authorizer-$(ARCH)/bootstrap target/lambda/authorizer-$(ARCH)/bootstrap.zip
+	@# provided.al2023 has glibc 2.34: no symbol may need a newer one (readelf reads either architecture).
+	@newest=$$(readelf --dyn-syms --wide target/lambda/authorizer-$(ARCH)/bootstrap | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1); \
 	  echo "newest glibc symbol: $$newest"; \
 	  printf '%s\n' "$$newest" GLIBC_2.34 | sort -V -C || { echo "bootstrap needs $$newest, newer than provided.al2023's 2.34" >&2; exit 1; }
+	@size=$$(stat -c %s target/lambda/authorizer-$(ARCH)/bootstrap.zip); echo "bootstrap.zip: $$size bytes (at most 3 MB)"; \
+	  test $$size -le 3000000 || { echo "the authorizer's zip is over 3 MB" >&2; exit 1; }
+
+lambda-test: lambda qemu ## The Lambda build of `make lambda` (arm64 by default, under qemu-user) on a local Runtime API
+	ASTRO_AUTHORIZER_BOOTSTRAP=$(CURDIR)/target/lambda/authorizer-$(ARCH)/bootstrap \
+	  $(CARGO) test --locked -p astro-authorizer --test lambda -- --include-ignored
+
+qemu: ## qemu-user and arm64's glibc, to run the arm64 builds here (apt-get, when missing)
+	command -v qemu-aarch64 >/dev/null && test -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user libc6-arm64-cross; }
 
 infra-check: $(TOOLS)/.iac-1 ## cfn-lint and checkov on the stack (offline); the table in it is checked by the proto tests
 	$(TOOLS)/iac/bin/cfn-lint infra/template.yaml

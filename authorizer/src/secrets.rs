@@ -29,9 +29,11 @@ async fn stage(client: &Client, id: &str, stage: &str) -> Result<Option<String>,
 
 /// The current secret and the previous one, if the secret was ever rotated.
 pub async fn token_secrets(client: &Client, id: &str) -> Result<(TokenSecret, Option<TokenSecret>), String> {
-    let current = stage(client, id, "AWSCURRENT").await?.ok_or_else(|| format!("secret {id} has no string value"))?;
+    // Both at once: a cold start waits for one round trip, not two.
+    let (current, previous) = tokio::join!(stage(client, id, "AWSCURRENT"), stage(client, id, "AWSPREVIOUS"));
+    let current = current?.ok_or_else(|| format!("secret {id} has no string value"))?;
     let current = TokenSecret::new(current.into_bytes()).map_err(|e| format!("secret {id}: {e}"))?;
-    let previous = stage(client, id, "AWSPREVIOUS").await?.and_then(|p| TokenSecret::new(p.into_bytes()).ok());
+    let previous = previous?.and_then(|p| TokenSecret::new(p.into_bytes()).ok());
     Ok((current, previous))
 }
 

@@ -7,11 +7,11 @@ use std::{
 };
 
 use astro_authorizer::{Role, TokenIssuer, TokenSecret};
-use astro_testkit::lambda::{Outcome, RuntimeApi, function_env};
 use astro_proto::{
     storage::{self, StoredEntity},
     v1::{MemberState, User},
 };
+use astro_testkit::lambda::{Outcome, RuntimeApi, function_env};
 
 const SECRET: &str = "lambda-test-secret-lambda-test-secret-0123";
 const ARN: &str = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/production/GET/prospects";
@@ -157,4 +157,48 @@ fn the_lambda_allows_by_role_and_ends_sessions_through_the_runtime_api() {
         assert_eq!(outcome.kind, "error", "{outcome:?}");
         assert_eq!(outcome.body["errorMessage"], "Unauthorized");
     }
+}
+
+/// `make lambda`'s build (`ASTRO_AUTHORIZER_BOOTSTRAP`): it starts, reads
+/// its secret and a member record, and allows an admin's token. An arm64
+/// build (Graviton, the default) runs under qemu-user on this x86 machine.
+/// `make lambda-test` builds it and runs this.
+#[test]
+#[ignore = "needs make lambda's build (and qemu-user for arm64): make lambda-test"]
+fn the_lambda_build_answers_on_a_local_runtime_api() {
+    let bootstrap =
+        std::env::var("ASTRO_AUTHORIZER_BOOTSTRAP").expect("ASTRO_AUTHORIZER_BOOTSTRAP: make lambda's bootstrap");
+    let header = std::fs::read(&bootstrap).expect("the bootstrap");
+    // ELF e_machine: 0xb7 is AArch64.
+    let arm64 = header.get(18..20) == Some(&[0xb7, 0x00]);
+    let id = format!("astro-qualif/jwt-secret-build-{}", std::process::id());
+    create_secret(&id, SECRET);
+    let table = table_with(&[member("ada@example.com", "admin", MemberState::Active, 0)]);
+    let api = RuntimeApi::start(vec![event(&bearer("ada@example.com", Role::Admin)), event("Bearer forged")]);
+    let mut command = match arm64 {
+        true => {
+            let mut qemu = Command::new("qemu-aarch64");
+            qemu.args(["-L", "/usr/aarch64-linux-gnu", &bootstrap]);
+            qemu
+        }
+        false => Command::new(&bootstrap),
+    };
+    let mut child = command
+        .env_clear()
+        .envs(function_env(&api, "astro-authorizer"))
+        .envs(astro_testkit::moto::aws_env())
+        .env("ASTRO_JWT_SECRET_ID", &id)
+        .env("ASTRO_DYNAMODB_TABLE", &table)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the bootstrap (for arm64: apt-get install qemu-user libc6-arm64-cross)");
+    let allowed = api.outcome(Duration::from_secs(60)).expect("the function answers");
+    let forged = api.outcome(Duration::from_secs(60)).expect("and again");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        (allowed.kind.as_str(), &allowed.body["principalId"]),
+        ("response", &serde_json::json!("ada@example.com"))
+    );
+    assert_eq!((forged.kind.as_str(), &forged.body["errorMessage"]), ("error", &serde_json::json!("Unauthorized")));
 }
