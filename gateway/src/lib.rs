@@ -14,6 +14,7 @@
 pub mod config;
 pub mod edge;
 pub mod embedding;
+pub mod lambda;
 pub mod limits;
 pub mod openapi;
 pub mod problem;
@@ -140,10 +141,53 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
     start_with_store(config, None).await
 }
 
+/// Forgets, every 30 s, the per-address counts and spent solutions that no
+/// longer matter.
+pub async fn sweep(gateway: Arc<Gateway>) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        ticks.tick().await;
+        gateway.limits.sweep();
+        gateway.captcha.sweep();
+    }
+}
+
+/// The edge before anything listens: its app, what its handlers share, and
+/// the service when it runs in this process.
+pub struct Built {
+    pub app: Router,
+    pub gateway: Arc<Gateway>,
+    pub service: Option<RunningService>,
+}
+
 /// [`start`], over a store opened by the caller (tests point it at their own
 /// DynamoDB table): the in-process service's, or with `ASTRO_SERVICE_URL`
 /// where this gateway spends captcha solutions.
 pub async fn start_with_store(config: GatewayConfig, store: Option<Arc<dyn Store>>) -> anyhow::Result<RunningGateway> {
+    let Built { app, gateway, service } = build(&config, store).await?;
+    let listener =
+        TcpListener::bind(config.http_addr).await.with_context(|| format!("binding {}", config.http_addr))?;
+    let addr = listener.local_addr()?;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    let sweeper = tokio::spawn(sweep(gateway));
+    let captcha = config.service.captcha.provider.name();
+    tracing::info!(%addr, captcha, "serving the REST API, gRPC-web and the web app");
+    Ok(RunningGateway { addr, service, shutdown: Some(tx), task, sweeper })
+}
+
+/// The edge's app and the in-process service (unless `ASTRO_SERVICE_URL`),
+/// over `store` when given (see [`start_with_store`]).
+pub async fn build(config: &GatewayConfig, store: Option<Arc<dyn Store>>) -> anyhow::Result<Built> {
     let captcha_config = &config.service.captcha;
     if captcha_config.provider == astro_service::config::CaptchaProvider::Off && !config.http_addr.ip().is_loopback() {
         anyhow::bail!(
@@ -208,31 +252,8 @@ pub async fn start_with_store(config: GatewayConfig, store: Option<Arc<dyn Store
         limits: Limits::new(&config.limits),
     });
 
-    let app = router(gateway.clone(), &config, csp)?;
-    let listener =
-        TcpListener::bind(config.http_addr).await.with_context(|| format!("binding {}", config.http_addr))?;
-    let addr = listener.local_addr()?;
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
-    let sweeper = tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(Duration::from_secs(30));
-        loop {
-            ticks.tick().await;
-            gateway.limits.sweep();
-            gateway.captcha.sweep();
-        }
-    });
-    tracing::info!(%addr, captcha = captcha_config.provider.name(), "serving the REST API, gRPC-web and the web app");
-    Ok(RunningGateway { addr, service, shutdown: Some(tx), task, sweeper })
+    let app = router(gateway.clone(), config, csp)?;
+    Ok(Built { app, gateway, service })
 }
 
 fn router(gateway: Arc<Gateway>, config: &GatewayConfig, csp: HeaderValue) -> anyhow::Result<Router> {

@@ -2,6 +2,8 @@
 //! (`ASTRO_HTTP_ADDR`, default 127.0.0.1:8080). Without `ASTRO_SERVICE_URL`
 //! it also runs the service in this process (native gRPC at
 //! `ASTRO_GRPC_ADDR`, default 127.0.0.1:50051): the whole system, one command.
+//! On AWS Lambda (`AWS_LAMBDA_RUNTIME_API` set) it answers API Gateway's
+//! events instead (`astro_gateway::lambda`).
 
 use astro_gateway::config::GatewayConfig;
 use astro_service::{
@@ -48,6 +50,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return astro_gateway::probe(config.http_addr).await;
     }
     telemetry::init(config.service.log_format);
+    // On AWS Lambda (the proof of concept): API Gateway's events, no port.
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return astro_gateway::lambda::serve(config).await;
+    }
     let signal = shutdown_signal();
     let mut running = astro_gateway::start(config).await?;
     let stop = running.shutdown_handle();

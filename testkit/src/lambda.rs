@@ -2,14 +2,15 @@
 //! `bootstrap`: `GET …/invocation/next` hands out the queued events one by
 //! one (with their request id and deadline), `POST …/response` and
 //! `…/error` report back. With no event left, `next` blocks, as Lambda's
-//! does between invocations: the function is then idle and ready, the moment
-//! a cold start ends ([`RuntimeApi::ready`]).
+//! does between invocations — until a test [pushes](RuntimeApi::push) one:
+//! the function is then idle and ready, the moment a cold start ends
+//! ([`RuntimeApi::ready`]).
 
 use std::{
     collections::VecDeque,
     io::{BufRead, BufReader, Read, Write},
     net::{TcpListener, TcpStream},
-    sync::{Arc, Mutex, mpsc},
+    sync::{Arc, Condvar, Mutex, mpsc},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -21,9 +22,13 @@ pub struct Outcome {
     pub body: serde_json::Value,
 }
 
+/// The events not handed out yet, and their count so far (the request ids).
+type Queue = Arc<(Mutex<(VecDeque<(usize, serde_json::Value)>, usize)>, Condvar)>;
+
 pub struct RuntimeApi {
     /// The port to give the function as `AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>`.
     pub port: u16,
+    queue: Queue,
     outcomes: mpsc::Receiver<Outcome>,
     polls: mpsc::Receiver<Instant>,
 }
@@ -33,16 +38,34 @@ impl RuntimeApi {
     pub fn start(events: Vec<serde_json::Value>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let queue = Arc::new(Mutex::new(events.into_iter().enumerate().collect::<VecDeque<_>>()));
+        let count = events.len();
+        let queue: Queue = Arc::new((Mutex::new((events.into_iter().enumerate().collect(), count)), Condvar::new()));
         let (tx, outcomes) = mpsc::channel();
         let (polled, polls) = mpsc::channel();
+        let served = queue.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().map_while(Result::ok) {
-                let (queue, tx, polled) = (queue.clone(), tx.clone(), polled.clone());
+                let (queue, tx, polled) = (served.clone(), tx.clone(), polled.clone());
                 std::thread::spawn(move || serve(stream, &queue, &tx, &polled));
             }
         });
-        Self { port, outcomes, polls }
+        Self { port, queue, outcomes, polls }
+    }
+
+    /// Queues one more event (an invocation the function gets next).
+    pub fn push(&self, event: serde_json::Value) {
+        let (lock, ready) = &*self.queue;
+        let mut queue = lock.lock().unwrap();
+        let id = queue.1;
+        queue.0.push_back((id, event));
+        queue.1 += 1;
+        ready.notify_all();
+    }
+
+    /// Queues `event` and waits for its outcome (up to `timeout`).
+    pub fn invoke(&self, event: serde_json::Value, timeout: Duration) -> Option<Outcome> {
+        self.push(event);
+        self.outcome(timeout)
     }
 
     /// The next invocation's outcome (waiting up to `timeout`).
@@ -57,12 +80,7 @@ impl RuntimeApi {
     }
 }
 
-fn serve(
-    stream: TcpStream,
-    queue: &Mutex<VecDeque<(usize, serde_json::Value)>>,
-    tx: &mpsc::Sender<Outcome>,
-    polled: &mpsc::Sender<Instant>,
-) {
+fn serve(stream: TcpStream, queue: &Queue, tx: &mpsc::Sender<Outcome>, polled: &mpsc::Sender<Instant>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
     loop {
@@ -92,12 +110,16 @@ fn serve(
         let path = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();
         if path.ends_with("/invocation/next") {
             let _ = polled.send(Instant::now());
-            let next = queue.lock().unwrap().pop_front();
-            let Some((id, event)) = next else {
-                // Idle between invocations: the function waits here.
-                std::thread::sleep(Duration::from_secs(3600));
-                return;
+            // Idle between invocations: the function waits here.
+            let (lock, ready) = &**queue;
+            let mut waiting = lock.lock().unwrap();
+            let (id, event) = loop {
+                if let Some(next) = waiting.0.pop_front() {
+                    break next;
+                }
+                waiting = ready.wait(waiting).unwrap();
             };
+            drop(waiting);
             let payload = event.to_string();
             let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 30_000;
             let written = write!(
@@ -132,4 +154,51 @@ pub fn function_env(api: &RuntimeApi, name: &str) -> Vec<(&'static str, String)>
         ("AWS_LAMBDA_LOG_STREAM_NAME", "test".to_owned()),
         ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
     ]
+}
+
+/// A function's cold start, median of `starts`: from the spawn of the
+/// command `prepare` makes (its environment pointed at a fresh Runtime API)
+/// to its first `invocation/next`, with its resident memory then.
+pub struct ColdStart {
+    pub init_ms: f64,
+    pub rss_mib: f64,
+    /// Heap and stacks; the rest of the resident memory is the binary's and
+    /// the libraries' pages.
+    pub anonymous_mib: f64,
+}
+
+/// Measures [`ColdStart`]: `prepare` gets each start's Runtime API.
+pub fn cold_start(starts: usize, mut prepare: impl FnMut(&RuntimeApi) -> std::process::Command) -> ColdStart {
+    let (mut init, mut rss, mut anon) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..starts {
+        let api = RuntimeApi::start(Vec::new());
+        let mut command = prepare(&api);
+        let started = Instant::now();
+        let mut child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the function starts");
+        let ready = api.ready(Duration::from_secs(60)).expect("the function asks for an event");
+        init.push(ready.duration_since(started).as_secs_f64() * 1000.0);
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 1024.0
+        };
+        rss.push(field("VmRSS:"));
+        anon.push(field("RssAnon:"));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    ColdStart {
+        init_ms: crate::bench::median(&mut init),
+        rss_mib: crate::bench::median(&mut rss),
+        anonymous_mib: crate::bench::median(&mut anon),
+    }
 }

@@ -5,6 +5,7 @@ mod binary;
 mod embedding;
 mod grpc_web;
 mod helpers;
+mod lambda;
 mod limits;
 mod providers;
 mod public_form;
