@@ -119,13 +119,15 @@ async fn grpcurl_watches_the_board() {
     let app = spawn_app().await;
     let addr = app.addr.to_string();
     let bearer = format!("authorization: Bearer {}", token(ADMIN_EMAIL, astro_authorizer::Role::Admin));
-    // Watch for 3 s (grpcurl then stops with DeadlineExceeded, having printed
-    // what it received); a card is created meanwhile.
+    // Watch for 8 s (grpcurl then stops with DeadlineExceeded, having printed
+    // what it received: it prints a stream only at its end); a card is
+    // created meanwhile, a second in. 8 s leave room for a loaded machine
+    // and moto (3 s did not, once).
     let watching = std::process::Command::new(grpcurl())
         .args([
             "-plaintext",
             "-max-time",
-            "3",
+            "8",
             "-H",
             &bearer,
             "-d",
