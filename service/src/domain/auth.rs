@@ -38,9 +38,13 @@ enum PasswordJob {
 pub struct PasswordHasher {
     jobs: Arc<std::sync::Mutex<mpsc::Sender<PasswordJob>>>,
     cost: u32,
-    /// Verified when the email is unknown, so that costs what a wrong password costs.
-    dummy_hash: Arc<String>,
+    /// Verified when the email is unknown, so that costs what a wrong
+    /// password costs. Made on a thread of its own at start (a bcrypt hash
+    /// is a fifth of a second at cost 12: the start does not wait for it).
+    dummy_hash: Arc<std::sync::OnceLock<String>>,
 }
+
+const DUMMY_PASSWORD: &str = "astro-qualif timing equaliser";
 
 impl PasswordHasher {
     pub fn new(cost: u32) -> Self {
@@ -68,8 +72,18 @@ impl PasswordHasher {
                 })
                 .expect("spawn a bcrypt thread");
         }
-        let dummy_hash = bcrypt::hash("astro-qualif timing equaliser", cost).expect("bcrypt hash");
-        Self { jobs: Arc::new(std::sync::Mutex::new(tx)), cost, dummy_hash: Arc::new(dummy_hash) }
+        let dummy_hash = Arc::new(std::sync::OnceLock::new());
+        let made = dummy_hash.clone();
+        std::thread::Builder::new()
+            .name("bcrypt-dummy".into())
+            .spawn(move || {
+                lower_this_thread_priority();
+                if let Ok(hash) = bcrypt::hash(DUMMY_PASSWORD, cost) {
+                    let _ = made.set(hash);
+                }
+            })
+            .expect("spawn a bcrypt thread");
+        Self { jobs: Arc::new(std::sync::Mutex::new(tx)), cost, dummy_hash }
     }
 
     fn submit(&self, job: PasswordJob) -> DomainResult<()> {
@@ -93,7 +107,14 @@ impl PasswordHasher {
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> DomainResult<bool> {
         let (reply, answer) = oneshot::channel();
         let known = hash.is_some();
-        let hash = hash.unwrap_or(&self.dummy_hash).to_owned();
+        let hash = match (hash, self.dummy_hash.get().map(String::as_str)) {
+            (Some(hash), _) | (None, Some(hash)) => hash.to_owned(),
+            // Asked before the dummy was made: made now, as the thread would.
+            (None, None) => {
+                let made = self.hash(DUMMY_PASSWORD).await?;
+                self.dummy_hash.get_or_init(|| made).clone()
+            }
+        };
         self.submit(PasswordJob::Verify { password: password.to_owned(), hash, reply })?;
         let matched = answer.await.map_err(|_| DomainError::Internal("password thread stopped".into()))?;
         Ok(known && matched)
