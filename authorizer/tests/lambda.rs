@@ -30,6 +30,20 @@ fn create_secret(name: &str, value: &str) {
     });
 }
 
+/// `command` (the function) started on `api`, its secret `id` and member
+/// table `table` in the tests' moto.
+fn spawn(mut command: Command, api: &RuntimeApi, id: &str, table: &str) -> std::process::Child {
+    command
+        .env_clear()
+        .envs(function_env(api, "astro-authorizer"))
+        .envs(astro_testkit::moto::aws_env())
+        .env("ASTRO_JWT_SECRET_ID", id)
+        .env("ASTRO_DYNAMODB_TABLE", table)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the function starts (for arm64: apt-get install qemu-user libc6-arm64-cross)")
+}
+
 fn bearer(email: &str, role: Role) -> String {
     let secret = TokenSecret::new(SECRET.as_bytes().to_vec()).unwrap();
     format!("Bearer {}", TokenIssuer::new(&secret).issue(email, role, now()).unwrap().0)
@@ -106,15 +120,7 @@ fn the_lambda_allows_by_role_and_ends_sessions_through_the_runtime_api() {
         event(&bearer("stranger@example.com", Role::Admin)),
     ]);
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_astro-authorizer"))
-        .env_clear()
-        .envs(function_env(&api, "astro-authorizer"))
-        .envs(astro_testkit::moto::aws_env())
-        .env("ASTRO_JWT_SECRET_ID", &id)
-        .env("ASTRO_DYNAMODB_TABLE", &table)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(Command::new(env!("CARGO_BIN_EXE_astro-authorizer")), &api, &id, &table);
     let next = || api.outcome(Duration::from_secs(30)).expect("the function answers");
     let (admin, forged, service, viewer) = (next(), next(), next(), next());
     let ended: Vec<Outcome> = (0..5).map(|_| next()).collect();
@@ -175,7 +181,7 @@ fn the_lambda_build_answers_on_a_local_runtime_api() {
     create_secret(&id, SECRET);
     let table = table_with(&[member("ada@example.com", "admin", MemberState::Active, 0)]);
     let api = RuntimeApi::start(vec![event(&bearer("ada@example.com", Role::Admin)), event("Bearer forged")]);
-    let mut command = match arm64 {
+    let command = match arm64 {
         true => {
             let mut qemu = Command::new("qemu-aarch64");
             qemu.args(["-L", "/usr/aarch64-linux-gnu", &bootstrap]);
@@ -183,15 +189,7 @@ fn the_lambda_build_answers_on_a_local_runtime_api() {
         }
         false => Command::new(&bootstrap),
     };
-    let mut child = command
-        .env_clear()
-        .envs(function_env(&api, "astro-authorizer"))
-        .envs(astro_testkit::moto::aws_env())
-        .env("ASTRO_JWT_SECRET_ID", &id)
-        .env("ASTRO_DYNAMODB_TABLE", &table)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the bootstrap (for arm64: apt-get install qemu-user libc6-arm64-cross)");
+    let mut child = spawn(command, &api, &id, &table);
     let allowed = api.outcome(Duration::from_secs(60)).expect("the function answers");
     let forged = api.outcome(Duration::from_secs(60)).expect("and again");
     let _ = child.kill();

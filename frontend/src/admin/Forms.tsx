@@ -10,7 +10,7 @@ import { useCallback, useEffect, useId, useRef, useState } from "react";
 import { apiBase } from "../api/origin";
 import type { PublishedForm, QuestionKind, StandardFieldName } from "../api/rest";
 import css from "../form/form.css?inline";
-import { mountForm } from "../form/render";
+import { RESIZE_MESSAGE, mountForm } from "../form/render";
 import type { Lang } from "../texts";
 import {
   type Form,
@@ -135,7 +135,7 @@ function Snippets({ name }: { name: string }) {
       label: a("forms.embedIframe"),
       code:
         `<iframe id="astro-${name}" title="${name}" src="${api}/f/${name}" style="width:100%;border:0" height="900"></iframe>\n` +
-        `<script>addEventListener("message",function(e){if(e.origin==="${apiOrigin}"&&e.data&&e.data.type==="astro-qualif:height"&&e.data.form==="${name}")document.getElementById("astro-${name}").height=e.data.height});</script>`,
+        `<script>addEventListener("message",function(e){if(e.origin==="${apiOrigin}"&&e.data&&e.data.type==="${RESIZE_MESSAGE}"&&e.data.form==="${name}")document.getElementById("astro-${name}").height=e.data.height});</script>`,
     },
   ];
   return (

@@ -14,11 +14,7 @@
 import { apiBase, setApiBase } from "../api/origin";
 import type { Lang } from "../texts";
 import css from "./form.css?inline";
-import { attribution, mountForm } from "./render";
-
-/// The message a framed form posts to its parent when its height changes
-/// (the builder's iframe snippet listens for it).
-export const RESIZE_MESSAGE = "astro-qualif:height";
+import { RESIZE_MESSAGE, attribution, mountForm } from "./render";
 
 function language(tag: HTMLScriptElement, framed: boolean): Lang | null {
   const candidates = framed

@@ -46,6 +46,10 @@ import {
 
 export type Source = ProspectSubmission["source"];
 
+/// The message a framed form (`/f/<name>`) posts to its parent when its
+/// height changes; the builder's iframe snippet listens for it.
+export const RESIZE_MESSAGE = "astro-qualif:height";
+
 /// Where the visitor came from: the UTM parameters of a page's query
 /// string and the page that sent them.
 export function attribution(search: string, referrer: string): Source {
