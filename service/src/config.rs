@@ -119,6 +119,10 @@ pub struct ServeConfig {
     /// hands out (invitations).
     #[arg(long, env = "ASTRO_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
     pub public_url: String,
+    /// How the background work runs: in loops (a long-running process), or
+    /// a pass at a time when asked (AWS Lambda, which sets it).
+    #[arg(skip)]
+    pub background: crate::background::Mode,
 }
 
 /// Where data lives.

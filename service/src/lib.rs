@@ -5,6 +5,7 @@
 //! gRPC-web (HTTP/1.1) on one listener.
 
 pub mod api;
+pub mod background;
 pub mod captcha;
 pub mod config;
 pub mod domain;

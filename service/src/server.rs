@@ -27,6 +27,7 @@ use crate::{
         access::AccessLayer, auth::AuthApi, forms::FormApi, imports::ImportApi, insights::InsightsApi,
         members::MemberApi, privacy::PrivacyApi, prospects::ProspectApi, scoring::ScoringApi,
     },
+    background::{Background, Mode},
     captcha::Captcha,
     config::{CaptchaProvider, ServeConfig, StoreConfig, StoreKind},
     domain::{
@@ -46,14 +47,6 @@ use crate::{
     secrets::SecretsManager,
     store::{Store, dynamodb::DynamoStore, embedded::EmbeddedStore},
 };
-
-/// How often an idle instance looks for a re-scoring to take over (another
-/// instance's change, or a job whose instance died). A change made here, or
-/// seen here when the rules are read for a write, wakes it at once.
-const RESCORE_POLL: Duration = Duration::from_secs(60);
-/// How often an idle instance looks for an import started through another
-/// (the one that starts it is woken at once).
-const IMPORT_POLL: Duration = Duration::from_secs(60);
 
 /// The domain services over one store, with the token keys.
 #[derive(Clone)]
@@ -210,14 +203,11 @@ pub struct RunningService {
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     sweeper: JoinHandle<()>,
-    /// The notifications worker, when a channel is configured.
-    worker: Option<JoinHandle<()>>,
-    /// Scores every card again when the rules change.
-    rescorer: JoinHandle<()>,
-    /// Erases the cards past the team's retention, every hour.
-    retention: JoinHandle<()>,
-    /// Runs the imports started and the undos asked for.
-    importer: JoinHandle<()>,
+    /// The background work's loops ([`Mode::Loops`]): the notifications,
+    /// the re-scoring, the imports, the retention.
+    loops: Vec<JoinHandle<()>>,
+    /// The background work, run a pass at a time ([`Mode::Passes`]).
+    background: Option<Arc<Background>>,
     /// The service's clock (tests move it).
     pub clock: Clock,
 }
@@ -235,13 +225,16 @@ impl RunningService {
     pub async fn wait(mut self) -> anyhow::Result<()> {
         let served = (&mut self.task).await.context("server task")?.context("server");
         self.sweeper.abort();
-        self.rescorer.abort();
-        self.retention.abort();
-        self.importer.abort();
-        if let Some(worker) = &self.worker {
-            worker.abort();
+        for work in &self.loops {
+            work.abort();
         }
         served
+    }
+
+    /// The background work when it runs a pass at a time (the service was
+    /// started with [`Mode::Passes`]); `None` when it runs in loops.
+    pub fn background(&self) -> Option<Arc<Background>> {
+        self.background.clone()
     }
 
     pub fn shutdown_handle(&mut self) -> Option<oneshot::Sender<()>> {
@@ -309,7 +302,6 @@ pub async fn start_with_clock(
             .with_letters(letters)
             .with_clock(clock.clone()),
     );
-    let worker = notifier.enabled().then(|| notifier.spawn());
     let mut services = services(store, keys, config.store.bcrypt_cost, &config.public_url, clock.clone());
     services.forms = services.forms.with_mail(notifier.emails_members());
     services.prospects =
@@ -317,7 +309,7 @@ pub async fn start_with_clock(
     services.invitations = services.invitations.with_notifier(notifier.clone());
     let two_factor_key = two_factor_key(&config, secrets.as_ref()).await?;
     let sign_in = SignIn::new(services.accounts.clone(), guard.clone(), services.members.clone(), two_factor_key)
-        .with_notifier(notifier);
+        .with_notifier(notifier.clone());
 
     if let (Some(id), Some(secrets)) = (&config.admin_secret_id, &secrets) {
         let admin = secrets.admin_credentials(id).await?;
@@ -350,9 +342,18 @@ pub async fn start_with_clock(
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let keys = services.keys.clone();
     let board = services.prospects.board().clone();
-    let rescorer = Rescorer::new(services.prospects.scoring().clone(), board.clone()).spawn(RESCORE_POLL);
-    let importer = Importer::new(services.imports.clone()).spawn(IMPORT_POLL);
-    let retention = spawn_retention(services.prospects.clone(), Duration::from_secs(config.retention_every_secs));
+    let work = Background::new(
+        notifier.clone(),
+        Rescorer::new(services.prospects.scoring().clone(), board.clone()),
+        Importer::new(services.imports.clone()),
+        services.prospects.clone(),
+        clock.clone(),
+        Duration::from_secs(config.retention_every_secs),
+    );
+    let (loops, background) = match config.background {
+        Mode::Loops => (work.spawn(), None),
+        Mode::Passes => (Vec::new(), Some(Arc::new(work))),
+    };
     let access = AccessLayer::new(services.keys.clone(), services.members.clone());
     let service = layered(routes(&services, sign_in).await, cors, access);
     let in_process = service.clone();
@@ -381,35 +382,9 @@ pub async fn start_with_clock(
         shutdown: Some(tx),
         task,
         sweeper,
-        worker,
-        rescorer,
-        retention,
-        importer,
+        loops,
+        background,
         clock,
-    })
-}
-
-/// Runs the retention pass at start and then every `every`: batches of
-/// cards until a pass finds fewer than a batch. Several instances may run
-/// it at once: a card is erased once (the others find it gone).
-fn spawn_retention(prospects: Prospects, every: Duration) -> JoinHandle<()> {
-    use crate::domain::privacy::RETENTION_BATCH;
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            loop {
-                match prospects.retention_pass(RETENTION_BATCH).await {
-                    Ok(erasure) if erasure.prospects as usize >= RETENTION_BATCH => continue,
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "retention pass: retrying at the next one");
-                        break;
-                    }
-                }
-            }
-        }
     })
 }
 
