@@ -7,8 +7,8 @@
 //! base64-encoded (its binary media types) and `lambda_http` decodes them
 //! and encodes binary answers back. The client's address is API Gateway's
 //! `sourceIp` (no `X-Forwarded-For` to trust: there is no proxy between).
-//! Streaming answers (the board's watch) are not: the board falls back to
-//! its polling twin, `ListProspectChanges`.
+//! Streaming answers are not: the board's watch is refused at once
+//! (`UNIMPLEMENTED`) and the board polls its twin, `ListProspectChanges`.
 //!
 //! A process on Lambda runs only while it answers an event, so the
 //! service's background work (the notifications outbox, the re-scoring,
@@ -59,6 +59,9 @@ pub async fn serve(mut config: GatewayConfig) -> anyhow::Result<()> {
             if let Some(RequestContext::PassThrough) = request.request_context_ref() {
                 return work(&request, background.as_deref()).await;
             }
+            if request.uri().path() == WATCH {
+                return Ok(no_streams());
+            }
             let peer = source(&request);
             request.extensions_mut().insert(ConnectInfo(peer));
             let answer = app.oneshot(request).await;
@@ -71,6 +74,21 @@ pub async fn serve(mut config: GatewayConfig) -> anyhow::Result<()> {
         service.stop().await?;
     }
     served
+}
+
+/// The board's stream: Lambda answers once a response is whole, so a
+/// stream that lasts until the client leaves would only time out.
+const WATCH: &str = "/astro.v1.ProspectService/WatchProspects";
+
+/// gRPC-web's trailers-only answer `UNIMPLEMENTED`, at once: the board
+/// polls `ListProspectChanges` instead.
+fn no_streams() -> Response<Body> {
+    Response::builder()
+        .header(http::header::CONTENT_TYPE, "application/grpc-web+proto")
+        .header("grpc-status", "12")
+        .header("grpc-message", "streams%20are%20not%20served%20here%3A%20poll%20ListProspectChanges")
+        .body(Body::empty())
+        .expect("a valid answer")
 }
 
 /// Time kept back from the invocation's deadline at the end of a pass.

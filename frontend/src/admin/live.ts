@@ -2,7 +2,8 @@
 // again from the last cursor whenever the stream ends (a deployment, the
 // API's 15-minute limit) or fails (with backoff). Where streams do not get
 // through (a proxy that buffers them), it falls back by itself to asking
-// `ListProspectChanges` every few seconds from the same cursor.
+// `ListProspectChanges` every few seconds from the same cursor — at once
+// where the server says it serves no streams (UNIMPLEMENTED: on Lambda).
 
 import { Code, ConnectError } from "@connectrpc/connect";
 
@@ -66,6 +67,11 @@ export async function watchBoard(start: string, on: LiveHandlers, signal: AbortS
       if (error.code === Code.FailedPrecondition) {
         on.expired();
         return;
+      }
+      // Streams are not served here (the proof of concept on AWS Lambda).
+      if (error.code === Code.Unimplemented) {
+        polling = true;
+        continue;
       }
       // A refused token brings the sign-in back (client.ts); the stream
       // then resumes with the new one.

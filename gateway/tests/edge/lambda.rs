@@ -14,7 +14,7 @@ use std::{
 
 use astro_proto::v1::{
     BoardChangeKind, ListProspectChangesRequest, ListProspectChangesResponse, ListProspectsRequest,
-    ListProspectsResponse,
+    ListProspectsResponse, WatchProspectsRequest,
 };
 use astro_service::captcha::pow;
 use astro_testkit::{
@@ -181,6 +181,19 @@ async fn the_poc_function_answers_api_gateways_events_and_its_schedules_pass_los
         .collect();
     assert_eq!(created, [id.as_str()], "{polled:?}");
     assert!(!polled.cursor.is_empty());
+    // The stream is refused at once (Lambda answers only whole responses):
+    // the board polls instead.
+    let watch = WatchProspectsRequest { cursor: polled.cursor.clone() };
+    let headers = [("content-type", "application/grpc-web+proto"), ("x-grpc-web", "1"), ("authorization", &bearer)];
+    let outcome = api
+        .invoke(
+            event("POST", "/astro.v1.ProspectService/WatchProspects", &headers, Some(grpc_web_frame(&watch)), true),
+            Duration::from_secs(60),
+        )
+        .expect("the function answers");
+    assert_eq!(outcome.body["statusCode"], 200, "{outcome:?}");
+    let refused = &outcome.body["multiValueHeaders"]["grpc-status"];
+    assert_eq!(refused, &json!(["12"]), "UNIMPLEMENTED: {outcome:?}");
 
     // The process dies between the write and the delivery: on Lambda the
     // outbox is read only by a pass, and none has run.
