@@ -91,25 +91,37 @@ generate: ## Rewrite the committed files generated from proto/ (infra/dynamodb/t
 ARCH ?= arm64
 LAMBDA_TRIPLE = $(if $(filter x86_64,$(ARCH)),x86_64,aarch64)-unknown-linux-gnu
 
-lambda: deps ## Build the authorizer Lambda for provided.al2023 (glibc <= 2.34; ARCH=arm64 or x86_64): target/lambda/authorizer-$(ARCH)/bootstrap.zip
+lambda: deps ## Build the Lambda functions for provided.al2023 (glibc <= 2.34; ARCH=arm64 or x86_64): target/lambda/{authorizer,poc}-$(ARCH)/bootstrap.zip
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check ziglang==0.17.1
 	command -v cargo-zigbuild >/dev/null || $(CARGO) install --locked cargo-zigbuild@0.24.1
 	rustup target list --installed | grep -qx $(LAMBDA_TRIPLE) || rustup target add $(LAMBDA_TRIPLE)
+	@# One build each: built together, the authorizer would get the gateway's features (the full SDK).
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) zigbuild --profile lambda-release --locked -p astro-authorizer --target $(LAMBDA_TRIPLE).2.34
-	mkdir -p target/lambda/authorizer-$(ARCH)
-	cp target/$(LAMBDA_TRIPLE)/lambda-release/astro-authorizer target/lambda/authorizer-$(ARCH)/bootstrap
-	cd target/lambda/authorizer-$(ARCH) && rm -f bootstrap.zip && python3 -c 'import zipfile; z = zipfile.ZipFile("bootstrap.zip", "w", zipfile.ZIP_DEFLATED); z.write("bootstrap"); z.close()'
-	@ls -l target/lambda/authorizer-$(ARCH)/bootstrap target/lambda/authorizer-$(ARCH)/bootstrap.zip
-	@# provided.al2023 has glibc 2.34: no symbol may need a newer one (readelf reads either architecture).
-	@newest=$$(readelf --dyn-syms --wide target/lambda/authorizer-$(ARCH)/bootstrap | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1); \
-	  echo "newest glibc symbol: $$newest"; \
-	  printf '%s\n' "$$newest" GLIBC_2.34 | sort -V -C || { echo "bootstrap needs $$newest, newer than provided.al2023's 2.34" >&2; exit 1; }
-	@size=$$(stat -c %s target/lambda/authorizer-$(ARCH)/bootstrap.zip); echo "bootstrap.zip: $$size bytes (at most 3 MB)"; \
-	  test $$size -le 3000000 || { echo "the authorizer's zip is over 3 MB" >&2; exit 1; }
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) zigbuild --profile lambda-release --locked -p astro-gateway --target $(LAMBDA_TRIPLE).2.34
+	$(call lambda_zip,authorizer,astro-authorizer,3000000)
+	$(call lambda_zip,poc,astro-gateway,50000000)
 
-lambda-test: lambda qemu ## The Lambda build of `make lambda` (arm64 by default, under qemu-user) on a local Runtime API
+# $(call lambda_zip,<function>,<binary>,<largest zip in bytes>): the binary as
+# target/lambda/<function>-$(ARCH)/bootstrap and its zip, checked: no glibc
+# symbol newer than provided.al2023's 2.34 (readelf reads either
+# architecture), and the zip at most that size.
+define lambda_zip
+	mkdir -p target/lambda/$(1)-$(ARCH)
+	cp target/$(LAMBDA_TRIPLE)/lambda-release/$(2) target/lambda/$(1)-$(ARCH)/bootstrap
+	cd target/lambda/$(1)-$(ARCH) && rm -f bootstrap.zip && python3 -c 'import zipfile; z = zipfile.ZipFile("bootstrap.zip", "w", zipfile.ZIP_DEFLATED, compresslevel=9); z.write("bootstrap"); z.close()'
+	@ls -l target/lambda/$(1)-$(ARCH)/bootstrap target/lambda/$(1)-$(ARCH)/bootstrap.zip
+	@newest=$$(readelf --dyn-syms --wide target/lambda/$(1)-$(ARCH)/bootstrap | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1); \
+	  echo "$(1): newest glibc symbol $$newest"; \
+	  printf '%s\n' "$$newest" GLIBC_2.34 | sort -V -C || { echo "$(1) needs $$newest, newer than provided.al2023's 2.34" >&2; exit 1; }
+	@size=$$(stat -c %s target/lambda/$(1)-$(ARCH)/bootstrap.zip); echo "$(1): bootstrap.zip $$size bytes (at most $(3))"; \
+	  test $$size -le $(3) || { echo "$(1)'s zip is over $(3) bytes" >&2; exit 1; }
+endef
+
+lambda-test: lambda qemu ## The Lambda builds of `make lambda` (arm64 by default, under qemu-user) on a local Runtime API
 	ASTRO_AUTHORIZER_BOOTSTRAP=$(CURDIR)/target/lambda/authorizer-$(ARCH)/bootstrap \
 	  $(CARGO) test --locked -p astro-authorizer --test lambda -- --include-ignored
+	ASTRO_POC_BOOTSTRAP=$(CURDIR)/target/lambda/poc-$(ARCH)/bootstrap \
+	  $(CARGO) test --locked -p astro-gateway --test edge -- --ignored lambda::
 
 qemu: ## qemu-user and arm64's glibc, to run the arm64 builds here (apt-get, when missing)
 	command -v qemu-aarch64 >/dev/null && test -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 || \

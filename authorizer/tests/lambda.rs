@@ -174,21 +174,11 @@ fn the_lambda_allows_by_role_and_ends_sessions_through_the_runtime_api() {
 fn the_lambda_build_answers_on_a_local_runtime_api() {
     let bootstrap =
         std::env::var("ASTRO_AUTHORIZER_BOOTSTRAP").expect("ASTRO_AUTHORIZER_BOOTSTRAP: make lambda's bootstrap");
-    let header = std::fs::read(&bootstrap).expect("the bootstrap");
-    // ELF e_machine: 0xb7 is AArch64.
-    let arm64 = header.get(18..20) == Some(&[0xb7, 0x00]);
     let id = format!("astro-qualif/jwt-secret-build-{}", std::process::id());
     create_secret(&id, SECRET);
     let table = table_with(&[member("ada@example.com", "admin", MemberState::Active, 0)]);
     let api = RuntimeApi::start(vec![event(&bearer("ada@example.com", Role::Admin)), event("Bearer forged")]);
-    let command = match arm64 {
-        true => {
-            let mut qemu = Command::new("qemu-aarch64");
-            qemu.args(["-L", "/usr/aarch64-linux-gnu", &bootstrap]);
-            qemu
-        }
-        false => Command::new(&bootstrap),
-    };
+    let command = astro_testkit::lambda::bootstrap(&bootstrap);
     let mut child = spawn(command, &api, &id, &table);
     let allowed = api.outcome(Duration::from_secs(60)).expect("the function answers");
     let forged = api.outcome(Duration::from_secs(60)).expect("and again");

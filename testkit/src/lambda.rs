@@ -156,6 +156,23 @@ pub fn function_env(api: &RuntimeApi, name: &str) -> Vec<(&'static str, String)>
     ]
 }
 
+/// The command that runs a built function's `bootstrap`: itself, or under
+/// qemu-user with arm64's glibc when it is an arm64 build on this x86
+/// machine (`make qemu` installs both).
+pub fn bootstrap(path: &str) -> std::process::Command {
+    let header = std::fs::read(path).unwrap_or_else(|e| panic!("the bootstrap {path}: {e}"));
+    // ELF e_machine: 0xb7 is AArch64.
+    let arm64 = header.get(18..20) == Some(&[0xb7, 0x00]);
+    match arm64 && !cfg!(target_arch = "aarch64") {
+        true => {
+            let mut qemu = std::process::Command::new("qemu-aarch64");
+            qemu.args(["-L", "/usr/aarch64-linux-gnu", path]);
+            qemu
+        }
+        false => std::process::Command::new(path),
+    }
+}
+
 /// A function's cold start, median of `starts`: from the spawn of the
 /// command `prepare` makes (its environment pointed at a fresh Runtime API)
 /// to its first `invocation/next`, with its resident memory then.

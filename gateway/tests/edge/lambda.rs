@@ -73,30 +73,41 @@ fn answer(outcome: &Outcome) -> (u64, Vec<u8>) {
     (outcome.body["statusCode"].as_u64().unwrap(), bytes)
 }
 
-/// The function's process: the POC's environment, on moto and `sink`.
-fn function(api: &RuntimeApi, table: &str, secret: &str, sink: &SmtpSink, dir: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_astro-gateway"))
-        .env_clear()
-        .envs(function_env(api, "astro-poc"))
-        .envs(astro_testkit::moto::aws_env())
-        .env("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")
-        .env("ASTRO_STORE", "dynamodb")
-        .env("ASTRO_DYNAMODB_TABLE", table)
-        .env("ASTRO_JWT_SECRET_ID", secret)
-        .env("ASTRO_ADMIN_EMAIL", ADMIN_EMAIL)
-        .env("ASTRO_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("ASTRO_CAPTCHA_SECRET", POW_KEY)
-        .env("ASTRO_POW_MAX_NUMBER", "5000")
-        .env("ASTRO_BCRYPT_COST", "10")
-        .env("ASTRO_GRPC_ADDR", "127.0.0.1:0")
-        .env("ASTRO_DATA_DIR", dir)
-        .env("ASTRO_SMTP_URL", sink.url())
-        .env("ASTRO_NOTIFY_FROM", "Astro Qualif <leads@example.com>")
-        .env("ASTRO_NOTIFY_EMAILS", TEAM)
-        .env("ASTRO_LOG_FORMAT", "json")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap()
+/// The function's process (`bootstrap`, or this build's binary): the
+/// POC's environment, on moto and `sink`.
+fn function(
+    bootstrap: Option<&str>,
+    api: &RuntimeApi,
+    table: &str,
+    secret: &str,
+    sink: &SmtpSink,
+    dir: &std::path::Path,
+) -> Child {
+    match bootstrap {
+        Some(path) => astro_testkit::lambda::bootstrap(path),
+        None => Command::new(env!("CARGO_BIN_EXE_astro-gateway")),
+    }
+    .env_clear()
+    .envs(function_env(api, "astro-poc"))
+    .envs(astro_testkit::moto::aws_env())
+    .env("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")
+    .env("ASTRO_STORE", "dynamodb")
+    .env("ASTRO_DYNAMODB_TABLE", table)
+    .env("ASTRO_JWT_SECRET_ID", secret)
+    .env("ASTRO_ADMIN_EMAIL", ADMIN_EMAIL)
+    .env("ASTRO_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    .env("ASTRO_CAPTCHA_SECRET", POW_KEY)
+    .env("ASTRO_POW_MAX_NUMBER", "5000")
+    .env("ASTRO_BCRYPT_COST", "10")
+    .env("ASTRO_GRPC_ADDR", "127.0.0.1:0")
+    .env("ASTRO_DATA_DIR", dir)
+    .env("ASTRO_SMTP_URL", sink.url())
+    .env("ASTRO_NOTIFY_FROM", "Astro Qualif <leads@example.com>")
+    .env("ASTRO_NOTIFY_EMAILS", TEAM)
+    .env("ASTRO_LOG_FORMAT", "json")
+    .stdout(Stdio::null())
+    .spawn()
+    .unwrap()
 }
 
 /// Who the configured email tells of every new card.
@@ -136,6 +147,22 @@ fn grpc_web<T: prost::Message + Default>(
 
 #[tokio::test]
 async fn the_poc_function_answers_api_gateways_events_and_its_schedules_pass_loses_nothing() {
+    scenario(None).await;
+}
+
+/// The same with `make lambda`'s build (`ASTRO_POC_BOOTSTRAP`): an arm64
+/// build (Graviton, the default) runs under qemu-user on this x86 machine.
+/// `make lambda-test` builds it and runs this.
+#[tokio::test]
+#[ignore = "needs make lambda's build (and qemu-user for arm64): make lambda-test"]
+async fn the_lambda_build_answers_on_a_local_runtime_api() {
+    let bootstrap = std::env::var("ASTRO_POC_BOOTSTRAP").expect("ASTRO_POC_BOOTSTRAP: make lambda's bootstrap");
+    scenario(Some(&bootstrap)).await;
+}
+
+/// Sign-in, board, submission, change feed, the refused stream; then a kill
+/// before any pass, and the next process's scheduled pass delivering.
+async fn scenario(bootstrap: Option<&str>) {
     let (_store, table) = dynamodb_store().await;
     let secret = format!("astro-qualif/jwt-secret-poc-{}", std::process::id());
     let secrets = astro_testkit::moto::secrets_client(None);
@@ -144,7 +171,7 @@ async fn the_poc_function_answers_api_gateways_events_and_its_schedules_pass_los
     let sink = SmtpSink::start();
 
     let api = RuntimeApi::start(Vec::new());
-    let mut first = function(&api, &table, &secret, &sink, dir.path());
+    let mut first = function(bootstrap, &api, &table, &secret, &sink, dir.path());
     let invoke = |event: Value| answer(&api.invoke(event, Duration::from_secs(60)).expect("the function answers"));
 
     // A sign-in, and the board as it is: empty, with where its changes start.
@@ -202,7 +229,7 @@ async fn the_poc_function_answers_api_gateways_events_and_its_schedules_pass_los
     assert!(sink.messages().is_empty(), "nothing was sent before a pass");
 
     // A new process (a cold start): the schedule's pass delivers the email.
-    let mut second = function(&api, &table, &secret, &sink, dir.path());
+    let mut second = function(bootstrap, &api, &table, &secret, &sink, dir.path());
     let outcome = api.invoke(scheduled(), Duration::from_secs(60)).expect("the pass answers");
     assert_eq!(outcome.kind, "response", "{outcome:?}");
     assert_eq!(outcome.body["notifications"], 1, "{outcome:?}");
