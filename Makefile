@@ -13,7 +13,7 @@ export GRPCURL := $(CURDIR)/$(TOOLS)/bin/grpcurl
 export ASTRO_ADMIN_EMAIL ?= admin@example.com
 export ASTRO_ADMIN_PASSWORD ?= astro-local-admin
 
-.PHONY: help run test deps lint bench generate lambda lambda-test qemu clean web web-test chromium wrk infra-check images images-smoke
+.PHONY: help run test deps lint bench generate zig lambda lambda-test qemu clean web web-test chromium wrk infra-check images images-smoke
 
 # The web app's sources: a change to any of them (or to the contract) rebuilds it.
 WEB_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/vite.embed.config.ts frontend/tsconfig.json \
@@ -91,10 +91,12 @@ generate: ## Rewrite the committed files generated from proto/ (infra/dynamodb/t
 ARCH ?= arm64
 LAMBDA_TRIPLE = $(if $(filter x86_64,$(ARCH)),x86_64,aarch64)-unknown-linux-gnu
 
-lambda: deps ## Build the Lambda functions for provided.al2023 (glibc <= 2.34; ARCH=arm64 or x86_64): target/lambda/{authorizer,poc}-$(ARCH)/bootstrap.zip
+zig: deps ## cargo-zigbuild, zig and the Rust target of ARCH, to cross-compile (make lambda, make images)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check ziglang==0.17.1
 	command -v cargo-zigbuild >/dev/null || $(CARGO) install --locked cargo-zigbuild@0.24.1
 	rustup target list --installed | grep -qx $(LAMBDA_TRIPLE) || rustup target add $(LAMBDA_TRIPLE)
+
+lambda: zig ## Build the Lambda functions for provided.al2023 (glibc <= 2.34; ARCH=arm64 or x86_64): target/lambda/{authorizer,poc}-$(ARCH)/bootstrap.zip
 	@# One build each: built together, the authorizer would get the gateway's features (the full SDK).
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) zigbuild --profile lambda-release --locked -p astro-authorizer --target $(LAMBDA_TRIPLE).2.34
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) zigbuild --profile lambda-release --locked -p astro-gateway --target $(LAMBDA_TRIPLE).2.34
@@ -121,7 +123,7 @@ lambda-test: lambda qemu ## The Lambda builds of `make lambda` (arm64 by default
 	ASTRO_AUTHORIZER_BOOTSTRAP=$(CURDIR)/target/lambda/authorizer-$(ARCH)/bootstrap \
 	  $(CARGO) test --locked -p astro-authorizer --test lambda -- --include-ignored
 	ASTRO_POC_BOOTSTRAP=$(CURDIR)/target/lambda/poc-$(ARCH)/bootstrap \
-	  $(CARGO) test --locked -p astro-gateway --test edge -- --ignored lambda::
+	  $(CARGO) test --locked -p astro-gateway --test edge -- --ignored lambda::the_lambda_build
 
 qemu: ## qemu-user and arm64's glibc, to run the arm64 builds here (apt-get, when missing)
 	command -v qemu-aarch64 >/dev/null && test -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 || \
@@ -131,10 +133,14 @@ infra-check: $(TOOLS)/.iac-1 ## cfn-lint and checkov on the stack (offline); the
 	$(TOOLS)/iac/bin/cfn-lint infra/template.yaml
 	$(TOOLS)/iac/bin/checkov --framework cloudformation --skip-download --quiet --compact -f infra/template.yaml
 
-images: ## Build the service and gateway images with podman (infra/containers): localhost/astro-{service,gateway}
-	infra/containers/build.sh
+images: zig qemu ## The service and gateway images with podman (ARCH=arm64, cross-compiled and checked under qemu-user; or x86_64): localhost/astro-{service,gateway}
+	ARCH=$(ARCH) infra/containers/build.sh
 
-images-smoke: deps images ## The cloud's split in containers: service on DynamoDB + Secrets Manager (moto), gateway in front; kill and recover
+# The images this machine runs without emulation (images-smoke).
+HOST_ARCH := $(if $(filter aarch64,$(shell uname -m)),arm64,x86_64)
+
+images-smoke: deps ## The cloud's split in containers (this machine's architecture): service on DynamoDB + Secrets Manager (moto), gateway in front; kill and recover
+	$(MAKE) images ARCH=$(HOST_ARCH)
 	$(VENV)/bin/python infra/containers/smoke.py
 
 bench: deps wrk ## Load benchmarks: the service (embedded, then DynamoDB on moto), the edge, the authorizer, the board's opening time

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make images`: the service and gateway images, with podman, from one
-# multi-stage build (infra/containers/Containerfile).
+# multi-stage build (infra/containers/Containerfile), for ARCH=arm64
+# (Graviton, the default; cross-compiled on an x86 machine by cross.sh) or
+# ARCH=x86_64 (built in the build image).
 #
 # IMAGE_BUILDER names the Rust build image. Where a registry is reachable,
 # use the official one (IMAGE_BUILDER=rust:1.95-slim-bookworm). By default
@@ -14,17 +16,34 @@ builder="${IMAGE_BUILDER:-localhost/astro-rust:bookworm}"
 
 infra/containers/podman-setup.sh
 
-volumes=()
-if [ "$builder" = "localhost/astro-rust:bookworm" ]; then
-  infra/containers/base-image.sh localhost/debian:bookworm-slim
-  podman image exists "$builder" ||
-    podman build -q -f infra/containers/builder.Containerfile -t "$builder" infra/containers >/dev/null
-  volumes=(-v "$(rustc --print sysroot):/opt/rust:ro" -v "${CARGO_HOME:-$HOME/.cargo}/registry:/usr/local/cargo/registry")
+arch="${ARCH:-arm64}"
+case "$arch" in
+  arm64) platform=linux/arm64 ;;
+  x86_64) platform=linux/amd64 ;;
+  *) echo "ARCH is arm64 or x86_64, not $arch" >&2; exit 1 ;;
+esac
+
+args=()
+if [ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ]; then
+  # Graviton images on x86: cross-compiled here, then only copied into
+  # the images — no emulated build.
+  infra/containers/cross.sh
+  args=(--platform "$platform" --build-arg ARTIFACTS=prebuilt --build-arg PREBUILT=target/images/arm64/out)
+else
+  if [ "$builder" = "localhost/astro-rust:bookworm" ]; then
+    infra/containers/base-image.sh localhost/debian:bookworm-slim
+    podman image exists "$builder" ||
+      podman build -q -f infra/containers/builder.Containerfile -t "$builder" infra/containers >/dev/null
+    args=(-v "$(rustc --print sysroot):/opt/rust:ro" -v "${CARGO_HOME:-$HOME/.cargo}/registry:/usr/local/cargo/registry")
+  fi
+  args+=(--platform "$platform" --build-arg BUILDER="$builder")
 fi
 
 for target in service gateway; do
-  echo "--- localhost/astro-$target:$tag"
-  podman build --format docker -f infra/containers/Containerfile --build-arg BUILDER="$builder" \
-    "${volumes[@]}" --target "$target" -t "localhost/astro-$target:$tag" .
+  echo "--- localhost/astro-$target:$tag ($platform)"
+  podman build --format docker -f infra/containers/Containerfile "${args[@]}" \
+    --target "$target" -t "localhost/astro-$target:$tag" .
+  built=$(podman image inspect --format '{{.Os}}/{{.Architecture}}' "localhost/astro-$target:$tag")
+  [ "$built" = "$platform" ] || { echo "localhost/astro-$target:$tag is $built, not $platform" >&2; exit 1; }
 done
 podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^localhost/astro-(service|gateway):$tag "
