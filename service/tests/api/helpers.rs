@@ -170,6 +170,11 @@ impl TestApp {
         self._running.stop().await.expect("the service stops");
     }
 
+    /// The background work, when the service runs it a pass at a time.
+    pub fn background(&self) -> Option<std::sync::Arc<astro_service::background::Background>> {
+        self._running.background()
+    }
+
     /// The data directory (the embedded store's file is in it).
     pub fn data_dir(&self) -> Option<&Path> {
         self._dir.as_ref().map(|d| d.path())

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod background;
 mod cli;
 mod dump;
 mod dynamodb;
