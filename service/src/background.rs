@@ -61,6 +61,15 @@ pub struct Background {
     last_retention: Mutex<Option<prost_types::Timestamp>>,
 }
 
+/// The pieces of the background work, in the order a pass takes them.
+#[derive(Debug, Clone, Copy)]
+enum Piece {
+    Outbox,
+    Rescoring,
+    Import,
+    Retention,
+}
+
 /// What one [`Background::pass`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pass {
@@ -111,62 +120,61 @@ impl Background {
     /// came from, not the pass; its work waits for the next one.
     pub async fn pass(&self, deadline: Instant) -> Pass {
         let mut pass = Pass::default();
-        let late = || Instant::now() >= deadline;
-        if self.notifier.enabled() {
+        let retention = self.retention_due();
+        for piece in [Piece::Outbox, Piece::Rescoring, Piece::Import, Piece::Retention] {
+            let skip = match piece {
+                Piece::Outbox => !self.notifier.enabled(),
+                Piece::Retention => !retention,
+                Piece::Rescoring | Piece::Import => false,
+            };
+            if skip {
+                continue;
+            }
             loop {
-                if late() {
+                if Instant::now() >= deadline {
                     pass.cut_short = true;
                     break;
                 }
-                match self.notifier.work().await {
-                    Ok(0) => break,
-                    Ok(n) => pass.notifications += n,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not read the outbox; the next pass retries");
-                        break;
-                    }
-                }
-            }
-        }
-        loop {
-            if late() {
-                pass.cut_short = true;
-                break;
-            }
-            if !worked("re-scoring", self.rescorer.step().await, &mut pass.rescored_pages) {
-                break;
-            }
-        }
-        loop {
-            if late() {
-                pass.cut_short = true;
-                break;
-            }
-            if !worked("import", self.importer.step().await, &mut pass.import_batches) {
-                break;
-            }
-        }
-        if self.retention_due() {
-            loop {
-                if late() {
-                    pass.cut_short = true;
+                if !self.step(piece, &mut pass).await {
                     break;
                 }
-                match self.prospects.retention_pass(RETENTION_BATCH).await {
-                    Ok(erasure) => {
-                        *pass.erased.get_or_insert(0) += erasure.prospects;
-                        if (erasure.prospects as usize) < RETENTION_BATCH {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "retention pass: the next one retries");
-                        break;
-                    }
-                }
             }
+        }
+        // Not run after all (out of time, or the store failed): the next
+        // pass tries it.
+        if retention && pass.erased.is_none() {
+            *self.last_retention.lock().unwrap_or_else(|p| p.into_inner()) = None;
         }
         pass
+    }
+
+    /// One step of `piece`, counted in `pass`; whether to take another.
+    async fn step(&self, piece: Piece, pass: &mut Pass) -> bool {
+        match piece {
+            Piece::Outbox => match self.notifier.work().await {
+                Ok(0) => false,
+                Ok(n) => {
+                    pass.notifications += n;
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the outbox; the next pass retries");
+                    false
+                }
+            },
+            Piece::Rescoring => worked("re-scoring", self.rescorer.step().await, &mut pass.rescored_pages),
+            Piece::Import => worked("import", self.importer.step().await, &mut pass.import_batches),
+            Piece::Retention => match self.prospects.retention_pass(RETENTION_BATCH).await {
+                Ok(erasure) => {
+                    *pass.erased.get_or_insert(0) += erasure.prospects;
+                    erasure.prospects as usize >= RETENTION_BATCH
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "retention pass: the next one retries");
+                    false
+                }
+            },
+        }
     }
 
     /// Whether a retention pass is due, noting it as run if so.

@@ -265,23 +265,16 @@ async fn the_lambda_build_serves_off_lambda_and_answers_its_health_check() {
         ("ASTRO_DATA_DIR", dir.path().display().to_string()),
         ("ASTRO_LOG_FORMAT", "text".to_owned()),
     ];
-    let mut server = astro_testkit::lambda::bootstrap(&bootstrap)
-        .env_clear()
-        .envs(env.clone())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // The build, quiet, in that environment: the server, then its health command.
+    let quiet = || {
+        let mut command = astro_testkit::lambda::bootstrap(&bootstrap);
+        command.env_clear().envs(env.clone()).stdout(Stdio::null()).stderr(Stdio::null());
+        command
+    };
+    let mut server = quiet().spawn().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let healthy = loop {
-        let status = astro_testkit::lambda::bootstrap(&bootstrap)
-            .arg("health")
-            .env_clear()
-            .envs(env.clone())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
+        let status = quiet().arg("health").status().unwrap();
         if status.success() || std::time::Instant::now() > deadline {
             break status.success();
         }
