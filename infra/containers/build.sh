@@ -47,3 +47,32 @@ for target in service gateway; do
   [ "$built" = "$platform" ] || { echo "localhost/astro-$target:$tag is $built, not $platform" >&2; exit 1; }
 done
 podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^localhost/astro-(service|gateway):$tag "
+
+# The images themselves, started as ECS starts them (their own health
+# checks), where this machine runs their platform: natively, or arm64 on x86
+# through qemu-user-static's binfmt entry (only running is emulated).
+case "$platform/$(uname -m)" in
+  linux/amd64/x86_64 | linux/arm64/aarch64) runs=yes ;;
+  linux/arm64/*) [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && runs=yes || runs=no ;;
+  *) runs=no ;;
+esac
+if [ "$runs" = no ]; then
+  echo "($platform images are not run here: register qemu-user-static's binfmt entry for aarch64 to run them)"
+  exit 0
+fi
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+grpc=127.0.0.1:$(free_port)
+http=127.0.0.1:$(free_port)
+names=(astro-check-service-$$ astro-check-gateway-$$)
+trap 'podman rm -f "${names[@]}" >/dev/null 2>&1 || true' EXIT
+podman run -d --platform "$platform" --name "${names[0]}" --network host -e ASTRO_GRPC_ADDR="$grpc" \
+  "localhost/astro-service:$tag" >/dev/null 2>&1
+podman run -d --platform "$platform" --name "${names[1]}" --network host -e ASTRO_SERVICE_URL="http://$grpc" \
+  -e ASTRO_HTTP_ADDR="$http" "localhost/astro-gateway:$tag" >/dev/null 2>&1
+for name in "${names[@]}"; do
+  for attempt in $(seq 1 120); do
+    podman healthcheck run "$name" >/dev/null 2>&1 && { echo "$name ($platform): healthy"; break; }
+    [ "$attempt" = 120 ] && { echo "$name did not become healthy" >&2; podman logs "$name" >&2; exit 1; }
+    sleep 0.5
+  done
+done

@@ -17,7 +17,7 @@ PATH="$PWD/.tools/venv/bin:$PATH" CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFIL
   cargo zigbuild --release --locked -p astro-service -p astro-gateway --target "$triple.2.34"
 
 rm -rf "$out"
-mkdir -p "$out/bin" "$out/root/lib/aarch64-linux-gnu" "$out/root/etc/ssl/certs" "$out/root/data"
+mkdir -p "$out/bin" "$out/root/lib/aarch64-linux-gnu" "$out/root/etc/ssl/certs" "$out/data"
 cp "target/$triple/release/astro-service" "target/$triple/release/astro-gateway" "$out/bin/"
 cp -L "$sysroot/lib/ld-linux-aarch64.so.1" "$out/root/lib/"
 for lib in $(readelf -d "$out"/bin/* | grep -o 'NEEDED.*\[.*\]' | grep -o '\[.*\]' | tr -d '[]' | sort -u); do
@@ -26,7 +26,7 @@ done
 cp /etc/ssl/certs/ca-certificates.crt "$out/root/etc/ssl/certs/"
 echo 'astro:x:65532:65532:astro:/nonexistent:/sbin/nologin' >"$out/root/etc/passwd"
 echo 'astro:x:65532:' >"$out/root/etc/group"
-file "$out"/bin/* | sed 's/,.*//'
+file "$out"/bin/* | cut -d, -f1,2
 
 # Both binaries, from the image's tree, under qemu-user: the service on the
 # embedded store, the gateway in front of it; each `health` command must pass.
