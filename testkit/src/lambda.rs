@@ -114,10 +114,15 @@ fn serve(stream: TcpStream, queue: &Queue, tx: &mpsc::Sender<Outcome>, polled: &
             let (lock, ready) = &**queue;
             let mut waiting = lock.lock().unwrap();
             let (id, event) = loop {
+                // A function killed while it waited here must not take the
+                // next event with it: its successor's `next` gets it.
+                if peer_closed(&writer) {
+                    return;
+                }
                 if let Some(next) = waiting.0.pop_front() {
                     break next;
                 }
-                waiting = ready.wait(waiting).unwrap();
+                waiting = ready.wait_timeout(waiting, Duration::from_millis(50)).unwrap().0;
             };
             drop(waiting);
             let payload = event.to_string();
@@ -142,6 +147,21 @@ fn serve(stream: TcpStream, queue: &Queue, tx: &mpsc::Sender<Outcome>, polled: &
             }
         }
     }
+}
+
+/// Whether the function at the other end has gone (its socket closed).
+fn peer_closed(stream: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    if stream.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let closed = match stream.peek(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    };
+    let _ = stream.set_nonblocking(false);
+    closed
 }
 
 /// The standard environment Lambda gives a function, pointed at `api`.
