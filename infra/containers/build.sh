@@ -23,26 +23,34 @@ case "$arch" in
   *) echo "ARCH is arm64 or x86_64, not $arch" >&2; exit 1 ;;
 esac
 
-args=()
+# The binaries and their tree (bin/, root/, data/) in target/images/<arch>/out.
+out="target/images/$arch/out"
 if [ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ]; then
-  # Graviton images on x86: cross-compiled here, then only copied into
-  # the images — no emulated build.
+  # Graviton images on x86: cross-compiled here — no emulated build.
   infra/containers/cross.sh
-  args=(--platform "$platform" --build-arg ARTIFACTS=prebuilt --build-arg PREBUILT=target/images/arm64/out)
 else
+  # This machine's architecture: built in the build image (its `build`
+  # stage), then copied out of it.
+  args=()
   if [ "$builder" = "localhost/astro-rust:bookworm" ]; then
     infra/containers/base-image.sh localhost/debian:bookworm-slim
     podman image exists "$builder" ||
       podman build -q -f infra/containers/builder.Containerfile -t "$builder" infra/containers >/dev/null
     args=(-v "$(rustc --print sysroot):/opt/rust:ro" -v "${CARGO_HOME:-$HOME/.cargo}/registry:/usr/local/cargo/registry")
   fi
-  args+=(--platform "$platform" --build-arg BUILDER="$builder")
+  podman build --format docker -f infra/containers/Containerfile "${args[@]}" --build-arg BUILDER="$builder" \
+    --target build -t "localhost/astro-build:$tag" .
+  # Created, never started (the command is only required).
+  container=$(podman create "localhost/astro-build:$tag" true)
+  rm -rf "$out" && mkdir -p "$(dirname "$out")"
+  podman cp "$container:/out" "$out"
+  podman rm "$container" >/dev/null
 fi
 
 for target in service gateway; do
   echo "--- localhost/astro-$target:$tag ($platform)"
-  podman build --format docker -f infra/containers/Containerfile "${args[@]}" \
-    --target "$target" -t "localhost/astro-$target:$tag" .
+  podman build --format docker -f infra/containers/Containerfile --platform "$platform" \
+    --build-arg PREBUILT="$out" --target "$target" -t "localhost/astro-$target:$tag" .
   built=$(podman image inspect --format '{{.Os}}/{{.Architecture}}' "localhost/astro-$target:$tag")
   [ "$built" = "$platform" ] || { echo "localhost/astro-$target:$tag is $built, not $platform" >&2; exit 1; }
 done

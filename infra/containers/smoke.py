@@ -129,6 +129,9 @@ def main():
             "ASTRO_JWT_SECRET_ID": ("astro-qualif/jwt-secret-smoke", uuid.uuid4().hex + uuid.uuid4().hex),
             "ASTRO_ADMIN_SECRET_ID": ("astro-qualif/admin-credentials-smoke", json.dumps(ADMIN)),
             "ASTRO_CAPTCHA_SECRET_ID": ("astro-qualif/recaptcha-secret-smoke", uuid.uuid4().hex),
+            # As the stack does: on a read-only root the service cannot
+            # make one in /data.
+            "ASTRO_TWO_FACTOR_KEY_SECRET_ID": ("astro-qualif/two-factor-key-smoke", uuid.uuid4().hex + uuid.uuid4().hex),
         }
         for name, value in names.values():
             secrets.create_secret(Name=name, SecretString=value)
