@@ -28,6 +28,7 @@ use crate::{
         scoring::{Rescorer, Step},
     },
     notify::Notifier,
+    server::Services,
 };
 
 /// How the background work runs.
@@ -87,15 +88,20 @@ pub struct Pass {
 }
 
 impl Background {
-    pub fn new(
-        notifier: Arc<Notifier>,
-        rescorer: Rescorer,
-        importer: Importer,
-        prospects: Prospects,
-        clock: Clock,
-        retention_every: Duration,
-    ) -> Self {
-        Self { notifier, rescorer, importer, prospects, clock, retention_every, last_retention: Mutex::new(None) }
+    /// The work of `services`' domain: `notifier`'s outbox, the re-scoring
+    /// and the imports of its cards, their retention every `retention_every`
+    /// of `clock`.
+    pub fn new(services: &Services, notifier: Arc<Notifier>, clock: Clock, retention_every: Duration) -> Self {
+        let prospects = services.prospects.clone();
+        Self {
+            notifier,
+            rescorer: Rescorer::new(prospects.scoring().clone(), prospects.board().clone()),
+            importer: Importer::new(services.imports.clone()),
+            prospects,
+            clock,
+            retention_every,
+            last_retention: Mutex::new(None),
+        }
     }
 
     /// Runs each piece in a loop until the process ends (or the handles are

@@ -33,13 +33,12 @@ use crate::{
     domain::{
         auth::{Accounts, PasswordHasher, load_or_create_secret},
         clock::Clock,
-        imports::Importer,
         insights::Insights,
         invitations::Invitations,
         mail::MemberMail,
         members::Members,
         prospects::Prospects,
-        scoring::{Rescorer, Scoring},
+        scoring::Scoring,
         sign_in::{self, SignIn, SignInGuard},
         two_factor::TwoFactorKey,
     },
@@ -342,14 +341,8 @@ pub async fn start_with_clock(
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let keys = services.keys.clone();
     let board = services.prospects.board().clone();
-    let work = Background::new(
-        notifier.clone(),
-        Rescorer::new(services.prospects.scoring().clone(), board.clone()),
-        Importer::new(services.imports.clone()),
-        services.prospects.clone(),
-        clock.clone(),
-        Duration::from_secs(config.retention_every_secs),
-    );
+    let work =
+        Background::new(&services, notifier.clone(), clock.clone(), Duration::from_secs(config.retention_every_secs));
     let (loops, background) = match config.background {
         Mode::Loops => (work.spawn(), None),
         Mode::Passes => (Vec::new(), Some(Arc::new(work))),
