@@ -5,9 +5,7 @@
 //! resident memory then. Median of 15 starts; the binary's size beside.
 //! `ASTRO_AUTHORIZER_BIN` measures another build of it (`make lambda`'s).
 
-use std::process::Command;
-
-use astro_testkit::lambda::{cold_start, function_env};
+use astro_testkit::lambda::{cold_start, function};
 
 fn main() {
     let binary =
@@ -19,18 +17,9 @@ fn main() {
         client.create_secret().name(&id).secret_string("cold-start-secret-cold-start-secret-01").send().await.unwrap();
     });
     let started = cold_start(15, |api| {
-        let mut command = Command::new(&binary);
-        command
-            .env_clear()
-            .envs(function_env(api, "astro-authorizer"))
-            .envs(astro_testkit::moto::aws_env())
-            .env("ASTRO_JWT_SECRET_ID", &id)
-            .env("ASTRO_DYNAMODB_TABLE", "cold-start");
+        let mut command = function(&binary, api, "astro-authorizer");
+        command.env("ASTRO_JWT_SECRET_ID", &id).env("ASTRO_DYNAMODB_TABLE", "cold-start");
         command
     });
-    let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0) as f64 / 1_048_576.0;
-    println!(
-        "authorizer cold start, median of 15: init {:.1} ms (spawn → ready), VmRSS {:.1} MiB ({:.1} anonymous); {binary}: {size:.1} MiB",
-        started.init_ms, started.rss_mib, started.anonymous_mib
-    );
+    started.report("authorizer", &binary);
 }

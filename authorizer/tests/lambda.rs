@@ -2,7 +2,7 @@
 //! served by this test, with its secret in moto's Secrets Manager.
 
 use std::{
-    process::{Command, Stdio},
+    process::Stdio,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -11,7 +11,7 @@ use astro_proto::{
     storage::{self, StoredEntity},
     v1::{MemberState, User},
 };
-use astro_testkit::lambda::{Outcome, RuntimeApi, function_env};
+use astro_testkit::lambda::{Outcome, RuntimeApi, function};
 
 const SECRET: &str = "lambda-test-secret-lambda-test-secret-0123";
 const ARN: &str = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/production/GET/prospects";
@@ -30,13 +30,10 @@ fn create_secret(name: &str, value: &str) {
     });
 }
 
-/// `command` (the function) started on `api`, its secret `id` and member
-/// table `table` in the tests' moto.
-fn spawn(mut command: Command, api: &RuntimeApi, id: &str, table: &str) -> std::process::Child {
-    command
-        .env_clear()
-        .envs(function_env(api, "astro-authorizer"))
-        .envs(astro_testkit::moto::aws_env())
+/// The built function at `path` started on `api`, its secret `id` and
+/// member table `table` in the tests' moto.
+fn spawn(path: &str, api: &RuntimeApi, id: &str, table: &str) -> std::process::Child {
+    function(path, api, "astro-authorizer")
         .env("ASTRO_JWT_SECRET_ID", id)
         .env("ASTRO_DYNAMODB_TABLE", table)
         .stdout(Stdio::null())
@@ -120,7 +117,7 @@ fn the_lambda_allows_by_role_and_ends_sessions_through_the_runtime_api() {
         event(&bearer("stranger@example.com", Role::Admin)),
     ]);
 
-    let mut child = spawn(Command::new(env!("CARGO_BIN_EXE_astro-authorizer")), &api, &id, &table);
+    let mut child = spawn(env!("CARGO_BIN_EXE_astro-authorizer"), &api, &id, &table);
     let next = || api.outcome(Duration::from_secs(30)).expect("the function answers");
     let (admin, forged, service, viewer) = (next(), next(), next(), next());
     let ended: Vec<Outcome> = (0..5).map(|_| next()).collect();
@@ -178,8 +175,7 @@ fn the_lambda_build_answers_on_a_local_runtime_api() {
     create_secret(&id, SECRET);
     let table = table_with(&[member("ada@example.com", "admin", MemberState::Active, 0)]);
     let api = RuntimeApi::start(vec![event(&bearer("ada@example.com", Role::Admin)), event("Bearer forged")]);
-    let command = astro_testkit::lambda::bootstrap(&bootstrap);
-    let mut child = spawn(command, &api, &id, &table);
+    let mut child = spawn(&bootstrap, &api, &id, &table);
     let allowed = api.outcome(Duration::from_secs(60)).expect("the function answers");
     let forged = api.outcome(Duration::from_secs(60)).expect("and again");
     let _ = child.kill();

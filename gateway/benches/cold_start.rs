@@ -5,9 +5,7 @@
 //! spawn to its first `invocation/next`, with its resident memory then.
 //! Median of 15 starts. `ASTRO_GATEWAY_BIN` measures another build of it.
 
-use std::process::Command;
-
-use astro_testkit::lambda::{cold_start, function_env};
+use astro_testkit::lambda::{cold_start, function};
 
 fn main() {
     let binary = std::env::var("ASTRO_GATEWAY_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_astro-gateway").to_owned());
@@ -29,11 +27,8 @@ fn main() {
     });
     let dir = tempfile::tempdir().unwrap();
     let started = cold_start(15, |api| {
-        let mut command = Command::new(&binary);
+        let mut command = function(&binary, api, "astro-poc");
         command
-            .env_clear()
-            .envs(function_env(api, "astro-poc"))
-            .envs(astro_testkit::moto::aws_env())
             .env("ASTRO_STORE", "dynamodb")
             .env("ASTRO_DYNAMODB_TABLE", &table)
             .env("ASTRO_JWT_SECRET_ID", &secret)
@@ -43,9 +38,5 @@ fn main() {
             .env("ASTRO_LOG_FORMAT", "json");
         command
     });
-    let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0) as f64 / 1_048_576.0;
-    println!(
-        "POC function cold start, median of 15: init {:.1} ms (spawn → ready), VmRSS {:.1} MiB ({:.1} anonymous); {binary}: {size:.1} MiB",
-        started.init_ms, started.rss_mib, started.anonymous_mib
-    );
+    started.report("POC function", &binary);
 }

@@ -193,15 +193,36 @@ pub fn bootstrap(path: &str) -> std::process::Command {
     }
 }
 
+/// The built function at `path` ([`bootstrap`]) as Lambda starts it: only
+/// Lambda's environment for `name` on `api` and the tests' moto
+/// credentials; the caller adds the function's own settings.
+pub fn function(path: &str, api: &RuntimeApi, name: &str) -> std::process::Command {
+    let mut command = bootstrap(path);
+    command.env_clear().envs(function_env(api, name)).envs(crate::moto::aws_env());
+    command
+}
+
 /// A function's cold start, median of `starts`: from the spawn of the
 /// command `prepare` makes (its environment pointed at a fresh Runtime API)
 /// to its first `invocation/next`, with its resident memory then.
 pub struct ColdStart {
+    pub starts: usize,
     pub init_ms: f64,
     pub rss_mib: f64,
     /// Heap and stacks; the rest of the resident memory is the binary's and
     /// the libraries' pages.
     pub anonymous_mib: f64,
+}
+
+impl ColdStart {
+    /// Prints the figures of `what`, built as `binary`.
+    pub fn report(&self, what: &str, binary: &str) {
+        let size = std::fs::metadata(binary).map(|m| m.len()).unwrap_or(0) as f64 / 1_048_576.0;
+        println!(
+            "{what} cold start, median of {}: init {:.1} ms (spawn → ready), VmRSS {:.1} MiB ({:.1} anonymous); {binary}: {size:.1} MiB",
+            self.starts, self.init_ms, self.rss_mib, self.anonymous_mib
+        );
+    }
 }
 
 /// Measures [`ColdStart`]: `prepare` gets each start's Runtime API.
@@ -234,6 +255,7 @@ pub fn cold_start(starts: usize, mut prepare: impl FnMut(&RuntimeApi) -> std::pr
         let _ = child.wait();
     }
     ColdStart {
+        starts,
         init_ms: crate::bench::median(&mut init),
         rss_mib: crate::bench::median(&mut rss),
         anonymous_mib: crate::bench::median(&mut anon),

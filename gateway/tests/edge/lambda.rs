@@ -8,7 +8,7 @@
 //! scheduled event's pass after the process that took the card was killed.
 
 use std::{
-    process::{Child, Command, Stdio},
+    process::{Child, Stdio},
     time::Duration,
 };
 
@@ -18,7 +18,7 @@ use astro_proto::v1::{
 };
 use astro_service::captcha::pow;
 use astro_testkit::{
-    lambda::{Outcome, RuntimeApi, function_env},
+    lambda::{Outcome, RuntimeApi},
     smtp::SmtpSink,
 };
 use base64::Engine as _;
@@ -83,31 +83,25 @@ fn function(
     sink: &SmtpSink,
     dir: &std::path::Path,
 ) -> Child {
-    match bootstrap {
-        Some(path) => astro_testkit::lambda::bootstrap(path),
-        None => Command::new(env!("CARGO_BIN_EXE_astro-gateway")),
-    }
-    .env_clear()
-    .envs(function_env(api, "astro-poc"))
-    .envs(astro_testkit::moto::aws_env())
-    .env("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")
-    .env("ASTRO_STORE", "dynamodb")
-    .env("ASTRO_DYNAMODB_TABLE", table)
-    .env("ASTRO_JWT_SECRET_ID", secret)
-    .env("ASTRO_ADMIN_EMAIL", ADMIN_EMAIL)
-    .env("ASTRO_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    .env("ASTRO_CAPTCHA_SECRET", POW_KEY)
-    .env("ASTRO_POW_MAX_NUMBER", "5000")
-    .env("ASTRO_BCRYPT_COST", "10")
-    .env("ASTRO_GRPC_ADDR", "127.0.0.1:0")
-    .env("ASTRO_DATA_DIR", dir)
-    .env("ASTRO_SMTP_URL", sink.url())
-    .env("ASTRO_NOTIFY_FROM", "Astro Qualif <leads@example.com>")
-    .env("ASTRO_NOTIFY_EMAILS", TEAM)
-    .env("ASTRO_LOG_FORMAT", "json")
-    .stdout(Stdio::null())
-    .spawn()
-    .unwrap()
+    astro_testkit::lambda::function(bootstrap.unwrap_or(env!("CARGO_BIN_EXE_astro-gateway")), api, "astro-poc")
+        .env("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")
+        .env("ASTRO_STORE", "dynamodb")
+        .env("ASTRO_DYNAMODB_TABLE", table)
+        .env("ASTRO_JWT_SECRET_ID", secret)
+        .env("ASTRO_ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("ASTRO_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("ASTRO_CAPTCHA_SECRET", POW_KEY)
+        .env("ASTRO_POW_MAX_NUMBER", "5000")
+        .env("ASTRO_BCRYPT_COST", "10")
+        .env("ASTRO_GRPC_ADDR", "127.0.0.1:0")
+        .env("ASTRO_DATA_DIR", dir)
+        .env("ASTRO_SMTP_URL", sink.url())
+        .env("ASTRO_NOTIFY_FROM", "Astro Qualif <leads@example.com>")
+        .env("ASTRO_NOTIFY_EMAILS", TEAM)
+        .env("ASTRO_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 /// Who the configured email tells of every new card.
